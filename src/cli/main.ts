@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createLogger } from '../log/logger.js';
+import { MappingDataError } from '../fhir/mapping-data-error.js';
+import { RedisNotInstalledError } from '../runtime/private-redis.js';
+
+const usage = `gerbang: FHIR gateway from posyandu apps to SATUSEHAT
+
+Usage:
+  gerbang serve     start the gateway (HTTP ingest + delivery worker)   [default]
+  gerbang worker    start only the delivery worker (to scale out)
+  gerbang adapter test <adapter> <file> [--posyandu CODE]
+                    show the canonical records an app's native record becomes, or its problems
+  gerbang import <file.ndjson> [--url URL] [--source APP] [--posyandu CODE] [--chunk N]
+                    send a backlog file to $batch with a progress bar; run it again to resume
+  gerbang help
+
+Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL`;
+
+async function main(): Promise<void> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    strict: false,
+    options: { posyandu: { type: 'string' }, url: { type: 'string' }, source: { type: 'string' }, chunk: { type: 'string' } },
+  });
+  const command = positionals[0] ?? 'serve';
+  if (command === 'help' || command === '--help') {
+    console.log(usage);
+    return;
+  }
+  if (command === 'adapter' && positionals[1] === 'test') {
+    const { adapterTest } = await import('./adapter-test.js');
+    process.exitCode = adapterTest(positionals[2], positionals[3], typeof values.posyandu === 'string' ? values.posyandu : undefined);
+    return;
+  }
+  if (command === 'import') {
+    const file = positionals[1];
+    if (!file) {
+      console.error(usage);
+      process.exit(2);
+    }
+    const { importFile } = await import('./import.js');
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const result = await importFile(file, {
+      url: str(values.url) ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`,
+      source: str(values.source) ?? 'import',
+      ...(str(values.posyandu) ? { posyandu: str(values.posyandu) } : {}),
+      chunk: Number(str(values.chunk) ?? 500),
+    }).catch((err: unknown) => {
+      console.error(`\ngerbang import stopped: ${(err as Error).message}\nRun the same command again to resume.`);
+      process.exit(1);
+    });
+    console.error(`selesai: ${result.accepted} diterima, ${result.duplicate} duplikat, ${result.refused} ditolak${result.refused ? ` (lihat ${file}.refused.ndjson)` : ''}`);
+    return;
+  }
+  if (command !== 'serve' && command !== 'worker') {
+    console.error(`unknown command: ${command}\n\n${usage}`);
+    process.exit(2);
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  // Mapping data and profiles are loaded (and checked) by importing the modules that use them.
+  const { start } = await import('../server.js');
+  const running = await start(config, logger, command);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'stopping');
+      running.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof MappingDataError || err instanceof RedisNotInstalledError) {
+    console.error(`gerbang: ${err.message}`);
+  } else {
+    console.error('gerbang: could not start:', err);
+  }
+  process.exit(1);
+});

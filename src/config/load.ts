@@ -1,0 +1,181 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { mappingsDir } from './paths.js';
+import { configSchema, type ConfigFile } from './schema.js';
+import type { Config, DeliveryConfig, Timeouts, UpstreamConfig } from './types.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const defaultTimeouts: Timeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 };
+
+// Delivery defaults. Kader sync in bursts after days offline and upstreams have maintenance windows
+// and long holidays, so a record keeps retrying for up to a week (maxAgeHours) before a person is
+// asked to look. Backoff doubles from 2 s and is capped at 20 min; with full jitter that is about one
+// try per record every 10 min during a long outage (light on a recovering server), and a record goes
+// through within ~20 min of the upstream coming back. 1000 attempts at that pace also last ~7 days,
+// so the age cap and the attempt cap agree. lockDurationMs is BullMQ's default: a crashed worker's
+// job is picked up again within about twice that.
+const defaultDelivery: DeliveryConfig = {
+  concurrency: 8,
+  maxAttempts: 1000,
+  maxAgeHours: 168,
+  baseDelayMs: 2_000,
+  maxDelayMs: 20 * 60_000,
+  lockDurationMs: 30_000,
+  runWorker: true,
+};
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and validates the configuration once, at start-up. Every problem is reported at once,
+ * and the result is frozen: nothing reads process.env after this.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const path = env.GERBANG_CONFIG;
+  const file = path ? readConfigFile(path, env) : demoConfig(resolve(env.GERBANG_DATA_DIR ?? '.gerbang'));
+  validate(file, path ?? 'built-in defaults');
+  const dataDir = resolve(env.GERBANG_DATA_DIR ?? file.dataDir ?? '.gerbang');
+  const config: Config = {
+    origin: path ? 'file' : 'defaults',
+    server: {
+      // Without a configuration there are no API keys, so the gateway only listens locally.
+      host: path ? (env.HOST ?? file.server?.host ?? '0.0.0.0') : '127.0.0.1',
+      port: parsePort(env.PORT) ?? file.server?.port ?? 8080,
+      bodyLimitBytes: file.server?.bodyLimitBytes ?? 256 * 1024,
+      batchMaxRecords: file.server?.batchMaxRecords ?? 10_000,
+    },
+    redisUrl: env.REDIS_URL || undefined,
+    dataDir,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    upstreams: file.upstreams.map((u) => normaliseUpstream(u as RawUpstream, dataDir)),
+    facilities: file.facilities as Config['facilities'],
+    apiKeys: (file.apiKeys ?? []) as Config['apiKeys'],
+    delivery: { ...defaultDelivery, ...(file.delivery ?? {}) },
+  };
+  checkCrossReferences(config, path ?? 'built-in defaults');
+  return deepFreeze(config);
+}
+
+function readConfigFile(path: string, env: Env): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`GERBANG_CONFIG=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return substituteEnv(parsed, env, path, '') as ConfigFile;
+}
+
+/** `${NAME}` inside any string is replaced by the environment variable, so secrets stay out of the file. */
+function substituteEnv(value: unknown, env: Env, file: string, at: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) throw new ConfigError(`${file}: ${at || '/'} uses \${${name}}, which is not set in the environment`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, file, `${at}/${i}`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, file, `${at}/${k}`)]));
+  }
+  return value;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateFile = ajv.compile(configSchema);
+
+function validate(file: unknown, origin: string): asserts file is ConfigFile {
+  if (validateFile(file)) return;
+  const problems = (validateFile.errors ?? [])
+    // oneOf reports every branch; the branch errors below it say what is actually wrong.
+    .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if')
+    .map((e) => `  ${e.instancePath || '/'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  throw new ConfigError(`${origin}: configuration is not valid:\n${[...new Set(problems)].join('\n')}`);
+}
+
+type RawUpstream = NonNullable<ConfigFile['upstreams']>[number] & Record<string, unknown>;
+
+function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
+  const timeouts = { ...defaultTimeouts, ...((u.timeouts as Partial<Timeouts> | undefined) ?? {}) };
+  switch (u.kind) {
+    case 'fhir':
+      return {
+        name: u.name,
+        kind: 'fhir',
+        baseUrl: String(u.baseUrl).replace(/\/+$/, ''),
+        headers: (u.headers as Record<string, string> | undefined) ?? {},
+        maxConnections: (u.maxConnections as number | undefined) ?? 16,
+        maxEntriesPerTransaction: u.maxEntriesPerTransaction as number | undefined,
+        timeouts,
+      };
+    case 'outbox': {
+      const dir = String(u.directory);
+      return { name: u.name, kind: 'outbox', directory: isAbsolute(dir) ? dir : resolve(dir) };
+    }
+    case 'satusehat':
+      return {
+        name: u.name,
+        kind: 'satusehat',
+        authUrl: String(u.authUrl).replace(/\/+$/, ''),
+        baseUrl: String(u.baseUrl).replace(/\/+$/, ''),
+        credentials: u.credentials as Record<string, { clientId: string; clientSecret: string }>,
+        timeouts,
+      };
+    default:
+      throw new ConfigError(`upstream ${(u as { name: string }).name}: unknown kind (${dataDir})`);
+  }
+}
+
+function checkCrossReferences(config: Config, origin: string): void {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  for (const u of config.upstreams) {
+    if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
+    names.add(u.name);
+    if (u.kind === 'satusehat') {
+      problems.push(`  /upstreams/${u.name}: kind "satusehat" is not available in this version yet; use "fhir" or "outbox"`);
+    }
+  }
+  for (const [code, p] of Object.entries(config.facilities.posyandu)) {
+    if (!config.facilities.puskesmas[p.puskesmas]) {
+      problems.push(`  /facilities/posyandu/${code}/puskesmas: "${p.puskesmas}" is not in /facilities/puskesmas`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`${origin}: configuration is not valid:\n${problems.join('\n')}`);
+}
+
+function demoConfig(dataDir: string): ConfigFile {
+  const facilities = JSON.parse(readFileSync(join(mappingsDir, 'demo-facilities.json'), 'utf8')) as {
+    facilities: ConfigFile['facilities'];
+  };
+  return {
+    upstreams: [{ name: 'outbox', kind: 'outbox', directory: join(dataDir, 'outbox') }],
+    facilities: facilities.facilities,
+  } as ConfigFile;
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT=${value} is not a port number`);
+  return port;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

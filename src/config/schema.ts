@@ -1,0 +1,156 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+const timeoutsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    connectMs: { type: 'integer', minimum: 100 },
+    headersMs: { type: 'integer', minimum: 100 },
+    bodyMs: { type: 'integer', minimum: 100 },
+  },
+} as const;
+
+const upstreamSchema = {
+  type: 'object',
+  required: ['name', 'kind'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
+    kind: { enum: ['fhir', 'outbox', 'satusehat'] },
+  },
+  oneOf: [
+    {
+      additionalProperties: false,
+      required: ['baseUrl'],
+      properties: {
+        name: true,
+        kind: { const: 'fhir' },
+        baseUrl: { type: 'string', pattern: '^https?://' },
+        headers: { type: 'object', additionalProperties: { type: 'string' } },
+        maxConnections: { type: 'integer', minimum: 1, maximum: 256 },
+        maxEntriesPerTransaction: { type: 'integer', minimum: 4, maximum: 10000 },
+        timeouts: timeoutsSchema,
+      },
+    },
+    {
+      additionalProperties: false,
+      required: ['directory'],
+      properties: { name: true, kind: { const: 'outbox' }, directory: { type: 'string', minLength: 1 } },
+    },
+    {
+      additionalProperties: false,
+      required: ['authUrl', 'baseUrl', 'credentials'],
+      properties: {
+        name: true,
+        kind: { const: 'satusehat' },
+        authUrl: { type: 'string', pattern: '^https?://' },
+        baseUrl: { type: 'string', pattern: '^https?://' },
+        credentials: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['clientId', 'clientSecret'],
+            properties: { clientId: { type: 'string' }, clientSecret: { type: 'string' } },
+          },
+        },
+        timeouts: timeoutsSchema,
+      },
+    },
+  ],
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['upstreams', 'facilities'],
+  properties: {
+    $schema: { type: 'string' },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        bodyLimitBytes: { type: 'integer', minimum: 1024 },
+        batchMaxRecords: { type: 'integer', minimum: 1, maximum: 1000000 },
+      },
+    },
+    dataDir: { type: 'string', minLength: 1 },
+    upstreams: { type: 'array', minItems: 1, items: upstreamSchema },
+    facilities: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['puskesmas', 'posyandu'],
+      properties: {
+        puskesmas: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'organizationId', 'regency'],
+            properties: {
+              name: { type: 'string' },
+              organizationId: { type: 'string', minLength: 1 },
+              regency: { type: 'string', pattern: '^[0-9]{4}$' },
+              timeZone: { enum: ['WIB', 'WITA', 'WIT'] },
+            },
+          },
+        },
+        posyandu: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'puskesmas'],
+            properties: {
+              name: { type: 'string' },
+              puskesmas: { type: 'string' },
+              village: { type: 'string' },
+              locationId: { type: 'string' },
+              supervisorNik: { type: 'string', pattern: '^[0-9]{16}$' },
+              timeZone: { enum: ['WIB', 'WITA', 'WIT'] },
+            },
+          },
+        },
+      },
+    },
+    apiKeys: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'hash', 'role'],
+        properties: {
+          id: { type: 'string' },
+          hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+          role: { enum: ['submitter', 'monitor', 'admin'] },
+          source: { type: 'string' },
+          scope: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              posyandu: { type: 'array', items: { type: 'string' } },
+              puskesmas: { type: 'array', items: { type: 'string' } },
+              regency: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    delivery: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
+        maxAgeHours: { type: 'number', exclusiveMinimum: 0 },
+        baseDelayMs: { type: 'integer', minimum: 1 },
+        maxDelayMs: { type: 'integer', minimum: 1 },
+        lockDurationMs: { type: 'integer', minimum: 1000 },
+        runWorker: { type: 'boolean' },
+      },
+    },
+  },
+} as const;
+
+export type ConfigFile = FromSchema<typeof configSchema>;

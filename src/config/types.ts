@@ -1,0 +1,71 @@
+// The configuration after validation and defaults: what the rest of the code reads. It is frozen.
+
+export interface Timeouts {
+  connectMs: number;
+  headersMs: number;
+  bodyMs: number;
+}
+
+export type UpstreamConfig =
+  | {
+      name: string;
+      kind: 'fhir';
+      baseUrl: string;
+      headers: Record<string, string>;
+      maxConnections: number;
+      /** servers that cap conditional transactions (Medplum: 8) get the Bundle in ordered parts */
+      maxEntriesPerTransaction: number | undefined;
+      timeouts: Timeouts;
+    }
+  | { name: string; kind: 'outbox'; directory: string }
+  | {
+      name: string;
+      kind: 'satusehat';
+      authUrl: string;
+      baseUrl: string;
+      credentials: Record<string, { clientId: string; clientSecret: string }>;
+      timeouts: Timeouts;
+    };
+
+export type TimeZone = 'WIB' | 'WITA' | 'WIT';
+
+export interface Puskesmas {
+  name: string;
+  organizationId: string;
+  regency: string;
+  timeZone?: TimeZone;
+}
+
+export interface Posyandu {
+  name: string;
+  puskesmas: string;
+  village?: string;
+  locationId?: string;
+  supervisorNik?: string;
+  timeZone?: TimeZone;
+}
+
+export interface DeliveryConfig {
+  concurrency: number;
+  maxAttempts: number;
+  maxAgeHours: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  lockDurationMs: number;
+  /** run the worker inside the gateway process (the default) or only in `gerbang worker` processes */
+  runWorker: boolean;
+}
+
+export interface Config {
+  /** where the config came from, for the start-up log */
+  origin: 'file' | 'defaults';
+  server: { host: string; port: number; bodyLimitBytes: number; batchMaxRecords: number };
+  /** absent: Gerbang starts a private redis-server under dataDir */
+  redisUrl: string | undefined;
+  dataDir: string;
+  logLevel: string;
+  upstreams: UpstreamConfig[];
+  facilities: { puskesmas: Record<string, Puskesmas>; posyandu: Record<string, Posyandu> };
+  apiKeys: Array<{ id: string; hash: string; role: 'submitter' | 'monitor' | 'admin'; source?: string; scope?: Record<string, string[]> }>;
+  delivery: DeliveryConfig;
+}

@@ -1,0 +1,19 @@
+// Every error Gerbang can answer with, in one table: its HTTP status and the FHIR
+// OperationOutcome issue type. docs/errors.md documents the same codes; a unit test keeps them in step.
+export const errorCodes = {
+  // request shape
+  'request.not-json': { status: 400, issueType: 'structure' },
+  'request.content-type': { status: 415, issueType: 'not-supported' },
+  'request.too-large': { status: 413, issueType: 'too-long' },
+  'request.invalid-parameter': { status: 400, issueType: 'invalid' },
+  // the record itself
+  'record.invalid': { status: 422, issueType: 'invalid' },
+  'record.not-found': { status: 404, issueType: 'not-found' },
+  'schema.not-found': { status: 404, issueType: 'not-found' },
+  'route.not-found': { status: 404, issueType: 'not-found' },
+  // our own dependencies
+  'store.unavailable': { status: 503, issueType: 'transient' },
+  'internal': { status: 500, issueType: 'exception' },
+} as const satisfies Record<string, { status: number; issueType: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;

@@ -1,0 +1,30 @@
+import { errorCodes, type ErrorCode } from './codes.js';
+
+/** One problem in a request, placed at a field. `key` names a text in mappings/messages.json. */
+export interface Issue {
+  key: string;
+  severity: 'error' | 'warning';
+  /** dotted path in the inbound record, e.g. `subject.nik` (becomes FHIRPath and JSON pointer) */
+  path?: string;
+  /** where in the app's own record the value came from, when a source adapter read it */
+  source?: string;
+  params?: Record<string, unknown>;
+}
+
+export class GerbangError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly issues: Issue[];
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, issues: Issue[] = [], opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    // The message is the code only: issue params may carry what a client sent (NIK, names), and
+    // error messages end up in logs.
+    super(code, { cause: opts.cause });
+    this.name = 'GerbangError';
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.issues = issues.length > 0 ? issues : [{ key: code, severity: 'error' }];
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}

@@ -1,0 +1,108 @@
+import type { Observation, Reference } from '@medplum/fhirtypes';
+import { classify, nutritionStatus } from '../indicators/growth/nutrition-status.js';
+import { kbmTable, weightGainStatus, type WeightGain } from '../indicators/growth/weight-gain.js';
+import { computeGrowth } from '../indicators/growth/zscore.js';
+import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
+import { completedMonths, localDate } from '../records/time.js';
+import type { TransactionBuilder } from './bundle-builder.js';
+import { observationBase } from './map-anthropometry.js';
+import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
+import { fhirCommon } from './terminology.js';
+
+/** What a kader's app can show right after posting: each z-score with its category. */
+export interface GrowthSummary {
+  ageDays: number;
+  correctedHeightCm?: number;
+  zScores: Array<{
+    indicator: string;
+    label: { id: string; en: string };
+    z: number;
+    category?: string;
+    categoryLabel?: { id: string; en: string };
+    implausible: boolean;
+  }>;
+  skipped: Array<{ indicator: string; reason: string }>;
+  flags: string[];
+  /** N/T against last month's weighing, when the child's history is known */
+  weightGain?: WeightGain;
+}
+
+const IMPLAUSIBLE_NOTE =
+  'Di luar batas biologis WHO: periksa pengukuran. / Outside WHO biologically plausible limits: check the measurement.';
+
+/**
+ * The WHO z-scores of a child under five as Observations: SNOMED z-score code, {Zscore} unit, the
+ * Permenkes 2/2020 category as interpretation, derivedFrom the measured Observations.
+ */
+export function mapGrowth(
+  ctx: RecordContext,
+  refs: EnvelopeRefs,
+  measured: Partial<Record<string, Reference<Observation>>>,
+  b: TransactionBuilder,
+): GrowthSummary {
+  const record = ctx.record as AnthropometryRecord;
+  const growth = computeGrowth({
+    sex: record.subject.sex,
+    birthDate: record.subject.birthDate,
+    measuredOn: localDate(record.occurredAt),
+    ...(record.weightKg !== undefined ? { weightKg: record.weightKg } : {}),
+    ...(record.heightCm !== undefined ? { heightCm: record.heightCm } : {}),
+    ...(record.position !== undefined ? { position: record.position } : {}),
+    ...(record.headCircumferenceCm !== undefined ? { headCircumferenceCm: record.headCircumferenceCm } : {}),
+    ...(record.muacCm !== undefined ? { muacCm: record.muacCm } : {}),
+    ...(record.oedema !== undefined ? { oedema: record.oedema } : {}),
+  });
+  const summary: GrowthSummary = { ageDays: growth.ageDays, zScores: [], skipped: growth.skipped, flags: growth.flags };
+  if (growth.correctedHeightCm !== undefined) summary.correctedHeightCm = Math.round(growth.correctedHeightCm * 10) / 10;
+  const table = nutritionStatus;
+  for (const z of growth.zScores) {
+    const spec = table.indicators[z.indicator];
+    const band = classify(z.indicator, z.z);
+    summary.zScores.push({
+      indicator: z.indicator,
+      label: spec.label,
+      z: z.z,
+      implausible: z.implausible,
+      ...(band ? { category: band.key, categoryLabel: band.label } : {}),
+    });
+    if (spec.send === false || !spec.code) continue;
+    const derivedFrom = spec.from.map((f) => measured[f]).filter((r): r is Reference<Observation> => r !== undefined);
+    b.upsert(`z-${z.indicator}`, {
+      ...observationBase(ctx, refs, `z-${z.indicator}`, table.category),
+      code: { coding: [spec.code] },
+      valueQuantity: { value: z.z, unit: table.zScoreUnit.unit, system: fhirCommon.ucum, code: table.zScoreUnit.code },
+      ...(band ? { interpretation: [{ coding: [band.interpretation], text: band.label.id }] } : {}),
+      ...(derivedFrom.length > 0 ? { derivedFrom } : {}),
+      ...(z.implausible ? { note: [{ text: IMPLAUSIBLE_NOTE }] } : {}),
+    });
+  }
+  mapWeightGain(ctx, refs, measured, b, summary);
+  return summary;
+}
+
+/** N/T as the Kemkes "adequate weight gain" Observation (true for N, false for T). */
+function mapWeightGain(
+  ctx: RecordContext,
+  refs: EnvelopeRefs,
+  measured: Partial<Record<string, Reference<Observation>>>,
+  b: TransactionBuilder,
+  summary: GrowthSummary,
+): void {
+  const record = ctx.record as AnthropometryRecord;
+  const weighings = ctx.history?.weighings;
+  if (!weighings || record.weightKg === undefined || summary.ageDays < 0) return;
+  const date = localDate(record.occurredAt);
+  const own = ctx.key;
+  // The record's own earlier version must not count as "last month".
+  const history = Object.fromEntries(Object.entries(weighings).filter(([, w]) => w.recordKey !== own));
+  const gain = weightGainStatus({ date, weightKg: record.weightKg, ageMonths: completedMonths(record.subject.birthDate, date) }, history);
+  summary.weightGain = gain;
+  if (gain.status !== 'N' && gain.status !== 'T') return;
+  const spec = kbmTable.observation;
+  b.upsert('weight-gain', {
+    ...observationBase(ctx, refs, 'weight-gain', spec.category),
+    code: { coding: [spec.code] },
+    valueBoolean: gain.status === 'N',
+    ...(measured.weightKg ? { derivedFrom: [measured.weightKg] } : {}),
+  });
+}

@@ -1,0 +1,54 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import { pickLanguage } from '../errors/messages.js';
+import { toOperationOutcome } from './operation-outcome.js';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+// Fastify's own errors for a bad request, translated into ours.
+const fastifyCodes: Record<string, (err: FastifyError, req: FastifyRequest) => GerbangError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_e, req) =>
+    new GerbangError('request.content-type', [{ key: 'request.content-type', severity: 'error', params: { contentType: req.headers['content-type'] ?? '(none)' } }]),
+  FST_ERR_CTP_BODY_TOO_LARGE: (_e, req) =>
+    new GerbangError('request.too-large', [{ key: 'request.too-large', severity: 'error', params: { limit: req.routeOptions.bodyLimit } }]),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new GerbangError('request.not-json'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new GerbangError('request.not-json'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GerbangError('request.not-json'),
+};
+
+export function sendOutcome(reply: FastifyReply, req: FastifyRequest, err: GerbangError): FastifyReply {
+  if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
+  return reply
+    .code(err.status)
+    .type(FHIR_JSON)
+    .send(toOperationOutcome(err.issues, pickLanguage(req.headers['accept-language'])));
+}
+
+/** The one error boundary: known errors become their 4xx/503; anything else is a 500 and a bug. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    let err: GerbangError;
+    if (error instanceof GerbangError) err = error;
+    else if (error.code && fastifyCodes[error.code]) err = fastifyCodes[error.code]!(error, req);
+    else if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) err = new GerbangError('request.not-json');
+    else if (error.validation) err = new GerbangError('request.invalid-parameter', validationIssues(error));
+    else {
+      req.log.error({ err: error }, 'unexpected error');
+      err = new GerbangError('internal');
+    }
+    if (err.code === 'store.unavailable') req.log.warn({ err: err.cause }, 'store unavailable at ingest');
+    return sendOutcome(reply, req, err);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendOutcome(reply, req, new GerbangError('route.not-found', [{ key: 'route.not-found', severity: 'error', params: { url: req.url.split('?')[0] } }])),
+  );
+}
+
+function validationIssues(error: FastifyError): Issue[] {
+  return (error.validation ?? []).map((v) => ({
+    key: 'request.invalid-parameter',
+    severity: 'error' as const,
+    path: (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.') || String((v.params as { missingProperty?: string }).missingProperty ?? error.validationContext ?? ''),
+    params: { reason: v.message ?? 'invalid' },
+  }));
+}

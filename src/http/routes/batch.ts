@@ -1,0 +1,141 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GerbangError } from '../../errors/gerbang-error.js';
+import { message, pickLanguage, type Language } from '../../errors/messages.js';
+import { BatchShapeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
+import { ingest } from '../../ingest/ingest.js';
+import { toOperationOutcome } from '../operation-outcome.js';
+import type { Services } from '../services.js';
+
+const NDJSON = 'application/x-ndjson';
+// A device clock this far from the gateway's is worth telling the kader about.
+const CLOCK_TOLERANCE_MS = 10 * 60_000;
+
+/**
+ * POST /v1/records/$batch: a backlog after days offline, as a JSON array or NDJSON, canonical or
+ * through an adapter. Read one record at a time and answered one result per record, in order,
+ * as the records are taken: memory does not grow with the batch, and one bad record never sinks it.
+ * Records are taken one after the other, so the records of one child keep their order.
+ */
+export function batchRoutes(app: FastifyInstance, services: Services): void {
+  void app.register(async (scoped) => {
+    // The batch is read as a stream here, not parsed whole by Fastify.
+    scoped.removeAllContentTypeParsers();
+    scoped.addContentTypeParser(['application/json', NDJSON], (_req, payload, done) => done(null, payload));
+    scoped.post<{ Querystring: { source: string; posyandu?: string; deviceTime?: string } }>(
+      '/v1/records/$batch',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            properties: {
+              source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$', default: 'default' },
+              posyandu: { type: 'string', maxLength: 64 },
+              deviceTime: { type: 'string', maxLength: 40 },
+            },
+          },
+        },
+      },
+      (req, reply) => handleBatch(req, reply, services),
+    );
+  });
+}
+
+function handleBatch(req: FastifyRequest<{ Querystring: { source: string; posyandu?: string; deviceTime?: string } }>, reply: FastifyReply, services: Services) {
+  const ndjson = (req.headers['content-type'] ?? '').startsWith(NDJSON);
+  const lang = pickLanguage(req.headers['accept-language']);
+  const body = req.body as Readable;
+  const out = new PassThrough();
+  const write = ndjson ? ndjsonWriter(out) : jsonWriter(out);
+  void run().catch((err: unknown) => {
+    req.log.error({ err }, 'batch failed');
+    out.end();
+  });
+  return reply.code(200).type(ndjson ? `${NDJSON}; charset=utf-8` : 'application/json; charset=utf-8').send(out);
+
+  async function run(): Promise<void> {
+    const now = new Date();
+    const max = services.config.server.batchMaxRecords;
+    const counts = { accepted: 0, duplicate: 0, refused: 0 };
+    const occurred: number[] = [];
+    let index = 0;
+    let truncated = false;
+    const items: AsyncGenerator<BatchItem> = ndjson ? ndjsonItems(body) : jsonArrayItems(body);
+    try {
+      for await (const item of items) {
+        if (index >= max) {
+          truncated = true;
+          break;
+        }
+        const result = await one(item, index, now, occurred);
+        counts[result.result as keyof typeof counts] += 1;
+        write.item(result);
+        index += 1;
+      }
+    } catch (err) {
+      if (!(err instanceof BatchShapeError)) throw err;
+      write.item({ index, result: 'refused', outcome: toOperationOutcome([{ key: 'batch.not-a-list', severity: 'error' }], lang) });
+      counts.refused += 1;
+    }
+    if (truncated) body.resume();
+    write.end({
+      received: index,
+      ...counts,
+      ...(truncated ? { truncatedAfter: max, outcome: toOperationOutcome([{ key: 'batch.too-many', severity: 'error', params: { limit: max } }], lang) } : {}),
+      ...clockWarnings(req.query.deviceTime, now, occurred, lang),
+    });
+  }
+
+  async function one(item: BatchItem, index: number, now: Date, occurred: number[]) {
+    if (!item.ok) return { index, result: 'refused', outcome: toOperationOutcome([{ key: 'request.not-json', severity: 'error' }], lang) };
+    const at = (item.value as { occurredAt?: unknown } | null)?.occurredAt;
+    if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) occurred.push(Date.parse(at));
+    try {
+      const records = await ingest(item.value, req.query.source, services, now, req.query.posyandu);
+      const all = records.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        version: r.version,
+        outcome: r.outcome,
+        ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}),
+      }));
+      const result = records.every((r) => r.outcome === 'duplicate') ? 'duplicate' : 'accepted';
+      return all.length === 1 ? { index, result, ...all[0] } : { index, result, records: all };
+    } catch (err) {
+      if (!(err instanceof GerbangError)) throw err;
+      return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
+    }
+  }
+}
+
+/** A device clock that is off, or a batch whose records all lie ahead of now: said, never shifted. */
+function clockWarnings(deviceTime: string | undefined, now: Date, occurred: number[], lang: Language): { warnings?: string[] } {
+  const warnings: string[] = [];
+  if (deviceTime && !Number.isNaN(Date.parse(deviceTime))) {
+    const skew = Date.parse(deviceTime) - now.getTime();
+    if (Math.abs(skew) > CLOCK_TOLERANCE_MS) warnings.push(message('batch.device-clock', lang, { minutes: Math.round(skew / 60_000) }));
+  }
+  if (occurred.length > 1 && occurred.every((t) => t > now.getTime())) warnings.push(message('batch.all-in-future', lang));
+  return warnings.length > 0 ? { warnings } : {};
+}
+
+function ndjsonWriter(out: PassThrough) {
+  return {
+    item: (r: unknown) => out.write(`${JSON.stringify(r)}\n`),
+    end: (summary: unknown) => out.end(`${JSON.stringify({ summary })}\n`),
+  };
+}
+
+function jsonWriter(out: PassThrough) {
+  let first = true;
+  out.write('{"results":[');
+  return {
+    item: (r: unknown) => {
+      out.write(`${first ? '\n' : ',\n'}${JSON.stringify(r)}`);
+      first = false;
+    },
+    end: (summary: unknown) => out.end(`\n],"summary":${JSON.stringify(summary)}}\n`),
+  };
+}
+
+

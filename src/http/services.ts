@@ -1,0 +1,12 @@
+import type { Config } from '../config/types.js';
+import type { Ledger } from '../sync/ledger.js';
+import type { SubjectHistoryStore } from '../sync/subject-history.js';
+import type { Upstream } from '../upstream/upstream.js';
+
+/** What the HTTP layer is given; built by the process (server.ts), or by a test. */
+export interface Services {
+  config: Config;
+  ledger: Ledger;
+  history: SubjectHistoryStore;
+  upstreams: Upstream[];
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/types.js';
+import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import type { Ledger } from '../sync/ledger.js';
+import { identityOf, subjectKey, type Memory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import type { Indicators } from '../fhir/map-record.js';
+import type { CanonicalRecord } from '../records/schemas/index.js';
+import type { Adapted } from '../records/adapters/adapter.js';
+import { withSources } from './adapt-record.js';
+import { contentHash } from './content-hash.js';
+import { prepareOrThrow } from './prepare-record.js';
+
+export interface IngestDeps {
+  config: Config;
+  ledger: Ledger;
+  history: SubjectHistoryStore;
+}
+
+export interface Accepted {
+  id: string;
+  version: number;
+  outcome: 'created' | 'new-version' | 'duplicate';
+  warnings: Issue[];
+  indicators: Record<string, unknown>;
+}
+
+/**
+ * One record's way in: prepare (validate, check, map, profile-check), then write it to the ledger,
+ * which in the same atomic step puts it in the inbox the dispatcher turns into one job per
+ * upstream. A duplicate changes nothing. The upstream push is always asynchronous.
+ */
+export async function acceptRecord(body: unknown, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
+  const { config, ledger, history } = deps;
+  const known = await storeCall(() => history.forRecord(body));
+  let prepared;
+  try {
+    prepared = prepareOrThrow(body, source, config.facilities, now, known);
+  } catch (err) {
+    if (adapted && err instanceof GerbangError) throw new GerbangError(err.code, withSources(err.issues, adapted));
+    throw err;
+  }
+  const posyandu = config.facilities.posyandu[prepared.record.posyandu];
+  const puskesmas = posyandu ? config.facilities.puskesmas[posyandu.puskesmas] : undefined;
+  const upstreams = config.upstreams.map((u) => u.name);
+
+  const result = await storeCall(() =>
+    ledger.accept({
+      id: randomUUID(),
+      source,
+      record: prepared.record,
+      contentHash: contentHash(prepared.record),
+      bundle: prepared.bundle,
+      indicators: prepared.indicators,
+      warnings: prepared.warnings,
+      ...(adapted ? { provenance: adapted.provenance } : {}),
+      subject: subjectKey(identityOf(body)),
+      posyandu: prepared.record.posyandu,
+      puskesmas: posyandu?.puskesmas ?? '',
+      regency: puskesmas?.regency ?? '',
+      receivedAt: now,
+      upstreams,
+    }),
+  );
+
+  const memory = memoryOf(prepared.record, prepared.indicators, source);
+  if (memory && result.outcome !== 'duplicate') await storeCall(() => history.remember(body, memory));
+  return { ...result, warnings: prepared.warnings, indicators: prepared.indicators };
+}
+
+/** What a record adds to what Gerbang remembers of the person: a weighing, or a dose given. */
+function memoryOf(record: CanonicalRecord, indicators: Indicators, source: string): Memory | undefined {
+  const recordKey = `${source}.${record.recordId}`;
+  const date = record.occurredAt.slice(0, 10);
+  if (record.kind === 'anthropometry' && record.weightKg !== undefined) {
+    const gain = (indicators.growth as { weightGain?: { status: 'N' | 'T' | 'O' | 'B' } } | undefined)?.weightGain;
+    if (gain) return { what: 'weighing', field: date.slice(0, 7), entry: { date, weightKg: record.weightKg, status: gain.status, recordKey } };
+  }
+  const dose = indicators.immunization as { antigen: string; dose: number; given: boolean } | undefined;
+  if (record.kind === 'immunization' && dose?.given) return { what: 'doses', field: `${dose.antigen}.${dose.dose}`, entry: { date, recordKey } };
+  return undefined;
+}
+
+/** Redis errors at ingest are an outage of our store: a fast 503 the app can retry. */
+async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new GerbangError('store.unavailable', [], { cause: err, retryAfterSeconds: 5 });
+  }
+}

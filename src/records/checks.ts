@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mappingsDir } from '../config/paths.js';
+import type { Config } from '../config/types.js';
+import type { Issue } from '../errors/gerbang-error.js';
+import { nikDisagreements, parseNik } from './nik.js';
+import { readVaccine } from './vaccine-name.js';
+import type { CanonicalRecord } from './schemas/index.js';
+import { completedMonths, daysBetween, localDate, toInstant } from './time.js';
+
+// Checks a structurally valid record against facts: the facility registry, NIK structure, dates,
+// and plausible values. Errors refuse the record; warnings travel with the 202.
+
+interface Band {
+  maxAgeMonths: number;
+  label: string;
+  limits: Record<string, [number, number]>;
+}
+interface Plausibility {
+  futureToleranceMinutes: number;
+  clockAheadLimitHours: number;
+  /** per record kind, the fields of which at least one must be there */
+  measurements: Record<string, string[]>;
+  bands: Band[];
+  units: Record<string, string>;
+  unitSlips: Record<string, { factor?: number; message?: string; lowFactor?: number; lowMessage?: string }>;
+}
+
+const plausibilityFile = join(mappingsDir, 'plausibility.json');
+const plausibility = JSON.parse(readFileSync(plausibilityFile, 'utf8')) as Plausibility;
+
+export function checkRecord(record: CanonicalRecord, facilities: Config['facilities'], now: Date): Issue[] {
+  const dateIssues = checkDates(record, now);
+  return [
+    ...checkPosyandu(record, facilities),
+    ...checkIdentity(record),
+    ...dateIssues,
+    // Plausible values depend on the age, which wrong dates make meaningless.
+    ...(dateIssues.length === 0 ? checkMeasurements(record) : []),
+    ...checkBloodPressure(record),
+    ...checkPregnancy(record),
+    ...checkImmunization(record),
+  ];
+}
+
+function checkPosyandu(record: CanonicalRecord, facilities: Config['facilities']): Issue[] {
+  if (Object.hasOwn(facilities.posyandu, record.posyandu)) return [];
+  return [{ key: 'posyandu.unknown', severity: 'error', path: 'posyandu', params: { value: record.posyandu } }];
+}
+
+function checkIdentity(record: CanonicalRecord): Issue[] {
+  const issues: Issue[] = [];
+  const { subject } = record;
+  const niks: Array<[string, string | undefined]> = [
+    ['subject.nik', subject.nik],
+    ['subject.mother.nik', subject.mother?.nik],
+    ['performer.nik', record.performer?.nik],
+  ];
+  for (const [path, nik] of niks) {
+    if (nik === undefined) continue;
+    const parsed = parseNik(nik);
+    if (!parsed.ok) {
+      issues.push({ key: `nik.${parsed.problem}`, severity: 'error', path });
+    } else if (path === 'subject.nik') {
+      for (const d of nikDisagreements(parsed.nik, subject.birthDate, subject.sex)) {
+        issues.push({ key: `nik.disagrees-${d}`, severity: 'warning', path });
+      }
+    }
+  }
+  if (subject.nik !== undefined && subject.nik === subject.mother?.nik) {
+    issues.push({ key: 'nik.same-as-mother', severity: 'error', path: 'subject.nik' });
+  }
+  if (subject.nik === undefined && subject.mother?.nik === undefined) {
+    issues.push({ key: 'subject.needs-identity', severity: 'error', path: 'subject.mother.nik' });
+  }
+  return issues;
+}
+
+const clockAheadLimitMs = plausibility.clockAheadLimitHours * 3_600_000;
+
+function checkDates(record: CanonicalRecord, now: Date): Issue[] {
+  const issues: Issue[] = [];
+  const tolerance = plausibility.futureToleranceMinutes * 60_000;
+  const birthDate = record.subject.birthDate;
+  // A bare date is compared by calendar day, so that a visit today in WIT is not "tomorrow" in UTC.
+  // The latest calendar date anywhere in Indonesia (WIT, UTC+9).
+  const latestToday = new Date(now.getTime() + 9 * 3_600_000).toISOString().slice(0, 10);
+  // A time a few hours ahead is a device clock running fast: accepted as sent, with a warning (a
+  // kader's record is not silently shifted). Further ahead than a day, the date itself is wrong.
+  const ahead = record.occurredAt.length === 10 ? (record.occurredAt > latestToday ? Infinity : 0) : toInstant(record.occurredAt).getTime() - now.getTime();
+  if (ahead > clockAheadLimitMs) {
+    issues.push({ key: 'date.future', severity: 'error', path: 'occurredAt', params: { value: record.occurredAt } });
+  } else if (ahead > tolerance) {
+    issues.push({ key: 'date.clock-ahead', severity: 'warning', path: 'occurredAt', params: { value: record.occurredAt } });
+  }
+  if (birthDate > latestToday) {
+    issues.push({ key: 'date.future', severity: 'error', path: 'subject.birthDate', params: { value: birthDate } });
+  } else if (localDate(record.occurredAt) < birthDate) {
+    issues.push({ key: 'date.before-birth', severity: 'error', path: 'occurredAt', params: { value: record.occurredAt, birthDate } });
+  }
+  return issues;
+}
+
+function checkMeasurements(record: CanonicalRecord): Issue[] {
+  const fields = plausibility.measurements[record.kind];
+  // Kinds without measurements (immunisation) are judged by their own checks.
+  if (!fields) return [];
+  const values = record as unknown as Record<string, unknown>;
+  const present = fields.filter((f) => values[f] !== undefined);
+  if (present.length === 0) {
+    return [{ key: 'measurement.none', severity: 'error', params: { fields } }];
+  }
+  const ageMonths = Math.max(0, completedMonths(record.subject.birthDate, localDate(record.occurredAt)));
+  const band = plausibility.bands.find((b) => ageMonths < b.maxAgeMonths) ?? plausibility.bands.at(-1);
+  if (!band) return [];
+  const issues: Issue[] = [];
+  for (const field of present) {
+    const value = values[field];
+    if (typeof value !== 'number') continue;
+    const limits = band.limits[field];
+    if (!limits) continue;
+    const [min, max] = limits;
+    if (value >= min && value <= max) continue;
+    const slip = unitSlip(field, value, min, max);
+    if (slip) {
+      issues.push({ key: slip.message, severity: 'error', path: field, params: { value, suggested: round(slip.suggested) } });
+    } else {
+      issues.push({
+        key: 'value.implausible',
+        severity: 'error',
+        path: field,
+        params: { value, min, max, unit: plausibility.units[field] ?? '', age: ageMonths },
+      });
+    }
+  }
+  return issues;
+}
+
+/** The unit slip that explains a value out of range, if one does (grams for kg, mmol/L for mg/dL…). */
+function unitSlip(field: string, value: number, min: number, max: number): { message: string; suggested: number } | undefined {
+  const slip = plausibility.unitSlips[field];
+  if (!slip) return undefined;
+  const within = (v: number) => v >= min && v <= max;
+  if (value > max && slip.factor && slip.message && within(value / slip.factor)) return { message: slip.message, suggested: value / slip.factor };
+  if (value < min && slip.lowFactor && slip.lowMessage && within(value * slip.lowFactor)) return { message: slip.lowMessage, suggested: value * slip.lowFactor };
+  return undefined;
+}
+
+function checkBloodPressure(record: CanonicalRecord): Issue[] {
+  const { systolic, diastolic } = record as { systolic?: number; diastolic?: number };
+  if (systolic === undefined || diastolic === undefined || systolic > diastolic) return [];
+  return [{ key: 'value.bp-swapped', severity: 'error', path: 'systolic', params: { systolic, diastolic } }];
+}
+
+function checkPregnancy(record: CanonicalRecord): Issue[] {
+  if (record.kind !== 'anc-visit') return [];
+  const issues: Issue[] = [];
+  if (record.subject.sex !== 'female') issues.push({ key: 'anc.subject-not-female', severity: 'error', path: 'subject.sex' });
+  const { lmp, edd } = record.pregnancy;
+  const visit = localDate(record.occurredAt);
+  if (lmp >= visit) issues.push({ key: 'anc.lmp-after-visit', severity: 'error', path: 'pregnancy.lmp', params: { value: lmp } });
+  else if (daysBetween(lmp, visit) > 45 * 7) {
+    issues.push({ key: 'anc.too-long', severity: 'error', path: 'pregnancy.lmp', params: { weeks: Math.floor(daysBetween(lmp, visit) / 7) } });
+  }
+  if (edd !== undefined && edd <= lmp) issues.push({ key: 'anc.edd-before-lmp', severity: 'error', path: 'pregnancy.edd', params: { value: edd } });
+  return issues;
+}
+
+function checkImmunization(record: CanonicalRecord): Issue[] {
+  if (record.kind !== 'immunization') return [];
+  const issues: Issue[] = [];
+  const read = readVaccine(record);
+  if (!read.ok) {
+    const value = typeof record.vaccine === 'string' ? record.vaccine : record.vaccine.antigen;
+    issues.push({ key: `vaccine.${read.reason}`, severity: 'error', path: 'vaccine', params: { value } });
+  } else if (read.dose === null) {
+    issues.push({ key: 'vaccine.dose-missing', severity: 'error', path: 'vaccine', params: { value: read.antigen.name.id } });
+  } else if (read.dose > read.antigen.maxDose) {
+    issues.push({ key: 'vaccine.dose-too-high', severity: 'error', path: 'vaccine', params: { value: read.dose, max: read.antigen.maxDose } });
+  }
+  if (record.status === 'not-given' && !record.notGivenReason) issues.push({ key: 'field.required', severity: 'error', path: 'notGivenReason' });
+  // The expiry is judged against the day the dose was given, whatever is wrong with the other dates.
+  if (record.expirationDate !== undefined && record.expirationDate <= localDate(record.occurredAt)) {
+    issues.push({ key: 'vaccine.expired', severity: 'error', path: 'expirationDate', params: { value: record.expirationDate } });
+  }
+  const nakes = record.performer && record.performer.role !== 'kader';
+  if (nakes && record.status !== 'not-given' && (record.lotNumber === undefined || record.expirationDate === undefined)) {
+    issues.push({ key: 'vaccine.lot-missing', severity: 'warning', path: record.lotNumber === undefined ? 'lotNumber' : 'expirationDate' });
+  }
+  return issues;
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

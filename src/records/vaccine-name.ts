@@ -1,0 +1,132 @@
+import type { Coding } from '@medplum/fhirtypes';
+import { checkCoding, readMapping } from '../fhir/terminology.js';
+
+// Apps name vaccines in their own ways ("Pentabio", "DPT/HB-Hib (2)", "POLIO III", "Imunisasi 9 bln -
+// Campak Rubella"). This reads such a name as an antigen and a dose, by the rules and aliases in
+// mappings/vaccines.json, so that a new spelling of a known vaccine needs no new code.
+
+export interface Antigen {
+  key: string;
+  name: { id: string; en: string };
+  aliases: string[];
+  route: string;
+  maxDose: number;
+  boosterDose?: number;
+  singleDose?: boolean;
+  reason?: string;
+  codes: Coding[];
+  brands?: Record<string, Coding[]>;
+}
+
+interface VaccineTable {
+  routes: Record<string, Coding>;
+  notVaccines: { aliases: string[] };
+  exact: Record<string, { antigen: string; dose: number | null } | string>;
+  antigens: Antigen[];
+  boosterWords: string[];
+  numberWords: Record<string, number>;
+  leadingWords: string[];
+  ageDoses: Record<string, Record<string, number> | string>;
+}
+
+export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail) => {
+  const keys = new Set<string>();
+  (d.antigens ?? []).forEach((a, i) => {
+    if (!a.key || keys.has(a.key)) fail(`antigens[${i}].key`, 'must be present and unique');
+    keys.add(a.key);
+    if (!d.routes?.[a.route]) fail(`antigens[${i}].route`, `no route "${a.route}"`);
+    a.codes.forEach((c, j) => checkCoding(c, `antigens[${i}].codes[${j}]`, fail));
+    a.aliases.forEach((re, j) => {
+      try {
+        new RegExp(re);
+      } catch {
+        fail(`antigens[${i}].aliases[${j}]`, 'is not a regular expression');
+      }
+    });
+  });
+  for (const [name, v] of Object.entries(d.exact ?? {})) {
+    if (typeof v === 'object' && !keys.has(v.antigen)) fail(`exact.${name}`, `unknown antigen "${v.antigen}"`);
+  }
+});
+
+const compiled = vaccineTable.antigens.map((a) => ({ antigen: a, patterns: a.aliases.map((re) => new RegExp(re)) }));
+const notVaccine = vaccineTable.notVaccines.aliases.map((re) => new RegExp(re));
+const roman: Record<string, number> = { i: 1, ii: 2, iii: 3, iv: 4, v: 5 };
+
+export type VaccineName =
+  | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
+  | { ok: false; reason: 'not-a-vaccine' | 'unknown' };
+
+export function antigenByKey(key: string): Antigen | undefined {
+  return vaccineTable.antigens.find((a) => a.key === key);
+}
+
+export function normaliseVaccineName(text: string): VaccineName {
+  const exact = vaccineTable.exact[text.trim()];
+  if (exact && typeof exact === 'object') {
+    const antigen = antigenByKey(exact.antigen);
+    if (antigen) return { ok: true, antigen, dose: exact.dose, booster: false };
+  }
+  let s = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  // "Imunisasi 9 bln - …": the age names the dose when the rest does not.
+  let ageMonths: number | undefined;
+  s = s.replace(/imunisasi\s*(\d+)\s*(bln|bulan)\s*-?/, (_, m: string) => {
+    ageMonths = Number(m);
+    return ' ';
+  });
+  // Parentheses hold either part of the name ("(IPV 2)", "(MR)", "(2)") or notes ("(<24 Jam)",
+  // "(Khusus DIY)"): keep what names a vaccine or a dose, drop the rest.
+  s = s.replace(/\(([^)]*)\)/g, (_, inner: string) => (namesVaccineOrDose(inner) ? ` ${inner} ` : ' '));
+  const tokens = s
+    .split(/[^a-z0-9]+/)
+    .flatMap((t) => t.split(/(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])/))
+    .filter(Boolean);
+  while (tokens.length > 0 && vaccineTable.leadingWords.includes(tokens[0] ?? '')) tokens.shift();
+  const booster = tokens.some((t) => vaccineTable.boosterWords.includes(t));
+  const letters = tokens.filter((t) => /^[a-z]+$/.test(t) && !vaccineTable.boosterWords.includes(t)).join('');
+  if (notVaccine.some((re) => re.test(letters))) return { ok: false, reason: 'not-a-vaccine' };
+  const match = compiled.find((c) => c.patterns.some((re) => re.test(letters)));
+  if (!match) return { ok: false, reason: 'unknown' };
+  const antigen = match.antigen;
+  const dose = firstNumber(tokens.slice(1)) ?? firstNumber(tokens.slice(0, 1)) ?? impliedDose(antigen, booster, ageMonths);
+  return { ok: true, antigen, dose, booster };
+}
+
+function namesVaccineOrDose(inner: string): boolean {
+  const letters = inner.toLowerCase().replace(/[^a-z]/g, '');
+  if (/^\s*\d+\s*$/.test(inner) || roman[letters] !== undefined || vaccineTable.numberWords[letters] !== undefined) return true;
+  return compiled.some((c) => c.patterns.some((re) => re.test(letters)));
+}
+
+/** The first number among the tokens: digits, a Roman numeral (not as the first word) or a number word. */
+function firstNumber(tokens: string[]): number | undefined {
+  for (const t of tokens) {
+    if (/^\d+$/.test(t)) return Number(t);
+    const word = vaccineTable.numberWords[t] ?? roman[t];
+    if (word !== undefined) return word;
+  }
+  return undefined;
+}
+
+function impliedDose(antigen: Antigen, booster: boolean, ageMonths: number | undefined): number | null {
+  if (booster && antigen.boosterDose !== undefined) return antigen.boosterDose;
+  const byAge = vaccineTable.ageDoses[antigen.key];
+  if (ageMonths !== undefined && typeof byAge === 'object' && byAge[String(ageMonths)] !== undefined) return byAge[String(ageMonths)] ?? null;
+  return antigen.singleDose ? 1 : null;
+}
+
+/** The codes for vaccineCode: the group and CVX codes, and the KFA product when the name gives it. */
+export function vaccineCodings(antigen: Antigen, text: string): Coding[] {
+  const lower = text.toLowerCase();
+  const brand = Object.entries(antigen.brands ?? {}).find(([name]) => lower.includes(name));
+  return brand ? [...brand[1], ...antigen.codes.filter((c) => !c.system?.endsWith('/cvx'))] : antigen.codes;
+}
+
+/** The vaccine of an immunisation record, given as text or as {antigen, dose}. */
+export function readVaccine(record: { vaccine: string | { antigen: string; dose?: number } }): VaccineName {
+  const v = record.vaccine;
+  if (typeof v === 'string') return normaliseVaccineName(v);
+  const antigen = antigenByKey(v.antigen);
+  if (!antigen) return { ok: false, reason: 'unknown' };
+  return { ok: true, antigen, dose: v.dose ?? (antigen.singleDose ? 1 : null), booster: false };
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { inboxKey } from './ledger.js';
+import type { DeliveryQueues } from './queues.js';
+
+const LOCK_KEY = 'g:dispatcher-lock';
+const BATCH = 500;
+const IDLE_POLL_MS = 20;
+const LOCK_MS = 10_000;
+
+// Renews the lock only while we still hold it, so a dispatcher that stalled past the lock's life
+// cannot take it back from the one that took over.
+const renewScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/**
+ * Turns accepted records (the inbox the ledger fills atomically with each accept) into delivery
+ * jobs, many at a time. Ingest then costs one Redis call, and jobs are added in bulk. One
+ * dispatcher works at a time across processes (a lock); items leave the inbox only after their
+ * jobs exist, and job ids make adding twice harmless, so a crash in between loses and duplicates
+ * nothing.
+ */
+export class Dispatcher {
+  private running = false;
+  private failing = false;
+  private loop: Promise<void> | undefined;
+  private readonly token = randomUUID();
+
+  constructor(private readonly deps: { redis: Redis; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
+    deps.redis.defineCommand('gerbangRenewLock', { numberOfKeys: 1, lua: renewScript });
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.deps.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, LOCK_KEY, this.token).catch(() => {});
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let moved = 0;
+      try {
+        if (await this.holdLock()) moved = await this.dispatchBatch();
+        if (this.failing) this.deps.logger.info('dispatcher: Redis is back');
+        this.failing = false;
+      } catch (err) {
+        // Once per outage, not every half second.
+        if (!this.failing) this.deps.logger.warn({ err }, 'dispatcher: Redis unavailable, accepted records wait in the inbox');
+        this.failing = true;
+        await sleep(500);
+      }
+      if (moved === 0) await sleep(IDLE_POLL_MS);
+    }
+  }
+
+  private async holdLock(): Promise<boolean> {
+    const r = this.deps.redis as Redis & { gerbangRenewLock(key: string, token: string, ms: number): Promise<number> };
+    if ((await r.gerbangRenewLock(LOCK_KEY, this.token, LOCK_MS)) === 1) return true;
+    return (await r.set(LOCK_KEY, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
+  }
+
+  /** Moves up to BATCH inbox items into jobs; returns how many. */
+  async dispatchBatch(): Promise<number> {
+    const { redis, queues, upstreams } = this.deps;
+    const items = await redis.lrange(inboxKey, 0, BATCH - 1);
+    if (items.length === 0) return 0;
+    const jobs = items.map((item) => {
+      const [recordId = '', version = '0'] = item.split(' ');
+      return { recordId, version: Number(version) };
+    });
+    await queues.enqueueMany(jobs, upstreams);
+    await redis.ltrim(inboxKey, items.length, -1);
+    return items.length;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,221 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import type { Redis } from 'ioredis';
+import type { Issue } from '../errors/gerbang-error.js';
+import type { CanonicalRecord } from '../records/schemas/index.js';
+import type { UpstreamStatus } from './states.js';
+
+// The ledger keeps each accepted record, its mapped Bundle and its state at every upstream, in
+// Redis next to the queue. Keys:
+//   g:idx:{source}\n{recordId}  → record id (the idempotency key)
+//   g:rec:{id}                  → hash: metadata, record, bundle, and one field u:{upstream} per upstream
+//   g:received                  → sorted set of record ids by time received
+//   g:inbox                     → list of "{id} {version}" accepted but not yet turned into jobs
+//   g:order:{subject}:{upstream} → a person's records not yet settled at an upstream, in the order
+//                                  they were accepted: the worker pushes only the first one
+
+const PREFIX = 'g:';
+const recordKey = (id: string) => `${PREFIX}rec:${id}`;
+const indexKey = (source: string, recordId: string) => `${PREFIX}idx:${source}\n${recordId}`;
+const receivedKey = `${PREFIX}received`;
+const orderKey = (subject: string, upstream: string) => `${PREFIX}order:${subject}:${upstream}`;
+export const inboxKey = `${PREFIX}inbox`;
+
+export interface NewRecord {
+  id: string;
+  source: string;
+  record: CanonicalRecord;
+  contentHash: string;
+  bundle: Bundle;
+  indicators: Record<string, unknown>;
+  warnings: Issue[];
+  /** what the app sent and the rules applied, when a source adapter read it */
+  provenance?: unknown[];
+  /** a hash of the person's identity: their records reach each upstream in order */
+  subject: string;
+  posyandu: string;
+  puskesmas: string;
+  regency: string;
+  receivedAt: Date;
+  upstreams: string[];
+}
+
+export interface AcceptResult {
+  id: string;
+  outcome: 'created' | 'new-version' | 'duplicate';
+  version: number;
+}
+
+export interface StoredRecord {
+  id: string;
+  source: string;
+  recordId: string;
+  kind: string;
+  posyandu: string;
+  puskesmas: string;
+  regency: string;
+  version: number;
+  receivedAt: string;
+  updatedAt: string;
+  warnings: Issue[];
+  indicators: Record<string, unknown>;
+  provenance?: unknown[];
+  upstreams: Record<string, UpstreamStatus>;
+}
+
+// Accepting is one atomic step, so two copies of a record posted at once cannot both become new,
+// and a record is never stored without its delivery being due: the same step puts it in the inbox,
+// which the dispatcher turns into queue jobs. A changed record becomes the next version and every
+// upstream goes back to queued for it.
+const acceptScript = `
+local idxKey, receivedKey, inboxKey = KEYS[1], KEYS[2], KEYS[3]
+local newId, hash, now, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local nUp = tonumber(ARGV[5])
+local existing = redis.call('GET', idxKey)
+local id, outcome, version
+if existing then
+  id = existing
+  local recKey = '${PREFIX}rec:' .. id
+  if redis.call('HGET', recKey, 'contentHash') == hash then
+    return {id, 'duplicate', tonumber(redis.call('HGET', recKey, 'version'))}
+  end
+  version = redis.call('HINCRBY', recKey, 'version', 1)
+  outcome = 'new-version'
+else
+  id = newId
+  redis.call('SET', idxKey, id)
+  redis.call('ZADD', receivedKey, score, id)
+  version = 1
+  outcome = 'created'
+  local recKey = '${PREFIX}rec:' .. id
+  redis.call('HSET', recKey, 'id', id, 'version', 1, 'receivedAt', now)
+end
+local recKey = '${PREFIX}rec:' .. id
+local fields = {'contentHash', hash, 'updatedAt', now}
+for i = 6 + nUp, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', recKey, unpack(fields))
+local subject = redis.call('HGET', recKey, 'subject')
+for i = 6, 5 + nUp do
+  redis.call('HSET', recKey, 'u:' .. ARGV[i], cjson.encode({state = 'queued', version = version, attempts = 0, updatedAt = now}))
+  if subject and subject ~= '' then
+    local orderKey = '${PREFIX}order:' .. subject .. ':' .. ARGV[i]
+    if not redis.call('LPOS', orderKey, id) then redis.call('RPUSH', orderKey, id) end
+  end
+end
+redis.call('RPUSH', inboxKey, id .. ' ' .. version)
+return {id, outcome, version}
+`;
+
+// A worker writes a state only for the version it worked on or a newer one: a slow push of an old
+// version must not overwrite the state of the version that superseded it.
+const setStateScript = `
+local current = redis.call('HGET', KEYS[1], 'u:' .. ARGV[1])
+if not current then return 0 end
+local incoming = cjson.decode(ARGV[2])
+if cjson.decode(current).version > incoming.version then return 0 end
+redis.call('HSET', KEYS[1], 'u:' .. ARGV[1], ARGV[2])
+return 1
+`;
+
+type LedgerRedis = Redis & {
+  gerbangAccept(...args: Array<string | number>): Promise<[string, AcceptResult['outcome'], number]>;
+  gerbangSetState(key: string, upstream: string, state: string): Promise<number>;
+};
+
+export class Ledger {
+  private readonly redis: LedgerRedis;
+
+  constructor(redis: Redis) {
+    redis.defineCommand('gerbangAccept', { numberOfKeys: 3, lua: acceptScript });
+    redis.defineCommand('gerbangSetState', { numberOfKeys: 1, lua: setStateScript });
+    this.redis = redis as LedgerRedis;
+  }
+
+  async accept(r: NewRecord): Promise<AcceptResult> {
+    const now = r.receivedAt.toISOString();
+    const fields: Record<string, string> = {
+      source: r.source,
+      recordId: r.record.recordId,
+      kind: r.record.kind,
+      posyandu: r.posyandu,
+      puskesmas: r.puskesmas,
+      regency: r.regency,
+      subject: r.subject,
+      record: JSON.stringify(r.record),
+      bundle: JSON.stringify(r.bundle),
+      warnings: JSON.stringify(r.warnings),
+      indicators: JSON.stringify(r.indicators),
+      ...(r.provenance ? { provenance: JSON.stringify(r.provenance) } : {}),
+    };
+    const [id, outcome, version] = await this.redis.gerbangAccept(
+      indexKey(r.source, r.record.recordId),
+      receivedKey,
+      inboxKey,
+      r.id,
+      r.contentHash,
+      now,
+      r.receivedAt.getTime(),
+      r.upstreams.length,
+      ...r.upstreams,
+      ...Object.entries(fields).flat(),
+    );
+    return { id, outcome, version: Number(version) };
+  }
+
+  async get(id: string): Promise<StoredRecord | undefined> {
+    const h = await this.redis.hgetall(recordKey(id));
+    if (!h.id) return undefined;
+    const upstreams: Record<string, UpstreamStatus> = {};
+    for (const [field, value] of Object.entries(h)) {
+      if (field.startsWith('u:')) upstreams[field.slice(2)] = JSON.parse(value) as UpstreamStatus;
+    }
+    return {
+      id: h.id,
+      source: h.source ?? '',
+      recordId: h.recordId ?? '',
+      kind: h.kind ?? '',
+      posyandu: h.posyandu ?? '',
+      puskesmas: h.puskesmas ?? '',
+      regency: h.regency ?? '',
+      version: Number(h.version),
+      receivedAt: h.receivedAt ?? '',
+      updatedAt: h.updatedAt ?? '',
+      warnings: h.warnings ? (JSON.parse(h.warnings) as Issue[]) : [],
+      indicators: h.indicators ? (JSON.parse(h.indicators) as Record<string, unknown>) : {},
+      ...(h.provenance ? { provenance: JSON.parse(h.provenance) as unknown[] } : {}),
+      upstreams,
+    };
+  }
+
+  /** What a worker needs to push: the current version's Bundle and this upstream's state. */
+  async forDelivery(
+    id: string,
+    upstream: string,
+  ): Promise<{ version: number; receivedAt: string; bundle: Bundle; status: UpstreamStatus; subject: string } | undefined> {
+    const [version, receivedAt, bundle, status, subject] = await this.redis.hmget(recordKey(id), 'version', 'receivedAt', 'bundle', `u:${upstream}`, 'subject');
+    if (!version || !bundle || !status || !receivedAt) return undefined;
+    return { version: Number(version), receivedAt, bundle: JSON.parse(bundle) as Bundle, status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
+  }
+
+  /** Whether this record is the next of its person to go to the upstream. */
+  async isNextInOrder(id: string, subject: string, upstream: string): Promise<boolean> {
+    if (!subject) return true;
+    const head = await this.redis.lindex(orderKey(subject, upstream), 0);
+    return head === null || head === id;
+  }
+
+  /** The record is settled at the upstream (synced or failed): the next one of its person may go. */
+  async settled(id: string, subject: string, upstream: string): Promise<void> {
+    if (subject) await this.redis.lrem(orderKey(subject, upstream), 1, id);
+  }
+
+  async setState(id: string, upstream: string, status: UpstreamStatus): Promise<boolean> {
+    return (await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status))) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}

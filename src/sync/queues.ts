@@ -1,0 +1,56 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export interface DeliveryJob {
+  recordId: string;
+  version: number;
+}
+
+export const QUEUE_PREFIX = 'gerbang';
+
+/** Each upstream has its own queue, so a slow or dead upstream never takes the workers of another. */
+export function queueName(upstream: string): string {
+  return `push-${upstream}`;
+}
+
+/** The job id makes enqueueing idempotent: one job per record version and upstream. */
+export function jobId(recordId: string, version: number): string {
+  return `${recordId}.v${version}`;
+}
+
+// Job options for failures our retry policy did not decide on (a bug, Redis going away mid-job):
+// BullMQ retries those a few times on its own. Finished jobs are trimmed; the ledger keeps the state.
+const defaultJobOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 5_000 },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 86_400 },
+} as const;
+
+export class DeliveryQueues {
+  private readonly queues = new Map<string, Queue<DeliveryJob>>();
+
+  constructor(connection: Redis, upstreams: string[]) {
+    for (const name of upstreams) {
+      this.queues.set(name, new Queue<DeliveryJob>(queueName(name), { connection, prefix: QUEUE_PREFIX, defaultJobOptions }));
+    }
+  }
+
+  async enqueueMany(jobs: DeliveryJob[], upstreams: Iterable<string>): Promise<void> {
+    await Promise.all(
+      [...upstreams].map((name) =>
+        this.queue(name).addBulk(jobs.map((data) => ({ name: 'push', data, opts: { jobId: jobId(data.recordId, data.version) } }))),
+      ),
+    );
+  }
+
+  queue(name: string): Queue<DeliveryJob> {
+    const q = this.queues.get(name);
+    if (!q) throw new Error(`no queue for upstream ${name}`);
+    return q;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,38 @@
+// The states of a record at one upstream, as GET /v1/records/{id} shows them.
+//   queued ──▶ sending ──▶ synced
+//                 │  ▲
+//                 ▼  │
+//              retrying ──▶ failed (a person reads the reason and replays)
+export type UpstreamState = 'queued' | 'sending' | 'retrying' | 'synced' | 'failed';
+
+export interface WrittenResource {
+  /** the entry's fullUrl in the Bundle we sent (urn:uuid:…) */
+  fullUrl: string;
+  resourceType: string;
+  id: string;
+  /** the upstream's answer for the entry, e.g. "201 Created" or "200 OK" */
+  status: string;
+}
+
+export interface UpstreamError {
+  /** stable code, e.g. upstream.http-503, upstream.timeout, upstream.network */
+  code: string;
+  /** words for a person; never holds the payload */
+  message: string;
+  httpStatus?: number;
+  at: string;
+}
+
+export interface UpstreamStatus {
+  state: UpstreamState;
+  /** the record version this state is about */
+  version: number;
+  attempts: number;
+  nextAttemptAt?: string;
+  lastError?: UpstreamError;
+  /** the upstream's OperationOutcome, kept for a person to read when a record is failed */
+  outcome?: unknown;
+  resources?: WrittenResource[];
+  syncedAt?: string;
+  updatedAt: string;
+}

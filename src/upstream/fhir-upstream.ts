@@ -1,0 +1,163 @@
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { UpstreamConfig } from '../config/types.js';
+import type { WrittenResource } from '../sync/states.js';
+import type { PushResult, Upstream } from './upstream.js';
+
+type FhirConfig = Extract<UpstreamConfig, { kind: 'fhir' }>;
+
+// A transaction-response or an OperationOutcome is small; reading at most this much keeps a
+// misbehaving server from filling the worker's memory (and, through the kept outcome, Redis).
+const MAX_BODY = 1024 * 1024;
+
+/** Any FHIR R4 server (HAPI, Medplum, a provincial server): POSTs the transaction to the base URL. */
+export class FhirUpstream implements Upstream {
+  readonly kind = 'fhir';
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+
+  constructor(private readonly cfg: FhirConfig) {
+    this.name = cfg.name;
+    const url = new URL(cfg.baseUrl);
+    this.path = url.pathname.replace(/\/+$/, '') || '/';
+    // One keep-alive pool per upstream, shared by every job, with every phase bounded in time.
+    this.pool = new Pool(url.origin, {
+      connections: cfg.maxConnections,
+      connectTimeout: cfg.timeouts.connectMs,
+      headersTimeout: cfg.timeouts.headersMs,
+      bodyTimeout: cfg.timeouts.bodyMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  describe() {
+    return { name: this.name, kind: this.kind, target: new URL(this.cfg.baseUrl).origin };
+  }
+
+  /**
+   * Sends the transaction. A server that caps transaction size gets it in parts, in order: the
+   * mapping puts every entry after the entries it refers to, so each part's urn:uuid references
+   * are rewritten to the ids the earlier parts were given. Every write is conditional, so a part
+   * sent again after a failure changes nothing that is already there.
+   */
+  async push(bundle: Bundle): Promise<PushResult> {
+    const max = this.cfg.maxEntriesPerTransaction;
+    const entries = bundle.entry ?? [];
+    if (!max || entries.length <= max) return this.post(bundle);
+    const started = performance.now();
+    const resolved = new Map<string, string>();
+    const resources: WrittenResource[] = [];
+    for (let i = 0; i < entries.length; i += max) {
+      const part: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries.slice(i, i + max).map((e) => rewriteReferences(e, resolved)) };
+      const result = await this.post(part);
+      if (result.outcome.kind !== 'delivered') return { ...result, durationMs: performance.now() - started };
+      for (const r of result.resources ?? []) {
+        resolved.set(r.fullUrl, `${r.resourceType}/${r.id}`);
+        resources.push(r);
+      }
+    }
+    return { outcome: { kind: 'delivered' }, resources, durationMs: performance.now() - started };
+  }
+
+  /** The server's own judgement of the Bundle (HAPI and others offer Bundle/$validate); nothing is stored. */
+  async validate(bundle: Bundle): Promise<{ httpStatus: number; outcome: unknown } | { error: string }> {
+    try {
+      const res = await this.pool.request({
+        method: 'POST',
+        path: `${this.path.replace(/\/$/, '')}/Bundle/$validate`,
+        headers: { ...this.cfg.headers, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+        body: JSON.stringify(bundle),
+      });
+      const text = await readBounded(res.body);
+      return { httpStatus: res.statusCode, outcome: parseJson(text) ?? text.slice(0, 2000) };
+    } catch (err) {
+      return { error: networkCode(err) };
+    }
+  }
+
+  private async post(bundle: Bundle): Promise<PushResult> {
+    const started = performance.now();
+    try {
+      const res = await this.pool.request({
+        method: 'POST',
+        path: this.path,
+        headers: {
+          ...this.cfg.headers,
+          'content-type': 'application/fhir+json',
+          accept: 'application/fhir+json',
+        },
+        body: JSON.stringify(bundle),
+      });
+      const text = await readBounded(res.body);
+      const durationMs = performance.now() - started;
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        return { outcome: { kind: 'delivered' }, resources: writtenResources(bundle, parseJson(text)), durationMs };
+      }
+      const retryAfter = res.headers['retry-after'];
+      return {
+        outcome: { kind: 'http', status: res.statusCode, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) },
+        body: parseJson(text) ?? text.slice(0, 2000),
+        durationMs,
+      };
+    } catch (err) {
+      return { outcome: { kind: 'network', code: networkCode(err) }, durationMs: performance.now() - started };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** A copy of the entry whose references to already-written entries name their server ids. */
+function rewriteReferences(entry: BundleEntry, resolved: Map<string, string>): BundleEntry {
+  if (resolved.size === 0) return entry;
+  return JSON.parse(JSON.stringify(entry), (key, value: unknown) =>
+    key === 'reference' && typeof value === 'string' ? (resolved.get(value) ?? value) : value,
+  ) as BundleEntry;
+}
+
+async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < MAX_BODY) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pairs each entry we sent with the id in the transaction-response (same order, FHIR R4 3.1.0.11.4). */
+export function writtenResources(sent: Bundle, response: unknown): WrittenResource[] {
+  const entries = (response as Bundle | undefined)?.entry ?? [];
+  const out: WrittenResource[] = [];
+  (sent.entry ?? []).forEach((entry: BundleEntry, i) => {
+    const answer = entries[i]?.response;
+    const location = answer?.location ?? '';
+    // location: [base/]Type/id[/_history/v]
+    const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(location);
+    const fallback = entries[i]?.resource;
+    const resourceType = match?.[1] ?? fallback?.resourceType ?? entry.resource?.resourceType ?? '';
+    const id = match?.[2] ?? fallback?.id ?? '';
+    if (id) out.push({ fullUrl: entry.fullUrl ?? '', resourceType, id, status: answer?.status ?? '' });
+  });
+  return out;
+}
+
+function networkCode(err: unknown): string {
+  if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect-timeout';
+  if (err instanceof undiciErrors.HeadersTimeoutError) return 'headers-timeout';
+  if (err instanceof undiciErrors.BodyTimeoutError) return 'body-timeout';
+  if (err instanceof undiciErrors.SocketError) return 'socket';
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code.toLowerCase() : 'network';
+}

@@ -1,0 +1,24 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import type { PushOutcome } from '../sync/retry-policy.js';
+import type { WrittenResource } from '../sync/states.js';
+
+export interface PushResult {
+  outcome: PushOutcome;
+  /** ids the upstream gave the resources, read from its transaction-response */
+  resources?: WrittenResource[];
+  /** the upstream's OperationOutcome (or a short excerpt of whatever it answered) */
+  body?: unknown;
+  durationMs: number;
+}
+
+/** The target of one job: `fhir` (any FHIR R4 server), `outbox` (files); `satusehat` to come. */
+export interface Upstream {
+  readonly name: string;
+  readonly kind: string;
+  push(bundle: Bundle, ctx: { recordId: string; version: number }): Promise<PushResult>;
+  /** asks the upstream's own validator ($validate) about a Bundle, for the $map dry run */
+  validate?(bundle: Bundle): Promise<{ httpStatus: number; outcome: unknown } | { error: string }>;
+  /** whether the upstream is known and configured; for /readyz (it does not call the upstream) */
+  describe(): { name: string; kind: string; target: string };
+  close(): Promise<void>;
+}

@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { createLogger } from '../../src/log/logger.js';
+import { start, type Running } from '../../src/server.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface GatewayOptions {
+  redisUrl: string;
+  /** upstreams as in the configuration file; default: none but an outbox */
+  upstreams?: unknown[];
+  delivery?: Record<string, unknown>;
+  server?: Record<string, unknown>;
+}
+
+/**
+ * The test FHIR engine as an upstream. Medplum refuses conditional transactions of more than 8
+ * entries (a limit of that server, like any server's), so the gateway sends it Bundles in parts.
+ */
+export function sandboxUpstream(baseUrl: string): Record<string, unknown> {
+  return { kind: 'fhir', baseUrl, maxEntriesPerTransaction: 8 };
+}
+
+/** Fast retries and a short lock so that fault tests finish in seconds. */
+export const testDelivery = { baseDelayMs: 100, maxDelayMs: 1_000, lockDurationMs: 2_000, concurrency: 4 };
+
+/** A configuration file for a test, in its own directory (removed by the returned cleanup). */
+export function writeTestConfig(opts: GatewayOptions): { path: string; dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-test-'));
+  const demo = loadConfig({ GERBANG_DATA_DIR: dir });
+  const file = {
+    dataDir: dir,
+    server: { port: 0, ...opts.server },
+    upstreams: opts.upstreams ?? [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }],
+    facilities: demo.facilities,
+    delivery: { ...testDelivery, ...opts.delivery },
+  };
+  const path = join(dir, 'gerbang.json');
+  writeFileSync(path, JSON.stringify(file, null, 2));
+  return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface InProcessGateway extends Running {
+  url: string;
+  config: Config;
+  /** every log line the gateway wrote, as text */
+  logs: string[];
+}
+
+/** The gateway in this process (HTTP + worker), logging into memory so tests can read the lines. */
+export async function startGateway(opts: GatewayOptions): Promise<InProcessGateway> {
+  const cfgFile = writeTestConfig(opts);
+  const config = loadConfig({ GERBANG_CONFIG: cfgFile.path, REDIS_URL: opts.redisUrl, HOST: '127.0.0.1' });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const running = await start(config, logger);
+  const close = async () => {
+    await running.close();
+    cfgFile.cleanup();
+  };
+  return { ...running, url: running.url ?? '', config, logs, close };
+}
+
+export interface ChildGateway {
+  url: string;
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** The gateway as its own process (`gerbang serve` from the sources), for crash and signal tests. */
+export async function spawnGateway(env: Record<string, string | undefined>, args: string[] = ['serve']): Promise<ChildGateway> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // `serve` is ready when it listens; `worker` when its start-up line is written.
+  const ready = args[0] === 'worker' ? /"mode":"worker"()/ : /Server listening at (http:\/\/[\d.:]+)/;
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 30_000);
+    const look = () => {
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] ?? '');
+      }
+    };
+    child.stdout?.on('data', look);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited at start-up:\n${out}`));
+    });
+  });
+  return { url, child, output: () => out, exited };
+}
+
+/** Polls until `check` returns a value (not undefined/false), or fails after `timeoutMs`. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}

@@ -1,0 +1,106 @@
+import t from 'tap';
+import type { Bundle, Encounter, Observation, Patient } from '@medplum/fhirtypes';
+import { loadConfig } from '../../src/config/load.js';
+import { mapRecord } from '../../src/fhir/map-record.js';
+import { checkBundle } from '../../src/fhir/profile-check.js';
+import type { CanonicalRecord } from '../../src/records/schemas/index.js';
+import { newbornAnthropometry, validAnthropometry, withChanges } from '../fixtures/records.js';
+
+const { facilities } = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-unit' });
+const map = (r: unknown) => mapRecord(r as CanonicalRecord, 'app-x', facilities).bundle;
+
+function entry<T>(bundle: Bundle, type: string, code?: string): { resource: T; request: NonNullable<Bundle['entry']>[number]['request']; fullUrl: string } {
+  const e = bundle.entry?.find(
+    (x) => x.resource?.resourceType === type && (!code || (x.resource as Observation).code?.coding?.[0]?.code === code),
+  );
+  if (!e) throw new Error(`no ${type} ${code ?? ''}`);
+  return e as never;
+}
+
+t.test('a transaction: master data created if missing, clinical data upserted by business identifier', async (t) => {
+  const b = map(validAnthropometry);
+  t.equal(b.type, 'transaction');
+  t.same(
+    b.entry?.map((e) => `${e.request?.method} ${e.request?.url.split('?')[0]}`),
+    ['POST Organization', 'POST Location', 'POST Patient', 'PUT Encounter', ...Array(9).fill('PUT Observation')],
+    'four measurements and five z-scores (MUAC-for-age has no code to send)',
+  );
+  const patient = entry<Patient>(b, 'Patient');
+  t.equal(patient.request?.ifNoneExist, `identifier=${encodeURIComponent('https://fhir.kemkes.go.id/id/nik|3201015503230004')}`);
+  const enc = entry<Encounter>(b, 'Encounter');
+  t.equal(enc.request?.url, `Encounter?identifier=${encodeURIComponent('http://sys-ids.kemkes.go.id/encounter/10000004|app-x.PB-2025-000123')}`);
+  t.same(enc.resource.class, { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' });
+  t.equal(enc.resource.status, 'finished');
+  t.equal(enc.resource.subject?.reference, patient.fullUrl);
+  t.equal(enc.resource.period?.start, '2025-11-05T02:30:00+00:00', 'UTC with an explicit offset');
+  t.same(checkBundle(b), [], 'meets our profiles');
+  t.ok(b.entry?.every((e) => /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(e.fullUrl ?? '')));
+});
+
+t.test('measurements: codes, categories, UCUM units; length lying vs height standing', async (t) => {
+  const b = map(validAnthropometry);
+  const weight = entry<Observation>(b, 'Observation', '29463-7').resource;
+  t.same(weight.valueQuantity, { value: 9.8, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' });
+  t.equal(weight.category?.[0]?.coding?.[0]?.code, 'vital-signs');
+  t.equal(weight.identifier?.[0]?.value, 'app-x.PB-2025-000123.weight');
+  t.equal(weight.identifier?.[0]?.system, 'http://sys-ids.kemkes.go.id/observation/10000004');
+  t.equal(weight.performer?.[0]?.display, 'Rina (kader)', 'a kader is named, not made a Practitioner');
+  t.equal(entry<Observation>(b, 'Observation', '8306-3').resource.valueQuantity?.value, 78.4);
+  t.equal(entry<Observation>(b, 'Observation', '284473002').resource.category?.[0]?.coding?.[0]?.code, 'exam');
+  t.equal(entry<Observation>(b, 'Observation', '9843-4').resource.valueQuantity?.unit, 'cm');
+  const standing = map(withChanges({ position: 'standing' }));
+  t.ok(entry<Observation>(standing, 'Observation', '8308-9'));
+  t.equal(
+    entry<Observation>(standing, 'Observation', '8308-9').resource.identifier?.[0]?.value,
+    'app-x.PB-2025-000123.height',
+    'the same identifier whatever the position, so a corrected version updates it in place',
+  );
+});
+
+t.test('the same record always maps to the same Bundle', async (t) => {
+  t.same(map(validAnthropometry), map(structuredClone(validAnthropometry)));
+});
+
+t.test('a newborn without NIK: keyed by mother NIK, birth date and birth order', async (t) => {
+  const b = map(newbornAnthropometry);
+  const patient = entry<Patient>(b, 'Patient');
+  t.same(patient.resource.identifier?.map((i) => i.system), ['https://fhir.kemkes.go.id/id/nik-ibu', 'https://gerbang.id/fhir/sid/newborn-key']);
+  t.match(patient.request?.ifNoneExist, /newborn-key/);
+  t.equal(entry<Encounter>(b, 'Encounter').resource.period?.start, '2025-11-05', 'a bare date stays a date');
+  t.same(checkBundle(b), []);
+});
+
+t.test('breastfeeding and vitamin A', async (t) => {
+  const b = map(withChanges({ exclusiveBreastfeeding: true, vitaminA: 'blue' }));
+  t.equal(entry<Observation>(b, 'Observation', '1145307003').resource.valueBoolean, true);
+  const proc = b.entry?.find((e) => e.resource?.resourceType === 'Procedure');
+  t.equal(proc?.request?.method, 'PUT');
+  t.same(checkBundle(b), []);
+});
+
+t.test('growth z-scores: SNOMED code, {Zscore}, Permenkes category, derivedFrom the measurements', async (t) => {
+  const { bundle, indicators } = mapRecord(validAnthropometry as unknown as CanonicalRecord, 'app-x', facilities);
+  const growth = indicators.growth as { ageDays: number; correctedHeightCm: number; zScores: Array<{ indicator: string; z: number; category?: string }> };
+  t.equal(growth.ageDays, 966);
+  t.equal(growth.correctedHeightCm, 77.7, 'lying after 731 days: converted to height');
+  t.same(growth.zScores.map((z) => z.indicator), ['wfa', 'hfa', 'wfh', 'bmifa', 'hcfa', 'muacfa']);
+  const hfa = entry<Observation>(bundle, 'Observation', '1153604005');
+  t.same(hfa.resource.valueQuantity?.unit, '{Zscore}');
+  t.equal(hfa.resource.valueQuantity?.value, growth.zScores[1]?.z);
+  t.equal(hfa.resource.identifier?.[0]?.value, 'app-x.PB-2025-000123.z-hfa');
+  t.equal(hfa.resource.derivedFrom?.[0]?.reference, entry<Observation>(bundle, 'Observation', '8306-3').fullUrl);
+  const wfh = entry<Observation>(bundle, 'Observation', '1153600001');
+  t.equal(wfh.resource.derivedFrom?.length, 2, 'weight and height');
+  t.ok(hfa.resource.interpretation?.[0]?.coding?.[0]?.code, 'a category');
+  t.same(checkBundle(bundle), []);
+});
+
+t.test('a severely stunted child gets the Kemkes code for sangat pendek', async (t) => {
+  const { bundle, indicators } = mapRecord(withChanges({ heightCm: 70, position: 'standing' }) as unknown as CanonicalRecord, 'app-x', facilities);
+  const hfa = (indicators.growth as { zScores: Array<{ indicator: string; z: number; category?: string }> }).zScores.find((z) => z.indicator === 'hfa');
+  t.ok((hfa?.z ?? 0) < -3, `z ${hfa?.z}`);
+  t.equal(hfa?.category, 'severely-stunted');
+  t.same(entry<Observation>(bundle, 'Observation', '1153604005').resource.interpretation?.[0]?.coding?.[0], {
+    system: 'http://terminology.kemkes.go.id/CodeSystem/clinical-term', code: 'OI000011', display: 'Sangat Pendek',
+  });
+});
