@@ -5,10 +5,15 @@ import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { BulkReplays } from './sync/bulk-replay.js';
 import { Dispatcher } from './sync/dispatcher.js';
 import { Ledger } from './sync/ledger.js';
 import { DeliveryQueues } from './sync/queues.js';
+import { RecordSearch } from './sync/record-search.js';
+import { RetentionSweeper } from './sync/retention.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
+import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
 import { createUpstream } from './upstream/create-upstream.js';
 import type { Upstream } from './upstream/upstream.js';
@@ -76,18 +81,28 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreams.map((u) => u.name), logger });
   dispatcher.start();
 
+  const upstreamNames = upstreams.map((u) => u.name);
+  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames });
+  const search = new RecordSearch(producer);
+  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
+
   let workers: DeliveryWorkers | undefined;
   let workerRedis: Redis | undefined;
+  let retention: RetentionSweeper | undefined;
   if (mode === 'worker' || config.delivery.runWorker) {
     workerRedis = workerConnection(redisUrl, logger);
-    workers = new DeliveryWorkers({ connection: workerRedis, ledger: new Ledger(workerRedis), upstreams, delivery: config.delivery, logger });
+    workers = new DeliveryWorkers({ connection: workerRedis, ledger: new Ledger(workerRedis), upstreams, delivery: config.delivery, logger, metrics });
     workers.start();
+    replays.startWorker(workerRedis);
+    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger });
+    retention.start();
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    app = buildApp({ config, ledger, history: new SubjectHistoryStore(producer), upstreams }, logger);
+    const services = { config, ledger, history: new SubjectHistoryStore(producer), upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }
 
@@ -97,6 +112,8 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
       await app?.close(); // stop taking records, finish the requests in flight
       await dispatcher.close(); // the inbox keeps what is not yet a job
       await workers?.close(); // finish the pushes in flight
+      await retention?.close();
+      await replays.close();
       await queues.close();
       await Promise.all(upstreams.map((u) => u.close()));
       producer.disconnect();

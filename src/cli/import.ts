@@ -9,7 +9,10 @@ import { request } from 'undici';
 
 export interface ImportOptions {
   url: string;
-  source: string;
+  /** the app whose records these are; absent: the API key's app */
+  source?: string;
+  /** the API key (`Authorization: Bearer`), when the gateway has keys */
+  apiKey?: string;
   posyandu?: string;
   chunk: number;
   /** tests stop after this many chunks, as an interruption would */
@@ -77,10 +80,10 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
 }
 
 async function sendChunk(lines: string[], opts: ImportOptions): Promise<Array<{ index: number; result: string; outcome?: unknown }>> {
-  const query = new URLSearchParams({ source: opts.source, deviceTime: new Date().toISOString(), ...(opts.posyandu ? { posyandu: opts.posyandu } : {}) });
+  const query = new URLSearchParams({ ...(opts.source ? { source: opts.source } : {}), deviceTime: new Date().toISOString(), ...(opts.posyandu ? { posyandu: opts.posyandu } : {}) });
   const res = await request(`${opts.url.replace(/\/+$/, '')}/v1/records/$batch?${query.toString()}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-ndjson' },
+    headers: { 'content-type': 'application/x-ndjson', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) },
     body: `${lines.join('\n')}\n`,
     headersTimeout: 120_000,
     bodyTimeout: 120_000,

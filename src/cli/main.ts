@@ -12,17 +12,33 @@ Usage:
   gerbang worker    start only the delivery worker (to scale out)
   gerbang adapter test <adapter> <file> [--posyandu CODE]
                     show the canonical records an app's native record becomes, or its problems
-  gerbang import <file.ndjson> [--url URL] [--source APP] [--posyandu CODE] [--chunk N]
+  gerbang import <file.ndjson> [--url URL] [--key KEY] [--source APP] [--posyandu CODE] [--chunk N]
                     send a backlog file to $batch with a progress bar; run it again to resume
+  gerbang key create --id ID --role submitter|monitor|admin [--puskesmas P1,P2] [--posyandu ..] [--regency ..]
+                    [--source APP] [--rate PER_MINUTE] [--config FILE]
+                    make an API key: prints it once, stores only its hash in the configuration file
   gerbang help
 
-Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL`;
+Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL,
+             GERBANG_API_KEY (the key gerbang import sends)`;
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     strict: false,
-    options: { posyandu: { type: 'string' }, url: { type: 'string' }, source: { type: 'string' }, chunk: { type: 'string' } },
+    options: {
+      posyandu: { type: 'string' },
+      url: { type: 'string' },
+      source: { type: 'string' },
+      chunk: { type: 'string' },
+      key: { type: 'string' },
+      id: { type: 'string' },
+      role: { type: 'string' },
+      puskesmas: { type: 'string' },
+      regency: { type: 'string' },
+      rate: { type: 'string' },
+      config: { type: 'string' },
+    },
   });
   const command = positionals[0] ?? 'serve';
   if (command === 'help' || command === '--help') {
@@ -34,6 +50,30 @@ async function main(): Promise<void> {
     process.exitCode = adapterTest(positionals[2], positionals[3], typeof values.posyandu === 'string' ? values.posyandu : undefined);
     return;
   }
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (command === 'key' && positionals[1] === 'create') {
+    const config = str(values.config) ?? process.env.GERBANG_CONFIG;
+    const id = str(values.id);
+    const role = str(values.role);
+    if (!config || !id || !role) {
+      console.error('gerbang key create needs --id, --role and a configuration file (--config or GERBANG_CONFIG)');
+      process.exit(2);
+    }
+    const { createKey } = await import('./key-create.js');
+    const { key, entry } = createKey({
+      config,
+      id,
+      role,
+      ...(str(values.posyandu) ? { posyandu: str(values.posyandu) } : {}),
+      ...(str(values.puskesmas) ? { puskesmas: str(values.puskesmas) } : {}),
+      ...(str(values.regency) ? { regency: str(values.regency) } : {}),
+      ...(str(values.source) ? { source: str(values.source) } : {}),
+      ...(str(values.rate) ? { rateLimitPerMinute: Number(str(values.rate)) } : {}),
+    });
+    console.error(`key "${entry.id}" (${entry.role}) added to ${config}. It is shown once; only its hash is stored. Restart the gateway to use it.`);
+    console.log(key);
+    return;
+  }
   if (command === 'import') {
     const file = positionals[1];
     if (!file) {
@@ -41,10 +81,12 @@ async function main(): Promise<void> {
       process.exit(2);
     }
     const { importFile } = await import('./import.js');
-    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const apiKey = str(values.key) ?? process.env.GERBANG_API_KEY;
     const result = await importFile(file, {
       url: str(values.url) ?? `http://127.0.0.1:${process.env.PORT ?? 8080}`,
-      source: str(values.source) ?? 'import',
+      // With a key the key's app is the source; without one, records are filed under "import".
+      ...(str(values.source) || !apiKey ? { source: str(values.source) ?? 'import' } : {}),
+      ...(apiKey ? { apiKey } : {}),
       ...(str(values.posyandu) ? { posyandu: str(values.posyandu) } : {}),
       chunk: Number(str(values.chunk) ?? 500),
     }).catch((err: unknown) => {

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { Config, DeliveryConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -28,6 +28,14 @@ const defaultDelivery: DeliveryConfig = {
   runWorker: true,
 };
 
+// Payloads hold names and NIKs. Once every upstream has a record, Gerbang needs only its states
+// and ids; 30 days leaves a month for a person to compare what the app sent with what arrived.
+const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinutes: 60 };
+
+// A posyandu app sends a burst of a few hundred records after days offline, one request each or a
+// few $batch requests; 600 a minute per key lets that through and stops a runaway loop.
+const defaultRateLimitPerMinute = 600;
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -47,6 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
       port: parsePort(env.PORT) ?? file.server?.port ?? 8080,
       bodyLimitBytes: file.server?.bodyLimitBytes ?? 256 * 1024,
       batchMaxRecords: file.server?.batchMaxRecords ?? 10_000,
+      rateLimitPerMinute: file.server?.rateLimitPerMinute ?? defaultRateLimitPerMinute,
     },
     redisUrl: env.REDIS_URL || undefined,
     dataDir,
@@ -55,6 +64,7 @@ export function loadConfig(env: Env = process.env): Config {
     facilities: file.facilities as Config['facilities'],
     apiKeys: (file.apiKeys ?? []) as Config['apiKeys'],
     delivery: { ...defaultDelivery, ...(file.delivery ?? {}) },
+    retention: { ...defaultRetention, ...(file.retention ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
   return deepFreeze(config);
@@ -152,7 +162,32 @@ function checkCrossReferences(config: Config, origin: string): void {
       problems.push(`  /facilities/posyandu/${code}/puskesmas: "${p.puskesmas}" is not in /facilities/puskesmas`);
     }
   }
+  const keyIds = new Set<string>();
+  const keyHashes = new Set<string>();
+  const regencies = new Set(Object.values(config.facilities.puskesmas).map((p) => p.regency));
+  const known: Record<string, (code: string) => boolean> = {
+    posyandu: (c) => c in config.facilities.posyandu,
+    puskesmas: (c) => c in config.facilities.puskesmas,
+    regency: (c) => regencies.has(c),
+  };
+  config.apiKeys.forEach((k, i) => {
+    if (keyIds.has(k.id)) problems.push(`  /apiKeys/${i}/id: "${k.id}" is used twice`);
+    if (keyHashes.has(k.hash)) problems.push(`  /apiKeys/${i}/hash: the same key is configured twice`);
+    keyIds.add(k.id);
+    keyHashes.add(k.hash);
+    for (const [level, codes] of Object.entries(k.scope ?? {})) {
+      for (const code of codes) if (!known[level]?.(code)) problems.push(`  /apiKeys/${i}/scope/${level}: "${code}" is not in /facilities`);
+    }
+  });
+  // Without keys anyone who can reach the port could read names and NIKs.
+  if (config.apiKeys.length === 0 && !isLoopback(config.server.host)) {
+    problems.push(`  /apiKeys: no API keys, so Gerbang may only listen on 127.0.0.1 (server.host is "${config.server.host}"); create one with \`gerbang key create\``);
+  }
   if (problems.length > 0) throw new ConfigError(`${origin}: configuration is not valid:\n${problems.join('\n')}`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function demoConfig(dataDir: string): ConfigFile {

@@ -73,6 +73,15 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535 },
         bodyLimitBytes: { type: 'integer', minimum: 1024 },
         batchMaxRecords: { type: 'integer', minimum: 1, maximum: 1000000 },
+        rateLimitPerMinute: { type: 'integer', minimum: 1 },
+      },
+    },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        payloadDays: { type: 'number', minimum: 0 },
+        sweepIntervalMinutes: { type: 'number', exclusiveMinimum: 0 },
       },
     },
     dataDir: { type: 'string', minLength: 1 },
@@ -124,7 +133,8 @@ export const configSchema = {
           id: { type: 'string' },
           hash: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
           role: { enum: ['submitter', 'monitor', 'admin'] },
-          source: { type: 'string' },
+          source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
+          rateLimitPerMinute: { type: 'integer', minimum: 1 },
           scope: {
             type: 'object',
             additionalProperties: false,

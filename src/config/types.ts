@@ -59,13 +59,40 @@ export interface DeliveryConfig {
 export interface Config {
   /** where the config came from, for the start-up log */
   origin: 'file' | 'defaults';
-  server: { host: string; port: number; bodyLimitBytes: number; batchMaxRecords: number };
+  server: { host: string; port: number; bodyLimitBytes: number; batchMaxRecords: number; rateLimitPerMinute: number };
   /** absent: Gerbang starts a private redis-server under dataDir */
   redisUrl: string | undefined;
   dataDir: string;
   logLevel: string;
   upstreams: UpstreamConfig[];
   facilities: { puskesmas: Record<string, Puskesmas>; posyandu: Record<string, Posyandu> };
-  apiKeys: Array<{ id: string; hash: string; role: 'submitter' | 'monitor' | 'admin'; source?: string; scope?: Record<string, string[]> }>;
+  apiKeys: ApiKeyConfig[];
   delivery: DeliveryConfig;
+  retention: RetentionConfig;
+}
+
+export type Role = 'submitter' | 'monitor' | 'admin';
+
+/** A key's reach. Absent or empty lists mean nothing of that level; a key with no scope sees all. */
+export interface Scope {
+  posyandu?: string[];
+  puskesmas?: string[];
+  regency?: string[];
+}
+
+export interface ApiKeyConfig {
+  id: string;
+  /** `sha256:<hex>` of the key; the key itself is never stored */
+  hash: string;
+  role: Role;
+  /** the app this key belongs to: its records are read with that source adapter */
+  source?: string;
+  rateLimitPerMinute?: number;
+  scope?: Scope;
+}
+
+export interface RetentionConfig {
+  /** days after a record is synced at every upstream before its payload (the PHI) is dropped */
+  payloadDays: number;
+  sweepIntervalMinutes: number;
 }

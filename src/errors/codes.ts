@@ -11,6 +11,14 @@ export const errorCodes = {
   'record.not-found': { status: 404, issueType: 'not-found' },
   'schema.not-found': { status: 404, issueType: 'not-found' },
   'route.not-found': { status: 404, issueType: 'not-found' },
+  'replay.nothing': { status: 409, issueType: 'conflict' },
+  'replay.not-found': { status: 404, issueType: 'not-found' },
+  // who is asking
+  'auth.required': { status: 401, issueType: 'login' },
+  'auth.invalid-key': { status: 401, issueType: 'security' },
+  'auth.forbidden': { status: 403, issueType: 'forbidden' },
+  'auth.out-of-scope': { status: 403, issueType: 'forbidden' },
+  'request.rate-limited': { status: 429, issueType: 'throttled' },
   // our own dependencies
   'store.unavailable': { status: 503, issueType: 'transient' },
   'internal': { status: 500, issueType: 'exception' },

@@ -1,18 +1,29 @@
 import { randomUUID } from 'node:crypto';
+import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { GerbangError } from '../errors/gerbang-error.js';
+import { installAuthentication } from './auth/authenticate.js';
 import { installErrorHandling } from './errors.js';
+import { openApiOptions, openApiTransform } from './openapi.js';
 import { batchRoutes } from './routes/batch.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import { mapRoutes } from './routes/map.js';
+import { meRoutes } from './routes/me.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { recordRoutes } from './routes/records.js';
 import { schemaRoutes } from './routes/schemas.js';
+import { syncRoutes } from './routes/sync.js';
 import type { Services } from './services.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The HTTP application, without listening: the process (server.ts) and tests both build it. */
-export function buildApp(services: Services, logger: Logger): FastifyInstance {
+export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: services.config.server.bodyLimitBytes,
@@ -29,10 +40,41 @@ export function buildApp(services: Services, logger: Logger): FastifyInstance {
     void reply.header('x-request-id', req.id);
   });
   installErrorHandling(app);
-  healthRoutes(app, services);
-  schemaRoutes(app);
-  recordRoutes(app, services);
-  batchRoutes(app, services);
-  mapRoutes(app, services);
+  installAuthentication(app, services.config);
+
+  // The OpenAPI document is built from the route schemas, so these two come before the routes.
+  void app.register(swagger, openApiOptions());
+  void app.register(swaggerUi, { routePrefix: '/docs', transformSpecification: openApiTransform });
+  // Limits are per key; without keys (local use) there is nothing to count by.
+  if (services.config.apiKeys.length > 0) void app.register(rateLimit, rateLimitOptions(services, opts.rateLimitRedis));
+  void app.register(async (api) => {
+    healthRoutes(api, services);
+    metricsRoutes(api, services);
+    schemaRoutes(api);
+    recordRoutes(api, services);
+    batchRoutes(api, services);
+    mapRoutes(api, services);
+    syncRoutes(api, services);
+    meRoutes(api);
+    dashboardRoutes(api);
+  });
   return app;
+}
+
+function rateLimitOptions(services: Services, redis: Redis | undefined): RateLimitPluginOptions {
+  return {
+    global: true,
+    timeWindow: 60_000,
+    // Per key (the caller set by the auth hook, which runs first); shared through Redis so that
+    // several gateway processes count together. A Redis hiccup lets requests through.
+    hook: 'preHandler',
+    keyGenerator: (req) => req.caller?.keyId ?? req.ip,
+    max: (req) => req.caller?.rateLimitPerMinute ?? services.config.server.rateLimitPerMinute,
+    allowList: (req) => (req.routeOptions.config?.access ?? 'public') === 'public',
+    ...(redis ? { redis, nameSpace: 'g:rl:', skipOnError: true } : {}),
+    errorResponseBuilder: (_req, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new GerbangError('request.rate-limited', [{ key: 'request.rate-limited', severity: 'error', params: { seconds } }], { retryAfterSeconds: seconds });
+    },
+  };
 }

@@ -18,6 +18,7 @@ const fastifyCodes: Record<string, (err: FastifyError, req: FastifyRequest) => G
 
 export function sendOutcome(reply: FastifyReply, req: FastifyRequest, err: GerbangError): FastifyReply {
   if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
+  if (err.status === 401) void reply.header('www-authenticate', 'Bearer realm="gerbang"');
   return reply
     .code(err.status)
     .type(FHIR_JSON)

@@ -1,6 +1,10 @@
 import type { Config } from '../config/types.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { BulkReplays } from '../sync/bulk-replay.js';
 import type { Ledger } from '../sync/ledger.js';
+import type { RecordSearch } from '../sync/record-search.js';
 import type { SubjectHistoryStore } from '../sync/subject-history.js';
+import type { SyncStatus } from '../sync/sync-status.js';
 import type { Upstream } from '../upstream/upstream.js';
 
 /** What the HTTP layer is given; built by the process (server.ts), or by a test. */
@@ -9,4 +13,8 @@ export interface Services {
   ledger: Ledger;
   history: SubjectHistoryStore;
   upstreams: Upstream[];
+  status: SyncStatus;
+  search: RecordSearch;
+  replays: BulkReplays;
+  metrics: GatewayMetrics;
 }

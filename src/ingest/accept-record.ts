@@ -14,6 +14,8 @@ export interface IngestDeps {
   config: Config;
   ledger: Ledger;
   history: SubjectHistoryStore;
+  /** the caller's scope: whether it may post for this posyandu (absent: no limit) */
+  mayWrite?: (posyandu: string) => boolean;
 }
 
 export interface Accepted {
@@ -38,6 +40,9 @@ export async function acceptRecord(body: unknown, source: string, deps: IngestDe
   } catch (err) {
     if (adapted && err instanceof GerbangError) throw new GerbangError(err.code, withSources(err.issues, adapted));
     throw err;
+  }
+  if (deps.mayWrite && !deps.mayWrite(prepared.record.posyandu)) {
+    throw new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path: 'posyandu', params: { posyandu: prepared.record.posyandu } }]);
   }
   const posyandu = config.facilities.posyandu[prepared.record.posyandu];
   const puskesmas = posyandu ? config.facilities.puskesmas[posyandu.puskesmas] : undefined;

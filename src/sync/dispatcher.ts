@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { inboxKey } from './ledger.js';
-import type { DeliveryQueues } from './queues.js';
+import type { DeliveryJob, DeliveryQueues } from './queues.js';
 
 const LOCK_KEY = 'g:dispatcher-lock';
 const BATCH = 500;
@@ -71,11 +71,16 @@ export class Dispatcher {
     const { redis, queues, upstreams } = this.deps;
     const items = await redis.lrange(inboxKey, 0, BATCH - 1);
     if (items.length === 0) return 0;
-    const jobs = items.map((item) => {
-      const [recordId = '', version = '0'] = item.split(' ');
-      return { recordId, version: Number(version) };
-    });
-    await queues.enqueueMany(jobs, upstreams);
+    // "{id} {version}" goes to every upstream; a replay, "{id} {version} {upstream} {replay}", to one.
+    const forAll: DeliveryJob[] = [];
+    const forOne = new Map<string, DeliveryJob[]>();
+    for (const item of items) {
+      const [recordId = '', version = '0', upstream, replay] = item.split(' ');
+      if (!upstream) forAll.push({ recordId, version: Number(version) });
+      else if (upstreams.includes(upstream)) forOne.set(upstream, [...(forOne.get(upstream) ?? []), { recordId, version: Number(version), replay: Number(replay) }]);
+    }
+    if (forAll.length > 0) await queues.enqueueMany(forAll, upstreams);
+    for (const [upstream, jobs] of forOne) await queues.enqueueMany(jobs, [upstream]);
     await redis.ltrim(inboxKey, items.length, -1);
     return items.length;
   }

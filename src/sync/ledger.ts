@@ -2,7 +2,8 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import type { Issue } from '../errors/gerbang-error.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
-import type { UpstreamStatus } from './states.js';
+import { reportingDay, transitionLua } from './aggregates.js';
+import { REPLAYABLE, type UpstreamStatus } from './states.js';
 
 // The ledger keeps each accepted record, its mapped Bundle and its state at every upstream, in
 // Redis next to the queue. Keys:
@@ -12,6 +13,7 @@ import type { UpstreamStatus } from './states.js';
 //   g:inbox                     → list of "{id} {version}" accepted but not yet turned into jobs
 //   g:order:{subject}:{upstream} → a person's records not yet settled at an upstream, in the order
 //                                  they were accepted: the worker pushes only the first one
+// and the counts of aggregates.ts, kept by the same scripts.
 
 const PREFIX = 'g:';
 const recordKey = (id: string) => `${PREFIX}rec:${id}`;
@@ -59,6 +61,8 @@ export interface StoredRecord {
   warnings: Issue[];
   indicators: Record<string, unknown>;
   provenance?: unknown[];
+  /** when retention dropped the record's payload (names, NIKs, Bundle) */
+  payloadDroppedAt?: string;
   upstreams: Record<string, UpstreamStatus>;
 }
 
@@ -66,10 +70,11 @@ export interface StoredRecord {
 // and a record is never stored without its delivery being due: the same step puts it in the inbox,
 // which the dispatcher turns into queue jobs. A changed record becomes the next version and every
 // upstream goes back to queued for it.
-const acceptScript = `
+const acceptScript = `${transitionLua}
 local idxKey, receivedKey, inboxKey = KEYS[1], KEYS[2], KEYS[3]
 local newId, hash, now, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local nUp = tonumber(ARGV[5])
+local day = ARGV[#ARGV]
 local existing = redis.call('GET', idxKey)
 local id, outcome, version
 if existing then
@@ -90,15 +95,26 @@ else
   redis.call('HSET', recKey, 'id', id, 'version', 1, 'receivedAt', now)
 end
 local recKey = '${PREFIX}rec:' .. id
-local fields = {'contentHash', hash, 'updatedAt', now}
-for i = 6 + nUp, #ARGV, 2 do
+local fields = {'contentHash', hash, 'updatedAt', now, 'acceptedMs', score, 'unsynced', nUp}
+for i = 6 + nUp, #ARGV - 1, 2 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('HSET', recKey, unpack(fields))
 local subject = redis.call('HGET', recKey, 'subject')
+local placeFields = redis.call('HMGET', recKey, 'regency', 'puskesmas', 'posyandu')
+local place = (placeFields[1] or '') .. '|' .. (placeFields[2] or '') .. '|' .. (placeFields[3] or '')
+if outcome == 'created' then redis.call('ZADD', 'g:byposyandu:' .. (placeFields[3] or ''), score, id) end
+redis.call('ZREM', 'g:purge', id)
 for i = 6, 5 + nUp do
-  redis.call('HSET', recKey, 'u:' .. ARGV[i], cjson.encode({state = 'queued', version = version, attempts = 0, updatedAt = now}))
+  local U = ARGV[i]
+  local previous = redis.call('HGET', recKey, 'u:' .. U)
+  local from = nil
+  if previous then from = cjson.decode(previous).state end
+  redis.call('HSET', recKey, 'u:' .. U, cjson.encode({state = 'queued', version = version, attempts = 0, updatedAt = now}))
+  transition(recKey, U, from, 'queued', tonumber(score), day, now)
+  local dayKey = 'g:agg:day:' .. U .. ':' .. day
+  redis.call('HINCRBY', dayKey, place .. '|accepted', 1)
   if subject and subject ~= '' then
     local orderKey = '${PREFIX}order:' .. subject .. ':' .. ARGV[i]
     if not redis.call('LPOS', orderKey, id) then redis.call('RPUSH', orderKey, id) end
@@ -110,18 +126,49 @@ return {id, outcome, version}
 
 // A worker writes a state only for the version it worked on or a newer one: a slow push of an old
 // version must not overwrite the state of the version that superseded it.
-const setStateScript = `
+const setStateScript = `${transitionLua}
 local current = redis.call('HGET', KEYS[1], 'u:' .. ARGV[1])
 if not current then return 0 end
 local incoming = cjson.decode(ARGV[2])
-if cjson.decode(current).version > incoming.version then return 0 end
+local old = cjson.decode(current)
+if old.version > incoming.version then return 0 end
 redis.call('HSET', KEYS[1], 'u:' .. ARGV[1], ARGV[2])
+transition(KEYS[1], ARGV[1], old.state, incoming.state, tonumber(ARGV[3]), ARGV[4], ARGV[5])
+return 1
+`;
+
+// A person's replay: back to queued at one upstream, attempts from zero, and into the inbox as a
+// job for that upstream only. The replay count makes a new job id (the old job may still be kept).
+const requeueScript = `${transitionLua}
+local recKey, inbox = KEYS[1], KEYS[2]
+local U, nowMs, day, nowIso = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local current = redis.call('HGET', recKey, 'u:' .. U)
+if not current then return 0 end
+local st = cjson.decode(current)
+local replayable = false
+for i = 5, #ARGV do if ARGV[i] == st.state then replayable = true end end
+if not replayable then return 0 end
+local from = st.state
+st.state = 'queued'
+st.attempts = 0
+st.replays = (st.replays or 0) + 1
+st.updatedAt = nowIso
+st.nextAttemptAt = nil
+redis.call('HSET', recKey, 'u:' .. U, cjson.encode(st))
+transition(recKey, U, from, 'queued', nowMs, day, nowIso)
+local f = redis.call('HMGET', recKey, 'id', 'subject')
+if f[2] and f[2] ~= '' then
+  local orderKey = '${PREFIX}order:' .. f[2] .. ':' .. U
+  if not redis.call('LPOS', orderKey, f[1]) then redis.call('RPUSH', orderKey, f[1]) end
+end
+redis.call('RPUSH', inbox, f[1] .. ' ' .. st.version .. ' ' .. U .. ' ' .. st.replays)
 return 1
 `;
 
 type LedgerRedis = Redis & {
+  gerbangRequeue(key: string, inbox: string, upstream: string, nowMs: number, day: string, nowIso: string, ...states: string[]): Promise<number>;
   gerbangAccept(...args: Array<string | number>): Promise<[string, AcceptResult['outcome'], number]>;
-  gerbangSetState(key: string, upstream: string, state: string): Promise<number>;
+  gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string): Promise<number>;
 };
 
 export class Ledger {
@@ -130,6 +177,7 @@ export class Ledger {
   constructor(redis: Redis) {
     redis.defineCommand('gerbangAccept', { numberOfKeys: 3, lua: acceptScript });
     redis.defineCommand('gerbangSetState', { numberOfKeys: 1, lua: setStateScript });
+    redis.defineCommand('gerbangRequeue', { numberOfKeys: 2, lua: requeueScript });
     this.redis = redis as LedgerRedis;
   }
 
@@ -160,6 +208,7 @@ export class Ledger {
       r.upstreams.length,
       ...r.upstreams,
       ...Object.entries(fields).flat(),
+      reportingDay(r.receivedAt.getTime()),
     );
     return { id, outcome, version: Number(version) };
   }
@@ -185,6 +234,7 @@ export class Ledger {
       warnings: h.warnings ? (JSON.parse(h.warnings) as Issue[]) : [],
       indicators: h.indicators ? (JSON.parse(h.indicators) as Record<string, unknown>) : {},
       ...(h.provenance ? { provenance: JSON.parse(h.provenance) as unknown[] } : {}),
+      ...(h.payloadDroppedAt ? { payloadDroppedAt: h.payloadDroppedAt } : {}),
       upstreams,
     };
   }
@@ -211,8 +261,15 @@ export class Ledger {
     if (subject) await this.redis.lrem(orderKey(subject, upstream), 1, id);
   }
 
-  async setState(id: string, upstream: string, status: UpstreamStatus): Promise<boolean> {
-    return (await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status))) === 1;
+  async setState(id: string, upstream: string, status: UpstreamStatus, now = Date.parse(status.updatedAt)): Promise<boolean> {
+    const at = Number.isNaN(now) ? Date.now() : now;
+    return (await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status), at, reportingDay(at), new Date(at).toISOString())) === 1;
+  }
+
+  /** Replays the record at one upstream if it is failed or waiting; false when there was nothing to replay. */
+  async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
+    const done = await this.redis.gerbangRequeue(recordKey(id), inboxKey, upstream, now, reportingDay(now), new Date(now).toISOString(), ...REPLAYABLE);
+    return done === 1;
   }
 
   async ping(): Promise<void> {

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 export interface DeliveryJob {
   recordId: string;
   version: number;
+  /** set on a person's replay: a new job for a version that already had one */
+  replay?: number;
 }
 
 export const QUEUE_PREFIX = 'gerbang';
@@ -14,8 +16,8 @@ export function queueName(upstream: string): string {
 }
 
 /** The job id makes enqueueing idempotent: one job per record version and upstream. */
-export function jobId(recordId: string, version: number): string {
-  return `${recordId}.v${version}`;
+export function jobId(recordId: string, version: number, replay?: number): string {
+  return replay ? `${recordId}.v${version}.r${replay}` : `${recordId}.v${version}`;
 }
 
 // Job options for failures our retry policy did not decide on (a bug, Redis going away mid-job):
@@ -39,7 +41,7 @@ export class DeliveryQueues {
   async enqueueMany(jobs: DeliveryJob[], upstreams: Iterable<string>): Promise<void> {
     await Promise.all(
       [...upstreams].map((name) =>
-        this.queue(name).addBulk(jobs.map((data) => ({ name: 'push', data, opts: { jobId: jobId(data.recordId, data.version) } }))),
+        this.queue(name).addBulk(jobs.map((data) => ({ name: 'push', data, opts: { jobId: jobId(data.recordId, data.version, data.replay) } }))),
       ),
     );
   }

@@ -2,8 +2,16 @@
 //   queued ──▶ sending ──▶ synced
 //                 │  ▲
 //                 ▼  │
-//              retrying ──▶ failed (a person reads the reason and replays)
-export type UpstreamState = 'queued' | 'sending' | 'retrying' | 'synced' | 'failed';
+//              retrying ──▶ failed (a person reads the reason and replays: back to queued)
+//                 │
+//                 ▼
+//          waiting-identity (the person is not known upstream yet; retried on a slow schedule)
+export type UpstreamState = 'queued' | 'sending' | 'retrying' | 'waiting-identity' | 'synced' | 'failed';
+
+export const UPSTREAM_STATES: readonly UpstreamState[] = ['queued', 'sending', 'retrying', 'waiting-identity', 'synced', 'failed'];
+
+/** States a person can replay from; a retrying record is already on its way. */
+export const REPLAYABLE: readonly UpstreamState[] = ['failed', 'waiting-identity'];
 
 export interface WrittenResource {
   /** the entry's fullUrl in the Bundle we sent (urn:uuid:…) */
@@ -34,5 +42,7 @@ export interface UpstreamStatus {
   outcome?: unknown;
   resources?: WrittenResource[];
   syncedAt?: string;
+  /** how many times a person replayed it; part of the replay's job id */
+  replays?: number;
   updatedAt: string;
 }

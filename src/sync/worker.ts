@@ -2,6 +2,7 @@ import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DeliveryConfig } from '../config/types.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
 import type { Ledger } from './ledger.js';
 import { QUEUE_PREFIX, queueName, type DeliveryJob } from './queues.js';
@@ -26,6 +27,7 @@ export class DeliveryWorkers {
       upstreams: Upstream[];
       delivery: DeliveryConfig;
       logger: Logger;
+      metrics?: GatewayMetrics;
       now?: () => number;
     },
   ) {}
@@ -92,7 +94,9 @@ export class DeliveryWorkers {
       delivery,
     );
     log.info({ attempt: attempts, outcome: describe(result), action: decision.action, durationMs: Math.round(result.durationMs) }, 'push');
-    await ledger.setState(recordId, upstream.name, nextStatus(base, decision, result, now()));
+    const next = nextStatus(base, decision, result, now());
+    await ledger.setState(recordId, upstream.name, next);
+    this.count(upstream.name, result, next);
     if (decision.action !== 'retry') await ledger.settled(recordId, current.subject, upstream.name);
 
     if (decision.action === 'retry') {
@@ -101,6 +105,14 @@ export class DeliveryWorkers {
       throw new DelayedError();
     }
     return decision.action;
+  }
+
+  private count(upstream: string, result: PushResult, next: UpstreamStatus): void {
+    const m = this.deps.metrics;
+    if (!m) return;
+    m.pushDuration.observe({ upstream, outcome: describe(result) }, result.durationMs / 1000);
+    if (next.state === 'retrying') m.retries.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
+    if (next.state === 'failed') m.failures.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
   }
 }
 

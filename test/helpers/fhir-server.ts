@@ -58,6 +58,9 @@ export interface FhirServerHandle {
   validationErrors: Array<{ resourceType: string; issues: OperationOutcomeIssue[] }>;
   search<T extends Resource = Resource>(resourceType: string, query: Record<string, string>): Promise<T[]>;
   failNext(n: number, status: number, opts?: { retryAfter?: string; body?: object }): void;
+  /** answers `status` with `body` to every request whose body contains `marker`, until cleared */
+  rejectContaining(marker: string, status: number, body: object): void;
+  clearRejections(): void;
   setDelay(ms: number): void;
   setDown(down: boolean): void;
   stop(): Promise<void>;
@@ -79,6 +82,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
   const port = opts.port ?? (await freePort());
   const requests: FhirServerHandle['requests'] = [];
   const faults: Array<{ status: number; retryAfter?: string; body?: object }> = [];
+  const rejections = new Map<string, { status: number; retryAfter?: string; body: object }>();
   let delay = 0;
   let down = false;
   const sockets = new Set<Socket>();
@@ -92,7 +96,8 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/^\/fhir/, '') || '/';
-    const fault = faults.shift();
+    const rule = [...rejections.entries()].find(([marker]) => body.includes(marker))?.[1];
+    const fault = rule ?? faults.shift();
     if (fault) {
       res.statusCode = fault.status;
       if (fault.retryAfter) res.setHeader('retry-after', fault.retryAfter);
@@ -158,6 +163,12 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
     },
     failNext(n, status, o = {}) {
       for (let i = 0; i < n; i++) faults.push({ status, ...o });
+    },
+    rejectContaining(marker, status, body) {
+      rejections.set(marker, { status, body });
+    },
+    clearRejections() {
+      rejections.clear();
     },
     setDelay(ms) {
       delay = ms;

@@ -17,6 +17,9 @@ export interface GatewayOptions {
   upstreams?: unknown[];
   delivery?: Record<string, unknown>;
   server?: Record<string, unknown>;
+  apiKeys?: unknown[];
+  retention?: Record<string, unknown>;
+  facilities?: unknown;
 }
 
 /**
@@ -38,8 +41,10 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
     dataDir: dir,
     server: { port: 0, ...opts.server },
     upstreams: opts.upstreams ?? [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }],
-    facilities: demo.facilities,
+    facilities: opts.facilities ?? demo.facilities,
     delivery: { ...testDelivery, ...opts.delivery },
+    ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
+    ...(opts.retention ? { retention: opts.retention } : {}),
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));

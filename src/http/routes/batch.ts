@@ -4,6 +4,8 @@ import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
 import { ingest } from '../../ingest/ingest.js';
+import { callerOf } from '../auth/authenticate.js';
+import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
 
@@ -22,14 +24,17 @@ export function batchRoutes(app: FastifyInstance, services: Services): void {
     // The batch is read as a stream here, not parsed whole by Fastify.
     scoped.removeAllContentTypeParsers();
     scoped.addContentTypeParser(['application/json', NDJSON], (_req, payload, done) => done(null, payload));
-    scoped.post<{ Querystring: { source: string; posyandu?: string; deviceTime?: string } }>(
+    scoped.post<{ Querystring: BatchQuery }>(
       '/v1/records/$batch',
       {
+        config: { access: 'records:write' },
         schema: {
+          tags: ['records'],
+          summary: 'A backlog: JSON array or NDJSON, one result per record in order',
           querystring: {
             type: 'object',
             properties: {
-              source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$', default: 'default' },
+              source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
               posyandu: { type: 'string', maxLength: 64 },
               deviceTime: { type: 'string', maxLength: 40 },
             },
@@ -41,7 +46,16 @@ export function batchRoutes(app: FastifyInstance, services: Services): void {
   });
 }
 
-function handleBatch(req: FastifyRequest<{ Querystring: { source: string; posyandu?: string; deviceTime?: string } }>, reply: FastifyReply, services: Services) {
+interface BatchQuery {
+  source?: string;
+  posyandu?: string;
+  deviceTime?: string;
+}
+
+function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: FastifyReply, services: Services) {
+  const caller = callerOf(req);
+  const source = sourceOf(req, caller);
+  const deps = { ...services, mayWrite: (p: string) => caller.scope.coversPosyandu(p) };
   const ndjson = (req.headers['content-type'] ?? '').startsWith(NDJSON);
   const lang = pickLanguage(req.headers['accept-language']);
   const body = req.body as Readable;
@@ -91,7 +105,8 @@ function handleBatch(req: FastifyRequest<{ Querystring: { source: string; posyan
     const at = (item.value as { occurredAt?: unknown } | null)?.occurredAt;
     if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) occurred.push(Date.parse(at));
     try {
-      const records = await ingest(item.value, req.query.source, services, now, req.query.posyandu);
+      const records = await ingest(item.value, source, deps, now, req.query.posyandu);
+      for (const r of records) services.metrics.accepted.inc({ kind: r.kind, outcome: r.outcome });
       const all = records.map((r) => ({
         id: r.id,
         kind: r.kind,
@@ -103,6 +118,8 @@ function handleBatch(req: FastifyRequest<{ Querystring: { source: string; posyan
       return all.length === 1 ? { index, result, ...all[0] } : { index, result, records: all };
     } catch (err) {
       if (!(err instanceof GerbangError)) throw err;
+      const kind = (item.value as { kind?: unknown } | null)?.kind;
+      services.metrics.refused.inc({ kind: typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown', reason: err.code });
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }
   }

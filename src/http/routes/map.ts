@@ -2,13 +2,31 @@ import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { prepareRecord } from '../../ingest/prepare-record.js';
+import { callerOf } from '../auth/authenticate.js';
+import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
 
 /** Dry run for app developers: the Bundle Gerbang would send and every issue, nothing stored or queued. */
 export function mapRoutes(app: FastifyInstance, services: Services): void {
-  app.post<{ Querystring: { source?: string; validate?: string } }>('/v1/$map', async (req) => {
-    const source = typeof req.query.source === 'string' ? req.query.source : 'default';
+  app.post<{ Querystring: { source?: string; validate?: string } }>(
+    '/v1/$map',
+    {
+      config: { access: 'records:read' },
+      schema: {
+        tags: ['developers'],
+        summary: 'Dry run: the FHIR Bundle Gerbang would send and every issue; nothing is stored or queued',
+        querystring: {
+          type: 'object',
+          properties: {
+            source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
+            validate: { type: 'string', maxLength: 40, description: "also ask this upstream's $validate" },
+          },
+        },
+      },
+    },
+    async (req) => {
+    const source = sourceOf(req, callerOf(req));
     const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
     const lang = pickLanguage(req.headers['accept-language']);
     const history = await services.history.forRecord(req.body).catch(() => undefined);
@@ -21,7 +39,8 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
       outcome: toOperationOutcome(result.prepared.warnings, lang),
       ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(result.prepared.bundle)) } } : {}),
     };
-  });
+    },
+  );
 }
 
 /** `?validate=<upstream>`: that upstream's $validate, when it has one. */

@@ -1,31 +1,50 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
+import { outOfScope } from '../auth/authenticate.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
-import type { UpstreamState } from '../../sync/states.js';
+import { REPLAYABLE, UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
+import { callerOf, type Caller } from '../auth/authenticate.js';
+import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
+import { timeRange } from './query.js';
+import { failureFilter, knownUpstream, type FailuresQuery } from './sync.js';
 
-const sourceQuery = {
+export const sourceQuery = {
   type: 'object',
   properties: {
-    source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$', default: 'default' },
+    source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$', description: "the app's adapter (docs/adapters.md); default: the key's app, else canonical records" },
     posyandu: { type: 'string', maxLength: 64, description: 'for adapters of apps whose rows do not name the posyandu' },
   },
 } as const;
 
+const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } } as const;
+
 export function recordRoutes(app: FastifyInstance, services: Services): void {
-  app.post<{ Querystring: { source: string; posyandu?: string } }>(
+  app.post<{ Querystring: { source?: string; posyandu?: string } }>(
     '/v1/records',
-    { schema: { querystring: sourceQuery } },
+    {
+      config: { access: 'records:write' },
+      schema: { tags: ['records'], summary: 'Send one record (canonical, or an app\'s native JSON with ?source=)', querystring: sourceQuery },
+    },
     async (req, reply) => {
-      const { source, posyandu } = req.query;
+      const caller = callerOf(req);
+      const source = sourceOf(req, caller);
+      const { posyandu } = req.query;
       const lang = pickLanguage(req.headers['accept-language']);
       // ?source=<adapter>: the app's native JSON, read by its adapter into canonical records.
-      const ingested = await ingest(req.body, source, services, new Date(), posyandu);
+      let ingested;
+      try {
+        ingested = await ingest(req.body, source, { ...services, mayWrite: (p) => caller.scope.coversPosyandu(p) }, new Date(), posyandu);
+      } catch (err) {
+        if (err instanceof GerbangError) services.metrics.refused.inc({ kind: kindOf(req.body), reason: err.code });
+        throw err;
+      }
       const results = [];
       for (const accepted of ingested) {
+        services.metrics.accepted.inc({ kind: accepted.kind, outcome: accepted.outcome });
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
         results.push({
@@ -48,17 +67,123 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: { id: string } }>(
     '/v1/records/:id',
-    { schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } } } },
+    { config: { access: 'records:read' }, schema: { tags: ['records'], summary: 'A record: its state at each upstream, attempts, last error, upstream resource ids', params: idParams } },
+    async (req) => present(await readInScope(services, callerOf(req), req.params.id)),
+  );
+
+  app.get<{ Querystring: { posyandu?: string; state?: UpstreamState; from?: string; to?: string; limit: number; offset: number } }>(
+    '/v1/records',
+    {
+      config: { access: 'records:read' },
+      schema: {
+        tags: ['records'],
+        summary: 'What a posyandu sent: records newest first, by state and time received',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            posyandu: { type: 'string', maxLength: 64, description: "default: every posyandu of the key's scope" },
+            state: { enum: [...UPSTREAM_STATES] },
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+      },
+    },
     async (req) => {
-      const stored = await services.ledger.get(req.params.id).catch((cause: unknown) => {
-        throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
-      });
-      if (!stored) {
-        throw new GerbangError('record.not-found', [{ key: 'record.not-found', severity: 'error', params: { id: req.params.id } }]);
-      }
-      return present(stored);
+      const caller = callerOf(req);
+      const q = req.query;
+      if (q.posyandu && !caller.scope.coversPosyandu(q.posyandu)) throw outOfScope(q.posyandu);
+      const posyandu = q.posyandu ? [q.posyandu] : caller.scope.posyanduCodes();
+      const { items, more } = await services.search.byPosyandu({ posyandu, ...(q.state ? { state: q.state } : {}), ...timeRange(q.from, q.to), limit: q.limit, offset: q.offset });
+      const params = new URLSearchParams(Object.entries({ ...q, offset: q.offset + q.limit }).map(([k, v]) => [k, String(v)]));
+      return { items: items.map((i) => ({ ...i, links: { self: `/v1/records/${i.id}` } })), ...(more ? { links: { next: `/v1/records?${params.toString()}` } } : {}) };
     },
   );
+
+  app.post<{ Params: { id: string }; Querystring: { upstream?: string } }>(
+    '/v1/records/:id/$retry',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['replay'],
+        summary: 'Replay a failed or waiting record (at every upstream where it is, or at ?upstream=)',
+        params: idParams,
+        querystring: { type: 'object', additionalProperties: false, properties: { upstream: { type: 'string', maxLength: 40 } } },
+      },
+    },
+    async (req, reply) => {
+      const caller = callerOf(req);
+      const record = await readInScope(services, caller, req.params.id);
+      if (req.query.upstream) knownUpstream(services, req.query.upstream);
+      const candidates = Object.entries(record.upstreams).filter(([u, s]) => (!req.query.upstream || u === req.query.upstream) && REPLAYABLE.includes(s.state));
+      const replayed: string[] = [];
+      for (const [u] of candidates) if (await services.ledger.requeue(record.id, u)) replayed.push(u);
+      if (replayed.length === 0) throw new GerbangError('replay.nothing');
+      req.log.info({ recordId: record.id, upstreams: replayed, by: caller.keyId }, 'record replayed');
+      return reply.code(202).send({ id: record.id, replayed, links: { self: `/v1/records/${record.id}` } });
+    },
+  );
+
+  app.post<{ Body: Omit<FailuresQuery, 'limit' | 'offset'> & { state?: UpstreamState } }>(
+    '/v1/records/$retry',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['replay'],
+        summary: 'Bulk replay by filter, in the order records were received, as a background task',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            upstream: { type: 'string', maxLength: 40 },
+            state: { enum: [...REPLAYABLE] },
+            posyandu: { type: 'string', maxLength: 64 },
+            puskesmas: { type: 'string', maxLength: 64 },
+            kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
+            reason: { type: 'string', maxLength: 64 },
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+          },
+        },
+      },
+    },
+    async (req, reply) => {
+      const caller = callerOf(req);
+      const body = req.body ?? {};
+      const filter = { ...failureFilter(services, caller, body), ...(body.state ? { state: body.state } : {}) };
+      const task = await services.replays.request({ filter, scope: caller.scope.scope, requestedBy: caller.keyId });
+      req.log.info({ task: task.id, by: caller.keyId }, 'bulk replay requested');
+      return reply.code(202).header('location', `/v1/replays/${task.id}`).send({ ...task, links: { self: `/v1/replays/${task.id}` } });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/replays/:id',
+    { config: { access: 'admin' }, schema: { tags: ['replay'], summary: 'A bulk replay task: matched and replayed counts', params: idParams } },
+    async (req) => {
+      const task = await services.replays.get(req.params.id);
+      if (!task) throw new GerbangError('replay.not-found', [{ key: 'replay.not-found', severity: 'error', params: { id: req.params.id } }]);
+      return task;
+    },
+  );
+}
+
+/** A record the caller may see; 404 when there is none, 403 when it belongs to another place. */
+async function readInScope(services: Services, caller: Caller, id: string): Promise<StoredRecord> {
+  const stored = await services.ledger.get(id).catch((cause: unknown) => {
+    throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
+  });
+  if (!stored) throw new GerbangError('record.not-found', [{ key: 'record.not-found', severity: 'error', params: { id } }]);
+  if (!caller.scope.covers(stored)) throw outOfScope(stored.posyandu);
+  return stored;
+}
+
+function kindOf(body: unknown): string {
+  const kind = (body as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown';
 }
 
 function present(r: StoredRecord) {
@@ -72,6 +197,7 @@ function present(r: StoredRecord) {
     version: r.version,
     receivedAt: r.receivedAt,
     updatedAt: r.updatedAt,
+    ...(r.payloadDroppedAt ? { payloadDroppedAt: r.payloadDroppedAt } : {}),
     status: overallState(r),
     indicators: r.indicators,
     ...(r.provenance ? { provenance: r.provenance } : {}),
@@ -83,6 +209,6 @@ function present(r: StoredRecord) {
 /** One word for the whole record: the least advanced state among its upstreams. */
 export function overallState(r: Pick<StoredRecord, 'upstreams'>): UpstreamState {
   const states = Object.values(r.upstreams).map((u) => u.state);
-  for (const s of ['failed', 'retrying', 'sending', 'queued'] as const) if (states.includes(s)) return s;
+  for (const s of ['failed', 'waiting-identity', 'retrying', 'sending', 'queued'] as const) if (states.includes(s)) return s;
   return 'synced';
 }

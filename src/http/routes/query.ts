@@ -1,0 +1,11 @@
+import { GerbangError } from '../../errors/gerbang-error.js';
+
+/** `from`/`to` query parameters (date-times, checked by the route schema) as epoch milliseconds. */
+export function timeRange(from: string | undefined, to: string | undefined): { from?: number; to?: number } {
+  const f = from ? Date.parse(from) : undefined;
+  const t = to ? Date.parse(to) : undefined;
+  if (f !== undefined && t !== undefined && f > t) {
+    throw new GerbangError('request.invalid-parameter', [{ key: 'request.invalid-parameter', severity: 'error', path: 'from', params: { reason: 'from is after to' } }]);
+  }
+  return { ...(f !== undefined ? { from: f } : {}), ...(t !== undefined ? { to: t } : {}) };
+}

@@ -1,0 +1,204 @@
+import type { Redis } from 'ioredis';
+import { maskDigits } from '../log/logger.js';
+import { aggKeys } from './aggregates.js';
+import type { Place } from '../config/scope.js';
+import type { UpstreamState, UpstreamStatus } from './states.js';
+
+// Lists for people and apps: records that need a person (failed, waiting for identity), and what
+// one posyandu sent. Both walk small indexes (aggregates.ts), never every record.
+
+export type ReasonCategory = 'rejected' | 'gave-up' | 'identity' | 'other';
+
+export interface FailureFilter {
+  upstreams: string[];
+  posyandu?: string;
+  puskesmas?: string;
+  kind?: string;
+  /** a category (rejected, gave-up, identity) or a code such as upstream.http-422 */
+  reason?: string;
+  from?: number;
+  to?: number;
+  limit: number;
+  /** how many matching items to skip (the `next` link carries it) */
+  offset: number;
+}
+
+export interface FailureItem extends Place {
+  id: string;
+  source: string;
+  recordId: string;
+  kind: string;
+  upstream: string;
+  state: UpstreamState;
+  receivedAt: string;
+  attempts: number;
+  reason: { category: ReasonCategory; code: string; detail?: string };
+  lastError?: UpstreamStatus['lastError'];
+  outcome?: unknown;
+  subject?: { name?: string; nik?: string; birthDate?: string };
+}
+
+const CHUNK = 500;
+const FIELDS = ['id', 'source', 'recordId', 'kind', 'regency', 'puskesmas', 'posyandu', 'receivedAt', 'record'] as const;
+
+export function reasonOf(status: UpstreamStatus): FailureItem['reason'] {
+  const code = status.lastError?.code ?? status.state;
+  if (status.state === 'waiting-identity') return { category: 'identity', code };
+  if (/^upstream\.http-4\d\d$/.test(code) && status.state === 'failed') {
+    const detail = firstDiagnostics(status.outcome);
+    return { category: 'rejected', code, ...(detail ? { detail } : {}) };
+  }
+  if (code.startsWith('delivery.')) return { category: 'gave-up', code };
+  return { category: 'other', code };
+}
+
+function firstDiagnostics(outcome: unknown): string | undefined {
+  const issues = (outcome as { issue?: Array<{ diagnostics?: string; details?: { text?: string } }> } | undefined)?.issue;
+  const first = Array.isArray(issues) ? issues[0] : undefined;
+  const text = first?.diagnostics ?? first?.details?.text;
+  return typeof text === 'string' ? text.slice(0, 300) : undefined;
+}
+
+export class RecordSearch {
+  constructor(private readonly redis: Redis) {}
+
+  /**
+   * Failed and waiting records, newest received first, in the places `covers` allows. Without
+   * `showIdentity`, names and NIKs are kept out, also from the upstream's own words.
+   */
+  async failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
+    const items: FailureItem[] = [];
+    let skipped = 0;
+    for (const upstream of filter.upstreams) {
+      const key = aggKeys.problems(upstream);
+      for (let start = 0; ; start += CHUNK) {
+        const ids = await this.redis.zrange(key, filter.to ?? '+inf', filter.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', start, CHUNK);
+        if (ids.length === 0) break;
+        const pipe = this.redis.pipeline();
+        for (const id of ids) pipe.hmget(`g:rec:${id}`, ...FIELDS, `u:${upstream}`);
+        const rows = (await pipe.exec()) ?? [];
+        for (const [err, value] of rows) {
+          if (err || !Array.isArray(value)) continue;
+          const item = this.failureItem(value as Array<string | null>, upstream, showIdentity);
+          if (!item || !covers(item) || !matches(item, filter)) continue;
+          if (skipped < filter.offset) {
+            skipped += 1;
+            continue;
+          }
+          if (items.length === filter.limit) return { items, more: true };
+          items.push(item);
+        }
+        if (ids.length < CHUNK) break;
+      }
+    }
+    return { items, more: false };
+  }
+
+  private failureItem(v: Array<string | null>, upstream: string, showIdentity: boolean): FailureItem | undefined {
+    const [id, source, recordId, kind, regency, puskesmas, posyandu, receivedAt, record, state] = v;
+    if (!id || !state) return undefined;
+    const status = JSON.parse(state) as UpstreamStatus;
+    if (status.state !== 'failed' && status.state !== 'waiting-identity') return undefined;
+    const subject = record ? (JSON.parse(record) as { subject?: { name?: string; nik?: string; birthDate?: string } }).subject : undefined;
+    const reason = reasonOf(status);
+    const hide = (x: unknown) => (showIdentity ? x : redactIdentity(x, subject?.name));
+    return {
+      id,
+      source: source ?? '',
+      recordId: recordId ?? '',
+      kind: kind ?? '',
+      regency: regency ?? '',
+      puskesmas: puskesmas ?? '',
+      posyandu: posyandu ?? '',
+      upstream,
+      state: status.state,
+      receivedAt: receivedAt ?? '',
+      attempts: status.attempts,
+      reason: hide(reason) as FailureItem['reason'],
+      ...(status.lastError ? { lastError: hide(status.lastError) as UpstreamStatus['lastError'] } : {}),
+      ...(status.outcome !== undefined ? { outcome: hide(status.outcome) } : {}),
+      ...(showIdentity && subject ? { subject: { name: subject.name, nik: subject.nik, birthDate: subject.birthDate } } : {}),
+    };
+  }
+
+  /**
+   * Ids of the failed or waiting records that match, oldest received first: what a bulk replay
+   * sends again, in the order the records came in.
+   */
+  async problemIds(filter: Omit<FailureFilter, 'limit' | 'offset'> & { state?: UpstreamState }, covers: (p: Place) => boolean): Promise<Array<{ id: string; upstream: string }>> {
+    const out: Array<{ id: string; upstream: string; at: number }> = [];
+    for (const upstream of filter.upstreams) {
+      for (let start = 0; ; start += CHUNK) {
+        const flat = await this.redis.zrange(aggKeys.problems(upstream), filter.from ?? '-inf', filter.to ?? '+inf', 'BYSCORE', 'LIMIT', start, CHUNK, 'WITHSCORES');
+        if (flat.length === 0) break;
+        const pipe = this.redis.pipeline();
+        for (let i = 0; i < flat.length; i += 2) pipe.hmget(`g:rec:${flat[i]!}`, ...FIELDS, `u:${upstream}`);
+        const rows = (await pipe.exec()) ?? [];
+        rows.forEach(([err, value], i) => {
+          if (err || !Array.isArray(value)) return;
+          const item = this.failureItem(value as Array<string | null>, upstream, false);
+          if (!item || !covers(item) || !matches(item, filter) || (filter.state && item.state !== filter.state)) return;
+          out.push({ id: item.id, upstream, at: Number(flat[i * 2 + 1]) });
+        });
+        if (flat.length < CHUNK * 2) break;
+      }
+    }
+    return out.sort((a, b) => a.at - b.at).map(({ id, upstream }) => ({ id, upstream }));
+  }
+
+  /** What a posyandu's app sent, newest first, optionally in one state at some upstream. */
+  async byPosyandu(q: { posyandu: string[]; state?: UpstreamState; from?: number; to?: number; limit: number; offset: number }) {
+    const candidates: Array<{ id: string; at: number }> = [];
+    // Enough of each posyandu's newest to fill the page after filtering; a state filter reads more.
+    const want = q.offset + q.limit + 1;
+    for (const p of q.posyandu) {
+      const flat = await this.redis.zrange(aggKeys.byPosyandu(p), q.to ?? '+inf', q.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, q.state ? want * 20 : want, 'WITHSCORES');
+      for (let i = 0; i < flat.length; i += 2) candidates.push({ id: flat[i]!, at: Number(flat[i + 1]) });
+    }
+    candidates.sort((a, b) => b.at - a.at);
+    const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string> }> = [];
+    for (let i = 0; i < candidates.length && rows.length < want; i += CHUNK) {
+      const pipe = this.redis.pipeline();
+      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetall(`g:rec:${c.id}`);
+      for (const [err, h] of (await pipe.exec()) ?? []) {
+        if (err || !h) continue;
+        const fields = h as Record<string, string>;
+        const states: Record<string, UpstreamStatus> = {};
+        for (const [k, v] of Object.entries(fields)) if (k.startsWith('u:')) states[k.slice(2)] = JSON.parse(v) as UpstreamStatus;
+        if (q.state && !Object.values(states).some((s) => s.state === q.state)) continue;
+        rows.push({ id: fields.id ?? '', states, fields });
+      }
+    }
+    const page = rows.slice(q.offset, q.offset + q.limit);
+    return {
+      more: rows.length > q.offset + q.limit,
+      items: page.map((r) => ({
+        id: r.id,
+        source: r.fields.source ?? '',
+        recordId: r.fields.recordId ?? '',
+        kind: r.fields.kind ?? '',
+        posyandu: r.fields.posyandu ?? '',
+        version: Number(r.fields.version),
+        receivedAt: r.fields.receivedAt ?? '',
+        upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: s.lastError } : {}) }])),
+      })),
+    };
+  }
+}
+
+function matches(item: FailureItem, f: Omit<FailureFilter, 'limit' | 'offset' | 'upstreams'>): boolean {
+  if (f.posyandu && item.posyandu !== f.posyandu) return false;
+  if (f.puskesmas && item.puskesmas !== f.puskesmas) return false;
+  if (f.kind && item.kind !== f.kind) return false;
+  if (f.reason && item.reason.category !== f.reason && item.reason.code !== f.reason) return false;
+  return true;
+}
+
+/** Upstream words may quote the patient; without the right to see identity, NIKs and the name go. */
+function redactIdentity(value: unknown, name: string | undefined): unknown {
+  const text = JSON.stringify(value);
+  if (text === undefined) return value;
+  let masked = maskDigits(text);
+  if (name && name.trim().length > 1) masked = masked.split(name).join('***');
+  return JSON.parse(masked) as unknown;
+}

@@ -1,0 +1,238 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { request, type Dispatcher } from 'undici';
+
+// SATUSEHAT access tokens (OAuth2 client credentials, one client per puskesmas), shared through
+// Redis by every worker process. The platform punishes a failed token request with a wait
+// (reference satusehat.md §1, from the official Postman collection P01), so at most one caller
+// asks for a token at a time and nobody asks again while that wait lasts.
+
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface TokenCacheOptions {
+  redis: Redis;
+  /** the auth base ({host}/oauth2/v1) or the full accesstoken URL */
+  authUrl: string;
+  /** per Organization id (Master Sarana Index) */
+  credentials: Record<string, ClientCredentials>;
+  /** an undici Pool or Agent for the token calls; the global dispatcher otherwise */
+  dispatcher?: Dispatcher;
+  /** a token is dropped this long before the platform says it expires */
+  refreshMarginSeconds?: number;
+  /** §1 of the SATUSEHAT reference (P01): "each failed token request costs a 1-minute penalty" */
+  penaltySeconds?: number;
+  /** bound on the whole token call: headers, body and in total */
+  timeoutMs?: number;
+  /** how long a caller waits for another caller's refresh before giving up */
+  lockWaitMs?: number;
+  pollMs?: number;
+  now?: () => number;
+  onRefresh?: (orgId: string) => void;
+}
+
+export type TokenFailure = 'rejected' | 'unreachable' | 'malformed' | 'penalty' | 'busy';
+
+/** No token now; `retryAfterSeconds` says when asking again can help. Never carries a token or secret. */
+export class TokenUnavailableError extends Error {
+  override readonly name = 'TokenUnavailableError';
+  constructor(
+    readonly orgId: string,
+    readonly reason: TokenFailure,
+    readonly retryAfterSeconds: number,
+    readonly httpStatus?: number,
+  ) {
+    super(`SATUSEHAT token for organization ${orgId} unavailable (${reason}${httpStatus ? ` ${httpStatus}` : ''}); retry after ${retryAfterSeconds}s`);
+  }
+}
+
+export class UnknownOrganizationError extends Error {
+  override readonly name = 'UnknownOrganizationError';
+  constructor(readonly orgId: string) {
+    super(`no SATUSEHAT credentials configured for organization ${orgId}`);
+  }
+}
+
+// Deletes a key only while it still holds the caller's value: a lock that expired and was taken by
+// someone else is not released, and a token already replaced by a newer one is not dropped.
+const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+const MAX_BODY = 64 * 1024;
+
+interface Keys {
+  token: string;
+  lock: string;
+  penalty: string;
+}
+
+export class TokenCache {
+  readonly #credentials: Record<string, ClientCredentials>;
+  private readonly redis: Redis;
+  private readonly tokenUrl: string;
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly marginMs: number;
+  private readonly penaltyMs: number;
+  private readonly timeoutMs: number;
+  private readonly lockTtlMs: number;
+  private readonly lockWaitMs: number;
+  private readonly pollMs: number;
+  private readonly now: () => number;
+  private readonly onRefresh: ((orgId: string) => void) | undefined;
+  /** callers in this process share one pending refresh instead of each polling Redis */
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(opts: TokenCacheOptions) {
+    this.#credentials = opts.credentials;
+    this.redis = opts.redis;
+    const base = opts.authUrl.replace(/\/+$/, '');
+    // §1: grant_type goes in the query string, the credentials in the form body.
+    this.tokenUrl = /\/accesstoken(\?|$)/.test(base) ? base : `${base}/accesstoken?grant_type=client_credentials`;
+    this.dispatcher = opts.dispatcher;
+    this.marginMs = (opts.refreshMarginSeconds ?? 60) * 1000;
+    this.penaltyMs = (opts.penaltySeconds ?? 60) * 1000;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    // Outlives the token call, so the lock never lapses while its holder is still asking.
+    this.lockTtlMs = this.timeoutMs + 5_000;
+    this.lockWaitMs = opts.lockWaitMs ?? this.lockTtlMs + 2_000;
+    this.pollMs = opts.pollMs ?? 50;
+    this.now = opts.now ?? Date.now;
+    this.onRefresh = opts.onRefresh;
+  }
+
+  /** Redis key of a client's cached token: a hash of the client id, never the secret. */
+  static tokenKey(clientId: string): string {
+    return `g:token:${createHash('sha256').update(clientId).digest('hex').slice(0, 32)}`;
+  }
+
+  async get(orgId: string): Promise<string> {
+    const keys = this.keys(orgId);
+    const cached = await this.redis.get(keys.token);
+    if (cached) return cached;
+    const shared = this.pending.get(orgId);
+    if (shared) return shared;
+    const p = this.obtain(orgId, keys).finally(() => this.pending.delete(orgId));
+    this.pending.set(orgId, p);
+    return p;
+  }
+
+  /** After a 401 with `token`: drops it unless another caller has already replaced it. */
+  async invalidate(orgId: string, token: string): Promise<boolean> {
+    return (await this.redis.eval(DELETE_IF_EQUAL, 1, this.keys(orgId).token, token)) === 1;
+  }
+
+  private keys(orgId: string): Keys {
+    const creds = this.#credentials[orgId];
+    if (!creds) throw new UnknownOrganizationError(orgId);
+    const token = TokenCache.tokenKey(creds.clientId);
+    return { token, lock: `${token}:lock`, penalty: `${token}:penalty` };
+  }
+
+  private async obtain(orgId: string, keys: Keys): Promise<string> {
+    const deadline = performance.now() + this.lockWaitMs;
+    for (;;) {
+      await this.refuseDuringPenalty(orgId, keys);
+      const owner = randomUUID();
+      if ((await this.redis.set(keys.lock, owner, 'PX', this.lockTtlMs, 'NX')) === 'OK') {
+        try {
+          // Another process may have refreshed between our read and our lock.
+          const cached = await this.redis.get(keys.token);
+          if (cached) return cached;
+          await this.refuseDuringPenalty(orgId, keys);
+          return await this.refresh(orgId, keys);
+        } finally {
+          await this.redis.eval(DELETE_IF_EQUAL, 1, keys.lock, owner);
+        }
+      }
+      await new Promise((r) => setTimeout(r, this.pollMs));
+      const cached = await this.redis.get(keys.token);
+      if (cached) return cached;
+      if (performance.now() > deadline) throw new TokenUnavailableError(orgId, 'busy', 1);
+    }
+  }
+
+  private async refuseDuringPenalty(orgId: string, keys: Keys): Promise<void> {
+    const left = await this.redis.pttl(keys.penalty);
+    if (left > 0) throw new TokenUnavailableError(orgId, 'penalty', Math.ceil(left / 1000));
+  }
+
+  // Any failure starts a penalty, not only a refusal: after a timeout or a garbled answer we cannot
+  // tell whether the platform counted the attempt as failed, and asking again at once would restart
+  // its wait.
+  private async fail(orgId: string, keys: Keys, reason: TokenFailure, status?: number, retryAfterSeconds = 0): Promise<never> {
+    const ms = Math.max(this.penaltyMs, retryAfterSeconds * 1000);
+    await this.redis.set(keys.penalty, String(this.now() + ms), 'PX', ms);
+    throw new TokenUnavailableError(orgId, reason, Math.ceil(ms / 1000), status);
+  }
+
+  private async refresh(orgId: string, keys: Keys): Promise<string> {
+    const creds = this.#credentials[orgId]!;
+    const started = this.now();
+    let status: number;
+    let text: string;
+    let retryAfter: string | string[] | undefined;
+    try {
+      const res = await request(this.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ client_id: creds.clientId, client_secret: creds.clientSecret }).toString(),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+        signal: AbortSignal.timeout(this.timeoutMs),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      });
+      status = res.statusCode;
+      retryAfter = res.headers['retry-after'];
+      text = await readBounded(res.body);
+    } catch {
+      // The undici error is not kept: it can quote the request it failed on.
+      return this.fail(orgId, keys, 'unreachable');
+    }
+    if (status !== 200) return this.fail(orgId, keys, 'rejected', status, retryAfterSeconds(retryAfter));
+    const parsed = parseToken(text);
+    if (!parsed) return this.fail(orgId, keys, 'malformed', status);
+
+    const lifetimeMs = parsed.expiresInSeconds * 1000;
+    // A token shorter-lived than the margin is still cached for half its life rather than not at all.
+    const margin = Math.min(this.marginMs, lifetimeMs / 2);
+    const ttlMs = Math.floor(started + lifetimeMs - margin - this.now());
+    if (ttlMs > 0) await this.redis.set(keys.token, parsed.token, 'PX', ttlMs);
+    this.onRefresh?.(orgId);
+    return parsed.token;
+  }
+}
+
+/** §1: expires_in arrives as a string of seconds ("3599"); a number is accepted too. */
+function parseToken(text: string): { token: string; expiresInSeconds: number } | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!body || typeof body !== 'object') return undefined;
+  const { access_token: token, expires_in: raw } = body as Record<string, unknown>;
+  const expiresInSeconds = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (typeof token !== 'string' || token === '' || !Number.isFinite(expiresInSeconds) || expiresInSeconds <= 0) return undefined;
+  return { token, expiresInSeconds };
+}
+
+function retryAfterSeconds(header: string | string[] | undefined): number {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return 0;
+  if (/^\d+$/.test(value.trim())) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? 0 : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+async function readBounded(body: AsyncIterable<Buffer | Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_BODY) break;
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

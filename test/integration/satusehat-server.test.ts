@@ -1,0 +1,257 @@
+import t from 'tap';
+import type { Bundle, Encounter, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import { DEFAULT_CLIENT, NIK_IBU_SYSTEM, NIK_SYSTEM, startSatusehatServer, type SatusehatServerHandle } from '../helpers/satusehat-server.js';
+
+// The SATUSEHAT test upstream behaves as the reference describes, so tests built on it mean something.
+
+const ORG = DEFAULT_CLIENT.organizationId;
+let clock = Date.parse('2025-03-01T08:00:00Z');
+const srv = await startSatusehatServer({ now: () => clock });
+t.teardown(() => srv.close());
+
+async function askToken(s: SatusehatServerHandle, clientId = DEFAULT_CLIENT.clientId, clientSecret = DEFAULT_CLIENT.clientSecret) {
+  const res = await fetch(s.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: clientId, client_secret: clientSecret }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function call(s: SatusehatServerHandle, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
+  const res = await fetch(s.fhirBase + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    ...(opts.body ? { body: JSON.stringify(opts.body) } : {}),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+}
+
+const encounter = (value: string, patient: string, practitioner: string): Encounter => ({
+  resourceType: 'Encounter',
+  identifier: [{ system: `http://sys-ids.kemkes.go.id/encounter/${ORG}`, value }],
+  status: 'finished',
+  class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' },
+  subject: { reference: `Patient/${patient}` },
+  participant: [{ individual: { reference: `Practitioner/${practitioner}` } }],
+  period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T02:00:00+00:00' },
+  serviceProvider: { reference: `Organization/${ORG}` },
+});
+
+const weight = (value: string, patient: string, practitioner: string, encounterRef: string): Observation => ({
+  resourceType: 'Observation',
+  identifier: [{ system: `http://sys-ids.kemkes.go.id/observation/${ORG}`, value }],
+  status: 'final',
+  code: { coding: [{ system: 'http://loinc.org', code: '29463-7', display: 'Body weight' }] },
+  subject: { reference: `Patient/${patient}` },
+  encounter: { reference: encounterRef },
+  performer: [{ reference: `Practitioner/${practitioner}` }],
+  valueQuantity: { value: 9.4, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' },
+});
+
+const transaction = (...entries: Array<{ fullUrl: string; resource: Encounter | Observation; ifNoneExist?: string }>): Bundle => ({
+  resourceType: 'Bundle',
+  type: 'transaction',
+  entry: entries.map((e) => ({
+    fullUrl: e.fullUrl,
+    resource: e.resource,
+    request: { method: 'POST', url: e.resource.resourceType, ...(e.ifNoneExist ? { ifNoneExist: e.ifNoneExist } : {}) },
+  })),
+});
+
+t.test('token: form-encoded client credentials, grant_type in the query, expires_in as a string', async (t) => {
+  const before = srv.tokenRequests();
+  const { status, body } = await askToken(srv);
+  t.equal(status, 200);
+  t.type(body.access_token, 'string');
+  t.equal(body.expires_in, '3599');
+  t.equal(body.token_type, 'BearerToken');
+  t.match(body.issued_at, /^\d+$/);
+  t.equal(body.client_id, DEFAULT_CLIENT.clientId);
+  t.equal(body.status, 'approved');
+  t.equal(srv.tokenRequests(), before + 1);
+
+  const noGrant = await fetch(srv.authBase + '/accesstoken', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: DEFAULT_CLIENT.clientId, client_secret: DEFAULT_CLIENT.clientSecret }),
+  });
+  t.equal(noGrant.status, 400, 'grant_type must be in the query string');
+  await noGrant.body?.cancel();
+});
+
+t.test('FHIR calls need an unexpired bearer token', async (t) => {
+  const none = await call(srv, 'GET', '/Patient?identifier=' + encodeURIComponent(`${NIK_SYSTEM}|3201010101900001`));
+  t.equal(none.status, 401);
+  t.equal((none.body as OperationOutcome).resourceType, 'OperationOutcome');
+  t.equal((await call(srv, 'GET', '/Patient', { token: 'forged' })).status, 401);
+
+  const token = (await askToken(srv)).body.access_token as string;
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 200);
+  clock += 3598_000;
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 200, 'still valid a second before expiry');
+  clock += 2_000;
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 401, 'expired after expires_in seconds');
+});
+
+t.test('a failed token request costs a penalty during which good credentials are refused too', async (t) => {
+  const c = { clientId: 'pkm-penalty', clientSecret: 'right', organizationId: '10000005' };
+  srv.addClient(c);
+  t.equal((await askToken(srv, c.clientId, 'wrong')).status, 401);
+  t.equal(srv.penaltyRemaining(c.clientId), 60);
+  clock += 30_000;
+  t.equal((await askToken(srv, c.clientId, c.clientSecret)).status, 401, 'refused during the penalty');
+  t.equal(srv.penaltyRemaining(c.clientId), 60, 'the refused request restarted the penalty');
+  clock += 60_001;
+  t.equal((await askToken(srv, c.clientId, c.clientSecret)).status, 200, 'accepted once the penalty is over');
+  t.equal(srv.tokenRequests(c.clientId), 3);
+  t.equal((await askToken(srv)).status, 200, 'the penalty belongs to one client only');
+});
+
+t.test('Patient and Practitioner search by NIK give the IHS / nakes id', async (t) => {
+  const token = srv.issueToken();
+  const ihs = await srv.addPatient({ nik: '3201010101900001', name: 'Siti Aminah', birthDate: '1990-01-01', gender: 'female' });
+  t.match(ihs, /^P\d{11}$/);
+  const found = await call(srv, 'GET', `/Patient?identifier=${encodeURIComponent(`${NIK_SYSTEM}|3201010101900001`)}`, { token });
+  t.equal(found.status, 200);
+  t.equal(found.body.total, 1);
+  t.equal(found.body.entry[0].resource.id, ihs);
+  const none = await call(srv, 'GET', `/Patient?identifier=${encodeURIComponent(`${NIK_SYSTEM}|3201010101909999`)}`, { token });
+  t.equal(none.body.type, 'searchset');
+  t.equal(none.body.total, 0, 'not found is a searchset with total 0');
+
+  const nakes = await srv.addPractitioner({ nik: '3201010101800002', name: 'Bidan Rina', gender: 'female' });
+  t.match(nakes, /^N\d{8}$/);
+  const p = await call(srv, 'GET', `/Practitioner?identifier=${encodeURIComponent(`${NIK_SYSTEM}|3201010101800002`)}`, { token });
+  t.equal(p.body.entry[0].resource.id, nakes);
+  t.equal((await call(srv, 'POST', '/Practitioner', { token, body: { resourceType: 'Practitioner' } })).status, 403, 'master data is read-only');
+});
+
+t.test('Patient create: wrappers with HTTP 200, duplicate gives the existing id, newborns by nik-ibu within 60 days', async (t) => {
+  const token = srv.issueToken();
+  const address = [{ use: 'home', line: ['Jl. Mawar 1'], city: 'Bandung', country: 'ID' }] as Patient['address'];
+  const adult: Patient = {
+    resourceType: 'Patient',
+    identifier: [{ use: 'official', system: NIK_SYSTEM, value: '3201010101910003' }],
+    name: [{ use: 'official', text: 'Dewi Lestari' }],
+    gender: 'female',
+    birthDate: '1991-01-01',
+    multipleBirthInteger: 0,
+    address,
+  };
+  const created = await call(srv, 'POST', '/Patient', { token, body: adult });
+  t.equal(created.status, 200);
+  t.equal(created.body.success, true);
+  const again = await call(srv, 'POST', '/Patient', { token, body: adult });
+  t.equal(again.status, 200);
+  t.same(again.body, { success: false, message: 'Failed to create new patient, another identifier has found', data: { resourceID: created.body.data.patient_id } });
+
+  const missing = await call(srv, 'POST', '/Patient', { token, body: { ...adult, address: undefined } });
+  t.equal(missing.status, 400);
+  t.match(missing.body.issue[0].details.text, /RuleNumber: 10333/);
+
+  const birthDate = new Date(clock - 10 * 86_400_000).toISOString().slice(0, 10);
+  const baby: Patient = {
+    resourceType: 'Patient',
+    identifier: [{ use: 'official', system: NIK_IBU_SYSTEM, value: '3201010101910003' }],
+    name: [{ use: 'official', text: 'Bayi Ny. Dewi' }],
+    gender: 'male',
+    birthDate,
+    multipleBirthInteger: 0,
+    address,
+    contact: [{ relationship: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0131', code: 'C' }] }], name: { use: 'official', text: 'Dewi Lestari' } }],
+  };
+  const born = await call(srv, 'POST', '/Patient', { token, body: baby });
+  t.equal(born.status, 200);
+  const babyId = born.body.create_patient.data.patient_id as string;
+  t.match(babyId, /^P\d{11}$/);
+  t.type(born.body.create_related_patient.data.related_patient_id, 'string');
+  const byMother = await call(srv, 'GET', `/Patient?identifier=${encodeURIComponent(`${NIK_IBU_SYSTEM}|3201010101910003`)}`, { token });
+  t.same(byMother.body.entry.map((e: { resource: Patient }) => e.resource.id), [babyId]);
+  const same = await call(srv, 'POST', '/Patient', { token, body: baby });
+  t.equal(same.body.data.resourceID, babyId, 'same mother, birthDate and multipleBirthInteger: the same baby');
+  const twin = await call(srv, 'POST', '/Patient', { token, body: { ...baby, multipleBirthInteger: 2 } });
+  t.not(twin.body.create_patient.data.patient_id, babyId);
+
+  const old = await call(srv, 'POST', '/Patient', { token, body: { ...baby, birthDate: new Date(clock - 61 * 86_400_000).toISOString().slice(0, 10) } });
+  t.equal(old.status, 400, 'nik-ibu only for babies at most 60 days old');
+  t.equal((await call(srv, 'PUT', `/Patient/${babyId}`, { token, body: { ...baby, id: babyId } })).status, 403, 'a faskes may not edit Patient');
+});
+
+t.test('transaction: urn:uuid references, transaction-response with locations; duplicate rule 20002 on resend', async (t) => {
+  const token = srv.issueToken();
+  const patient = await srv.addPatient({ nik: '3201010101920004', name: 'Ani', birthDate: '2023-05-01', gender: 'female' });
+  const nakes = await srv.addPractitioner({ nik: '3201010101800005', name: 'Bidan Sari' });
+  const encUrl = 'urn:uuid:6f1c2a52-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
+  const bundle = transaction(
+    { fullUrl: encUrl, resource: encounter('E-1', patient, nakes) },
+    { fullUrl: 'urn:uuid:7a2d3b63-4c5e-4f60-9bac-1d2e3f4a5b6c', resource: weight('O-1', patient, nakes, encUrl) },
+  );
+  const ok = await call(srv, 'POST', '', { token, body: bundle });
+  t.equal(ok.status, 200);
+  t.equal(ok.body.type, 'transaction-response');
+  const [enc, obs] = ok.body.entry.map((e: { response: Record<string, string> }) => e.response);
+  t.equal(enc.status, '201 Created');
+  t.match(enc.location, new RegExp(`^${srv.fhirBase}/Encounter/${enc.resourceID}/_history/.+`));
+  t.equal(obs.resourceType, 'Observation');
+  const stored = await srv.resources<Observation>('Observation');
+  t.equal(stored[0]?.encounter?.reference, `Encounter/${enc.resourceID}`, 'urn:uuid reference resolved');
+
+  const resend = await call(srv, 'POST', '', { token, body: transaction(
+    { fullUrl: encUrl, resource: encounter('E-1', patient, nakes), ifNoneExist: `identifier=http://sys-ids.kemkes.go.id/encounter/${ORG}|E-1` },
+    { fullUrl: 'urn:uuid:7a2d3b63-4c5e-4f60-9bac-1d2e3f4a5b6c', resource: weight('O-1', patient, nakes, encUrl) },
+  ) });
+  t.equal(resend.status, 400, 'ifNoneExist does not make it conditional');
+  const dup = (resend.body as OperationOutcome).issue.find((i) => i.code === 'duplicate');
+  t.match(dup?.details?.text, /Found duplicate resource.*RuleNumber: 20002/);
+  t.same(await srv.countByIdentifier('Encounter'), { [`http://sys-ids.kemkes.go.id/encounter/${ORG}|E-1`]: 1 });
+  t.same(await srv.countByIdentifier('Observation'), { [`http://sys-ids.kemkes.go.id/observation/${ORG}|O-1`]: 1 });
+
+  const bad = { ...encounter('E-2', patient, nakes), class: undefined } as unknown as Encounter; // class is 1..1
+  const failing = await call(srv, 'POST', '', { token, body: transaction(
+    { fullUrl: 'urn:uuid:8b3e4c74-5d6f-4071-8cbd-2e3f4a5b6c7d', resource: bad },
+    { fullUrl: 'urn:uuid:9c4f5d85-6e70-4182-9dce-3f4a5b6c7d8e', resource: weight('O-2', patient, nakes, 'urn:uuid:8b3e4c74-5d6f-4071-8cbd-2e3f4a5b6c7d') },
+  ) });
+  t.equal(failing.status, 400);
+  t.match(JSON.stringify(failing.body), /previous error/, 'the dependant fails with the failing entry');
+  t.equal((await srv.resources('Encounter')).length, 1, 'nothing stored from a failing bundle');
+
+  const wrongPatient = await call(srv, 'POST', '', { token, body: transaction({ fullUrl: 'urn:uuid:ad506e96-7f81-4293-aedf-4a5b6c7d8e9f', resource: encounter('E-3', 'P00000000000', nakes) }) });
+  t.equal(wrongPatient.status, 400, 'reference to an unknown IHS number refused');
+});
+
+t.test('faults: 429 with Retry-After, injected errors, slow answers that still commit, down and up', async (t) => {
+  const token = srv.issueToken();
+  srv.throttle(1, 7);
+  const throttled = await call(srv, 'GET', '/Patient', { token });
+  t.equal(throttled.status, 429);
+  t.equal(throttled.headers.get('retry-after'), '7');
+  srv.failNext(1, 503);
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 503);
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 200);
+  t.same(srv.requests.slice(-3).map((r) => [r.method, r.path, r.status]), [
+    ['GET', '/fhir-r4/v1/Patient', 429],
+    ['GET', '/fhir-r4/v1/Patient', 503],
+    ['GET', '/fhir-r4/v1/Patient', 200],
+  ]);
+
+  srv.failNext(1, 500, { on: 'token' });
+  t.equal((await askToken(srv)).status, 500, 'token endpoint faults are opt-in');
+
+  const patient = await srv.addPatient({ nik: '3201010101930006', name: 'Budi', birthDate: '2022-02-02', gender: 'male' });
+  const nakes = await srv.addPractitioner({ nik: '3201010101800007', name: 'Dokter Tono' });
+  srv.delayNext(1, 800);
+  const slow = fetch(srv.fhirBase, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(transaction({ fullUrl: 'urn:uuid:be617fa7-8092-44a4-bfe0-5b6c7d8e9fa0', resource: encounter('E-slow', patient, nakes) })),
+    signal: AbortSignal.timeout(200),
+  });
+  await t.rejects(slow, 'the client times out');
+  t.equal((await srv.countByIdentifier('Encounter'))[`http://sys-ids.kemkes.go.id/encounter/${ORG}|E-slow`], 1, 'but the write was committed');
+
+  await srv.down();
+  await t.rejects(fetch(srv.fhirBase + '/Patient', { headers: { authorization: `Bearer ${token}` } }), 'connection refused while down');
+  await srv.up();
+  t.equal((await call(srv, 'GET', '/Patient', { token })).status, 200, 'same port after up');
+});
