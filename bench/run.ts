@@ -23,10 +23,13 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DRAIN_RECORDS = Number(process.env.BENCH_DRAIN ?? 2000);
 const CONCURRENCY = 16;
 
+// A backlog holds many children, one or a few records each: each record here is another child
+// (a NIK serial of its own), so per-child ordering does not serialise the whole run.
 let seq = 0;
 function nextBody(): string {
   seq += 1;
-  return JSON.stringify({ ...validAnthropometry, recordId: `BENCH-${process.pid}-${seq}`, weightKg: 8 + (seq % 40) / 10 });
+  const nik = `${validAnthropometry.subject.nik.slice(0, 12)}${String((seq % 9999) + 1).padStart(4, '0')}`;
+  return JSON.stringify({ ...validAnthropometry, recordId: `BENCH-${process.pid}-${seq}`, subject: { ...validAnthropometry.subject, nik }, weightKg: 8 + (seq % 40) / 10 });
 }
 
 /** Sends POSTs from CONNECTIONS concurrent loops for the given time; returns requests per second. */
@@ -100,6 +103,7 @@ async function benchBatch(redisUrl: string, upstreamUrl: string) {
   const gw = await start(config, createLogger('warn'));
   const origin = new URL(gw.url ?? '').origin;
   const run = async (n: number) => {
+    console.error(`bench: batch of ${n}`);
     global.gc?.();
     const base = process.memoryUsage().heapUsed;
     let peak = base;
@@ -134,6 +138,7 @@ async function benchDrain(redisUrl: string) {
   const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'drain', kind: 'fhir', baseUrl: upstream.url }], delivery: { runWorker: false, concurrency: CONCURRENCY } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
   const logger = createLogger('warn');
+  console.error('bench: drain');
 
   // Queue the records with the worker off, keeping the Bundles for the raw baseline.
   const ingest = await start(config, logger);
@@ -149,6 +154,7 @@ async function benchDrain(redisUrl: string) {
     ids.push(...batch);
   }
   await pool.close();
+  console.error(`bench: drain: ${ids.length} queued`);
   await ingest.close();
   const redis = new Redis(redisUrl);
   const bundles = await Promise.all(ids.map(async (id) => (await redis.hget(`g:rec:${id}`, 'bundle')) ?? ''));
@@ -168,6 +174,7 @@ async function benchDrain(redisUrl: string) {
     }),
   );
   const rawRate = bundles.length / ((performance.now() - rawStarted) / 1000);
+  console.error('bench: drain: raw baseline done');
   await raw.close();
 
   // The worker drains the queue.
@@ -202,7 +209,9 @@ function benchZscores(): number {
 const redis = await startRedis({ appendonly: true });
 try {
   const upstream = await fastUpstream();
+  console.error('bench: ingest');
   const ingest = await benchIngest(redis.url, upstream.url);
+  console.error('bench: batch');
   const batch = await benchBatch(redis.url, upstream.url);
   await upstream.close();
   const drain = await benchDrain(redis.url);

@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../config/load.js';
-import type { ApiKeyConfig, Role, Scope } from '../config/types.js';
+import { ConfigError } from '../config/load.js';
+import type { ApiKeyConfig, Config, Role, Scope } from '../config/types.js';
 import { hashApiKey, newApiKey } from '../http/auth/api-keys.js';
 
 export interface KeyCreateOptions {
@@ -18,8 +18,8 @@ const ROLES: Role[] = ['submitter', 'monitor', 'admin'];
 
 /**
  * `gerbang key create`: makes a key, adds only its hash to the configuration file, and returns
- * the key to print once. The file is checked with the new key in it before it is replaced, so a
- * typo in a scope leaves the old file untouched.
+ * the key to print once. A scope the registry does not know is refused before the file is
+ * touched.
  */
 export function createKey(opts: KeyCreateOptions): { key: string; entry: ApiKeyConfig } {
   if (!ROLES.includes(opts.role as Role)) throw new ConfigError(`--role must be one of ${ROLES.join(', ')}`);
@@ -41,21 +41,22 @@ export function createKey(opts: KeyCreateOptions): { key: string; entry: ApiKeyC
   };
 
   const text = readFileSync(opts.config, 'utf8');
-  const file = JSON.parse(text) as { apiKeys?: ApiKeyConfig[] };
+  const file = JSON.parse(text) as { apiKeys?: ApiKeyConfig[]; facilities?: Partial<Config['facilities']> };
   if ((file.apiKeys ?? []).some((k) => k.id === opts.id)) throw new ConfigError(`${opts.config}: a key with id "${opts.id}" exists; remove it first or pick another id`);
+  checkScope(scope, file.facilities ?? {}, opts.config);
   file.apiKeys = [...(file.apiKeys ?? []), entry];
-  const next = `${JSON.stringify(file, null, 2)}\n`;
+  // Written next to the file and renamed over it: a crash never leaves half a configuration.
   const tmp = `${opts.config}.new`;
-  writeFileSync(tmp, next, { mode: 0o600 });
-  try {
-    // Validate as the gateway would at start-up; ${ENV} placeholders in the file need not be set
-    // here, so they are given dummy values for the check.
-    const placeholders = Object.fromEntries([...next.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => [m[1], 'x']));
-    loadConfig({ ...placeholders, GERBANG_CONFIG: tmp });
-  } catch (err) {
-    writeFileSync(tmp, '');
-    throw err;
-  }
+  writeFileSync(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, opts.config);
   return { key, entry };
+}
+
+/** The same check the gateway makes at start-up, before the file is touched. */
+function checkScope(scope: Scope, facilities: Partial<Config['facilities']>, path: string): void {
+  const puskesmas = facilities.puskesmas ?? {};
+  const regencies = new Set(Object.values(puskesmas).map((p) => p.regency));
+  const known = { posyandu: (c: string) => c in (facilities.posyandu ?? {}), puskesmas: (c: string) => c in puskesmas, regency: (c: string) => regencies.has(c) };
+  const unknown = (['posyandu', 'puskesmas', 'regency'] as const).flatMap((level) => (scope[level] ?? []).filter((c) => !known[level](c)).map((c) => `--${level} ${c}`));
+  if (unknown.length > 0) throw new ConfigError(`${path}: ${unknown.join(', ')} not in /facilities`);
 }
