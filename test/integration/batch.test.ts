@@ -51,6 +51,7 @@ t.test('records of one child keep their order through to the upstream', async (t
   );
   const res = await batch(visits.map((v) => JSON.stringify(v)).join('\n'), 'application/x-ndjson', '?source=order');
   const ids = res.text.trim().split('\n').slice(0, 5).map((l) => JSON.parse(l).id as string);
+  t.equal(ids.filter(Boolean).length, 5, res.text);
   for (const id of ids) await waitFor(async () => (await getJson(`${gw.url}/v1/records/${id}`)).body.status === 'synced', 20_000, `${id} synced`);
   const posts = fhir.requests.filter((r) => r.method === 'POST');
   t.ok(posts.length >= 5);

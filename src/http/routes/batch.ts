@@ -4,6 +4,7 @@ import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
 import { ingest } from '../../ingest/ingest.js';
+import { identityOf } from '../../sync/subject-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
@@ -75,22 +76,28 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
     let index = 0;
     let truncated = false;
     const items: AsyncGenerator<BatchItem> = ndjson ? ndjsonItems(body) : jsonArrayItems(body);
+    const inOrder = new OrderedWindow<Awaited<ReturnType<typeof one>>>(WINDOW);
+    const emit = (result: { result: string }) => {
+      counts[result.result as keyof typeof counts] += 1;
+      write.item(result);
+    };
     try {
       for await (const item of items) {
         if (index >= max) {
           truncated = true;
           break;
         }
-        const result = await one(item, index, now, occurred);
-        counts[result.result as keyof typeof counts] += 1;
-        write.item(result);
+        const at = index;
+        for (const done of await inOrder.add(childOf(item), () => one(item, at, now, occurred))) emit(done);
         index += 1;
       }
     } catch (err) {
+      for (const done of await inOrder.drain()) emit(done);
       if (!(err instanceof BatchShapeError)) throw err;
       write.item({ index, result: 'refused', outcome: toOperationOutcome([{ key: 'batch.not-a-list', severity: 'error' }], lang) });
       counts.refused += 1;
     }
+    for (const done of await inOrder.drain()) emit(done);
     if (truncated) body.resume();
     write.end({
       received: index,
@@ -122,6 +129,50 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       services.metrics.refused.inc({ kind: typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown', reason: err.code });
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }
+  }
+}
+
+// Records in flight at once. Their answers still go out in input order, and the records of one
+// child wait for each other, so a child's visits reach the ledger (and the upstream) in order.
+const WINDOW = 16;
+
+/** The child a batch item is about, when it says; items that do not say go one at a time. */
+function childOf(item: BatchItem): string {
+  return (item.ok ? identityOf(item.value) : undefined) ?? 'unknown';
+}
+
+/**
+ * Runs up to `size` tasks at once; tasks with the same key run one after the other. Results come
+ * back in the order the tasks were added, as soon as the earliest ones are done.
+ */
+class OrderedWindow<T> {
+  private readonly pending: Array<Promise<T>> = [];
+  private readonly lastOfKey = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly size: number) {}
+
+  async add(key: string, task: () => Promise<T>): Promise<T[]> {
+    const before = this.lastOfKey.get(key) ?? Promise.resolve();
+    const run = before.then(task);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lastOfKey.set(key, settled);
+    // forget the key once its last task is done, so the map does not grow with the batch
+    void settled.then(() => {
+      if (this.lastOfKey.get(key) === settled) this.lastOfKey.delete(key);
+    });
+    this.pending.push(run);
+    const out: T[] = [];
+    while (this.pending.length >= this.size) out.push(await this.pending.shift()!);
+    return out;
+  }
+
+  async drain(): Promise<T[]> {
+    const out: T[] = [];
+    while (this.pending.length > 0) out.push(await this.pending.shift()!);
+    return out;
   }
 }
 

@@ -1,0 +1,90 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Pool } from 'undici';
+import { PushStopped, httpOutcome } from './outcomes.js';
+import type { TokenCache } from './token-cache.js';
+
+// A transaction-response, a searchset or an OperationOutcome is small; reading at most this much
+// keeps a misbehaving server from filling the worker's memory.
+const MAX_BODY = 1024 * 1024;
+
+export interface ApiReply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** parsed JSON, or a short excerpt of a body that was not JSON */
+  body: unknown;
+}
+
+/**
+ * Calls to SATUSEHAT's FHIR API on behalf of one puskesmas. A 401 means the cached token died
+ * early (revoked, or expired on the platform's clock before ours); the call is made once more with
+ * a fresh token, never twice, so a client that lost its rights cannot loop on the token endpoint.
+ * Network errors and TokenUnavailableError are thrown as they are; the upstream turns them into
+ * outcomes.
+ */
+export class SatusehatApi {
+  private readonly basePath: string;
+
+  constructor(
+    private readonly pool: Pool,
+    baseUrl: string,
+    private readonly tokens: TokenCache,
+  ) {
+    this.basePath = new URL(baseUrl).pathname.replace(/\/+$/, '');
+  }
+
+  /** `path` is relative to the FHIR base: '' for a transaction, 'Patient?identifier=…' for a search. */
+  async call(orgId: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiReply> {
+    const token = await this.tokens.get(orgId);
+    const first = await this.send(token, method, path, body);
+    if (first.status !== 401) return first;
+    await this.tokens.invalidate(orgId, token);
+    return this.send(await this.tokens.get(orgId), method, path, body);
+  }
+
+  /**
+   * The resources of a searchset (`params` already encoded by URLSearchParams). Any answer but a
+   * 2xx stops the push with that answer: a throttled or failing lookup is as transient as a
+   * throttled transaction.
+   */
+  async search<T extends Resource>(orgId: string, resourceType: T['resourceType'], params: Record<string, string>): Promise<T[]> {
+    const reply = await this.call(orgId, 'GET', `${resourceType}?${new URLSearchParams(params).toString()}`);
+    if (reply.status < 200 || reply.status >= 300) throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
+    const entries = (reply.body as { entry?: Array<{ resource?: Resource }> } | undefined)?.entry ?? [];
+    return entries.map((e) => e.resource).filter((r): r is T => r?.resourceType === resourceType && typeof r.id === 'string');
+  }
+
+  private async send(token: string, method: 'GET' | 'POST', path: string, body: unknown): Promise<ApiReply> {
+    const res = await this.pool.request({
+      method,
+      path: path ? `${this.basePath}/${path}` : this.basePath || '/',
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        // §1: SATUSEHAT documents application/json, not application/fhir+json.
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await readBounded(res.body);
+    return { status: res.statusCode, headers: res.headers, body: parseJson(text) ?? text.slice(0, 2000) };
+  }
+}
+
+async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < MAX_BODY) chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,260 @@
+import type { Bundle, EpisodeOfCare, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import type { Redis } from 'ioredis';
+import { Pool } from 'undici';
+import type { Timeouts } from '../../config/types.js';
+import type { WrittenResource } from '../../sync/states.js';
+import { writtenResources } from '../fhir-upstream.js';
+import type { PushResult, Upstream } from '../upstream.js';
+import { SatusehatApi } from './api-client.js';
+import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
+import { isDuplicateAnswer } from './duplicate-answer.js';
+import { findActiveEpisode, findByIdentifier } from './existing-resources.js';
+import { IdentityCache } from './identity-cache.js';
+import { PushStopped, asPushOutcome, httpOutcome, networkCode, waitingIdentity, type SatusehatOutcome } from './outcomes.js';
+import { resolvePatient } from './patient-resolver.js';
+import { resolvePractitioner } from './practitioner-resolver.js';
+import { ResendMarker } from './resend-marker.js';
+import { NIK_SYSTEM } from './systems.js';
+import { TokenCache, TokenUnavailableError, UnknownOrganizationError, type ClientCredentials } from './token-cache.js';
+
+export interface SatusehatUpstreamOptions {
+  name: string;
+  /** {host}/oauth2/v1, or the full accesstoken URL */
+  authUrl: string;
+  /** {host}/fhir-r4/v1 */
+  baseUrl: string;
+  /** per puskesmas Organization id (Master Sarana Index): one client is bound to one Organization (§1) */
+  credentials: Record<string, ClientCredentials>;
+  timeouts: Timeouts;
+  redis: Redis;
+  onTokenRefresh?: () => void;
+  /** how long an IHS number, nakes id or Location id is remembered; 7 days unless told */
+  identityCacheTtlSeconds?: number;
+  /** HMAC key for the identity cache keys; derived from the client secrets when absent */
+  identityKeySecret?: string;
+  maxConnections?: number;
+  /** §2.2 (P07): 60 */
+  newbornMaxAgeDays?: number;
+  now?: () => number;
+}
+
+// A transaction refused as a duplicate is answered by adopting what exists and sending the rest;
+// a second refusal after that means something else is wrong, and a person should look.
+const DUPLICATE_ROUNDS = 2;
+
+/**
+ * SATUSEHAT (Kemenkes) as an upstream. The Bundle Gerbang stores is written for any FHIR server;
+ * this upstream resolves the people and places SATUSEHAT owns, rewrites the Bundle into the plain
+ * POST transaction SATUSEHAT accepts (reference satusehat.md §8), and makes up for the missing
+ * conditional create by looking resources up by identifier whenever they may already be there.
+ */
+export class SatusehatUpstream implements Upstream {
+  readonly kind = 'satusehat';
+  readonly name: string;
+  private readonly baseUrl: string;
+  private readonly credentials: Record<string, ClientCredentials>;
+  private readonly pool: Pool;
+  private readonly authPool: Pool | undefined;
+  private readonly api: SatusehatApi;
+  private readonly cache: IdentityCache;
+  private readonly marker: ResendMarker;
+  private readonly now: () => number;
+  private readonly newbornMaxAgeDays: number;
+
+  constructor(opts: SatusehatUpstreamOptions) {
+    this.name = opts.name;
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
+    this.credentials = opts.credentials;
+    this.now = opts.now ?? Date.now;
+    this.newbornMaxAgeDays = opts.newbornMaxAgeDays ?? 60;
+    const poolOptions = {
+      connections: opts.maxConnections ?? 8,
+      connectTimeout: opts.timeouts.connectMs,
+      headersTimeout: opts.timeouts.headersMs,
+      bodyTimeout: opts.timeouts.bodyMs,
+      keepAliveTimeout: 30_000,
+    };
+    const fhirOrigin = new URL(this.baseUrl).origin;
+    this.pool = new Pool(fhirOrigin, poolOptions);
+    // Token calls go to the same host in every documented environment (§1); a separate host gets
+    // its own pool, since a pool serves one origin.
+    const authOrigin = new URL(opts.authUrl).origin;
+    this.authPool = authOrigin === fhirOrigin ? undefined : new Pool(authOrigin, { ...poolOptions, connections: 2 });
+    const tokens = new TokenCache({
+      redis: opts.redis,
+      authUrl: opts.authUrl,
+      credentials: opts.credentials,
+      dispatcher: this.authPool ?? this.pool,
+      timeoutMs: Math.max(opts.timeouts.headersMs, opts.timeouts.bodyMs),
+      ...(opts.onTokenRefresh ? { onRefresh: () => opts.onTokenRefresh?.() } : {}),
+    });
+    this.api = new SatusehatApi(this.pool, this.baseUrl, tokens);
+    this.cache = new IdentityCache(
+      opts.redis,
+      opts.identityKeySecret ?? IdentityCache.secretFrom(opts.credentials),
+      this.baseUrl,
+      opts.identityCacheTtlSeconds ?? 7 * 24 * 3600,
+    );
+    this.marker = new ResendMarker(opts.redis);
+  }
+
+  describe() {
+    return { name: this.name, kind: this.kind, target: new URL(this.baseUrl).origin };
+  }
+
+  async push(bundle: Bundle, ctx: { recordId: string; version: number }): Promise<PushResult> {
+    const started = performance.now();
+    const done = (outcome: SatusehatOutcome, extra: { resources?: WrittenResource[]; body?: unknown } = {}): PushResult => ({
+      outcome: asPushOutcome(outcome),
+      ...extra,
+      durationMs: performance.now() - started,
+    });
+    const orgId = puskesmasOf(bundle);
+    if (!orgId) {
+      return done({ kind: 'not-sent', code: 'satusehat.no-organization', message: 'the Bundle names no puskesmas Organization, so no SATUSEHAT client can send it', transient: false });
+    }
+    if (!this.credentials[orgId]) {
+      return done({
+        kind: 'not-sent',
+        code: 'satusehat.no-credentials',
+        message: `upstream ${this.name} has no SATUSEHAT credentials for organization ${orgId}; add them to its configuration and replay the record`,
+        transient: false,
+      });
+    }
+    try {
+      return done({ kind: 'delivered' }, { resources: await this.deliver(bundle, orgId, ctx) });
+    } catch (err) {
+      if (err instanceof PushStopped) return done(err.outcome, err.body !== undefined ? { body: err.body } : {});
+      if (err instanceof TokenUnavailableError) {
+        return done({ kind: 'not-sent', code: `satusehat.token-${err.reason}`, message: err.message, transient: true, retryAfter: String(err.retryAfterSeconds) });
+      }
+      if (err instanceof UnknownOrganizationError) {
+        return done({ kind: 'not-sent', code: 'satusehat.no-credentials', message: err.message, transient: false });
+      }
+      if (isNetworkError(err)) return done({ kind: 'network', code: networkCode(err) });
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.authPool?.close()]);
+  }
+
+  /** Everything SATUSEHAT ends up holding for the record, by the fullUrl each entry had in Gerbang's Bundle. */
+  private async deliver(bundle: Bundle, orgId: string, ctx: { recordId: string; version: number }): Promise<WrittenResource[]> {
+    const plan = planEntries(bundle, orgId);
+    const refs = new Map<string, string>();
+    const settled: WrittenResource[] = [];
+    // Found, not written: "200 OK" as a FHIR server answers a conditional create that matched.
+    const adopt = (e: PlannedEntry, id: string, status = '200 OK') => {
+      refs.set(e.fullUrl, `${e.resource.resourceType}/${id}`);
+      settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status });
+    };
+
+    // People first: a record whose person SATUSEHAT does not know waits before anything is sent.
+    for (const e of plan) {
+      if (e.role === 'puskesmas') adopt(e, orgId);
+      else if (e.role === 'patient') {
+        const p = await resolvePatient(this.resolverDeps(), orgId, e.resource as Patient);
+        adopt(e, p.id, p.created ? '201 Created' : '200 OK');
+      } else if (e.role === 'practitioner') {
+        const nik = (e.resource as Practitioner).identifier?.find((i) => i.system === NIK_SYSTEM && i.value)?.value;
+        if (!nik) throw waitingIdentity('a health worker in the record has no NIK, so SATUSEHAT cannot identify them');
+        adopt(e, await resolvePractitioner(this.resolverDeps(), orgId, nik));
+      }
+    }
+    const practitioners = new Map<string, string>();
+    for (const nik of practitionerNiksIn(plan.filter((e) => !isOwned(e)).map((e) => e.resource))) {
+      practitioners.set(nik, await resolvePractitioner(this.resolverDeps(), orgId, nik));
+    }
+
+    for (const e of plan.filter((x) => x.role === 'faskes-master')) {
+      const id = await this.findFaskesResource(orgId, e.resource);
+      if (id) adopt(e, id);
+    }
+    for (const e of plan.filter((x) => x.role === 'episode')) {
+      const id = await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs);
+      if (id) adopt(e, id);
+    }
+
+    const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
+    if (pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version))) {
+      for (const e of pending) {
+        if (e.role !== 'clinical') continue;
+        const id = await findByIdentifier(this.api, orgId, e.resource);
+        if (id) adopt(e, id);
+      }
+    }
+
+    for (let round = 0; ; round++) {
+      const remaining = pending.filter((e) => !refs.has(e.fullUrl));
+      if (remaining.length === 0) return settled;
+      const tx = transactionOf(remaining.map((e) => ({ fullUrl: e.fullUrl, resource: rewriteReferences(e.resource, refs, practitioners) })));
+      await this.marker.markSending(ctx.recordId, ctx.version);
+      const reply = await this.api.call(orgId, 'POST', '', tx);
+      if (reply.status >= 200 && reply.status < 300) {
+        const written = writtenResources(tx, reply.body);
+        await this.rememberFaskesResources(remaining, written);
+        return [...settled, ...written];
+      }
+      if (round < DUPLICATE_ROUNDS && isDuplicateAnswer(reply.body)) {
+        // Adopt whatever is already there (never resend under a new identifier, §8), then send the rest.
+        const before = refs.size;
+        for (const e of remaining) {
+          const id = e.role === 'episode' ? await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs) : await findByIdentifier(this.api, orgId, e.resource);
+          if (id) adopt(e, id);
+        }
+        if (refs.size > before) continue;
+      }
+      throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
+    }
+  }
+
+  private resolverDeps() {
+    return { api: this.api, cache: this.cache, now: this.now, newbornMaxAgeDays: this.newbornMaxAgeDays };
+  }
+
+  /** A posyandu Location (or sub-Organization) is created once per puskesmas and then only referenced. */
+  private async findFaskesResource(orgId: string, resource: Resource): Promise<string | undefined> {
+    const parts = faskesKey(resource);
+    if (parts) {
+      const cached = await this.cache.get('faskes-resource', parts);
+      if (cached) return cached;
+    }
+    const id = await findByIdentifier(this.api, orgId, resource);
+    if (id && parts) await this.cache.set('faskes-resource', parts, id);
+    return id;
+  }
+
+  private async rememberFaskesResources(sent: PlannedEntry[], written: WrittenResource[]): Promise<void> {
+    for (const e of sent) {
+      if (e.role !== 'faskes-master') continue;
+      const id = written.find((w) => w.fullUrl === e.fullUrl)?.id;
+      const parts = faskesKey(e.resource);
+      if (id && parts) await this.cache.set('faskes-resource', parts, id);
+    }
+  }
+
+  /** §5: the patient's active episode of this type, else the one this pregnancy's identifier names (closed or not). */
+  private async findEpisode(orgId: string, episode: EpisodeOfCare, refs: ReadonlyMap<string, string>): Promise<string | undefined> {
+    const patient = episode.patient?.reference;
+    const ihs = patient ? (refs.get(patient) ?? patient) : undefined;
+    const active = ihs?.startsWith('Patient/') ? await findActiveEpisode(this.api, orgId, episode, ihs) : undefined;
+    return active ?? (await findByIdentifier(this.api, orgId, episode));
+  }
+}
+
+function isOwned(e: PlannedEntry): boolean {
+  return e.role === 'puskesmas' || e.role === 'patient' || e.role === 'practitioner';
+}
+
+function faskesKey(resource: Resource): string[] | undefined {
+  const id = businessIdentifier(resource);
+  return id?.system && id.value ? [resource.resourceType, id.system, id.value] : undefined;
+}
+
+/** undici's errors and the socket's system errors; anything else is a bug and is not hidden as a retry. */
+function isNetworkError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('UND_ERR') || /^E[A-Z]+$/.test(code));
+}
