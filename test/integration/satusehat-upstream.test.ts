@@ -1,0 +1,397 @@
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient } from '@medplum/fhirtypes';
+import { loadConfig } from '../../src/config/load.js';
+import { prepareRecord } from '../../src/ingest/prepare-record.js';
+import { decide } from '../../src/sync/retry-policy.js';
+import { ResendMarker } from '../../src/upstream/satusehat/resend-marker.js';
+import { SatusehatUpstream, type SatusehatUpstreamOptions } from '../../src/upstream/satusehat/satusehat-upstream.js';
+import type { PushResult } from '../../src/upstream/upstream.js';
+import { newbornAnthropometry, validAncVisit, validAnthropometry, validImmunization, withChanges, type RecordLike } from '../fixtures/records.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { DEFAULT_CLIENT, NIK_IBU_SYSTEM, NIK_SYSTEM, startSatusehatServer } from '../helpers/satusehat-server.js';
+
+// The SATUSEHAT upstream against the SATUSEHAT test server (real FHIR engine, SATUSEHAT's rules) and
+// a real redis-server: Bundles as Gerbang builds them, delivered the way SATUSEHAT accepts them.
+
+const ORG = DEFAULT_CLIENT.organizationId;
+const CHILD_NIK = validAnthropometry.subject.nik;
+let clock = Date.parse('2025-11-06T02:00:00Z');
+
+const redisServer = await startRedis({ appendonly: false });
+const redis = new Redis(redisServer.url);
+const srv = await startSatusehatServer({ now: () => clock });
+const config = loadConfig({});
+let refreshes = 0;
+const opened: SatusehatUpstream[] = [];
+t.teardown(async () => {
+  for (const u of opened) await u.close();
+  await srv.close();
+  redis.disconnect();
+  await redisServer.stop();
+});
+
+function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstream {
+  const u = new SatusehatUpstream({
+    name: 'satusehat',
+    authUrl: srv.authBase,
+    baseUrl: srv.fhirBase,
+    credentials: { [ORG]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
+    timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000 },
+    redis,
+    onTokenRefresh: () => refreshes++,
+    now: () => clock,
+    ...extra,
+  });
+  opened.push(u);
+  return u;
+}
+const up = upstream();
+
+function bundleOf(record: RecordLike): Bundle {
+  const r = prepareRecord(record, 'default', config.facilities, new Date(clock), undefined);
+  if (!r.ok) throw new Error(`fixture does not prepare: ${JSON.stringify(r.issues)}`);
+  return r.prepared.bundle;
+}
+
+const anthropometry = (recordId: string, changes: RecordLike = {}) => withChanges({ recordId, ...changes }, validAnthropometry as unknown as RecordLike);
+const ctx = (recordId: string, version = 1) => ({ recordId: `default.${recordId}`, version });
+// Outcome kinds beyond PushOutcome (waiting-identity, not-sent) are read without the shared type.
+const outcome = (r: PushResult) => r.outcome as unknown as Record<string, unknown>;
+
+const count = (method: string, path: string) => srv.requests.filter((r) => r.method === method && r.path === `/fhir-r4/v1${path}`).length;
+const transactions = () => count('POST', '');
+
+async function encounterOf(recordId: string): Promise<Encounter | undefined> {
+  return (await srv.resources<Encounter>('Encounter')).find((e) => e.identifier?.some((i) => i.value === `default.${recordId}`));
+}
+async function observationsOf(recordId: string): Promise<Observation[]> {
+  return (await srv.resources<Observation>('Observation')).filter((o) => o.identifier?.some((i) => i.value?.startsWith(`default.${recordId}.`)));
+}
+async function identifierCounts(resourceType: string, recordId: string): Promise<number[]> {
+  const counts = await srv.countByIdentifier(resourceType);
+  return Object.entries(counts)
+    .filter(([k]) => k.endsWith(`|default.${recordId}`) || k.includes(`|default.${recordId}.`))
+    .map(([, n]) => n);
+}
+
+/** What the mapping would add for a health worker with a NIK: a Practitioner entry they are referenced by. */
+function withNakes(bundle: Bundle, nik: string, display: string): Bundle {
+  const fullUrl = `urn:uuid:${randomUUID()}`;
+  const entry = [...(bundle.entry ?? [])];
+  entry.unshift({
+    fullUrl,
+    resource: { resourceType: 'Practitioner', identifier: [{ system: NIK_SYSTEM, value: nik }], name: [{ text: display }] },
+    request: { method: 'POST', url: 'Practitioner', ifNoneExist: `identifier=${encodeURIComponent(`${NIK_SYSTEM}|${nik}`)}` },
+  });
+  for (const e of entry) {
+    if (e.resource?.resourceType === 'Observation') e.resource.performer = [{ reference: fullUrl, display }];
+    if (e.resource?.resourceType === 'Encounter') {
+      e.resource.participant = [
+        {
+          type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND', display: 'attender' }] }],
+          individual: { reference: fullUrl },
+        },
+      ];
+    }
+  }
+  return { ...bundle, entry };
+}
+
+let childIhs = '';
+
+t.test('a record goes to SATUSEHAT with IHS references and without the entries SATUSEHAT owns', async (t) => {
+  childIhs = await srv.addPatient({ nik: CHILD_NIK, name: 'Siti Aminah', birthDate: '2023-03-15', gender: 'female' });
+  const bundle = bundleOf(validAnthropometry);
+  const res = await up.push(bundle, ctx('PB-2025-000123'));
+  t.same(res.outcome, { kind: 'delivered' });
+
+  const enc = await encounterOf('PB-2025-000123');
+  t.ok(enc, 'the Encounter is stored');
+  t.equal(enc?.subject?.reference, `Patient/${childIhs}`);
+  t.equal(enc?.serviceProvider?.reference, `Organization/${ORG}`);
+  t.match(enc?.location?.[0]?.location?.reference, /^Location\/[0-9a-f-]{36}$/);
+  const obs = await observationsOf('PB-2025-000123');
+  t.equal(obs.length, bundle.entry!.filter((e) => e.resource?.resourceType === 'Observation').length, 'every Observation is stored');
+  for (const o of obs) {
+    t.equal(o.subject?.reference, `Patient/${childIhs}`);
+    t.equal(o.encounter?.reference, `Encounter/${enc?.id}`);
+  }
+  t.same(obs[0]?.performer, [{ display: 'Rina (kader)' }], 'a kader stays text, not a Practitioner');
+  t.equal((await srv.resources('Patient')).length, 1, 'no Patient was created');
+  t.equal((await srv.resources('Organization')).length, 0, 'the puskesmas Organization is referenced, not created');
+  t.equal((await srv.resources('Location')).length, 1, 'the posyandu Location is created once');
+
+  const byType = (type: string) => res.resources?.filter((r) => r.resourceType === type) ?? [];
+  t.equal(res.resources?.length, bundle.entry?.length, 'an id for every entry of Gerbang’s Bundle');
+  t.same(byType('Patient').map((r) => r.id), [childIhs]);
+  t.same(byType('Organization').map((r) => r.id), [ORG]);
+  t.same(byType('Encounter').map((r) => [r.id, r.status]), [[enc?.id, '201 Created']]);
+  for (const r of res.resources ?? []) t.equal(r.fullUrl, bundle.entry?.find((e) => e.fullUrl === r.fullUrl)?.fullUrl);
+
+  for (const k of await redis.keys('*')) {
+    t.notMatch(k, CHILD_NIK, 'no Redis key holds a NIK');
+    if ((await redis.type(k)) === 'string') t.notMatch((await redis.get(k)) ?? '', /Siti|3201015503230004/, 'no Redis value holds a NIK or name');
+  }
+});
+
+t.test('identity cache: the next record of the same child asks SATUSEHAT nothing about her or the posyandu', async (t) => {
+  const patientSearches = count('GET', '/Patient');
+  const locationSearches = count('GET', '/Location');
+  const res = await up.push(bundleOf(anthropometry('PB-2025-000124')), ctx('PB-2025-000124'));
+  t.same(res.outcome, { kind: 'delivered' });
+  t.equal((await encounterOf('PB-2025-000124'))?.subject?.reference, `Patient/${childIhs}`);
+  // Another worker process shares the cache through Redis.
+  const other = upstream();
+  t.same((await other.push(bundleOf(anthropometry('PB-2025-000125')), ctx('PB-2025-000125'))).outcome, { kind: 'delivered' });
+  t.equal(count('GET', '/Patient'), patientSearches, 'no Patient search');
+  t.equal(count('GET', '/Location'), locationSearches, 'no Location search');
+  t.equal((await srv.resources('Location')).length, 1);
+});
+
+t.test('an unknown NIK waits for identity, with words for a person and no NIK or name', async (t) => {
+  const nik = '3201015503230009';
+  const record = anthropometry('PB-2025-000300', { subject: { nik, name: 'Nama Rahasia', sex: 'female', birthDate: '2023-03-15' } });
+  const sent = transactions();
+  const res = await up.push(bundleOf(record), ctx('PB-2025-000300'));
+  t.equal(outcome(res).kind, 'waiting-identity');
+  t.type(outcome(res).reason, 'string');
+  t.notMatch(String(outcome(res).reason), nik);
+  t.notMatch(String(outcome(res).reason), /Rahasia/);
+  t.equal(transactions(), sent, 'nothing was sent');
+  t.notOk(await encounterOf('PB-2025-000300'));
+
+  // Not found is not remembered: once the person is registered the record goes.
+  const ihs = await srv.addPatient({ nik, name: 'Nama Rahasia', birthDate: '2023-03-15', gender: 'female' });
+  t.same((await up.push(bundleOf(record), ctx('PB-2025-000300'))).outcome, { kind: 'delivered' });
+  t.equal((await encounterOf('PB-2025-000300'))?.subject?.reference, `Patient/${ihs}`);
+});
+
+t.test('a newborn without NIK is found or registered through the mother’s NIK', async (t) => {
+  const motherNik = '3201014507950002';
+  const babiesOfMother = async () =>
+    (await srv.resources<Patient>('Patient')).filter((p) => p.identifier?.some((i) => i.system === NIK_IBU_SYSTEM && i.value === motherNik));
+
+  const res = await up.push(bundleOf(newbornAnthropometry), ctx('PB-2025-000200'));
+  t.same(res.outcome, { kind: 'delivered' });
+  const babies = await babiesOfMother();
+  t.equal(babies.length, 1, 'registered once');
+  const baby = babies[0]!;
+  t.equal(baby.birthDate, '2025-10-20');
+  t.equal(baby.multipleBirthInteger, 0, 'a single birth is 0 in SATUSEHAT (P07)');
+  t.notOk(baby.identifier?.some((i) => i.system?.includes('gerbang')), 'Gerbang’s own newborn key does not travel');
+  t.same(res.resources?.filter((r) => r.resourceType === 'Patient').map((r) => [r.id, r.status]), [[baby.id, '201 Created']]);
+  t.equal((await encounterOf('PB-2025-000200'))?.subject?.reference, `Patient/${baby.id}`);
+
+  // Another worker without the cache (another key secret) finds the baby by search: 0 matches order 1.
+  const searches = count('GET', '/Patient');
+  const uncached = upstream({ identityKeySecret: 'another-secret' });
+  const again = bundleOf(withChanges({ recordId: 'PB-2025-000201' }, newbornAnthropometry));
+  t.same((await uncached.push(again, ctx('PB-2025-000201'))).outcome, { kind: 'delivered' });
+  t.equal(count('GET', '/Patient'), searches + 1, 'searched by nik-ibu');
+  t.equal((await babiesOfMother()).length, 1, 'not registered twice');
+  t.equal((await encounterOf('PB-2025-000201'))?.subject?.reference, `Patient/${baby.id}`);
+
+  // A twin already registered by another faskes: matched on birthDate + multipleBirthInteger.
+  const twin = await srv.addPatient({ motherNik, name: 'Bayi Ny. Dewi 2', birthDate: '2025-10-20', gender: 'female', multipleBirthInteger: 2 });
+  const twinRecord = withChanges(
+    { recordId: 'PB-2025-000202', subject: { name: 'Bayi Ny. Dewi 2', sex: 'female', birthDate: '2025-10-20', mother: { nik: motherNik, name: 'Dewi Lestari' }, birthOrder: 2 } },
+    newbornAnthropometry,
+  );
+  t.same((await up.push(bundleOf(twinRecord), ctx('PB-2025-000202'))).outcome, { kind: 'delivered' });
+  t.equal((await encounterOf('PB-2025-000202'))?.subject?.reference, `Patient/${twin}`);
+  t.equal((await babiesOfMother()).length, 2);
+
+  // Older than SATUSEHAT's 60 days and not registered: the child needs its own NIK.
+  const older = withChanges(
+    { recordId: 'PB-2025-000203', subject: { name: 'Bayi Ny. Dewi 3', sex: 'male', birthDate: '2025-08-20', mother: { nik: motherNik, name: 'Dewi Lestari' }, birthOrder: 1 } },
+    newbornAnthropometry,
+  );
+  const waiting = await up.push(bundleOf(older), ctx('PB-2025-000203'));
+  t.equal(outcome(waiting).kind, 'waiting-identity');
+  t.match(String(outcome(waiting).reason), /60 days/);
+  t.notMatch(String(outcome(waiting).reason), motherNik);
+  t.equal((await babiesOfMother()).length, 2, 'not registered');
+});
+
+t.test('a token that expired on SATUSEHAT’s clock mid-run is refreshed', async (t) => {
+  const tokens = srv.tokenRequests();
+  const before = refreshes;
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000400')), ctx('PB-2025-000400'))).outcome, { kind: 'delivered' });
+  t.equal(srv.tokenRequests(), tokens, 'the cached token was used');
+  clock += 3_600_000;
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000401')), ctx('PB-2025-000401'))).outcome, { kind: 'delivered' });
+  t.equal(srv.tokenRequests(), tokens + 1, 'one new token');
+  t.equal(refreshes, before + 1, 'onTokenRefresh told');
+  t.ok(await encounterOf('PB-2025-000401'));
+});
+
+t.test('a 401 refreshes the token once, never twice', async (t) => {
+  const tokens = srv.tokenRequests();
+  srv.failNext(1, 401, { body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', details: { text: 'Invalid access token' } }] } });
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000410')), ctx('PB-2025-000410'))).outcome, { kind: 'delivered' });
+  t.equal(srv.tokenRequests(), tokens + 1);
+
+  srv.failNext(2, 401);
+  const res = await up.push(bundleOf(anthropometry('PB-2025-000411')), ctx('PB-2025-000411'));
+  t.same(res.outcome, { kind: 'http', status: 401 });
+  t.equal(srv.tokenRequests(), tokens + 2, 'one refresh for the two 401s');
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000411')), ctx('PB-2025-000411', 1))).outcome, { kind: 'delivered' });
+});
+
+t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is written twice', async (t) => {
+  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000 } });
+  const id = 'PB-2025-000500';
+  const bundle = bundleOf(anthropometry(id));
+  const sent = transactions();
+  srv.delayNext(1, 1_500);
+  const first = await impatient.push(bundle, ctx(id));
+  t.same(first.outcome, { kind: 'network', code: 'headers-timeout' });
+  t.equal(transactions(), sent + 1, 'the transaction reached SATUSEHAT');
+  t.ok(await encounterOf(id), 'and was committed');
+  t.equal(await redis.exists(ResendMarker.key(`default.${id}`, 1)), 1, 'the attempt is remembered');
+
+  const retry = await impatient.push(bundle, ctx(id));
+  t.same(retry.outcome, { kind: 'delivered' });
+  t.equal(transactions(), sent + 1, 'nothing sent again: every resource was found by identifier');
+  t.same(await identifierCounts('Encounter', id), [1]);
+  const obsCounts = await identifierCounts('Observation', id);
+  t.ok(obsCounts.length > 0 && obsCounts.every((n) => n === 1), 'one of each Observation');
+  const enc = await encounterOf(id);
+  t.equal(retry.resources?.find((r) => r.resourceType === 'Encounter')?.id, enc?.id, 'the ids are the committed ones');
+});
+
+t.test('a duplicate answer: the existing resource is adopted and the rest is sent', async (t) => {
+  const id = 'PB-2025-000600';
+  const existing = await srv.repo.createResource<Encounter>({
+    resourceType: 'Encounter',
+    identifier: [{ system: `http://sys-ids.kemkes.go.id/encounter/${ORG}`, value: `default.${id}` }],
+    status: 'finished',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+    subject: { reference: `Patient/${childIhs}` },
+  });
+  const bundle = bundleOf(anthropometry(id));
+  const refused = srv.requests.filter((r) => r.method === 'POST' && r.status === 400).length;
+  const res = await up.push(bundle, ctx(id));
+  t.same(res.outcome, { kind: 'delivered' });
+  t.equal(srv.requests.filter((r) => r.method === 'POST' && r.status === 400).length, refused + 1, 'SATUSEHAT refused the first transaction as a duplicate');
+  t.same(await identifierCounts('Encounter', id), [1], 'no second Encounter, no new identifier');
+  const obs = await observationsOf(id);
+  t.ok(obs.length > 0);
+  for (const o of obs) t.equal(o.encounter?.reference, `Encounter/${existing.id}`);
+  t.same(res.resources?.filter((r) => r.resourceType === 'Encounter').map((r) => [r.id, r.status]), [[existing.id, '200 OK']]);
+
+  // A new version of a delivered record with no attempt marker: every entry is a duplicate, all adopted.
+  const v2 = await up.push(bundle, ctx(id, 2));
+  t.same(v2.outcome, { kind: 'delivered' });
+  t.same(await identifierCounts('Encounter', id), [1]);
+  t.ok((await identifierCounts('Observation', id)).every((n) => n === 1));
+  t.same(
+    v2.resources?.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(),
+    obs.map((o) => o.id).sort(),
+  );
+});
+
+t.test('throttling, server errors and an unavailable token are transient; missing credentials are not', async (t) => {
+  srv.throttle(1, 30);
+  const throttled = await up.push(bundleOf(anthropometry('PB-2025-000700')), ctx('PB-2025-000700'));
+  t.same(throttled.outcome, { kind: 'http', status: 429, retryAfter: '30' });
+  const decision = decide(throttled.outcome, { attempts: 1, ageMs: 0, now: Date.now() }, config.delivery);
+  t.equal(decision.action, 'retry');
+  t.ok(decision.action === 'retry' && decision.delayMs >= 30_000, 'the retry waits as long as SATUSEHAT asked');
+
+  srv.failNext(1, 503);
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000700')), ctx('PB-2025-000700'))).outcome, { kind: 'http', status: 503 });
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000700')), ctx('PB-2025-000700'))).outcome, { kind: 'delivered' });
+  t.same(await identifierCounts('Encounter', 'PB-2025-000700'), [1]);
+
+  await srv.down();
+  const unreachable = await up.push(bundleOf(anthropometry('PB-2025-000703')), ctx('PB-2025-000703'));
+  await srv.up();
+  t.same(unreachable.outcome, { kind: 'network', code: 'econnrefused' });
+  t.same((await up.push(bundleOf(anthropometry('PB-2025-000703')), ctx('PB-2025-000703'))).outcome, { kind: 'delivered' });
+
+  srv.addClient({ clientId: 'pkm-wrong-secret', clientSecret: 'right', organizationId: ORG });
+  const wrong = upstream({ credentials: { [ORG]: { clientId: 'pkm-wrong-secret', clientSecret: 'wrong' } } });
+  const noToken = await wrong.push(bundleOf(anthropometry('PB-2025-000701')), ctx('PB-2025-000701'));
+  t.match(outcome(noToken), { kind: 'not-sent', transient: true, retryAfter: '60', code: 'satusehat.token-rejected' });
+  t.notMatch(JSON.stringify(noToken), /wrong|right/, 'no secret in the outcome');
+
+  const elsewhere = upstream({ credentials: { '99999999': { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } } });
+  const none = await elsewhere.push(bundleOf(anthropometry('PB-2025-000702')), ctx('PB-2025-000702'));
+  t.match(outcome(none), { kind: 'not-sent', transient: false, code: 'satusehat.no-credentials' });
+  t.match(String(outcome(none).message), ORG);
+});
+
+t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; the bidan is a Practitioner', async (t) => {
+  const motherIhs = await srv.addPatient({ nik: validAncVisit.subject.nik, name: 'Ratna Sari', birthDate: '1998-01-22', gender: 'female' });
+  const bidanNik = validAncVisit.performer.nik;
+  const bidan = await srv.addPractitioner({ nik: bidanNik, name: 'Bidan Yuli', gender: 'female' });
+  const practitionerSearches = count('GET', '/Practitioner');
+
+  const visit1 = await up.push(withNakes(bundleOf(validAncVisit), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0007'));
+  t.same(visit1.outcome, { kind: 'delivered' });
+  const visit2Record = withChanges({ recordId: 'ANC-2025-0008', occurredAt: '2025-11-05T11:00:00+07:00', visitNumber: 'K5' }, validAncVisit as unknown as RecordLike);
+  const visit2 = await up.push(withNakes(bundleOf(visit2Record), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0008'));
+  t.same(visit2.outcome, { kind: 'delivered' });
+
+  const episodes = await srv.resources<EpisodeOfCare>('EpisodeOfCare');
+  t.equal(episodes.length, 1, 'one EpisodeOfCare for the pregnancy');
+  t.equal(episodes[0]?.patient?.reference, `Patient/${motherIhs}`);
+  t.equal(episodes[0]?.managingOrganization?.reference, `Organization/${ORG}`);
+  for (const id of ['ANC-2025-0007', 'ANC-2025-0008']) {
+    const enc = await encounterOf(id);
+    t.same(enc?.episodeOfCare, [{ reference: `EpisodeOfCare/${episodes[0]?.id}` }], `${id} joins the episode`);
+    t.equal(enc?.participant?.[0]?.individual?.reference, `Practitioner/${bidan}`);
+    for (const o of await observationsOf(id)) t.equal(o.performer?.[0]?.reference, `Practitioner/${bidan}`);
+  }
+  t.same(visit2.resources?.filter((r) => r.resourceType === 'EpisodeOfCare').map((r) => [r.id, r.status]), [[episodes[0]?.id, '200 OK']]);
+  t.equal(count('GET', '/Practitioner'), practitionerSearches + 1, 'the bidan is looked up once');
+  t.equal((await srv.resources('Practitioner')).length, 1, 'master data is never created');
+
+  // An active ANC episode opened by another faskes is joined, not duplicated (§5).
+  const otherNik = '3201016201980003';
+  const otherIhs = await srv.addPatient({ nik: otherNik, name: 'Ayu Lestari', birthDate: '1998-01-22', gender: 'female' });
+  const theirs = await srv.repo.createResource<EpisodeOfCare>({
+    resourceType: 'EpisodeOfCare',
+    identifier: [{ system: 'http://sys-ids.kemkes.go.id/episode-of-care/10000099', value: 'anc-elsewhere' }],
+    status: 'active',
+    type: [{ coding: [{ system: 'http://terminology.kemkes.go.id/CodeSystem/episodeofcare-type', code: 'ANC' }] }],
+    patient: { reference: `Patient/${otherIhs}` },
+    managingOrganization: { reference: 'Organization/10000099' },
+    period: { start: '2025-04-10T00:00:00+00:00' },
+  });
+  // K6, not the fixture's K4: the test server counts the K-visit identifier in its duplicate rule,
+  // so two women's K4 visits would collide there (SATUSEHAT's own behaviour for it is undocumented).
+  const otherRecord = withChanges(
+    { recordId: 'ANC-2025-0009', visitNumber: 'K6', subject: { nik: otherNik, name: 'Ayu Lestari', sex: 'female', birthDate: '1998-01-22' } },
+    validAncVisit as unknown as RecordLike,
+  );
+  t.same((await up.push(withNakes(bundleOf(otherRecord), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0009'))).outcome, { kind: 'delivered' });
+  t.same((await encounterOf('ANC-2025-0009'))?.episodeOfCare, [{ reference: `EpisodeOfCare/${theirs.id}` }]);
+  t.equal((await srv.resources('EpisodeOfCare')).length, 2, 'no episode of ours for her');
+});
+
+t.test('a health worker named by NIK in a reference becomes Practitioner/<id>; an unknown one waits', async (t) => {
+  await srv.addPatient({ nik: validImmunization.subject.nik, name: 'Arka Pratama', birthDate: '2025-08-15', gender: 'male' });
+  const bidan = (await srv.resources('Practitioner'))[0]!.id!;
+  const withNik = (bundle: Bundle, nik: string): Bundle => {
+    for (const e of bundle.entry ?? []) {
+      const imm = e.resource?.resourceType === 'Immunization' ? e.resource : undefined;
+      const performer = imm?.performer?.[0];
+      if (performer) performer.actor = { display: 'Bidan Yuli', identifier: { system: NIK_SYSTEM, value: nik } };
+    }
+    return bundle;
+  };
+  const res = await up.push(withNik(bundleOf(validImmunization), validImmunization.performer.nik), ctx('IMM-2025-0311'));
+  t.same(res.outcome, { kind: 'delivered' });
+  const imm = (await srv.resources<Immunization>('Immunization'))[0];
+  t.same(imm?.performer?.[0]?.actor, { reference: `Practitioner/${bidan}`, display: 'Bidan Yuli' });
+  t.equal(imm?.performer?.[1]?.actor?.reference, `Organization/${ORG}`);
+  t.notMatch(JSON.stringify(imm), validImmunization.performer.nik, 'the health worker’s NIK does not travel');
+
+  const unknown = await up.push(withNik(bundleOf(withChanges({ recordId: 'IMM-2025-0312' }, validImmunization as unknown as RecordLike)), '3201014404850009'), ctx('IMM-2025-0312'));
+  t.equal(outcome(unknown).kind, 'waiting-identity');
+  t.notMatch(String(outcome(unknown).reason), '3201014404850009');
+});
