@@ -20,18 +20,21 @@ export interface ParsedNik {
 }
 
 const provinceFile = join(mappingsDir, 'provinces.json');
-const provinces = new Set(
-  Object.keys((JSON.parse(readFileSync(provinceFile, 'utf8')) as { provinces: Record<string, string> }).provinces),
-);
+const provinceNames = (JSON.parse(readFileSync(provinceFile, 'utf8')) as { provinces: Record<string, string> }).provinces;
 
 const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The province a region code (NIK digits 1-2, or a regency code) belongs to. */
+export function provinceName(regionCode: string): string | undefined {
+  return provinceNames[regionCode.slice(0, 2)];
+}
 
 export function parseNik(nik: string): { ok: true; nik: ParsedNik } | { ok: false; problem: NikProblem } {
   if (!/^[0-9]{16}$/.test(nik)) return { ok: false, problem: 'not-16-digits' };
   const province = nik.slice(0, 2);
   const regency = nik.slice(2, 4);
   const district = nik.slice(4, 6);
-  if (!provinces.has(province)) return { ok: false, problem: 'province' };
+  if (!Object.hasOwn(provinceNames, province)) return { ok: false, problem: 'province' };
   if (regency === '00' || district === '00') return { ok: false, problem: 'region' };
   const rawDay = Number(nik.slice(6, 8));
   const month = Number(nik.slice(8, 10));

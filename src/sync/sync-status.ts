@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { mappingsDir } from '../config/paths.js';
 import type { Place } from '../config/scope.js';
 import type { Config } from '../config/types.js';
+import { provinceName } from '../records/nik.js';
 import { LATENCY_BUCKETS, aggKeys, reportingDay } from './aggregates.js';
 import { UPSTREAM_STATES, type UpstreamState } from './states.js';
 
@@ -160,10 +161,8 @@ export class SyncStatus {
 
 // The registry names puskesmas and posyandu but not regencies; the region code's province part
 // (Kemendagri, as in the NIK) gives a name a person recognises.
-const provinces = (JSON.parse(readFileSync(join(mappingsDir, 'provinces.json'), 'utf8')) as { provinces: Record<string, string> }).provinces;
-
 function regencyName(code: string): string {
-  const province = provinces[code.slice(0, 2)];
+  const province = provinceName(code);
   return province ? `Kab/Kota ${code} (${province})` : code;
 }
 

@@ -1,14 +1,11 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 import type { WrittenResource } from '../sync/states.js';
+import { httpOutcome, networkCode, readAnswer } from './http-answer.js';
 import type { PushResult, Upstream } from './upstream.js';
 
 type FhirConfig = Extract<UpstreamConfig, { kind: 'fhir' }>;
-
-// A transaction-response or an OperationOutcome is small; reading at most this much keeps a
-// misbehaving server from filling the worker's memory (and, through the kept outcome, Redis).
-const MAX_BODY = 1024 * 1024;
 
 /** Any FHIR R4 server (HAPI, Medplum, a provincial server): POSTs the transaction to the base URL. */
 export class FhirUpstream implements Upstream {
@@ -69,8 +66,7 @@ export class FhirUpstream implements Upstream {
         headers: { ...this.cfg.headers, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
         body: JSON.stringify(bundle),
       });
-      const text = await readBounded(res.body);
-      return { httpStatus: res.statusCode, outcome: parseJson(text) ?? text.slice(0, 2000) };
+      return { httpStatus: res.statusCode, outcome: await readAnswer(res.body) };
     } catch (err) {
       return { error: networkCode(err) };
     }
@@ -89,17 +85,12 @@ export class FhirUpstream implements Upstream {
         },
         body: JSON.stringify(bundle),
       });
-      const text = await readBounded(res.body);
+      const answer = await readAnswer(res.body);
       const durationMs = performance.now() - started;
       if (res.statusCode >= 200 && res.statusCode < 300) {
-        return { outcome: { kind: 'delivered' }, resources: writtenResources(bundle, parseJson(text)), durationMs };
+        return { outcome: { kind: 'delivered' }, resources: writtenResources(bundle, answer), durationMs };
       }
-      const retryAfter = res.headers['retry-after'];
-      return {
-        outcome: { kind: 'http', status: res.statusCode, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) },
-        body: parseJson(text) ?? text.slice(0, 2000),
-        durationMs,
-      };
+      return { outcome: httpOutcome(res.statusCode, res.headers), body: answer, durationMs };
     } catch (err) {
       return { outcome: { kind: 'network', code: networkCode(err) }, durationMs: performance.now() - started };
     }
@@ -118,24 +109,6 @@ function rewriteReferences(entry: BundleEntry, resolved: Map<string, string>): B
   ) as BundleEntry;
 }
 
-async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < MAX_BODY) chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Pairs each entry we sent with the id in the transaction-response (same order, FHIR R4 3.1.0.11.4). */
 export function writtenResources(sent: Bundle, response: unknown): WrittenResource[] {
   const entries = (response as Bundle | undefined)?.entry ?? [];
@@ -151,13 +124,4 @@ export function writtenResources(sent: Bundle, response: unknown): WrittenResour
     if (id) out.push({ fullUrl: entry.fullUrl ?? '', resourceType, id, status: answer?.status ?? '' });
   });
   return out;
-}
-
-function networkCode(err: unknown): string {
-  if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect-timeout';
-  if (err instanceof undiciErrors.HeadersTimeoutError) return 'headers-timeout';
-  if (err instanceof undiciErrors.BodyTimeoutError) return 'body-timeout';
-  if (err instanceof undiciErrors.SocketError) return 'socket';
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code.toLowerCase() : 'network';
 }

@@ -125,7 +125,9 @@ t.test('a wrong key is told so on the login form', async (t) => {
   await page.goto(`${gw.url}/dashboard/`);
   await page.fill('#key', 'gbk_wrong');
   await page.click('#login-form button[type=submit]');
-  await page.locator('#login-error', { hasText: 'Kunci API tidak dikenal' }).waitFor();
-  t.pass('the login form shows the reason');
+  const error = page.locator('#login-error');
+  await error.filter({ hasText: /\S/ }).waitFor();
+  t.match(await error.textContent(), /Kunci API tidak dikenal/, 'the login form shows the reason');
+  t.equal(await page.locator('#main').isVisible(), false, 'and nothing else');
   await context.close();
 });

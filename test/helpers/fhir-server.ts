@@ -106,18 +106,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
       requests.push({ method: req.method ?? '', path, status: fault.status });
       return;
     }
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => (query[k] = v));
-    const fhirReq: FhirRequest = {
-      method: (req.method ?? 'GET') as HttpMethod,
-      url: path + url.search,
-      pathname: '',
-      params: {},
-      query,
-      body: body ? JSON.parse(body) : undefined,
-      headers: req.headers,
-      config: { transactions: true },
-    };
+    const fhirReq = toFhirRequest(req, url, path, body ? JSON.parse(body) : undefined, { transactions: true });
     let status: number;
     let payload: unknown;
     try {
@@ -184,7 +173,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -193,3 +182,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+/** The Medplum router's view of an HTTP request to `relPath` (the path below the FHIR base). */
+export function toFhirRequest(req: IncomingMessage, url: URL, relPath: string, body: unknown, config: FhirRequest['config']): FhirRequest {
+  const query: Record<string, string> = {};
+  url.searchParams.forEach((v, k) => (query[k] = v));
+  return { method: (req.method ?? 'GET') as HttpMethod, url: relPath + url.search, pathname: '', params: {}, query, body, headers: req.headers, config };
+}

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { OperationOutcomeError, getStatus, normalizeOperationOutcome, validateResource } from '@medplum/core';
-import { FhirRouter, MemoryRepository, type FhirRequest, type HttpMethod } from '@medplum/fhir-router';
+import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, Identifier, OperationOutcome, OperationOutcomeIssue, Patient, Practitioner, RelatedPerson, Resource } from '@medplum/fhirtypes';
-import { loadDefinitions } from './fhir-server.js';
+import { loadDefinitions, readBody, toFhirRequest } from './fhir-server.js';
 import { freePort } from './redis-server.js';
 
 // A test upstream that behaves like SATUSEHAT where the reference (docs shared/reference/satusehat.md,
@@ -450,18 +450,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   };
 
   const viaRouter = async (req: IncomingMessage, url: URL, relPath: string, body: unknown): Promise<Reply> => {
-    const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => (query[k] = v));
-    const fhirReq: FhirRequest = {
-      method: (req.method ?? 'GET') as HttpMethod,
-      url: relPath + url.search,
-      pathname: '',
-      params: {},
-      query,
-      body,
-      headers: req.headers,
-      config: {},
-    };
+    const fhirReq = toFhirRequest(req, url, relPath, body, {});
     try {
       const [result, resource] = await router.handleRequest(fhirReq, repo);
       // §2.1: a search that finds nothing is a searchset with total 0.
@@ -663,13 +652,4 @@ function rewriteReferences<T>(value: T, targets: Map<string, { reference: string
     return out as T;
   }
   return value;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

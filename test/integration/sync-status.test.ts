@@ -18,7 +18,6 @@ const keys = { admin: 'gbk_status-admin', monitorA: 'gbk_status-monitor-a' };
 
 const redis = await startRedis();
 const fhir = await startFhirServer();
-const dataDir = { dir: '' };
 const gw = await startGateway({
   redisUrl: redis.url,
   upstreams: [
@@ -31,7 +30,6 @@ const gw = await startGateway({
   ],
   retention: { payloadDays: 0, sweepIntervalMinutes: 0.01 },
 });
-dataDir.dir = gw.config.dataDir;
 const peek = new Redis(redis.url);
 t.teardown(async () => {
   peek.disconnect();

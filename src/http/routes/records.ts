@@ -9,8 +9,8 @@ import { callerOf, type Caller } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
-import { timeRange } from './query.js';
-import { failureFilter, knownUpstream, type FailuresQuery } from './sync.js';
+import { nextLink, timeRange } from './query.js';
+import { failureFilter, failureFilterProperties, knownUpstream, type FailuresQuery } from './sync.js';
 
 export const sourceQuery = {
   type: 'object',
@@ -98,8 +98,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       if (q.posyandu && !caller.scope.coversPosyandu(q.posyandu)) throw outOfScope(q.posyandu);
       const posyandu = q.posyandu ? [q.posyandu] : caller.scope.posyanduCodes();
       const { items, more } = await services.search.byPosyandu({ posyandu, ...(q.state ? { state: q.state } : {}), ...timeRange(q.from, q.to), limit: q.limit, offset: q.offset });
-      const params = new URLSearchParams(Object.entries({ ...q, offset: q.offset + q.limit }).map(([k, v]) => [k, String(v)]));
-      return { items: items.map((i) => ({ ...i, links: { self: `/v1/records/${i.id}` } })), ...(more ? { links: { next: `/v1/records?${params.toString()}` } } : {}) };
+      return { items: items.map((i) => ({ ...i, links: { self: `/v1/records/${i.id}` } })), ...(more ? { links: { next: nextLink('/v1/records', q, q.offset + q.limit) } } : {}) };
     },
   );
 
@@ -134,20 +133,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       schema: {
         tags: ['replay'],
         summary: 'Bulk replay by filter, in the order records were received, as a background task',
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            upstream: { type: 'string', maxLength: 40 },
-            state: { enum: [...REPLAYABLE] },
-            posyandu: { type: 'string', maxLength: 64 },
-            puskesmas: { type: 'string', maxLength: 64 },
-            kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-            reason: { type: 'string', maxLength: 64 },
-            from: { type: 'string', format: 'date-time' },
-            to: { type: 'string', format: 'date-time' },
-          },
-        },
+        body: { type: 'object', additionalProperties: false, properties: { ...failureFilterProperties, state: { enum: [...REPLAYABLE] } } },
       },
     },
     async (req, reply) => {

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
+import { recordSchemas } from '../../records/schemas/index.js';
 import { UPSTREAM_STATES } from '../../sync/states.js';
 import type { FailureItem } from '../../sync/record-search.js';
 import { callerOf, type Caller } from '../auth/authenticate.js';
 import type { Services } from '../services.js';
-import { timeRange } from './query.js';
+import { nextLink, timeRange } from './query.js';
 
 const summaryQuery = {
   type: 'object',
@@ -16,17 +17,22 @@ const summaryQuery = {
   },
 } as const;
 
+/** What the failures list and the bulk replay filter on. */
+export const failureFilterProperties = {
+  upstream: { type: 'string', maxLength: 40 },
+  posyandu: { type: 'string', maxLength: 64 },
+  puskesmas: { type: 'string', maxLength: 64 },
+  kind: { enum: Object.keys(recordSchemas) },
+  reason: { type: 'string', maxLength: 64, description: 'rejected, gave-up, identity, other, or a code such as upstream.http-422' },
+  from: { type: 'string', format: 'date-time', description: 'received at or after' },
+  to: { type: 'string', format: 'date-time', description: 'received at or before' },
+} as const;
+
 const failuresQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    upstream: { type: 'string', maxLength: 40 },
-    posyandu: { type: 'string', maxLength: 64 },
-    puskesmas: { type: 'string', maxLength: 64 },
-    kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-    reason: { type: 'string', maxLength: 64, description: 'rejected, gave-up, identity, other, or a code such as upstream.http-422' },
-    from: { type: 'string', format: 'date-time', description: 'received at or after' },
-    to: { type: 'string', format: 'date-time', description: 'received at or before' },
+    ...failureFilterProperties,
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
     offset: { type: 'integer', minimum: 0, default: 0 },
   },
@@ -81,8 +87,7 @@ export function syncRoutes(app: FastifyInstance, services: Services): void {
       const lang = pickLanguage(req.headers['accept-language']);
       const filter = failureFilter(services, caller, q);
       const { items, more } = await services.search.failures({ ...filter, limit: q.limit, offset: q.offset }, (p) => caller.scope.covers(p), mayShowIdentity(caller));
-      const next = more ? `/v1/sync/failures?${new URLSearchParams({ ...stringParams(q), offset: String(q.offset + q.limit) }).toString()}` : undefined;
-      return { items: items.map((i) => withWords(i, lang)), ...(next ? { links: { next } } : {}) };
+      return { items: items.map((i) => withWords(i, lang)), ...(more ? { links: { next: nextLink('/v1/sync/failures', q, q.offset + q.limit) } } : {}) };
     },
   );
 }
@@ -122,8 +127,4 @@ export function knownUpstream(services: Services, name: string): void {
 
 function scopeError(level: string, code: string): GerbangError {
   return new GerbangError('auth.out-of-scope', [{ key: 'auth.scope-unknown', severity: 'error', path: level, params: { value: code } }]);
-}
-
-function stringParams(q: object): Record<string, string> {
-  return Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
 }

@@ -1,12 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Pool } from 'undici';
-import { PushStopped, httpOutcome } from './outcomes.js';
+import { httpOutcome, readAnswer } from '../http-answer.js';
+import { PushStopped } from './outcomes.js';
 import type { TokenCache } from './token-cache.js';
-
-// A transaction-response, a searchset or an OperationOutcome is small; reading at most this much
-// keeps a misbehaving server from filling the worker's memory.
-const MAX_BODY = 1024 * 1024;
 
 export interface ApiReply {
   status: number;
@@ -66,25 +63,6 @@ export class SatusehatApi {
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    const text = await readBounded(res.body);
-    return { status: res.statusCode, headers: res.headers, body: parseJson(text) ?? text.slice(0, 2000) };
-  }
-}
-
-async function readBounded(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    if (size < MAX_BODY) chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    return { status: res.statusCode, headers: res.headers, body: await readAnswer(res.body) };
   }
 }

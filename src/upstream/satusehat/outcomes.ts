@@ -1,5 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { errors as undiciErrors } from 'undici';
 import type { PushOutcome } from '../../sync/retry-policy.js';
 
 // SATUSEHAT adds two answers the generic FHIR upstream never gives, so the retry policy can treat
@@ -51,19 +49,4 @@ export class PushStopped extends Error {
 
 export function waitingIdentity(reason: string): PushStopped {
   return new PushStopped({ kind: 'waiting-identity', reason });
-}
-
-export function httpOutcome(status: number, headers: IncomingHttpHeaders): PushOutcome {
-  const retryAfter = headers['retry-after'];
-  const value = Array.isArray(retryAfter) ? retryAfter[0] : retryAfter;
-  return { kind: 'http', status, ...(typeof value === 'string' ? { retryAfter: value } : {}) };
-}
-
-export function networkCode(err: unknown): string {
-  if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect-timeout';
-  if (err instanceof undiciErrors.HeadersTimeoutError) return 'headers-timeout';
-  if (err instanceof undiciErrors.BodyTimeoutError) return 'body-timeout';
-  if (err instanceof undiciErrors.SocketError) return 'socket';
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code.toLowerCase() : 'network';
 }

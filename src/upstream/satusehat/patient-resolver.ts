@@ -1,7 +1,8 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { SatusehatApi } from './api-client.js';
 import type { IdentityCache } from './identity-cache.js';
-import { PushStopped, httpOutcome, waitingIdentity } from './outcomes.js';
+import { httpOutcome } from '../http-answer.js';
+import { PushStopped, waitingIdentity } from './outcomes.js';
 import { NIK_IBU_SYSTEM, NIK_SYSTEM, PATIENT_PROFILE } from './systems.js';
 
 // SATUSEHAT owns Patient (reference satusehat.md §2.1–2.2): a faskes looks people up by NIK and may

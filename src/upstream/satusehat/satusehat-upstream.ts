@@ -10,7 +10,8 @@ import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewri
 import { isDuplicateAnswer } from './duplicate-answer.js';
 import { findActiveEpisode, findByIdentifier } from './existing-resources.js';
 import { IdentityCache } from './identity-cache.js';
-import { PushStopped, asPushOutcome, httpOutcome, networkCode, waitingIdentity, type SatusehatOutcome } from './outcomes.js';
+import { httpOutcome, networkCode } from '../http-answer.js';
+import { PushStopped, asPushOutcome, waitingIdentity, type SatusehatOutcome } from './outcomes.js';
 import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
 import { ResendMarker } from './resend-marker.js';
