@@ -71,18 +71,22 @@ function workerConnection(url: string, logger: Logger): Redis {
 export async function start(config: Config, logger: Logger, mode: 'serve' | 'worker' = 'serve'): Promise<Running> {
   logStartup(config, logger, mode);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
-  const upstreams: Upstream[] = config.upstreams.map(createUpstream);
+  const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
   const ledger = new Ledger(producer);
-  const queues = new DeliveryQueues(producer, upstreams.map((u) => u.name));
+  const queues = new DeliveryQueues(producer, upstreamNames);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
-  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreams.map((u) => u.name), logger });
+  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger });
   dispatcher.start();
 
-  const upstreamNames = upstreams.map((u) => u.name);
   const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames });
+  // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
+  const upstreamRedis = workerConnection(redisUrl, logger);
+  const upstreams: Upstream[] = config.upstreams.map((u) =>
+    createUpstream(u, { redis: upstreamRedis, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
+  );
   const search = new RecordSearch(producer);
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
 
@@ -91,7 +95,15 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   let retention: RetentionSweeper | undefined;
   if (mode === 'worker' || config.delivery.runWorker) {
     workerRedis = workerConnection(redisUrl, logger);
-    workers = new DeliveryWorkers({ connection: workerRedis, ledger: new Ledger(workerRedis), upstreams, delivery: config.delivery, logger, metrics });
+    workers = new DeliveryWorkers({
+      connection: workerRedis,
+      ledger: new Ledger(workerRedis),
+      upstreams,
+      upstreamConfigs: config.upstreams,
+      delivery: config.delivery,
+      logger,
+      metrics,
+    });
     workers.start();
     replays.startWorker(workerRedis);
     retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger });
@@ -117,6 +129,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
       await queues.close();
       await Promise.all(upstreams.map((u) => u.close()));
       producer.disconnect();
+      upstreamRedis.disconnect();
       workerRedis?.disconnect();
       // Only the serving gateway owns a private Redis; `gerbang worker` processes share it.
       if (mode === 'serve') await privateRedis?.stop();

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { CircuitConfig, Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -35,6 +35,17 @@ const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinute
 // A posyandu app sends a burst of a few hundred records after days offline, one request each or a
 // few $batch requests; 600 a minute per key lets that through and stops a runaway loop.
 const defaultRateLimitPerMinute = 600;
+
+// A dead upstream shows itself within a few pushes: 5 transient failures in a row (with 8 workers,
+// one round of pushes) open the circuit. The first pause is 30 s, short enough that a blip costs
+// little; each failed probe doubles it up to 10 min, so a long outage costs one probe per 10 min
+// instead of a retry storm, and a recovered upstream gets traffic within 10 min.
+const defaultCircuit: CircuitConfig = { failureThreshold: 5, openSeconds: 30, maxOpenSeconds: 600 };
+
+// SATUSEHAT: an IHS number or a nakes id does not change; a week keeps lookups rare and still
+// notices a merged or deactivated record. §2.2 (P07): nik-ibu registration only for 60 days.
+const defaultIdentityCacheHours = 7 * 24;
+const defaultNewbornMaxAgeDays = 60;
 
 type Env = Record<string, string | undefined>;
 
@@ -118,10 +129,15 @@ type RawUpstream = NonNullable<ConfigFile['upstreams']>[number] & Record<string,
 
 function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
   const timeouts = { ...defaultTimeouts, ...((u.timeouts as Partial<Timeouts> | undefined) ?? {}) };
+  const common = {
+    name: u.name,
+    pushesPerSecond: u.pushesPerSecond as number | undefined,
+    circuit: { ...defaultCircuit, ...((u.circuit as Partial<CircuitConfig> | undefined) ?? {}) },
+  };
   switch (u.kind) {
     case 'fhir':
       return {
-        name: u.name,
+        ...common,
         kind: 'fhir',
         baseUrl: String(u.baseUrl).replace(/\/+$/, ''),
         headers: (u.headers as Record<string, string> | undefined) ?? {},
@@ -131,16 +147,19 @@ function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
       };
     case 'outbox': {
       const dir = String(u.directory);
-      return { name: u.name, kind: 'outbox', directory: isAbsolute(dir) ? dir : resolve(dir) };
+      return { ...common, kind: 'outbox', directory: isAbsolute(dir) ? dir : resolve(dir) };
     }
     case 'satusehat':
       return {
-        name: u.name,
+        ...common,
         kind: 'satusehat',
         authUrl: String(u.authUrl).replace(/\/+$/, ''),
         baseUrl: String(u.baseUrl).replace(/\/+$/, ''),
         credentials: u.credentials as Record<string, { clientId: string; clientSecret: string }>,
         timeouts,
+        maxConnections: (u.maxConnections as number | undefined) ?? 8,
+        identityCacheHours: (u.identityCacheHours as number | undefined) ?? defaultIdentityCacheHours,
+        newbornMaxAgeDays: (u.newbornMaxAgeDays as number | undefined) ?? defaultNewbornMaxAgeDays,
       };
     default:
       throw new ConfigError(`upstream ${(u as { name: string }).name}: unknown kind (${dataDir})`);
@@ -153,8 +172,16 @@ function checkCrossReferences(config: Config, origin: string): void {
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
     names.add(u.name);
+    if (u.circuit.maxOpenSeconds < u.circuit.openSeconds) {
+      problems.push(`  /upstreams/${u.name}/circuit/maxOpenSeconds: must be at least openSeconds (${u.circuit.openSeconds})`);
+    }
     if (u.kind === 'satusehat') {
-      problems.push(`  /upstreams/${u.name}: kind "satusehat" is not available in this version yet; use "fhir" or "outbox"`);
+      // A client id is bound to one Organization (§1): a credential for an Organization no
+      // puskesmas here has is a typo, and would leave that puskesmas' records unsent.
+      const orgs = new Set(Object.values(config.facilities.puskesmas).map((p) => p.organizationId));
+      for (const org of Object.keys(u.credentials)) {
+        if (!orgs.has(org)) problems.push(`  /upstreams/${u.name}/credentials/${org}: no puskesmas in /facilities has organizationId "${org}"`);
+      }
     }
   }
   for (const [code, p] of Object.entries(config.facilities.posyandu)) {

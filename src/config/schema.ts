@@ -10,6 +10,22 @@ const timeoutsSchema = {
   },
 } as const;
 
+// Settings every upstream kind takes: how fast Gerbang may push to it, and when to stop trying for a while.
+const commonUpstreamProperties = {
+  name: true,
+  kind: true,
+  pushesPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 10000 },
+  circuit: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      failureThreshold: { type: 'integer', minimum: 1, maximum: 10000 },
+      openSeconds: { type: 'number', minimum: 1 },
+      maxOpenSeconds: { type: 'number', minimum: 1 },
+    },
+  },
+} as const;
+
 const upstreamSchema = {
   type: 'object',
   required: ['name', 'kind'],
@@ -22,7 +38,7 @@ const upstreamSchema = {
       additionalProperties: false,
       required: ['baseUrl'],
       properties: {
-        name: true,
+        ...commonUpstreamProperties,
         kind: { const: 'fhir' },
         baseUrl: { type: 'string', pattern: '^https?://' },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
@@ -34,13 +50,13 @@ const upstreamSchema = {
     {
       additionalProperties: false,
       required: ['directory'],
-      properties: { name: true, kind: { const: 'outbox' }, directory: { type: 'string', minLength: 1 } },
+      properties: { ...commonUpstreamProperties, kind: { const: 'outbox' }, directory: { type: 'string', minLength: 1 } },
     },
     {
       additionalProperties: false,
       required: ['authUrl', 'baseUrl', 'credentials'],
       properties: {
-        name: true,
+        ...commonUpstreamProperties,
         kind: { const: 'satusehat' },
         authUrl: { type: 'string', pattern: '^https?://' },
         baseUrl: { type: 'string', pattern: '^https?://' },
@@ -54,6 +70,9 @@ const upstreamSchema = {
           },
         },
         timeouts: timeoutsSchema,
+        maxConnections: { type: 'integer', minimum: 1, maximum: 256 },
+        identityCacheHours: { type: 'number', exclusiveMinimum: 0 },
+        newbornMaxAgeDays: { type: 'integer', minimum: 0, maximum: 365 },
       },
     },
   ],

@@ -6,26 +6,46 @@ export interface Timeouts {
   bodyMs: number;
 }
 
-export type UpstreamConfig =
-  | {
-      name: string;
-      kind: 'fhir';
-      baseUrl: string;
-      headers: Record<string, string>;
-      maxConnections: number;
-      /** servers that cap conditional transactions (Medplum: 8) get the Bundle in ordered parts */
-      maxEntriesPerTransaction: number | undefined;
-      timeouts: Timeouts;
-    }
-  | { name: string; kind: 'outbox'; directory: string }
-  | {
-      name: string;
-      kind: 'satusehat';
-      authUrl: string;
-      baseUrl: string;
-      credentials: Record<string, { clientId: string; clientSecret: string }>;
-      timeouts: Timeouts;
-    };
+/** When an upstream keeps failing, Gerbang stops sending to it for a while and then probes it. */
+export interface CircuitConfig {
+  /** transient failures in a row (no success in between) that open the circuit */
+  failureThreshold: number;
+  /** how long the first opening lasts; each failed probe doubles it, up to maxOpenSeconds */
+  openSeconds: number;
+  maxOpenSeconds: number;
+}
+
+interface UpstreamCommon {
+  name: string;
+  /** pushes (jobs) per second across all workers; undefined: as fast as the workers go */
+  pushesPerSecond: number | undefined;
+  circuit: CircuitConfig;
+}
+
+export type UpstreamConfig = UpstreamCommon &
+  (
+    | {
+        kind: 'fhir';
+        baseUrl: string;
+        headers: Record<string, string>;
+        maxConnections: number;
+        /** servers that cap conditional transactions (Medplum: 8) get the Bundle in ordered parts */
+        maxEntriesPerTransaction: number | undefined;
+        timeouts: Timeouts;
+      }
+    | { kind: 'outbox'; directory: string }
+    | {
+        kind: 'satusehat';
+        authUrl: string;
+        baseUrl: string;
+        /** by the puskesmas' SATUSEHAT Organization id: one client is bound to one Organization */
+        credentials: Record<string, { clientId: string; clientSecret: string }>;
+        timeouts: Timeouts;
+        maxConnections: number;
+        identityCacheHours: number;
+        newbornMaxAgeDays: number;
+      }
+  );
 
 export type TimeZone = 'WIB' | 'WITA' | 'WIT';
 

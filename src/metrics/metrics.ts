@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { aggKeys } from '../sync/aggregates.js';
+import { CIRCUIT_GAUGE, circuitKey, type CircuitState } from '../sync/circuit.js';
 import type { DeliveryQueues } from '../sync/queues.js';
 
 /**
@@ -32,10 +33,20 @@ export class GatewayMetrics {
     this.retries = new Counter({ name: 'gerbang_delivery_retries_total', help: 'Pushes that will be tried again, by upstream and cause', labelNames: ['upstream', 'code'], registers });
     this.failures = new Counter({ name: 'gerbang_delivery_failures_total', help: 'Records parked as failed for a person, by upstream and code', labelNames: ['upstream', 'code'], registers });
     this.tokenRefreshes = new Counter({ name: 'gerbang_token_refreshes_total', help: 'OAuth2 tokens requested from an upstream', labelNames: ['upstream'], registers });
-    this.circuitState = new Gauge({ name: 'gerbang_circuit_state', help: 'Upstream circuit: 0 closed (sending), 1 half-open (probing), 2 open (paused)', labelNames: ['upstream'], registers });
+    const circuitOf = deps ? (u: string) => deps.redis.hget(circuitKey(u), 'state') : undefined;
+    this.circuitState = new Gauge({
+      name: 'gerbang_circuit_state',
+      help: 'Upstream circuit: 0 closed (sending), 1 half-open (probing), 2 open (paused)',
+      labelNames: ['upstream'],
+      registers,
+      // Read from Redis at scrape time: the circuit is shared by every worker process.
+      async collect() {
+        if (!deps || !circuitOf) return;
+        for (const u of deps.upstreams) this.set({ upstream: u }, CIRCUIT_GAUGE[((await circuitOf(u)) as CircuitState | null) ?? 'closed']);
+      },
+    });
     if (!deps) return;
     const { redis, queues, upstreams } = deps;
-    for (const u of upstreams) this.circuitState.set({ upstream: u }, 0);
 
     new Gauge({
       name: 'gerbang_queue_jobs',

@@ -9,6 +9,8 @@
 //   g:pending:{U}:{posyandu} zset record id by time accepted, while not synced: the oldest is the backlog's age
 //   g:backlog:{U}           zset  the same for all posyandu (metrics: backlog and its age per upstream)
 //   g:problems:{U}          zset  record id by time accepted, while failed or waiting for identity
+//   g:inqueue:{U}:{puskesmas} zset record id by time accepted, while queued, sending or retrying:
+//                                 a record's rank in it is its job's priority (fairness, queues.ts)
 // and for every record:
 //   g:byposyandu:{posyandu} zset  record id by time received (GET /v1/records for an app)
 //   g:purge                 zset  record id by the time it became synced at every upstream (retention)
@@ -72,6 +74,12 @@ local function transition(recKey, U, from, to, nowMs, day, nowIso)
     redis.call('ZADD', 'g:problems:' .. U, acceptedMs, id)
   else
     redis.call('ZREM', 'g:problems:' .. U, id)
+  end
+  local inQueue = 'g:inqueue:' .. U .. ':' .. (f[2] or '')
+  if to == 'queued' or to == 'sending' or to == 'retrying' then
+    redis.call('ZADD', inQueue, acceptedMs, id)
+  else
+    redis.call('ZREM', inQueue, id)
   end
 end
 `;

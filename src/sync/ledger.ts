@@ -151,6 +151,7 @@ if not replayable then return 0 end
 local from = st.state
 st.state = 'queued'
 st.attempts = 0
+st.identityWaits = nil
 st.replays = (st.replays or 0) + 1
 st.updatedAt = nowIso
 st.nextAttemptAt = nil

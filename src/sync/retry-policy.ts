@@ -3,36 +3,114 @@ import type { DeliveryConfig } from '../config/types.js';
 // One place decides what happens after a push. Network errors, timeouts, 408, 429 and 5xx are
 // transient: the upstream may take the same Bundle later. Any other 4xx means the upstream judged
 // the content, and sending it again unchanged would get the same answer: a person has to look.
+// A person the upstream does not know yet is neither: the record waits, on a slow schedule.
 
 export type PushOutcome =
   | { kind: 'delivered' }
   | { kind: 'http'; status: number; retryAfter?: string }
-  | { kind: 'network'; code: string };
+  | { kind: 'network'; code: string }
+  /** the patient or health worker is not (yet) known upstream; `reason` is words, never a NIK or a name */
+  | { kind: 'waiting-identity'; reason: string }
+  /**
+   * Gerbang stopped before the upstream saw the Bundle: no credentials for the puskesmas
+   * (permanent), or no token during the platform's penalty (transient, with its wait in seconds).
+   */
+  | { kind: 'not-sent'; code: string; message: string; transient: boolean; retryAfter?: string };
 
 export type Decision =
   | { action: 'synced' }
   | { action: 'retry'; delayMs: number }
+  | { action: 'wait-identity'; delayMs: number }
   | { action: 'fail'; reason: 'rejected' | 'attempts-exhausted' | 'too-old' };
 
+export type RetryConfig = Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs'>;
+
+// Registering a NIK in SATUSEHAT (Dukcapil sync) or a nakes (SISDMK) takes hours to days: asking
+// every few seconds would only spend the upstream's quota. First look again after 15 min, then
+// doubling to every 6 h, with jitter; attempts spent waiting do not count against maxAttempts.
+export const IDENTITY_WAIT = { firstMs: 15 * 60_000, maxMs: 6 * 3_600_000 };
+
+// A person registered late is still worth sending for a month; after that the record is failed
+// and a person decides (replay, or fix the NIK).
+export const IDENTITY_MAX_AGE_HOURS = 30 * 24;
+
 export function isTransient(outcome: PushOutcome): boolean {
-  if (outcome.kind === 'network') return true;
-  if (outcome.kind === 'http') return outcome.status === 408 || outcome.status === 429 || outcome.status >= 500;
-  return false;
+  switch (outcome.kind) {
+    case 'network':
+      return true;
+    case 'http':
+      return outcome.status === 408 || outcome.status === 429 || outcome.status >= 500;
+    case 'not-sent':
+      return outcome.transient;
+    default:
+      return false;
+  }
 }
 
+/** Whether the upstream itself is failing (for its circuit): not a throttle, not a judgement of one record. */
+export function isUpstreamFailure(outcome: PushOutcome): boolean {
+  if (outcome.kind === 'network') return true;
+  return outcome.kind === 'http' && (outcome.status === 408 || outcome.status >= 500);
+}
+
+/**
+ * The upstream asked Gerbang to slow down (429): every push to it waits, not only this one, for
+ * its Retry-After, or `fallbackMs` when it gave none.
+ */
+export function throttleMs(outcome: PushOutcome, now: number, fallbackMs: number): number | undefined {
+  if (outcome.kind !== 'http' || outcome.status !== 429) return undefined;
+  return (outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, now) : undefined) ?? fallbackMs;
+}
+
+/**
+ * An upstream that authenticates with a cached token answered 401: the token may have died before
+ * its time (revoked, or the platform's clock ahead of ours). Refresh once and call again; a second
+ * 401 with a fresh token is the upstream's answer.
+ */
+export function refreshAndRetry(status: number, alreadyRefreshed: boolean): boolean {
+  return status === 401 && !alreadyRefreshed;
+}
+
+/**
+ * `attempts` counts pushes that reached a decision for this version; `identityWaits` how many of
+ * them ended waiting for identity (they spend the slow schedule, not maxAttempts).
+ */
 export function decide(
   outcome: PushOutcome,
-  ctx: { attempts: number; ageMs: number; now: number; random?: () => number },
-  cfg: Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs'>,
+  ctx: { attempts: number; identityWaits?: number; ageMs: number; now: number; random?: () => number },
+  cfg: RetryConfig,
 ): Decision {
+  const random = ctx.random ?? Math.random;
   if (outcome.kind === 'delivered') return { action: 'synced' };
+  if (outcome.kind === 'waiting-identity') {
+    const waits = Math.max(1, ctx.identityWaits ?? 1);
+    const delayMs = identityDelay(waits, random);
+    if (ctx.ageMs + delayMs > IDENTITY_MAX_AGE_HOURS * 3_600_000) return { action: 'fail', reason: 'too-old' };
+    return { action: 'wait-identity', delayMs };
+  }
   if (!isTransient(outcome)) return { action: 'fail', reason: 'rejected' };
-  if (ctx.attempts >= cfg.maxAttempts) return { action: 'fail', reason: 'attempts-exhausted' };
-  const backoff = fullJitterDelay(ctx.attempts, cfg, ctx.random ?? Math.random);
-  const asked = outcome.kind === 'http' && outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, ctx.now) : undefined;
+  if (ctx.attempts - (ctx.identityWaits ?? 0) >= cfg.maxAttempts) return { action: 'fail', reason: 'attempts-exhausted' };
+  const backoff = fullJitterDelay(ctx.attempts - (ctx.identityWaits ?? 0), cfg, random);
+  const asked = 'retryAfter' in outcome && outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, ctx.now) : undefined;
   const delayMs = Math.max(backoff, asked ?? 0);
   if (ctx.ageMs + delayMs > cfg.maxAgeHours * 3_600_000) return { action: 'fail', reason: 'too-old' };
   return { action: 'retry', delayMs };
+}
+
+/** Half to all of a doubling wait from IDENTITY_WAIT.firstMs up to maxMs: waits spread, never come early. */
+export function identityDelay(waits: number, random: () => number): number {
+  const ceiling = Math.min(IDENTITY_WAIT.maxMs, IDENTITY_WAIT.firstMs * 2 ** Math.max(0, waits - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+// BullMQ runs a lower priority number first (1 is the highest; 2^21 the limit). A record that
+// failed goes behind fresh work of its puskesmas: each failure moves it this many places back.
+export const MAX_PRIORITY = 2 ** 21;
+const FAILURE_PENALTY = 100;
+
+/** The priority of a job after another failed push. */
+export function lowerPriority(current: number, attempts: number): number {
+  return Math.min(MAX_PRIORITY, Math.max(1, current) + FAILURE_PENALTY * attempts);
 }
 
 /**

@@ -42,6 +42,8 @@ export interface UpstreamStatus {
   outcome?: unknown;
   resources?: WrittenResource[];
   syncedAt?: string;
+  /** pushes that ended waiting for the person to be known upstream (not counted against maxAttempts) */
+  identityWaits?: number;
   /** how many times a person replayed it; part of the replay's job id */
   replays?: number;
   updatedAt: string;

@@ -1,16 +1,28 @@
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { DeliveryConfig } from '../config/types.js';
+import type { DeliveryConfig, UpstreamConfig } from '../config/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
+import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
 import { QUEUE_PREFIX, queueName, type DeliveryJob } from './queues.js';
-import { decide, type Decision } from './retry-policy.js';
+import { decide, isUpstreamFailure, lowerPriority, throttleMs, type Decision } from './retry-policy.js';
 import type { UpstreamError, UpstreamStatus } from './states.js';
 
 // How long a record waits when an earlier record of the same person is still on its way.
 const ORDER_WAIT_MS = 250;
+
+// BullMQ's limiter needs a maximum before a pause (Queue.rateLimit) takes effect; an upstream with
+// no configured rate gets one no worker pool reaches.
+const UNLIMITED_PER_SECOND = 1_000_000;
+
+interface Lane {
+  upstream: Upstream;
+  circuit: Circuit;
+  /** pauses every worker of this upstream, in every process (BullMQ's queue-wide rate limit) */
+  queue: Queue<DeliveryJob>;
+}
 
 /**
  * Pushes queued records to their upstreams. One BullMQ worker per upstream. The job carries ids
@@ -19,12 +31,15 @@ const ORDER_WAIT_MS = 250;
  */
 export class DeliveryWorkers {
   private readonly workers: Worker<DeliveryJob>[] = [];
+  private readonly lanes: Lane[] = [];
 
   constructor(
     private readonly deps: {
       connection: Redis;
       ledger: Ledger;
       upstreams: Upstream[];
+      /** per upstream name: its rate and circuit settings */
+      upstreamConfigs: readonly UpstreamConfig[];
       delivery: DeliveryConfig;
       logger: Logger;
       metrics?: GatewayMetrics;
@@ -35,7 +50,15 @@ export class DeliveryWorkers {
   start(): void {
     const { connection, delivery } = this.deps;
     for (const upstream of this.deps.upstreams) {
-      const worker = new Worker<DeliveryJob>(queueName(upstream.name), (job, token) => this.deliver(upstream, job, token), {
+      const cfg = this.deps.upstreamConfigs.find((c) => c.name === upstream.name);
+      if (!cfg) throw new Error(`no configuration for upstream ${upstream.name}`);
+      const lane: Lane = {
+        upstream,
+        circuit: new Circuit(connection, upstream.name, cfg.circuit, delivery.lockDurationMs),
+        queue: new Queue<DeliveryJob>(queueName(upstream.name), { connection, prefix: QUEUE_PREFIX }),
+      };
+      this.lanes.push(lane);
+      const worker = new Worker<DeliveryJob>(queueName(upstream.name), (job, token) => this.deliver(lane, job, token), {
         connection,
         prefix: QUEUE_PREFIX,
         concurrency: delivery.concurrency,
@@ -45,6 +68,8 @@ export class DeliveryWorkers {
         lockDuration: delivery.lockDurationMs,
         stalledInterval: delivery.lockDurationMs,
         maxStalledCount: 5,
+        // Counted in Redis, so the rate holds across every worker process of the upstream.
+        limiter: { max: cfg.pushesPerSecond !== undefined ? Math.max(1, Math.round(cfg.pushesPerSecond)) : UNLIMITED_PER_SECOND, duration: cfg.pushesPerSecond !== undefined && cfg.pushesPerSecond < 1 ? Math.round(1000 / cfg.pushesPerSecond) : 1000 },
       });
       worker.on('error', (err) => this.deps.logger.error({ err, upstream: upstream.name }, 'delivery worker error'));
       worker.on('failed', (job, err) => {
@@ -57,10 +82,12 @@ export class DeliveryWorkers {
   /** Finishes the pushes in flight, then stops (SIGTERM). */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(this.lanes.map((l) => l.queue.close()));
   }
 
-  private async deliver(upstream: Upstream, job: Job<DeliveryJob>, token: string | undefined): Promise<string> {
+  private async deliver(lane: Lane, job: Job<DeliveryJob>, token: string | undefined): Promise<string> {
     const { ledger, delivery, logger } = this.deps;
+    const { upstream, circuit } = lane;
     const now = this.deps.now ?? Date.now;
     const { recordId, version } = job.data;
     const log = logger.child({ recordId, upstream: upstream.name, version });
@@ -77,9 +104,14 @@ export class DeliveryWorkers {
     // A person's records go in the order they were accepted, one at a time: a later visit never
     // overtakes an earlier one, and two pushes for one patient never race (conditional creates).
     if (!(await ledger.isNextInOrder(recordId, current.subject, upstream.name))) {
-      if (!token) throw new Error('delivery job without a lock token');
-      await job.moveToDelayed(now() + ORDER_WAIT_MS, token);
-      throw new DelayedError();
+      return this.later(job, token, now() + ORDER_WAIT_MS);
+    }
+    // An upstream that keeps failing gets a rest: the job goes back to the queue untried (no
+    // attempt spent) and the whole queue pauses until the circuit lets a probe through.
+    const admission = await circuit.admit(now());
+    if (!admission.go) {
+      await lane.queue.rateLimit(admission.waitMs);
+      throw Worker.RateLimitError();
     }
 
     const attempts = current.status.attempts + 1;
@@ -88,23 +120,39 @@ export class DeliveryWorkers {
     await ledger.setState(recordId, upstream.name, { ...base, state: 'sending' });
 
     const result = await upstream.push(current.bundle, { recordId, version });
-    const decision = decide(
-      result.outcome,
-      { attempts, ageMs: now() - Date.parse(current.receivedAt), now: now() },
-      delivery,
-    );
-    log.info({ attempt: attempts, outcome: describe(result), action: decision.action, durationMs: Math.round(result.durationMs) }, 'push');
-    const next = nextStatus(base, decision, result, now());
+    const outcome = result.outcome;
+    const identityWaits = (current.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
+    const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(current.receivedAt), now: now() }, delivery);
+    log.info({ attempt: attempts, outcome: describe(result), action: decision.action, durationMs: Math.round(result.durationMs), ...(admission.probe ? { probe: true } : {}) }, 'push');
+    const next = nextStatus({ ...base, ...(identityWaits > 0 ? { identityWaits } : {}) }, decision, result, now());
     await ledger.setState(recordId, upstream.name, next);
     this.count(upstream.name, result, next);
+    await this.report(lane, result, admission.probe, now());
+    // A record waiting for its person leaves the person's queue too: the person's later records
+    // are not held behind a wait of hours (they will most likely wait for the same person).
     if (decision.action !== 'retry') await ledger.settled(recordId, current.subject, upstream.name);
 
-    if (decision.action === 'retry') {
-      if (!token) throw new Error('delivery job without a lock token');
-      await job.moveToDelayed(now() + decision.delayMs, token);
-      throw new DelayedError();
+    if (decision.action === 'retry' || decision.action === 'wait-identity') {
+      await job.changePriority({ priority: lowerPriority(job.priority, attempts) });
+      return this.later(job, token, now() + decision.delayMs);
     }
     return decision.action;
+  }
+
+  /** What the push says about the upstream: its circuit, and a throttle for every worker. */
+  private async report(lane: Lane, result: PushResult, probe: boolean, now: number): Promise<void> {
+    const { outcome } = result;
+    if (outcome.kind === 'not-sent') return; // the upstream's FHIR API was not called
+    const state = await lane.circuit.record(!isUpstreamFailure(outcome), probe, now);
+    if (state === 'open') this.deps.logger.warn({ upstream: lane.upstream.name, probe }, 'upstream keeps failing: circuit open, pushes paused');
+    const pause = throttleMs(outcome, now, this.deps.delivery.baseDelayMs);
+    if (pause) await lane.queue.rateLimit(pause);
+  }
+
+  private async later(job: Job<DeliveryJob>, token: string | undefined, at: number): Promise<never> {
+    if (!token) throw new Error('delivery job without a lock token');
+    await job.moveToDelayed(at, token);
+    throw new DelayedError();
   }
 
   private count(upstream: string, result: PushResult, next: UpstreamStatus): void {
@@ -133,6 +181,14 @@ function nextStatus(base: UpstreamStatus, decision: Decision, result: PushResult
         lastError: errorOf(result, at),
         updatedAt: at,
       };
+    case 'wait-identity':
+      return {
+        ...base,
+        state: 'waiting-identity',
+        nextAttemptAt: new Date(now + decision.delayMs).toISOString(),
+        lastError: errorOf(result, at),
+        updatedAt: at,
+      };
     case 'fail':
       return {
         ...base,
@@ -146,14 +202,30 @@ function nextStatus(base: UpstreamStatus, decision: Decision, result: PushResult
 
 function errorOf(result: PushResult, at: string): UpstreamError {
   const o = result.outcome;
-  if (o.kind === 'http') {
-    return { code: `upstream.http-${o.status}`, message: `the upstream answered HTTP ${o.status}`, httpStatus: o.status, at };
+  switch (o.kind) {
+    case 'http':
+      return { code: `upstream.http-${o.status}`, message: `the upstream answered HTTP ${o.status}`, httpStatus: o.status, at };
+    case 'network':
+      return { code: `upstream.${o.code}`, message: `the upstream could not be reached (${o.code})`, at };
+    case 'waiting-identity':
+      return { code: 'upstream.identity-unknown', message: o.reason, at };
+    case 'not-sent':
+      return { code: o.code, message: o.message, at };
+    case 'delivered':
+      return { code: 'upstream.ok', message: 'delivered', at };
   }
-  if (o.kind === 'network') return { code: `upstream.${o.code}`, message: `the upstream could not be reached (${o.code})`, at };
-  return { code: 'upstream.ok', message: 'delivered', at };
 }
 
 function describe(result: PushResult): string {
   const o = result.outcome;
-  return o.kind === 'http' ? `http-${o.status}` : o.kind === 'network' ? o.code : 'delivered';
+  switch (o.kind) {
+    case 'http':
+      return `http-${o.status}`;
+    case 'network':
+      return o.code;
+    case 'not-sent':
+      return o.code;
+    default:
+      return o.kind;
+  }
 }

@@ -1,16 +1,34 @@
+import type { Redis } from 'ioredis';
 import type { UpstreamConfig } from '../config/types.js';
 import { FhirUpstream } from './fhir-upstream.js';
 import { OutboxUpstream } from './outbox-upstream.js';
+import { SatusehatUpstream } from './satusehat/satusehat-upstream.js';
 import type { Upstream } from './upstream.js';
 
-export function createUpstream(cfg: UpstreamConfig): Upstream {
+export interface UpstreamDeps {
+  /** token and identity caches (SATUSEHAT); a connection that waits for Redis rather than failing fast */
+  redis: Redis;
+  onTokenRefresh?: (upstream: string) => void;
+}
+
+export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstream {
   switch (cfg.kind) {
     case 'fhir':
       return new FhirUpstream(cfg);
     case 'outbox':
       return new OutboxUpstream(cfg);
     case 'satusehat':
-      // Refused when the configuration is loaded; kept here so the switch stays exhaustive.
-      throw new Error('the satusehat upstream kind is not available yet');
+      return new SatusehatUpstream({
+        name: cfg.name,
+        authUrl: cfg.authUrl,
+        baseUrl: cfg.baseUrl,
+        credentials: cfg.credentials,
+        timeouts: cfg.timeouts,
+        redis: deps.redis,
+        maxConnections: cfg.maxConnections,
+        identityCacheTtlSeconds: Math.round(cfg.identityCacheHours * 3600),
+        newbornMaxAgeDays: cfg.newbornMaxAgeDays,
+        ...(deps.onTokenRefresh ? { onTokenRefresh: () => deps.onTokenRefresh?.(cfg.name) } : {}),
+      });
   }
 }

@@ -33,6 +33,9 @@ export function sandboxUpstream(baseUrl: string): Record<string, unknown> {
 /** Fast retries and a short lock so that fault tests finish in seconds. */
 export const testDelivery = { baseDelayMs: 100, maxDelayMs: 1_000, lockDurationMs: 2_000, concurrency: 4 };
 
+/** A circuit that opens as in production but rests for a second, so outages in tests end quickly. */
+export const testCircuit = { failureThreshold: 5, openSeconds: 1, maxOpenSeconds: 2 };
+
 /** A configuration file for a test, in its own directory (removed by the returned cleanup). */
 export function writeTestConfig(opts: GatewayOptions): { path: string; dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gerbang-test-'));
@@ -40,7 +43,7 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
   const file = {
     dataDir: dir,
     server: { port: 0, ...opts.server },
-    upstreams: opts.upstreams ?? [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }],
+    upstreams: (opts.upstreams ?? [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }]).map((u) => ({ circuit: testCircuit, ...(u as object) })),
     facilities: opts.facilities ?? demo.facilities,
     delivery: { ...testDelivery, ...opts.delivery },
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),

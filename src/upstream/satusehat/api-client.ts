@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Pool } from 'undici';
 import { httpOutcome, readAnswer } from '../http-answer.js';
+import { refreshAndRetry } from '../../sync/retry-policy.js';
 import { PushStopped } from './outcomes.js';
 import type { TokenCache } from './token-cache.js';
 
@@ -34,7 +35,7 @@ export class SatusehatApi {
   async call(orgId: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiReply> {
     const token = await this.tokens.get(orgId);
     const first = await this.send(token, method, path, body);
-    if (first.status !== 401) return first;
+    if (!refreshAndRetry(first.status, false)) return first;
     await this.tokens.invalidate(orgId, token);
     return this.send(await this.tokens.get(orgId), method, path, body);
   }

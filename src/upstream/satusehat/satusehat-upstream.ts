@@ -11,7 +11,8 @@ import { isDuplicateAnswer } from './duplicate-answer.js';
 import { findActiveEpisode, findByIdentifier } from './existing-resources.js';
 import { IdentityCache } from './identity-cache.js';
 import { httpOutcome, networkCode } from '../http-answer.js';
-import { PushStopped, asPushOutcome, waitingIdentity, type SatusehatOutcome } from './outcomes.js';
+import { PushStopped, waitingIdentity } from './outcomes.js';
+import type { PushOutcome } from '../../sync/retry-policy.js';
 import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
 import { ResendMarker } from './resend-marker.js';
@@ -105,8 +106,8 @@ export class SatusehatUpstream implements Upstream {
 
   async push(bundle: Bundle, ctx: { recordId: string; version: number }): Promise<PushResult> {
     const started = performance.now();
-    const done = (outcome: SatusehatOutcome, extra: { resources?: WrittenResource[]; body?: unknown } = {}): PushResult => ({
-      outcome: asPushOutcome(outcome),
+    const done = (outcome: PushOutcome, extra: { resources?: WrittenResource[]; body?: unknown } = {}): PushResult => ({
+      outcome,
       ...extra,
       durationMs: performance.now() - started,
     });

@@ -1,0 +1,120 @@
+import type { Redis } from 'ioredis';
+import type { CircuitConfig } from '../config/types.js';
+
+// A circuit per upstream, kept in Redis so that every worker process sees the same one. Key:
+//   g:circuit:{U}  hash  state (closed | open | half-open), failures (in a row), openUntil (ms),
+//                        openMs (the length of the current or next opening), probeUntil (ms)
+//
+//   closed ──(failureThreshold transient failures in a row)──▶ open
+//   open ──(openUntil passed: one worker takes the probe)──▶ half-open
+//   half-open ──probe delivered──▶ closed     half-open ──probe failed──▶ open, twice as long
+//
+// Only the upstream failing counts (network errors, 408, 5xx). A 4xx is the upstream working and
+// judging one record; a 429 is a throttle, handled by pausing the queue for its Retry-After.
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export type Admission = { go: true; probe: boolean } | { go: false; waitMs: number };
+
+// Returns {verdict, waitMs}: verdict 0 go, 1 go as the probe, 2 wait.
+const admitScript = `
+local key = KEYS[1]
+local now, probeLeaseMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local f = redis.call('HMGET', key, 'state', 'openUntil', 'probeUntil')
+local state = f[1] or 'closed'
+if state == 'closed' then return {0, 0} end
+if state == 'open' then
+  local untilMs = tonumber(f[2]) or 0
+  if now < untilMs then return {2, untilMs - now} end
+end
+-- open and due, or half-open: one probe at a time; a probe whose worker died is taken over after its lease
+local probeUntil = tonumber(f[3]) or 0
+if state == 'half-open' and now < probeUntil then return {2, probeUntil - now} end
+redis.call('HSET', key, 'state', 'half-open', 'probeUntil', now + probeLeaseMs)
+return {1, 0}
+`;
+
+// ARGV: now, outcome ('ok' | 'fail'), wasProbe ('1' | '0'), threshold, baseOpenMs, maxOpenMs.
+// Returns the state after.
+const recordScript = `
+local key = KEYS[1]
+local now, outcome, probe = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+local threshold, baseMs, maxMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local f = redis.call('HMGET', key, 'state', 'failures', 'openMs')
+local state, failures, openMs = f[1] or 'closed', tonumber(f[2]) or 0, tonumber(f[3]) or baseMs
+if outcome == 'ok' then
+  if state == 'closed' and failures == 0 then return state end
+  -- Only the probe closes an open circuit: a slow push that started before the opening and
+  -- happened to succeed says little about the upstream now.
+  if state ~= 'closed' and not probe then return state end
+  redis.call('DEL', key)
+  return 'closed'
+end
+if state == 'half-open' and probe then
+  local nextMs = math.min(maxMs, openMs * 2)
+  redis.call('HSET', key, 'state', 'open', 'openUntil', now + openMs, 'openMs', nextMs, 'failures', failures + 1)
+  return 'open'
+end
+if state ~= 'closed' then return state end
+failures = failures + 1
+if failures >= threshold then
+  redis.call('HSET', key, 'state', 'open', 'openUntil', now + baseMs, 'openMs', math.min(maxMs, baseMs * 2), 'failures', failures)
+  return 'open'
+end
+redis.call('HSET', key, 'failures', failures)
+return 'closed'
+`;
+
+type CircuitRedis = Redis & {
+  gerbangCircuitAdmit(key: string, now: number, probeLeaseMs: number): Promise<[number, number]>;
+  gerbangCircuitRecord(key: string, now: number, outcome: string, probe: string, threshold: number, baseMs: number, maxMs: number): Promise<CircuitState>;
+};
+
+export class Circuit {
+  private readonly redis: CircuitRedis;
+  private readonly key: string;
+
+  constructor(
+    redis: Redis,
+    readonly upstream: string,
+    private readonly cfg: CircuitConfig,
+    /** how long a probe may take before another worker may probe instead (the job lock's duration) */
+    private readonly probeLeaseMs: number,
+  ) {
+    redis.defineCommand('gerbangCircuitAdmit', { numberOfKeys: 1, lua: admitScript });
+    redis.defineCommand('gerbangCircuitRecord', { numberOfKeys: 1, lua: recordScript });
+    this.redis = redis as CircuitRedis;
+    this.key = circuitKey(upstream);
+  }
+
+  /** Whether a push may go now; while open, how long to wait. */
+  async admit(now = Date.now()): Promise<Admission> {
+    const [verdict, waitMs] = await this.redis.gerbangCircuitAdmit(this.key, now, this.probeLeaseMs);
+    if (verdict === 2) return { go: false, waitMs: Math.max(1, waitMs) };
+    return { go: true, probe: verdict === 1 };
+  }
+
+  /** What a push found out about the upstream; `neutral` outcomes (a 4xx, a 429) are not reported. */
+  async record(ok: boolean, probe: boolean, now = Date.now()): Promise<CircuitState> {
+    return this.redis.gerbangCircuitRecord(
+      this.key,
+      now,
+      ok ? 'ok' : 'fail',
+      probe ? '1' : '0',
+      this.cfg.failureThreshold,
+      this.cfg.openSeconds * 1000,
+      this.cfg.maxOpenSeconds * 1000,
+    );
+  }
+
+  async state(): Promise<CircuitState> {
+    return ((await this.redis.hget(this.key, 'state')) as CircuitState | null) ?? 'closed';
+  }
+}
+
+export function circuitKey(upstream: string): string {
+  return `g:circuit:${upstream}`;
+}
+
+/** For /metrics and the status API: 0 closed, 1 half-open, 2 open. */
+export const CIRCUIT_GAUGE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
