@@ -45,7 +45,7 @@ export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: Tran
       encounter: refs.encounter,
       performedDateTime: refs.effective,
       usedCode: [{ text: v.capsules[record.vitaminA].id }],
-      ...(refs.performer ? { performer: refs.performer.map((p) => ({ actor: { display: p.display } })) } : {}),
+      ...(refs.performer ? { performer: refs.performer.map((actor) => ({ actor })) } : {}),
     };
     b.upsert(v.key, procedure);
   }

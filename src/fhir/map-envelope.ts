@@ -1,4 +1,4 @@
-import type { Encounter, EpisodeOfCare, Identifier, Location, Observation, Organization, Patient, Reference } from '@medplum/fhirtypes';
+import type { Address, Encounter, EpisodeOfCare, Identifier, Location, Organization, Patient, Practitioner, Reference } from '@medplum/fhirtypes';
 import type { Posyandu, Puskesmas } from '../config/types.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
@@ -23,7 +23,12 @@ export interface EnvelopeRefs {
   organization: Reference<Organization>;
   location: Reference<Location>;
   effective: string;
-  performer: Observation['performer'];
+  performer: Reference<Practitioner>[] | undefined;
+  /**
+   * The health worker who answers for the record, named by NIK (a logical reference): the
+   * performer when a nakes with a NIK recorded it, else the posyandu's supervisor (design.md).
+   */
+  practitioner: Reference<Practitioner> | undefined;
 }
 
 /** What a record kind adds to its visit, written before the Encounter that refers to it. */
@@ -44,15 +49,16 @@ export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounter
     system: identifierSystem('location', orgId),
     value: ctx.posyanduCode,
   });
-  const { resource: patientResource, match } = patientOf(ctx.record);
+  const { resource: patientResource, match } = patientOf(ctx.record, ctx.posyandu);
   const patient = b.createIfMissing('patient', patientResource, match);
   const effective = fhirDateTime(ctx.record.occurredAt);
   const extra = encounterContext?.(ctx, { patient, organization }, b) ?? {};
-  const resource = encounterResource(ctx, { patient, location, organization, effective });
+  const practitioner = practitionerOf(ctx);
+  const resource = encounterResource(ctx, { patient, location, organization, effective, practitioner });
   resource.identifier?.push(...(extra.identifiers ?? []));
   if (extra.episodeOfCare) resource.episodeOfCare = [extra.episodeOfCare];
   const encounter = b.upsert('encounter', resource);
-  return { patient, encounter, organization, location, effective, performer: performerOf(ctx.record) };
+  return { patient, encounter, organization, location, effective, practitioner, performer: performerOf(ctx.record, practitioner) };
 }
 
 function organizationResource(ctx: RecordContext): Organization {
@@ -77,7 +83,7 @@ function locationResource(ctx: RecordContext, organization: Reference<Organizati
   };
 }
 
-function patientOf(record: CanonicalRecord): { resource: Patient; match: { system: string; value: string } } {
+function patientOf(record: CanonicalRecord, posyandu: Posyandu): { resource: Patient; match: { system: string; value: string } } {
   const { subject } = record;
   const ids = fhirCommon.identifierSystems;
   const base: Patient = {
@@ -95,15 +101,22 @@ function patientOf(record: CanonicalRecord): { resource: Patient; match: { syste
   // A baby without NIK (checks.ts guarantees the mother's NIK is there).
   const motherNik = subject.mother?.nik ?? '';
   const match = { system: ids.newbornKey, value: `${motherNik}.${subject.birthDate}.${subject.birthOrder ?? 1}` };
+  const address = posyandu.village ? villageAddress(posyandu.village) : undefined;
   return {
-    resource: { ...base, identifier: [{ system: ids.nikIbu, value: motherNik }, match] },
+    resource: { ...base, identifier: [{ system: ids.nikIbu, value: motherNik }, match], ...(address ? { address: [address] } : {}) },
     match,
   };
 }
 
 function encounterResource(
   ctx: RecordContext,
-  refs: { patient: Reference<Patient>; location: Reference<Location>; organization: Reference<Organization>; effective: string },
+  refs: {
+    patient: Reference<Patient>;
+    location: Reference<Location>;
+    organization: Reference<Organization>;
+    effective: string;
+    practitioner: Reference<Practitioner> | undefined;
+  },
 ): Encounter {
   const period = { start: refs.effective, end: refs.effective };
   return {
@@ -118,17 +131,65 @@ function encounterResource(
     ],
     class: fhirCommon.encounter.class,
     subject: refs.patient,
+    // SATUSEHAT 10119: the attending health worker is mandatory.
+    ...(refs.practitioner ? { participant: [{ type: [{ coding: [fhirCommon.encounter.participantType] }], individual: refs.practitioner }] } : {}),
     period,
     location: [{ location: { ...refs.location, display: ctx.posyandu.name } }],
     serviceProvider: refs.organization,
   };
 }
 
-/** A kader is not a Practitioner: named as text, so the record still says who measured. */
-function performerOf(record: CanonicalRecord): Observation['performer'] {
+// Roles of the record schema that are health workers (nakes) with an entry in the Master Nakes Index.
+const NAKES_ROLES = new Set(['bidan', 'perawat', 'dokter', 'gizi']);
+
+/**
+ * A nakes who recorded the visit and gave their NIK answers for it; otherwise (a kader, or a nakes
+ * without NIK) the posyandu's supervisor does. Kader are not Practitioners (satusehat.md §2.3).
+ */
+function practitionerOf(ctx: RecordContext): Reference<Practitioner> | undefined {
+  const own = ownNik(ctx.record);
+  const nik = own ?? ctx.posyandu.supervisorNik;
+  if (!nik) return undefined;
+  const name = own ? ctx.record.performer?.name : undefined;
+  return { type: 'Practitioner', identifier: { system: fhirCommon.identifierSystems.nik, value: nik }, ...(name ? { display: name } : {}) };
+}
+
+function ownNik(record: CanonicalRecord): string | undefined {
   const p = record.performer;
-  if (!p) return undefined;
-  return [{ display: p.name ? `${p.name} (${p.role})` : p.role }];
+  return p && NAKES_ROLES.has(p.role) ? p.nik : undefined;
+}
+
+/** The practitioner who answers for the record, and whoever measured it when that is someone else (a kader, as text). */
+function performerOf(record: CanonicalRecord, practitioner: Reference<Practitioner> | undefined): Reference<Practitioner>[] | undefined {
+  const p = record.performer;
+  const byText = p && !ownNik(record) ? [{ display: p.name ? `${p.name} (${p.role})` : p.role }] : [];
+  const all = [...(practitioner ? [practitioner] : []), ...byText];
+  return all.length > 0 ? all : undefined;
+}
+
+/**
+ * The posyandu's village as the address of a baby registered under the mother's NIK: SATUSEHAT
+ * requires an address (rule 10333) and codes it by region (satusehat.md §2.2); a posyandu serves
+ * its own village, so it is the best Gerbang knows. The village code holds the others' digits.
+ */
+function villageAddress(village: string): Address | undefined {
+  if (!/^[0-9]{10}$/.test(village)) return undefined;
+  const part = (url: string, code: string) => ({ url, valueCode: code });
+  return {
+    use: 'home',
+    country: 'ID',
+    extension: [
+      {
+        url: fhirCommon.administrativeCodeExtension,
+        extension: [
+          part('province', village.slice(0, 2)),
+          part('city', village.slice(0, 4)),
+          part('district', village.slice(0, 6)),
+          part('village', village),
+        ],
+      },
+    ],
+  };
 }
 
 /**

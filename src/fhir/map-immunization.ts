@@ -74,7 +74,11 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
     performer: [
       kader
         ? { function: { coding: [codes.performerFunction.entering], text: r.performer?.name ? `Kader ${r.performer.name}` : 'Kader' }, actor: refs.organization }
-        : { function: { coding: [codes.performerFunction.administering] }, actor: { display: r.performer?.name ?? r.performer?.role ?? '' } },
+        : {
+            function: { coding: [codes.performerFunction.administering] },
+            // The nakes by NIK when they gave it (resolved to their Practitioner by the SATUSEHAT upstream).
+            actor: refs.practitioner && r.performer?.nik && refs.practitioner.identifier?.value === r.performer.nik ? refs.practitioner : { display: r.performer?.name ?? r.performer?.role ?? '' },
+          },
       ...(kader ? [] : [{ actor: refs.organization }]),
     ],
     ...(reasonCoding.length > 0 ? { reasonCode: [{ coding: reasonCoding }] } : {}),

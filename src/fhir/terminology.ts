@@ -12,8 +12,10 @@ export interface FhirCommon {
     'nik' | 'nikIbu' | 'encounter' | 'observation' | 'procedure' | 'organization' | 'location' | 'newbornKey' | 'episodeOfCare' | 'medicationDispense' | 'immunization',
     string
   >;
-  encounter: { class: Coding; status: 'finished' };
+  encounter: { class: Coding; status: 'finished'; participantType: Coding };
   location: { physicalType: Coding };
+  /** SATUSEHAT's address extension with province, city, district and village codes */
+  administrativeCodeExtension: string;
   observationCategorySystem: string;
   observationCategories: Record<string, string>;
   ucum: string;
@@ -58,6 +60,10 @@ export const fhirCommon = readMapping<FhirCommon>('fhir-common.json', (d, fail) 
     if (typeof v !== 'string' || !/^https?:\/\//.test(v)) fail(`identifierSystems.${k}`, 'must be an http(s) URI');
   }
   checkCoding(d.encounter?.class, 'encounter.class', fail);
+  checkCoding(d.encounter?.participantType, 'encounter.participantType', fail);
+  if (typeof d.administrativeCodeExtension !== 'string' || !/^https?:\/\//.test(d.administrativeCodeExtension)) {
+    fail('administrativeCodeExtension', 'must be an http(s) URI');
+  }
   checkCoding(d.location?.physicalType, 'location.physicalType', fail);
 });
 

@@ -73,10 +73,40 @@ export class DeliveryWorkers {
       });
       worker.on('error', (err) => this.deps.logger.error({ err, upstream: upstream.name }, 'delivery worker error'));
       worker.on('failed', (job, err) => {
-        if (job) this.deps.logger.error({ err, recordId: job.data.recordId, upstream: upstream.name }, 'delivery job failed unexpectedly');
+        if (!job) return;
+        this.deps.logger.error({ err, recordId: job.data.recordId, upstream: upstream.name }, 'delivery job failed unexpectedly');
+        void this.parkIfGivenUp(upstream.name, job, err).catch((e: unknown) =>
+          this.deps.logger.error({ err: e, recordId: job.data.recordId, upstream: upstream.name }, 'could not park a record whose job failed'),
+        );
       });
       this.workers.push(worker);
     }
+  }
+
+  /**
+   * BullMQ gave up on a job our policy did not decide about: it crashed its worker more than
+   * maxStalledCount times, or threw (a bug, Redis gone mid-job) more than the job's attempts. The
+   * record would otherwise stay "sending" with no job behind it; park it as failed so a person
+   * sees it and can replay it.
+   */
+  private async parkIfGivenUp(upstream: string, job: Job<DeliveryJob>, err: Error): Promise<void> {
+    if (!(await job.isFailed())) return; // BullMQ will try it again
+    const { ledger } = this.deps;
+    const current = await ledger.forDelivery(job.data.recordId, upstream);
+    if (!current || current.status.version !== job.data.version || current.status.state === 'synced' || current.status.state === 'failed') return;
+    const at = new Date((this.deps.now ?? Date.now)()).toISOString();
+    const stalled = /stalled/.test(err.message);
+    await ledger.setState(job.data.recordId, upstream, {
+      ...current.status,
+      state: 'failed',
+      lastError: {
+        code: stalled ? 'delivery.worker-crashed' : 'delivery.job-failed',
+        message: stalled ? 'the record stopped the delivery worker several times; it is kept for a person to look at and replay' : `delivery stopped on an internal error (${err.name})`,
+        at,
+      },
+      updatedAt: at,
+    });
+    await ledger.settled(job.data.recordId, current.subject, upstream);
   }
 
   /** Finishes the pushes in flight, then stops (SIGTERM). */

@@ -1,7 +1,6 @@
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { decide } from '../../src/sync/retry-policy.js';
@@ -23,6 +22,12 @@ const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
 const srv = await startSatusehatServer({ now: () => clock });
 const config = loadConfig({});
+// The posyandu of the fixtures has a supervising bidan: a kader's records are hers to answer for.
+const SUPERVISOR_NIK = '3201014404800002';
+const facilities = {
+  ...config.facilities,
+  posyandu: { ...config.facilities.posyandu, '3201010001-01': { ...config.facilities.posyandu['3201010001-01']!, supervisorNik: SUPERVISOR_NIK } },
+};
 let refreshes = 0;
 const opened: SatusehatUpstream[] = [];
 t.teardown(async () => {
@@ -50,14 +55,14 @@ function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstr
 const up = upstream();
 
 function bundleOf(record: RecordLike): Bundle {
-  const r = prepareRecord(record, 'default', config.facilities, new Date(clock), undefined);
+  const r = prepareRecord(record, 'default', facilities, new Date(clock), undefined);
   if (!r.ok) throw new Error(`fixture does not prepare: ${JSON.stringify(r.issues)}`);
   return r.prepared.bundle;
 }
 
 const anthropometry = (recordId: string, changes: RecordLike = {}) => withChanges({ recordId, ...changes }, validAnthropometry as unknown as RecordLike);
 const ctx = (recordId: string, version = 1) => ({ recordId: `default.${recordId}`, version });
-// Outcome kinds beyond PushOutcome (waiting-identity, not-sent) are read without the shared type.
+// waiting-identity and not-sent carry fields the other kinds lack; read them loosely.
 const outcome = (r: PushResult) => r.outcome as unknown as Record<string, unknown>;
 
 const count = (method: string, path: string) => srv.requests.filter((r) => r.method === method && r.path === `/fhir-r4/v1${path}`).length;
@@ -76,33 +81,12 @@ async function identifierCounts(resourceType: string, recordId: string): Promise
     .map(([, n]) => n);
 }
 
-/** What the mapping would add for a health worker with a NIK: a Practitioner entry they are referenced by. */
-function withNakes(bundle: Bundle, nik: string, display: string): Bundle {
-  const fullUrl = `urn:uuid:${randomUUID()}`;
-  const entry = [...(bundle.entry ?? [])];
-  entry.unshift({
-    fullUrl,
-    resource: { resourceType: 'Practitioner', identifier: [{ system: NIK_SYSTEM, value: nik }], name: [{ text: display }] },
-    request: { method: 'POST', url: 'Practitioner', ifNoneExist: `identifier=${encodeURIComponent(`${NIK_SYSTEM}|${nik}`)}` },
-  });
-  for (const e of entry) {
-    if (e.resource?.resourceType === 'Observation') e.resource.performer = [{ reference: fullUrl, display }];
-    if (e.resource?.resourceType === 'Encounter') {
-      e.resource.participant = [
-        {
-          type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND', display: 'attender' }] }],
-          individual: { reference: fullUrl },
-        },
-      ];
-    }
-  }
-  return { ...bundle, entry };
-}
-
 let childIhs = '';
+let supervisorId = '';
 
 t.test('a record goes to SATUSEHAT with IHS references and without the entries SATUSEHAT owns', async (t) => {
   childIhs = await srv.addPatient({ nik: CHILD_NIK, name: 'Siti Aminah', birthDate: '2023-03-15', gender: 'female' });
+  supervisorId = await srv.addPractitioner({ nik: SUPERVISOR_NIK, name: 'Bidan Desa', gender: 'female' });
   const bundle = bundleOf(validAnthropometry);
   const res = await up.push(bundle, ctx('PB-2025-000123'));
   t.same(res.outcome, { kind: 'delivered' });
@@ -118,7 +102,9 @@ t.test('a record goes to SATUSEHAT with IHS references and without the entries S
     t.equal(o.subject?.reference, `Patient/${childIhs}`);
     t.equal(o.encounter?.reference, `Encounter/${enc?.id}`);
   }
-  t.same(obs[0]?.performer, [{ display: 'Rina (kader)' }], 'a kader stays text, not a Practitioner');
+  t.same(obs[0]?.performer, [{ reference: `Practitioner/${supervisorId}` }, { display: 'Rina (kader)' }], 'the supervisor answers; a kader stays text, not a Practitioner');
+  t.same(enc?.participant?.[0]?.individual, { reference: `Practitioner/${supervisorId}` }, 'the supervisor attends (rule 10119)');
+  t.notMatch(JSON.stringify(enc), SUPERVISOR_NIK, 'the health worker’s NIK does not travel');
   t.equal((await srv.resources('Patient')).length, 1, 'no Patient was created');
   t.equal((await srv.resources('Organization')).length, 0, 'the puskesmas Organization is referenced, not created');
   t.equal((await srv.resources('Location')).length, 1, 'the posyandu Location is created once');
@@ -326,14 +312,13 @@ t.test('throttling, server errors and an unavailable token are transient; missin
 
 t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; the bidan is a Practitioner', async (t) => {
   const motherIhs = await srv.addPatient({ nik: validAncVisit.subject.nik, name: 'Ratna Sari', birthDate: '1998-01-22', gender: 'female' });
-  const bidanNik = validAncVisit.performer.nik;
-  const bidan = await srv.addPractitioner({ nik: bidanNik, name: 'Bidan Yuli', gender: 'female' });
+  const bidan = await srv.addPractitioner({ nik: validAncVisit.performer.nik, name: 'Bidan Yuli', gender: 'female' });
   const practitionerSearches = count('GET', '/Practitioner');
 
-  const visit1 = await up.push(withNakes(bundleOf(validAncVisit), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0007'));
+  const visit1 = await up.push(bundleOf(validAncVisit), ctx('ANC-2025-0007'));
   t.same(visit1.outcome, { kind: 'delivered' });
   const visit2Record = withChanges({ recordId: 'ANC-2025-0008', occurredAt: '2025-11-05T11:00:00+07:00', visitNumber: 'K5' }, validAncVisit as unknown as RecordLike);
-  const visit2 = await up.push(withNakes(bundleOf(visit2Record), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0008'));
+  const visit2 = await up.push(bundleOf(visit2Record), ctx('ANC-2025-0008'));
   t.same(visit2.outcome, { kind: 'delivered' });
 
   const episodes = await srv.resources<EpisodeOfCare>('EpisodeOfCare');
@@ -348,7 +333,7 @@ t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; 
   }
   t.same(visit2.resources?.filter((r) => r.resourceType === 'EpisodeOfCare').map((r) => [r.id, r.status]), [[episodes[0]?.id, '200 OK']]);
   t.equal(count('GET', '/Practitioner'), practitionerSearches + 1, 'the bidan is looked up once');
-  t.equal((await srv.resources('Practitioner')).length, 1, 'master data is never created');
+  t.equal((await srv.resources('Practitioner')).length, 2, 'master data is never created (the supervisor and the bidan were seeded)');
 
   // An active ANC episode opened by another faskes is joined, not duplicated (§5).
   const otherNik = '3201016201980003';
@@ -368,14 +353,14 @@ t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; 
     { recordId: 'ANC-2025-0009', visitNumber: 'K6', subject: { nik: otherNik, name: 'Ayu Lestari', sex: 'female', birthDate: '1998-01-22' } },
     validAncVisit as unknown as RecordLike,
   );
-  t.same((await up.push(withNakes(bundleOf(otherRecord), bidanNik, 'Bidan Yuli (bidan)'), ctx('ANC-2025-0009'))).outcome, { kind: 'delivered' });
+  t.same((await up.push(bundleOf(otherRecord), ctx('ANC-2025-0009'))).outcome, { kind: 'delivered' });
   t.same((await encounterOf('ANC-2025-0009'))?.episodeOfCare, [{ reference: `EpisodeOfCare/${theirs.id}` }]);
   t.equal((await srv.resources('EpisodeOfCare')).length, 2, 'no episode of ours for her');
 });
 
-t.test('a health worker named by NIK in a reference becomes Practitioner/<id>; an unknown one waits', async (t) => {
+t.test('a health worker named by NIK becomes Practitioner/<id>; an unknown one waits', async (t) => {
   await srv.addPatient({ nik: validImmunization.subject.nik, name: 'Arka Pratama', birthDate: '2025-08-15', gender: 'male' });
-  const bidan = (await srv.resources('Practitioner'))[0]!.id!;
+  const bidan = (await srv.resources<Practitioner>('Practitioner')).find((p) => p.identifier?.some((i) => i.value === validImmunization.performer.nik))!.id!;
   const withNik = (bundle: Bundle, nik: string): Bundle => {
     for (const e of bundle.entry ?? []) {
       const imm = e.resource?.resourceType === 'Immunization' ? e.resource : undefined;
@@ -384,7 +369,7 @@ t.test('a health worker named by NIK in a reference becomes Practitioner/<id>; a
     }
     return bundle;
   };
-  const res = await up.push(withNik(bundleOf(validImmunization), validImmunization.performer.nik), ctx('IMM-2025-0311'));
+  const res = await up.push(bundleOf(validImmunization), ctx('IMM-2025-0311'));
   t.same(res.outcome, { kind: 'delivered' });
   const imm = (await srv.resources<Immunization>('Immunization'))[0];
   t.same(imm?.performer?.[0]?.actor, { reference: `Practitioner/${bidan}`, display: 'Bidan Yuli' });
@@ -394,4 +379,14 @@ t.test('a health worker named by NIK in a reference becomes Practitioner/<id>; a
   const unknown = await up.push(withNik(bundleOf(withChanges({ recordId: 'IMM-2025-0312' }, validImmunization as unknown as RecordLike)), '3201014404850009'), ctx('IMM-2025-0312'));
   t.equal(outcome(unknown).kind, 'waiting-identity');
   t.notMatch(String(outcome(unknown).reason), '3201014404850009');
+});
+
+t.test('a kader’s record at a posyandu without a supervisor is not sent, and says what to configure', async (t) => {
+  const r = prepareRecord(anthropometry('PB-2025-000900'), 'default', config.facilities, new Date(clock), undefined);
+  if (!r.ok) throw new Error('fixture does not prepare');
+  const sent = transactions();
+  const res = await up.push(r.prepared.bundle, ctx('PB-2025-000900'));
+  t.match(outcome(res), { kind: 'not-sent', transient: false, code: 'satusehat.no-practitioner' });
+  t.match(String(outcome(res).message), /supervisorNik/);
+  t.equal(transactions(), sent, 'SATUSEHAT was not asked');
 });

@@ -104,3 +104,30 @@ t.test('a severely stunted child gets the Kemkes code for sangat pendek', async 
     system: 'http://terminology.kemkes.go.id/CodeSystem/clinical-term', code: 'OI000011', display: 'Sangat Pendek',
   });
 });
+
+t.test('who answers for the visit: a nakes by their NIK, else the posyandu supervisor; a kader only as text', async (t) => {
+  const supervisorNik = '3201014404800002';
+  const withSupervisor = {
+    ...facilities,
+    posyandu: { ...facilities.posyandu, '3201010001-01': { ...facilities.posyandu['3201010001-01']!, supervisorNik } },
+  };
+  const mapAt = (r: unknown, f: typeof facilities) => mapRecord(r as CanonicalRecord, 'app-x', f).bundle;
+  const byNik = (nik: string) => ({ system: 'https://fhir.kemkes.go.id/id/nik', value: nik });
+
+  const kader = mapAt(withChanges({ performer: { role: 'kader', name: 'Ibu Sari' } }), withSupervisor);
+  const enc = entry<Encounter>(kader, 'Encounter').resource;
+  t.same(enc.participant?.[0]?.individual, { type: 'Practitioner', identifier: byNik(supervisorNik) }, 'the supervisor attends (SATUSEHAT 10119)');
+  t.equal(enc.participant?.[0]?.type?.[0]?.coding?.[0]?.code, 'ATND');
+  const weight = entry<Observation>(kader, 'Observation', '29463-7').resource;
+  t.same(weight.performer, [{ type: 'Practitioner', identifier: byNik(supervisorNik) }, { display: 'Ibu Sari (kader)' }], 'the kader is still named');
+
+  const bidanNik = '3201014404850001';
+  const bidan = mapAt(withChanges({ performer: { role: 'bidan', name: 'Bidan Yuli', nik: bidanNik } }), withSupervisor);
+  t.same(entry<Encounter>(bidan, 'Encounter').resource.participant?.[0]?.individual, { type: 'Practitioner', identifier: byNik(bidanNik), display: 'Bidan Yuli' });
+  t.same(entry<Observation>(bidan, 'Observation', '29463-7').resource.performer, [{ type: 'Practitioner', identifier: byNik(bidanNik), display: 'Bidan Yuli' }]);
+
+  const nobody = mapAt(withChanges({ performer: { role: 'kader', name: 'Ibu Sari' } }), facilities);
+  t.notOk(entry<Encounter>(nobody, 'Encounter').resource.participant, 'no supervisor configured: no participant is invented');
+  t.same(entry<Observation>(nobody, 'Observation', '29463-7').resource.performer, [{ display: 'Ibu Sari (kader)' }]);
+  t.same(checkBundle(kader), [], 'meets our profiles');
+});

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
-import { message, pickLanguage, type Language } from '../../errors/messages.js';
+import { hasMessage, message, pickLanguage, type Language } from '../../errors/messages.js';
 import { recordSchemas } from '../../records/schemas/index.js';
 import { UPSTREAM_STATES } from '../../sync/states.js';
 import type { FailureItem } from '../../sync/record-search.js';
@@ -115,7 +115,9 @@ function mayShowIdentity(caller: Caller): boolean {
 
 function withWords(item: FailureItem, lang: Language) {
   const r = item.reason;
-  const text = message(`reason.${r.category}`, lang, { code: r.code, detail: r.detail ?? r.code });
+  // A reason with words of its own (a setting to complete, say) is told as such; others by category.
+  const key = hasMessage(`reason.${r.code}`) ? `reason.${r.code}` : `reason.${r.category}`;
+  const text = message(key, lang, { code: r.code, detail: r.detail ?? r.code });
   return { ...item, reason: { ...r, text } };
 }
 

@@ -1,4 +1,4 @@
-import type { Bundle, EpisodeOfCare, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
@@ -123,6 +123,17 @@ export class SatusehatUpstream implements Upstream {
         transient: false,
       });
     }
+    if (lacksPractitioner(bundle)) {
+      // SATUSEHAT refuses an Encounter without its attending nakes (rule 10119): say why here
+      // rather than let the platform answer with a rule number.
+      return done({
+        kind: 'not-sent',
+        code: 'satusehat.no-practitioner',
+        message:
+          'no health worker answers for this visit: it was recorded by a kader at a posyandu without supervisorNik. Set the posyandu’s supervisorNik (the bidan desa) and send the record again',
+        transient: false,
+      });
+    }
     try {
       return done({ kind: 'delivered' }, { resources: await this.deliver(bundle, orgId, ctx) });
     } catch (err) {
@@ -244,6 +255,11 @@ export class SatusehatUpstream implements Upstream {
     const active = ihs?.startsWith('Patient/') ? await findActiveEpisode(this.api, orgId, episode, ihs) : undefined;
     return active ?? (await findByIdentifier(this.api, orgId, episode));
   }
+}
+
+function lacksPractitioner(bundle: Bundle): boolean {
+  const encounters = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Encounter => r?.resourceType === 'Encounter');
+  return encounters.some((e) => !e.participant?.some((p) => p.individual?.reference || p.individual?.identifier));
 }
 
 function isOwned(e: PlannedEntry): boolean {
