@@ -1,0 +1,77 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gerbang-config-'));
+const facilities = {
+  puskesmas: { P3201010101: { name: 'Puskesmas Cibinong', organizationId: '10000004', regency: '3201' } },
+  posyandu: { '3201010001-01': { name: 'Posyandu Cempaka', puskesmas: 'P3201010101', village: '3201010001' } },
+};
+const satusehat = {
+  name: 'satusehat',
+  kind: 'satusehat',
+  authUrl: 'https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1/',
+  baseUrl: 'https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1',
+  credentials: { '10000004': { clientId: '${SS_ID}', clientSecret: '${SS_SECRET}' } },
+};
+
+let n = 0;
+function load(file: unknown, env: Record<string, string> = {}) {
+  const path = join(dir, `gerbang-${n++}.json`);
+  writeFileSync(path, typeof file === 'string' ? file : JSON.stringify(file));
+  return loadConfig({ GERBANG_CONFIG: path, HOST: '127.0.0.1', ...env });
+}
+function problem(file: unknown, env: Record<string, string> = {}): string {
+  try {
+    load(file, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  return '';
+}
+
+t.test('a SATUSEHAT upstream: secrets from the environment, defaults written out, circuit per upstream', async (t) => {
+  const cfg = load({ upstreams: [satusehat, { name: 'sandbox', kind: 'fhir', baseUrl: 'http://127.0.0.1:8090/fhir', pushesPerSecond: 20, circuit: { openSeconds: 5 } }], facilities }, { SS_ID: 'id-1', SS_SECRET: 's3cret' });
+  const [ss, sandbox] = cfg.upstreams;
+  t.equal(ss?.kind, 'satusehat');
+  if (ss?.kind !== 'satusehat') return;
+  t.same(ss.credentials, { '10000004': { clientId: 'id-1', clientSecret: 's3cret' } });
+  t.equal(ss.authUrl, 'https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1', 'trailing slash dropped');
+  t.equal(ss.pushesPerSecond, undefined, 'no rate unless configured');
+  t.same(ss.circuit, { failureThreshold: 5, openSeconds: 30, maxOpenSeconds: 600 });
+  t.equal(ss.identityCacheHours, 168);
+  t.equal(ss.newbornMaxAgeDays, 60);
+  t.equal(sandbox?.pushesPerSecond, 20);
+  t.same(sandbox?.circuit, { failureThreshold: 5, openSeconds: 5, maxOpenSeconds: 600 }, 'one setting overrides its default only');
+  t.ok(Object.isFrozen(ss.credentials), 'frozen');
+});
+
+t.test('every problem at once, each with its place', async (t) => {
+  const msg = problem({
+    upstreams: [
+      { ...satusehat, credentials: { '10000099': { clientId: 'a', clientSecret: 'b' } } },
+      { name: 'sandbox', kind: 'fhir', baseUrl: 'http://x/fhir', circuit: { openSeconds: 60, maxOpenSeconds: 10 } },
+      { name: 'sandbox', kind: 'outbox', directory: '/tmp/o' },
+    ],
+    facilities,
+  });
+  t.match(msg, '/upstreams/satusehat/credentials/10000099: no puskesmas in /facilities has organizationId "10000099"');
+  t.match(msg, '/upstreams/sandbox/circuit/maxOpenSeconds: must be at least openSeconds (60)');
+  t.match(msg, '/upstreams: the name "sandbox" is used twice');
+});
+
+t.test('schema problems name the field', async (t) => {
+  t.match(problem({ upstreams: [{ ...satusehat, pushesPerSecond: 0 }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/pushesPerSecond');
+  t.match(problem({ upstreams: [{ ...satusehat, circuit: { failureThreshold: 0 } }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/circuit/failureThreshold');
+  t.match(problem({ upstreams: [satusehat], facilities }), 'uses ${SS_ID}, which is not set in the environment');
+  t.match(problem('{"upstreams": ['), 'not valid JSON');
+});
+
+t.test('no API keys: only loopback', async (t) => {
+  const file = { upstreams: [{ name: 'outbox', kind: 'outbox', directory: '/tmp/o' }], facilities };
+  t.match(problem(file, { HOST: '0.0.0.0' }), 'no API keys, so Gerbang may only listen on 127.0.0.1');
+  t.equal(load(file).server.host, '127.0.0.1');
+});
