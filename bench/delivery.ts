@@ -1,0 +1,287 @@
+// npm run bench, part 2: delivery figures, each as a ratio or per record, measured in one run.
+//   satusehat: the worker draining records through the SATUSEHAT path (token and identity caches
+//              warm) to a local SATUSEHAT-shaped upstream that answers at once, vs raw undici POSTs
+//              of the same Bundles to that upstream's transaction endpoint
+//   backlog:   BENCH_BACKLOG (100,000) records queued with no worker running, then drained by one
+//              `gerbang worker` process: time, peak RSS of that process, Redis memory per queued record
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { Redis } from 'ioredis';
+const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href);
+const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
+const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
+const { start } = (await dist('server.js')) as typeof import('../src/server.js');
+import { writeTestConfig } from '../test/helpers/gateway.js';
+import { freePort, startRedis } from '../test/helpers/redis-server.js';
+import { validAnthropometry } from '../test/fixtures/records.js';
+
+const SATUSEHAT_RECORDS = Number(process.env.BENCH_SATUSEHAT ?? 2000);
+const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
+const CONCURRENCY = 16;
+const ORG = '10000004';
+const SUPERVISOR_NIK = '3201014404800002';
+const mainJs = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+// Children differ by the NIK serial: a backlog holds many children with a few records each.
+function record(part: string, child: number, n: number): string {
+  const nik = `${validAnthropometry.subject.nik.slice(0, 12)}${String((child % 9999) + 1).padStart(4, '0')}`;
+  return JSON.stringify({ ...validAnthropometry, recordId: `BENCH-${part}-${process.pid}-${child}-${n}`, subject: { ...validAnthropometry.subject, nik }, weightKg: 8 + (n % 40) / 10 });
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** A transaction-response naming an id for every entry, as a FHIR server answers. */
+function transactionResponse(bundleText: string, seq: number) {
+  const bundle = JSON.parse(bundleText) as { entry?: Array<{ resource: { resourceType: string } }> };
+  const entry = (bundle.entry ?? []).map((e, i) => ({ response: { status: '201 Created', location: `${e.resource.resourceType}/id-${seq}-${i}/_history/1` } }));
+  return { resourceType: 'Bundle', type: 'transaction-response', entry };
+}
+
+/**
+ * SATUSEHAT's shape (token endpoint, Patient and Practitioner by NIK, searches, transactions at the
+ * FHIR base) answering at once: what is measured is Gerbang's own cost on the SATUSEHAT path.
+ */
+async function fastSatusehat() {
+  let transactions = 0;
+  let lookups = 0;
+  let tokens = 0;
+  const port = await freePort();
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const body = await readBody(req);
+    if (req.method === 'POST' && url.pathname === '/oauth2/v1/accesstoken') {
+      tokens += 1;
+      return send(res, 200, { access_token: `token-${tokens}`, token_type: 'BearerToken', expires_in: '3599', organization_name: 'bench', developer_email: 'bench@example.org' });
+    }
+    if (req.method === 'POST' && url.pathname === '/fhir-r4/v1') {
+      transactions += 1;
+      return send(res, 200, transactionResponse(body, transactions));
+    }
+    if (req.method === 'GET') {
+      lookups += 1;
+      const type = url.pathname.split('/').pop() ?? '';
+      const value = (url.searchParams.get('identifier') ?? '').split('|')[1] ?? '';
+      const id = createHash('sha256').update(value).digest('hex').slice(0, 12);
+      const found =
+        type === 'Patient' ? [{ resourceType: 'Patient', id: `P${id}`, active: true }] : type === 'Practitioner' ? [{ resourceType: 'Practitioner', id: `N${id}` }] : [];
+      return send(res, 200, { resourceType: 'Bundle', type: 'searchset', total: found.length, entry: found.map((resource) => ({ resource })) });
+    }
+    send(res, 404, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    transactions: () => transactions,
+    lookups: () => lookups,
+    tokens: () => tokens,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** An upstream that reads the Bundle and answers at once with a transaction-response. */
+async function fastFhir() {
+  let received = 0;
+  const port = await freePort();
+  const server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    received += 1;
+    send(res, 200, transactionResponse(body, received));
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}/fhir`, received: () => received, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+function facilitiesWithSupervisor() {
+  const demo = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).facilities;
+  return { ...demo, posyandu: { ...demo.posyandu, '3201010001-01': { ...demo.posyandu['3201010001-01']!, supervisorNik: SUPERVISOR_NIK } } };
+}
+
+/** Posts records to a gateway whose worker is off; returns their ids. */
+async function queue(url: string, bodies: string[]): Promise<string[]> {
+  const pool = new Pool(new URL(url).origin, { connections: 32 });
+  const ids: string[] = new Array(bodies.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < bodies.length) {
+        const i = next++;
+        const res = await pool.request({ method: 'POST', path: '/v1/records?source=bench', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+        const answer = (await res.body.json()) as { id?: string };
+        if (res.statusCode !== 202 || !answer.id) throw new Error(`ingest answered ${res.statusCode}`);
+        ids[i] = answer.id;
+      }
+    }),
+  );
+  await pool.close();
+  return ids;
+}
+
+async function untilSynced(redis: Redis, upstream: string, ids: string[], onTick?: () => void): Promise<number> {
+  for (;;) {
+    onTick?.();
+    if ((await redis.zcard(`g:backlog:${upstream}`)) === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let synced = 0;
+  for (let i = 0; i < ids.length; i += 1000) {
+    const states = await Promise.all(ids.slice(i, i + 1000).map((id) => redis.hget(`g:rec:${id}`, `u:${upstream}`)));
+    synced += states.filter((s) => s && (JSON.parse(s) as { state: string }).state === 'synced').length;
+  }
+  return synced;
+}
+
+async function benchSatusehat(redisUrl: string) {
+  console.error('bench: satusehat path');
+  const ss = await fastSatusehat();
+  const upstream = {
+    name: 'ss',
+    kind: 'satusehat',
+    authUrl: `${ss.origin}/oauth2/v1`,
+    baseUrl: `${ss.origin}/fhir-r4/v1`,
+    credentials: { [ORG]: { clientId: 'bench', clientSecret: 'bench' } },
+  };
+  const cfg = writeTestConfig({ redisUrl, upstreams: [upstream], facilities: facilitiesWithSupervisor(), delivery: { runWorker: false, concurrency: CONCURRENCY } });
+  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
+  const logger = createLogger('warn');
+  const gw = await start(config, logger);
+  const redis = new Redis(redisUrl);
+  const children = Math.min(SATUSEHAT_RECORDS, 500);
+
+  // Warm-up, not measured: one record per child fills the token and identity caches.
+  const warm = await queue(gw.url ?? '', Array.from({ length: children }, (_, c) => record('ss', c, 0)));
+  let worker = await start(config, logger, 'worker');
+  await untilSynced(redis, 'ss', warm);
+  await worker.close();
+  const lookupsWarm = ss.lookups();
+
+  const ids = await queue(gw.url ?? '', Array.from({ length: SATUSEHAT_RECORDS }, (_, i) => record('ss', i % children, 1 + Math.floor(i / children))));
+  const bundles = await Promise.all(ids.map(async (id) => (await redis.hget(`g:rec:${id}`, 'bundle')) ?? ''));
+  const started = performance.now();
+  worker = await start(config, logger, 'worker');
+  const synced = await untilSynced(redis, 'ss', ids);
+  const drainRate = ids.length / ((performance.now() - started) / 1000);
+  await worker.close();
+  const lookups = ss.lookups() - lookupsWarm;
+
+  // Baseline: the same Bundles, POSTed by undici with a bearer token at the same concurrency. They
+  // still hold the entries SATUSEHAT owns (Patient, Organization), so the baseline sends a little
+  // more than the gateway does.
+  const raw = new Pool(ss.origin, { connections: CONCURRENCY });
+  let next = 0;
+  const rawStarted = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < bundles.length) {
+        const body = bundles[next++];
+        const res = await raw.request({ method: 'POST', path: '/fhir-r4/v1', headers: { 'content-type': 'application/json', authorization: 'Bearer token-1' }, body });
+        await res.body.text();
+      }
+    }),
+  );
+  const rawRate = bundles.length / ((performance.now() - rawStarted) / 1000);
+  await raw.close();
+  await gw.close();
+  redis.disconnect();
+  const tokens = ss.tokens();
+  await ss.close();
+  cfg.cleanup();
+  return { drainRate, rawRate, synced, lookups, tokens };
+}
+
+/** Peak resident set of a process so far (Linux VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+async function benchBacklog(redisUrl: string) {
+  console.error(`bench: backlog of ${BACKLOG}`);
+  const upstream = await fastFhir();
+  const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'backlog', kind: 'fhir', baseUrl: upstream.url }], delivery: { runWorker: false, concurrency: CONCURRENCY } });
+  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
+  const gw = await start(config, createLogger('warn'));
+  const redis = new Redis(redisUrl);
+  const memoryBefore = await usedMemory(redis);
+  const ids: string[] = [];
+  const fillStarted = performance.now();
+  for (let i = 0; i < BACKLOG; i += 5000) {
+    const n = Math.min(5000, BACKLOG - i);
+    ids.push(...(await queue(gw.url ?? '', Array.from({ length: n }, (_, k) => record('backlog', i + k, Math.floor((i + k) / 9999))))));
+    console.error(`bench: backlog: ${ids.length} queued`);
+  }
+  const fillSeconds = (performance.now() - fillStarted) / 1000;
+  // Queued means a job exists: wait for the dispatcher to empty the inbox.
+  while ((await redis.llen('g:inbox')) > 0) await new Promise((r) => setTimeout(r, 50));
+  const memoryQueued = await usedMemory(redis);
+  await gw.close();
+
+  const started = performance.now();
+  const child = spawn(process.execPath, [mainJs, 'worker'], {
+    env: { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.once('exit', (code) => {
+    if (code !== 0 && code !== null) {
+      console.error(`bench: the worker process exited with ${code}`);
+      process.exit(1);
+    }
+  });
+  let peak = 0;
+  let last = 0;
+  const synced = await untilSynced(redis, 'backlog', ids, () => {
+    peak = Math.max(peak, peakRssMb(child.pid ?? 0));
+    if (performance.now() - last > 10_000) {
+      last = performance.now();
+      void redis.zcard('g:backlog:backlog').then((n) => console.error(`bench: backlog: ${n} left`));
+    }
+  });
+  const drainSeconds = (performance.now() - started) / 1000;
+  peak = Math.max(peak, peakRssMb(child.pid ?? 0));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  redis.disconnect();
+  await upstream.close();
+  cfg.cleanup();
+  return { fillSeconds, drainSeconds, synced, peakRssMb: peak, bytesPerQueued: (memoryQueued - memoryBefore) / BACKLOG };
+}
+
+const redis = await startRedis({ appendonly: true });
+try {
+  const ss = await benchSatusehat(redis.url);
+  const backlog = await benchBacklog(redis.url);
+  const lines = [
+    `satusehat raw undici ${ss.rawRate.toFixed(0)} bundles/s | worker through the SATUSEHAT path ${ss.drainRate.toFixed(0)} records/s (${ss.synced}/${SATUSEHAT_RECORDS} synced; caches warm: ${ss.lookups} lookups, ${ss.tokens} token request(s) in all) | ratio ${((ss.drainRate / ss.rawRate) * 100).toFixed(1)}%`,
+    `backlog ${BACKLOG} records: queued in ${backlog.fillSeconds.toFixed(0)} s; one worker process drained them in ${backlog.drainSeconds.toFixed(0)} s (${(BACKLOG / backlog.drainSeconds).toFixed(0)} records/s, ${backlog.synced} synced) | peak RSS of the worker ${backlog.peakRssMb.toFixed(0)} MB | Redis ${(backlog.bytesPerQueued / 1024).toFixed(1)} KiB per queued record`,
+  ];
+  console.log(lines.join('\n'));
+  if (ss.synced !== SATUSEHAT_RECORDS || backlog.synced !== BACKLOG) process.exitCode = 1;
+} finally {
+  await redis.stop();
+}
