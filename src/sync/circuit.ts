@@ -16,22 +16,22 @@ export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export type Admission = { go: true; probe: boolean } | { go: false; waitMs: number };
 
-// Returns {verdict, waitMs}: verdict 0 go, 1 go as the probe, 2 wait.
+// Returns {verdict, waitMs, failures}: verdict 0 go, 1 go as the probe, 2 wait.
 const admitScript = `
 local key = KEYS[1]
 local now, probeLeaseMs = tonumber(ARGV[1]), tonumber(ARGV[2])
-local f = redis.call('HMGET', key, 'state', 'openUntil', 'probeUntil')
+local f = redis.call('HMGET', key, 'state', 'openUntil', 'probeUntil', 'failures')
 local state = f[1] or 'closed'
-if state == 'closed' then return {0, 0} end
+if state == 'closed' then return {0, 0, tonumber(f[4]) or 0} end
 if state == 'open' then
   local untilMs = tonumber(f[2]) or 0
-  if now < untilMs then return {2, untilMs - now} end
+  if now < untilMs then return {2, untilMs - now, 0} end
 end
 -- open and due, or half-open: one probe at a time; a probe whose worker died is taken over after its lease
 local probeUntil = tonumber(f[3]) or 0
-if state == 'half-open' and now < probeUntil then return {2, probeUntil - now} end
+if state == 'half-open' and now < probeUntil then return {2, probeUntil - now, 0} end
 redis.call('HSET', key, 'state', 'half-open', 'probeUntil', now + probeLeaseMs)
-return {1, 0}
+return {1, 0, 0}
 `;
 
 // ARGV: now, outcome ('ok' | 'fail'), wasProbe ('1' | '0'), threshold, baseOpenMs, maxOpenMs.
@@ -66,13 +66,19 @@ return 'closed'
 `;
 
 type CircuitRedis = Redis & {
-  gerbangCircuitAdmit(key: string, now: number, probeLeaseMs: number): Promise<[number, number]>;
+  gerbangCircuitAdmit(key: string, now: number, probeLeaseMs: number): Promise<[number, number, number]>;
   gerbangCircuitRecord(key: string, now: number, outcome: string, probe: string, threshold: number, baseMs: number, maxMs: number): Promise<CircuitState>;
 };
+
+// While the circuit is closed and healthy, a process trusts what it last read for this long instead
+// of asking Redis before and after every push. Another process opening the circuit is seen within it.
+const VIEW_MS = 1_000;
 
 export class Circuit {
   private readonly redis: CircuitRedis;
   private readonly key: string;
+  /** closed with no failures counted, as of `at` (ms); otherwise every admit and record asks Redis */
+  private healthyAt = -Infinity;
 
   constructor(
     redis: Redis,
@@ -89,14 +95,18 @@ export class Circuit {
 
   /** Whether a push may go now; while open, how long to wait. */
   async admit(now = Date.now()): Promise<Admission> {
-    const [verdict, waitMs] = await this.redis.gerbangCircuitAdmit(this.key, now, this.probeLeaseMs);
+    if (now - this.healthyAt < VIEW_MS) return { go: true, probe: false };
+    const [verdict, waitMs, failures] = await this.redis.gerbangCircuitAdmit(this.key, now, this.probeLeaseMs);
+    if (verdict === 0 && failures === 0) this.healthyAt = now;
     if (verdict === 2) return { go: false, waitMs: Math.max(1, waitMs) };
     return { go: true, probe: verdict === 1 };
   }
 
-  /** What a push found out about the upstream; `neutral` outcomes (a 4xx, a 429) are not reported. */
+  /** What a push found out: `ok` when the upstream answered (a 4xx or a 429 too), not when it failed (network, 408, 5xx). */
   async record(ok: boolean, probe: boolean, now = Date.now()): Promise<CircuitState> {
-    return this.redis.gerbangCircuitRecord(
+    if (ok && !probe && now - this.healthyAt < VIEW_MS) return 'closed';
+    if (!ok) this.healthyAt = -Infinity;
+    const state = await this.redis.gerbangCircuitRecord(
       this.key,
       now,
       ok ? 'ok' : 'fail',
@@ -105,6 +115,8 @@ export class Circuit {
       this.cfg.openSeconds * 1000,
       this.cfg.maxOpenSeconds * 1000,
     );
+    if (ok && state === 'closed') this.healthyAt = now;
+    return state;
   }
 
   async state(): Promise<CircuitState> {

@@ -41,6 +41,13 @@ export interface NewRecord {
   upstreams: string[];
 }
 
+export type DeliveryStart =
+  | { kind: 'go'; bundle: Bundle; status: UpstreamStatus; receivedAt: string; subject: string }
+  | { kind: 'settled'; state: UpstreamStatus['state'] }
+  | { kind: 'wait' }
+  | { kind: 'superseded' }
+  | { kind: 'missing' };
+
 export interface AcceptResult {
   id: string;
   outcome: 'created' | 'new-version' | 'duplicate';
@@ -125,7 +132,8 @@ return {id, outcome, version}
 `;
 
 // A worker writes a state only for the version it worked on or a newer one: a slow push of an old
-// version must not overwrite the state of the version that superseded it.
+// version must not overwrite the state of the version that superseded it. With a subject (ARGV[6])
+// the record also leaves its person's queue at this upstream: it is settled there.
 const setStateScript = `${transitionLua}
 local current = redis.call('HGET', KEYS[1], 'u:' .. ARGV[1])
 if not current then return 0 end
@@ -134,7 +142,32 @@ local old = cjson.decode(current)
 if old.version > incoming.version then return 0 end
 redis.call('HSET', KEYS[1], 'u:' .. ARGV[1], ARGV[2])
 transition(KEYS[1], ARGV[1], old.state, incoming.state, tonumber(ARGV[3]), ARGV[4], ARGV[5])
+if ARGV[6] and ARGV[6] ~= '' then
+  redis.call('LREM', '${PREFIX}order:' .. ARGV[6] .. ':' .. ARGV[1], 1, redis.call('HGET', KEYS[1], 'id'))
+end
 return 1
+`;
+
+// What a worker reads before a push, in one step: the record's Bundle and state at the upstream,
+// and whether it is its person's next record there. A job of an older version, or of a record
+// already settled, ends here (a settled one also leaves its person's queue).
+const beginScript = `
+local U, v = ARGV[1], tonumber(ARGV[2])
+local f = redis.call('HMGET', KEYS[1], 'version', 'receivedAt', 'bundle', 'u:' .. U, 'subject', 'id')
+if not f[1] or not f[2] or not f[3] or not f[4] then return {'missing'} end
+local st = cjson.decode(f[4])
+if tonumber(f[1]) > v or st.version > v then return {'superseded'} end
+local subject = f[5] or ''
+local orderKey = '${PREFIX}order:' .. subject .. ':' .. U
+if st.state == 'synced' or st.state == 'failed' then
+  if subject ~= '' then redis.call('LREM', orderKey, 1, f[6]) end
+  return {'settled', st.state}
+end
+if subject ~= '' then
+  local head = redis.call('LINDEX', orderKey, 0)
+  if head and head ~= f[6] then return {'wait'} end
+end
+return {'go', f[3], f[4], f[2], subject}
 `;
 
 // A person's replay: back to queued at one upstream, attempts from zero, and into the inbox as a
@@ -169,7 +202,8 @@ return 1
 type LedgerRedis = Redis & {
   gerbangRequeue(key: string, inbox: string, upstream: string, nowMs: number, day: string, nowIso: string, ...states: string[]): Promise<number>;
   gerbangAccept(...args: Array<string | number>): Promise<[string, AcceptResult['outcome'], number]>;
-  gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string): Promise<number>;
+  gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string, settleSubject?: string): Promise<number>;
+  gerbangBegin(key: string, upstream: string, version: number): Promise<string[]>;
 };
 
 export class Ledger {
@@ -179,6 +213,7 @@ export class Ledger {
     redis.defineCommand('gerbangAccept', { numberOfKeys: 3, lua: acceptScript });
     redis.defineCommand('gerbangSetState', { numberOfKeys: 1, lua: setStateScript });
     redis.defineCommand('gerbangRequeue', { numberOfKeys: 2, lua: requeueScript });
+    redis.defineCommand('gerbangBegin', { numberOfKeys: 1, lua: beginScript });
     this.redis = redis as LedgerRedis;
   }
 
@@ -250,21 +285,30 @@ export class Ledger {
     return { version: Number(version), receivedAt, bundle: JSON.parse(bundle) as Bundle, status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
   }
 
-  /** Whether this record is the next of its person to go to the upstream. */
-  async isNextInOrder(id: string, subject: string, upstream: string): Promise<boolean> {
-    if (!subject) return true;
-    const head = await this.redis.lindex(orderKey(subject, upstream), 0);
-    return head === null || head === id;
+  /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
+  async beginDelivery(id: string, upstream: string, version: number): Promise<DeliveryStart> {
+    const r = await this.redis.gerbangBegin(recordKey(id), upstream, version);
+    switch (r[0]) {
+      case 'go':
+        return { kind: 'go', bundle: JSON.parse(r[1]!) as Bundle, status: JSON.parse(r[2]!) as UpstreamStatus, receivedAt: r[3]!, subject: r[4] ?? '' };
+      case 'settled':
+        return { kind: 'settled', state: r[1] as UpstreamStatus['state'] };
+      case 'wait':
+        return { kind: 'wait' };
+      case 'superseded':
+        return { kind: 'superseded' };
+      default:
+        return { kind: 'missing' };
+    }
   }
 
-  /** The record is settled at the upstream (synced or failed): the next one of its person may go. */
-  async settled(id: string, subject: string, upstream: string): Promise<void> {
-    if (subject) await this.redis.lrem(orderKey(subject, upstream), 1, id);
-  }
-
-  async setState(id: string, upstream: string, status: UpstreamStatus, now = Date.parse(status.updatedAt)): Promise<boolean> {
+  /** Writes the record's state at the upstream; `settleSubject` also lets the person's next record go. */
+  async setState(id: string, upstream: string, status: UpstreamStatus, now = Date.parse(status.updatedAt), settleSubject?: string): Promise<boolean> {
     const at = Number.isNaN(now) ? Date.now() : now;
-    return (await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status), at, reportingDay(at), new Date(at).toISOString())) === 1;
+    const day = reportingDay(at);
+    const iso = new Date(at).toISOString();
+    const done = await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status), at, day, iso, ...(settleSubject ? [settleSubject] : []));
+    return done === 1;
   }
 
   /** Replays the record at one upstream if it is failed or waiting; false when there was nothing to replay. */

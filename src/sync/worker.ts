@@ -105,8 +105,7 @@ export class DeliveryWorkers {
         at,
       },
       updatedAt: at,
-    });
-    await ledger.settled(job.data.recordId, current.subject, upstream);
+    }, Date.parse(at), current.subject);
   }
 
   /** Finishes the pushes in flight, then stops (SIGTERM). */
@@ -121,20 +120,21 @@ export class DeliveryWorkers {
     const now = this.deps.now ?? Date.now;
     const { recordId, version } = job.data;
     const log = logger.child({ recordId, upstream: upstream.name, version });
-    const current = await ledger.forDelivery(recordId, upstream.name);
-    if (!current) {
-      log.warn('record not in the ledger; job dropped');
-      return 'missing';
-    }
-    if (current.version > version || current.status.version > version) return 'superseded';
-    if (current.status.state === 'synced' || current.status.state === 'failed') {
-      await ledger.settled(recordId, current.subject, upstream.name);
-      return current.status.state;
-    }
-    // A person's records go in the order they were accepted, one at a time: a later visit never
-    // overtakes an earlier one, and two pushes for one patient never race (conditional creates).
-    if (!(await ledger.isNextInOrder(recordId, current.subject, upstream.name))) {
-      return this.later(job, token, now() + ORDER_WAIT_MS);
+    const start = await ledger.beginDelivery(recordId, upstream.name, version);
+    switch (start.kind) {
+      case 'missing':
+        log.warn('record not in the ledger; job dropped');
+        return 'missing';
+      case 'superseded':
+        return 'superseded';
+      case 'settled':
+        return start.state;
+      case 'wait':
+        // A person's records go in the order they were accepted, one at a time: a later visit never
+        // overtakes an earlier one, and two pushes for one patient never race (conditional creates).
+        return this.later(job, token, now() + ORDER_WAIT_MS);
+      case 'go':
+        break;
     }
     // An upstream that keeps failing gets a rest: the job goes back to the queue untried (no
     // attempt spent) and the whole queue pauses until the circuit lets a probe through.
@@ -144,23 +144,22 @@ export class DeliveryWorkers {
       throw Worker.RateLimitError();
     }
 
-    const attempts = current.status.attempts + 1;
-    const base: UpstreamStatus = { ...current.status, version, attempts, updatedAt: new Date(now()).toISOString() };
+    const attempts = start.status.attempts + 1;
+    const base: UpstreamStatus = { ...start.status, version, attempts, updatedAt: new Date(now()).toISOString() };
     delete base.nextAttemptAt;
     await ledger.setState(recordId, upstream.name, { ...base, state: 'sending' });
 
-    const result = await upstream.push(current.bundle, { recordId, version });
+    const result = await upstream.push(start.bundle, { recordId, version });
     const outcome = result.outcome;
-    const identityWaits = (current.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
-    const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(current.receivedAt), now: now() }, delivery);
+    const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
+    const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(start.receivedAt), now: now() }, delivery);
     log.info({ attempt: attempts, outcome: describe(result), action: decision.action, durationMs: Math.round(result.durationMs), ...(admission.probe ? { probe: true } : {}) }, 'push');
     const next = nextStatus({ ...base, ...(identityWaits > 0 ? { identityWaits } : {}) }, decision, result, now());
-    await ledger.setState(recordId, upstream.name, next);
+    // Anything but a plain retry settles the record at this upstream for now, so the person's next
+    // record may go; a record waiting for its person is not worth holding the others for hours.
+    await ledger.setState(recordId, upstream.name, next, now(), decision.action === 'retry' ? undefined : start.subject);
     this.count(upstream.name, result, next);
     await this.report(lane, result, admission.probe, now());
-    // A record waiting for its person leaves the person's queue too: the person's later records
-    // are not held behind a wait of hours (they will most likely wait for the same person).
-    if (decision.action !== 'retry') await ledger.settled(recordId, current.subject, upstream.name);
 
     if (decision.action === 'retry' || decision.action === 'wait-identity') {
       await job.changePriority({ priority: lowerPriority(job.priority, attempts) });

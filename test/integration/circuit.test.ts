@@ -1,0 +1,72 @@
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { Circuit } from '../../src/sync/circuit.js';
+import { startRedis } from '../helpers/redis-server.js';
+
+const server = await startRedis({ appendonly: false });
+const redis = new Redis(server.url);
+t.teardown(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const cfg = { failureThreshold: 3, openSeconds: 10, maxOpenSeconds: 25 };
+const LEASE = 5_000;
+
+t.test('opens after failures in a row, rests, lets one probe through, doubles its rest on a failed probe', async (t) => {
+  const a = new Circuit(redis, 'up-a', cfg, LEASE);
+  const b = new Circuit(redis, 'up-a', cfg, LEASE); // another worker process
+  let now = 1_000_000;
+  t.same(await a.admit(now), { go: true, probe: false });
+  t.equal(await a.record(false, false, now), 'closed');
+  t.equal(await a.record(true, false, now), 'closed', 'a success in between resets the count');
+  t.equal(await a.record(false, false, now), 'closed');
+  t.equal(await b.record(false, false, now), 'closed', 'failures seen by any process count');
+  t.equal(await a.record(false, false, now), 'open', 'third in a row');
+  t.same(await b.admit(now + 1), { go: false, waitMs: 9_999 }, 'every process waits');
+  t.equal(await a.state(), 'open');
+
+  now += 10_000;
+  t.same(await b.admit(now), { go: true, probe: true }, 'rest over: one probe');
+  t.same(await a.admit(now), { go: false, waitMs: LEASE }, 'no second probe while the first is out');
+  t.equal(await b.record(false, true, now), 'open', 'the probe failed');
+  t.same(await a.admit(now + 1), { go: false, waitMs: 19_999 }, 'twice the rest');
+
+  now += 20_000;
+  t.same(await a.admit(now), { go: true, probe: true });
+  t.equal(await a.record(false, true, now), 'open');
+  t.same(await a.admit(now + 1), { go: false, waitMs: 24_999 }, 'capped at maxOpenSeconds');
+
+  now += 25_000;
+  t.same(await a.admit(now), { go: true, probe: true });
+  t.equal(await a.record(true, false, now), 'half-open', 'a push that was not the probe does not close it');
+  t.equal(await a.record(true, true, now), 'closed', 'the probe went through');
+  t.same(await b.admit(now), { go: true, probe: false });
+});
+
+t.test('a probe whose worker died is taken over after its lease', async (t) => {
+  const a = new Circuit(redis, 'up-b', cfg, LEASE);
+  let now = 2_000_000;
+  for (let i = 0; i < 3; i++) await a.record(false, false, now);
+  now += 10_000;
+  t.same(await a.admit(now), { go: true, probe: true });
+  t.same(await a.admit(now + LEASE - 1), { go: false, waitMs: 1 });
+  t.same(await a.admit(now + LEASE), { go: true, probe: true }, 'the lease ran out: a new probe');
+});
+
+t.test('while healthy, a process does not ask Redis before and after every push', async (t) => {
+  const a = new Circuit(redis, 'up-c', cfg, LEASE);
+  const now = 3_000_000;
+  await a.admit(now);
+  const before = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  for (let i = 0; i < 50; i++) {
+    await a.admit(now + i);
+    await a.record(true, false, now + i);
+  }
+  const after = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  t.ok(after - before <= 2, `${after - before} commands for 50 pushes (the INFO call counts one)`);
+  const other = new Circuit(redis, 'up-c', cfg, LEASE);
+  for (let i = 0; i < 3; i++) await other.record(false, false, now + 100);
+  t.same(await a.admit(now + 200), { go: true, probe: false }, 'within its view, a process may not see the opening yet');
+  t.same(await a.admit(now + 1_100), { go: false, waitMs: 9_000 }, 'after it, it does');
+});
