@@ -32,7 +32,11 @@ export const DEFAULT_CLIENT: SatusehatClient = {
   organizationId: '10000004',
 };
 
-export type FaultTarget = 'fhir' | 'token' | 'any';
+/** 'fhir' is every FHIR API call, 'transaction' only transaction Bundles (POST to the FHIR base). */
+export type FaultTarget = 'fhir' | 'transaction' | 'token' | 'any';
+
+/** §8: the faskes' business identifiers, the only ones the duplicate rule (20002) looks at. */
+export const SYS_IDS_PREFIX = 'http://sys-ids.kemkes.go.id/';
 
 export interface SatusehatServerOptions {
   port?: number;
@@ -61,6 +65,10 @@ export interface RequestLogEntry {
   /** pathname without the query, e.g. /oauth2/v1/accesstoken or /fhir-r4/v1/Patient */
   path: string;
   status: number;
+  /** wall-clock ms (Date.now()) when the request arrived */
+  at: number;
+  /** wall-clock ms when the answer was written (or dropped because the client had gone); absent while delayNext holds it */
+  answeredAt?: number;
 }
 
 export interface SeedPatient {
@@ -93,6 +101,8 @@ export interface SatusehatServerHandle {
   fhirBase: string;
   repo: MemoryRepository;
   requests: RequestLogEntry[];
+  /** requests processed (writes committed) whose answer delayNext is still holding back */
+  heldAnswers(): RequestLogEntry[];
   addClient(client: SatusehatClient): void;
   /** a valid token without an HTTP round trip, for tests that are not about auth */
   issueToken(clientId?: string): string;
@@ -108,6 +118,8 @@ export interface SatusehatServerHandle {
   throttle(n: number, retryAfterSeconds: number, opts?: { on?: FaultTarget }): void;
   /** the request is processed (writes committed) and only the answer is held back */
   delayNext(n: number, ms: number, opts?: { on?: FaultTarget }): void;
+  /** forgets the faults and delays not used yet (failNext, throttle, delayNext) */
+  clearFaults(): void;
   down(): Promise<void>;
   up(): Promise<void>;
   countByIdentifier(resourceType: string): Promise<Record<string, number>>;
@@ -341,7 +353,9 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   const checkResource = async (r: Resource, at: string, earlier: Resource[]): Promise<OperationOutcomeIssue[] | undefined> => {
     const invalid = validationIssues(r);
     if (invalid) return invalid.map((i) => ({ ...i, expression: [at, ...(i.expression ?? [])] }));
-    for (const id of identifiersOf(r)) {
+    // Rule 20002 is about the faskes' own business identifiers: an ANC Encounter's K-visit number
+    // (§5) is shared by thousands of Encounters and is not one of them.
+    for (const id of identifiersOf(r).filter((i) => i.system!.startsWith(SYS_IDS_PREFIX))) {
       const clash = earlier.some((e) => e.resourceType === r.resourceType && identifiersOf(e).some((x) => x.system === id.system && x.value === id.value));
       if (clash || (await findByIdentifier(r.resourceType, id))) return [duplicateIssue(r, id, `${at}.identifier`)];
     }
@@ -487,16 +501,19 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
 
   // ---- HTTP ------------------------------------------------------------------------------
 
-  const take = <T extends { on: FaultTarget }>(queue: T[], target: 'fhir' | 'token'): T | undefined => {
-    const i = queue.findIndex((f) => f.on === target || f.on === 'any');
+  const take = <T extends { on: FaultTarget }>(queue: T[], target: 'fhir' | 'token', isTransaction: boolean): T | undefined => {
+    const i = queue.findIndex((f) => f.on === target || f.on === 'any' || (f.on === 'transaction' && isTransaction));
     return i < 0 ? undefined : queue.splice(i, 1)[0];
   };
+  const held = new Set<RequestLogEntry>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const at = Date.now();
     const rawBody = await readBody(req);
     const url = new URL(req.url ?? '/', origin);
     const target = url.pathname.startsWith(AUTH_PATH) ? 'token' : 'fhir';
-    const fault = take(faults, target);
+    const isTransaction = req.method === 'POST' && url.pathname.replace(/\/+$/, '') === FHIR_PATH;
+    const fault = take(faults, target, isTransaction);
     let reply: Reply;
     if (fault) {
       const body = fault.body ?? outcome(fault.status === 429 ? 'throttled' : 'transient', fault.status === 429 ? 'Too Many Requests' : 'Injected fault');
@@ -504,16 +521,30 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     } else if (url.pathname === `${AUTH_PATH}/accesstoken`) {
       reply = handleToken(req.method ?? '', url, rawBody);
     } else if (url.pathname === FHIR_PATH || url.pathname.startsWith(`${FHIR_PATH}/`)) {
-      reply = await handleFhir(req, url, rawBody);
+      // One request's writes at a time: the duplicate rule is a unique constraint, not a race.
+      reply = await serially(() => handleFhir(req, url, rawBody));
     } else {
       reply = json(404, outcome('not-found', 'Unknown path'));
     }
-    requests.push({ method: req.method ?? '', path: url.pathname, status: reply.status });
-    const delay = take(delays, target);
-    if (delay) await new Promise((r) => setTimeout(r, delay.ms));
+    const entry: RequestLogEntry = { method: req.method ?? '', path: url.pathname, status: reply.status, at };
+    requests.push(entry);
+    const delay = take(delays, target, isTransaction);
+    if (delay) {
+      held.add(entry);
+      await new Promise((r) => setTimeout(r, delay.ms));
+      held.delete(entry);
+    }
+    entry.answeredAt = Date.now();
     if (res.destroyed) return;
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
     res.end(JSON.stringify(reply.body));
+  };
+
+  let queue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work, work);
+    queue = run.catch(() => undefined);
+    return run;
   };
 
   const server: Server = createServer((req, res) => {
@@ -549,6 +580,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     fhirBase,
     repo,
     requests,
+    heldAnswers: () => [...held],
     addClient(c) {
       clients.set(c.clientId, c);
     },
@@ -588,6 +620,10 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     },
     delayNext(n, ms, o = {}) {
       for (let i = 0; i < n; i++) delays.push({ on: o.on ?? 'fhir', ms });
+    },
+    clearFaults() {
+      faults.length = 0;
+      delays.length = 0;
     },
     async down() {
       if (isDown) return;

@@ -347,8 +347,7 @@ t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; 
     managingOrganization: { reference: 'Organization/10000099' },
     period: { start: '2025-04-10T00:00:00+00:00' },
   });
-  // K6, not the fixture's K4: the test server counts the K-visit identifier in its duplicate rule,
-  // so two women's K4 visits would collide there (SATUSEHAT's own behaviour for it is undocumented).
+  // K6, not the fixture's K4, so the two Encounters differ in more than their subject.
   const otherRecord = withChanges(
     { recordId: 'ANC-2025-0009', visitNumber: 'K6', subject: { nik: otherNik, name: 'Ayu Lestari', sex: 'female', birthDate: '1998-01-22' } },
     validAncVisit as unknown as RecordLike,

@@ -23,4 +23,9 @@ export class ResendMarker {
   async markSending(recordId: string, version: number): Promise<void> {
     await this.redis.set(ResendMarker.key(recordId, version), String(Date.now()), 'EX', TTL_SECONDS);
   }
+
+  /** Nothing of this version was written (every transaction sent for it was answered with a refusal). */
+  async clear(recordId: string, version: number): Promise<void> {
+    await this.redis.del(ResendMarker.key(recordId, version));
+  }
 }

@@ -191,7 +191,8 @@ export class SatusehatUpstream implements Upstream {
     }
 
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
-    if (pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version))) {
+    const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
+    if (resending) {
       for (const e of pending) {
         if (e.role !== 'clinical') continue;
         const id = await findByIdentifier(this.api, orgId, e.resource);
@@ -219,6 +220,11 @@ export class SatusehatUpstream implements Upstream {
         }
         if (refs.size > before) continue;
       }
+      // A transaction is all or nothing, and an answer other than 408 or 5xx (a 429 above all)
+      // says it was not carried out. When no earlier attempt left any doubt either, the next
+      // attempt need not look every resource up again: while SATUSEHAT is throttling, that would
+      // turn each throttled push into one request per resource.
+      if (!resending && !mayHaveWritten(reply.status)) await this.marker.clear(ctx.recordId, ctx.version);
       throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
     }
   }
@@ -260,6 +266,11 @@ export class SatusehatUpstream implements Upstream {
 function lacksPractitioner(bundle: Bundle): boolean {
   const encounters = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Encounter => r?.resourceType === 'Encounter');
   return encounters.some((e) => !e.participant?.some((p) => p.individual?.reference || p.individual?.identifier));
+}
+
+/** Whether a transaction answered with this status may have been carried out (408, 5xx: a gateway timeout, say). */
+function mayHaveWritten(status: number): boolean {
+  return status === 408 || status >= 500;
 }
 
 function isOwned(e: PlannedEntry): boolean {

@@ -61,6 +61,16 @@ const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return re
 
 const MAX_BODY = 64 * 1024;
 
+// How long every caller waits after the token endpoint could not even be connected to (refused,
+// no route, name not found, connect timeout): the platform never saw the request.
+const UNREACHABLE_PAUSE_MS = 5_000;
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function neverSent(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && NOT_CONNECTED.has(code);
+}
+
 interface Keys {
   token: string;
   lock: string;
@@ -160,8 +170,8 @@ export class TokenCache {
   // Any failure starts a penalty, not only a refusal: after a timeout or a garbled answer we cannot
   // tell whether the platform counted the attempt as failed, and asking again at once would restart
   // its wait.
-  private async fail(orgId: string, keys: Keys, reason: TokenFailure, status?: number, retryAfterSeconds = 0): Promise<never> {
-    const ms = Math.max(this.penaltyMs, retryAfterSeconds * 1000);
+  private async fail(orgId: string, keys: Keys, reason: TokenFailure, status?: number, retryAfterSeconds = 0, penaltyMs = this.penaltyMs): Promise<never> {
+    const ms = Math.max(penaltyMs, retryAfterSeconds * 1000);
     await this.redis.set(keys.penalty, String(this.now() + ms), 'PX', ms);
     throw new TokenUnavailableError(orgId, reason, Math.ceil(ms / 1000), status);
   }
@@ -185,9 +195,11 @@ export class TokenCache {
       status = res.statusCode;
       retryAfter = res.headers['retry-after'];
       text = await readBounded(res.body);
-    } catch {
-      // The undici error is not kept: it can quote the request it failed on.
-      return this.fail(orgId, keys, 'unreachable');
+    } catch (err) {
+      // The undici error is not kept: it can quote the request it failed on. A connection that was
+      // never made cannot have been counted by the platform as a failed request: no penalty then,
+      // only a short pause shared by every caller, so an outage is not met by a crowd of attempts.
+      return neverSent(err) ? this.fail(orgId, keys, 'unreachable', undefined, 0, UNREACHABLE_PAUSE_MS) : this.fail(orgId, keys, 'unreachable');
     }
     if (status !== 200) return this.fail(orgId, keys, 'rejected', status, retryAfterSeconds(retryAfter));
     const parsed = parseToken(text);
