@@ -11,7 +11,9 @@ export const CHROMIUM = '/usr/bin/chromium';
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM)) return;
   if (process.getuid?.() !== 0) throw new Error(`${CHROMIUM} is missing: run "sudo apt-get install -y chromium"`);
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  // apt's progress goes to stderr: on stdout it would be read as part of this test's TAP stream.
+  const out = execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  process.stderr.write(out);
 }
 
 export async function launchChromium(): Promise<Browser> {
