@@ -243,7 +243,8 @@ async function benchBacklog(redisUrl: string) {
   await gw.close();
 
   const started = performance.now();
-  const child = spawn(process.execPath, [mainJs, 'worker'], {
+  // BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside the worker.
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ') ?? []), mainJs, 'worker'], {
     env: { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -123,7 +123,8 @@ export class DeliveryWorkers {
     const start = await ledger.beginDelivery(recordId, upstream.name, version);
     switch (start.kind) {
       case 'missing':
-        log.warn('record not in the ledger; job dropped');
+        // Gone, payload dropped by retention, or accepted before this upstream was configured.
+        log.warn('record, its Bundle or its state at this upstream is not in the ledger; job dropped');
         return 'missing';
       case 'superseded':
         return 'superseded';
