@@ -101,6 +101,8 @@ export interface SatusehatServerHandle {
   fhirBase: string;
   repo: MemoryRepository;
   requests: RequestLogEntry[];
+  /** every access token handed out, expired and revoked ones included (to search logs for) */
+  issuedTokens(): string[];
   /** requests processed (writes committed) whose answer delayNext is still holding back */
   heldAnswers(): RequestLogEntry[];
   addClient(client: SatusehatClient): void;
@@ -163,6 +165,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   const clients = new Map<string, SatusehatClient>();
   for (const c of opts.clients ?? [DEFAULT_CLIENT]) clients.set(c.clientId, c);
   const tokens = new Map<string, IssuedToken>();
+  const everIssued: string[] = [];
   const tokenCounts = new Map<string, number>();
   const penaltyUntil = new Map<string, number>();
   const requests: RequestLogEntry[] = [];
@@ -174,6 +177,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   const issue = (client: SatusehatClient) => {
     const token = randomBytes(21).toString('base64url');
     tokens.set(token, { clientId: client.clientId, expiresAt: now() + lifetime * 1000 });
+    everIssued.push(token);
     return token;
   };
 
@@ -581,6 +585,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     repo,
     requests,
     heldAnswers: () => [...held],
+    issuedTokens: () => [...everIssued],
     addClient(c) {
       clients.set(c.clientId, c);
     },

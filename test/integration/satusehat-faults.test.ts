@@ -1,8 +1,10 @@
 import t, { type Test } from 'tap';
 import { getJson, postJson, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { FHIR_PATH, startSatusehatServer, type SatusehatServerOptions } from '../helpers/satusehat-server.js';
+import { DEFAULT_CLIENT, FHIR_PATH, startSatusehatServer, type SatusehatServerOptions } from '../helpers/satusehat-server.js';
 import {
+  BIDAN_NIK,
+  SUPERVISOR_NIK,
   ancRecord,
   checkServerMatchesAccepted,
   childRecord,
@@ -194,6 +196,16 @@ t.test('tokens living 2 s and a revocation mid-drain: refreshed by one caller at
   t.equal(metric(text, 'gerbang_token_refreshes_total', 'upstream="satusehat"'), tokenRequests, 'gerbang_token_refreshes_total counts every token asked for');
   t.notMatch(text, /gerbang_delivery_failures_total\{/, 'no delivery failure');
   await checkServerMatchesAccepted(t, srv, gw.url, sent);
+
+  // Peers leak bearer tokens into logs. Nothing secret or personal is in this gateway's log lines.
+  const issuedTokens = srv.issuedTokens();
+  t.ok(issuedTokens.length >= 3 && gw.logs.length > records.length, `${gw.logs.length} log lines searched for ${issuedTokens.length} tokens`);
+  const people = records.flatMap((r) => {
+    const s = r.subject as { nik: string; name: string };
+    return [s.nik, s.name];
+  });
+  const secrets = [...issuedTokens, DEFAULT_CLIENT.clientSecret, SUPERVISOR_NIK, BIDAN_NIK, ...people];
+  t.same(secrets.filter((s) => gw.logs.some((l) => l.includes(s))), [], 'no token, client secret, NIK or name in any log line');
 });
 
 t.test('a burst of 429s with Retry-After: every push waits it out, nothing fails, every record goes once', async (t) => {
