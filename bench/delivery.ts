@@ -15,6 +15,7 @@ const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { start } = (await dist('server.js')) as typeof import('../src/server.js');
+const { unpackBundle } = (await dist('sync/stored-bundle.js')) as typeof import('../src/sync/stored-bundle.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
 import { validAnthropometry } from '../test/fixtures/records.js';
@@ -173,7 +174,8 @@ async function benchSatusehat(redisUrl: string) {
   const lookupsWarm = ss.lookups();
 
   const ids = await queue(gw.url ?? '', Array.from({ length: SATUSEHAT_RECORDS }, (_, i) => record('ss', i % children, 1 + Math.floor(i / children))));
-  const bundles = await Promise.all(ids.map(async (id) => (await redis.hget(`g:rec:${id}`, 'bundle')) ?? ''));
+  // The JSON text the worker sends: the ledger keeps each Bundle compressed.
+  const bundles = await Promise.all(ids.map(async (id) => JSON.stringify(unpackBundle((await redis.hgetBuffer(`g:rec:${id}`, 'bundle')) ?? Buffer.from('{}')))));
   const started = performance.now();
   worker = await start(config, logger, 'worker');
   const synced = await untilSynced(redis, 'ss', ids);

@@ -4,11 +4,12 @@ import type { Issue } from '../errors/gerbang-error.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import { reportingDay, transitionLua } from './aggregates.js';
 import { REPLAYABLE, type UpstreamStatus } from './states.js';
+import { packBundle, unpackBundle } from './stored-bundle.js';
 
 // The ledger keeps each accepted record, its mapped Bundle and its state at every upstream, in
 // Redis next to the queue. Keys:
 //   g:idx:{source}\n{recordId}  → record id (the idempotency key)
-//   g:rec:{id}                  → hash: metadata, record, bundle, and one field u:{upstream} per upstream
+//   g:rec:{id}                  → hash: metadata, record, bundle (gzip), and one field u:{upstream} per upstream
 //   g:received                  → sorted set of record ids by time received
 //   g:inbox                     → list of "{id} {version}" accepted but not yet turned into jobs
 //   g:order:{subject}:{upstream} → a person's records not yet settled at an upstream, in the order
@@ -201,9 +202,9 @@ return 1
 
 type LedgerRedis = Redis & {
   gerbangRequeue(key: string, inbox: string, upstream: string, nowMs: number, day: string, nowIso: string, ...states: string[]): Promise<number>;
-  gerbangAccept(...args: Array<string | number>): Promise<[string, AcceptResult['outcome'], number]>;
+  gerbangAccept(...args: Array<string | number | Buffer>): Promise<[string, AcceptResult['outcome'], number]>;
   gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string, settleSubject?: string): Promise<number>;
-  gerbangBegin(key: string, upstream: string, version: number): Promise<string[]>;
+  gerbangBeginBuffer(key: string, upstream: string, version: number): Promise<Buffer[]>;
 };
 
 export class Ledger {
@@ -219,7 +220,7 @@ export class Ledger {
 
   async accept(r: NewRecord): Promise<AcceptResult> {
     const now = r.receivedAt.toISOString();
-    const fields: Record<string, string> = {
+    const fields: Record<string, string | Buffer> = {
       source: r.source,
       recordId: r.record.recordId,
       kind: r.record.kind,
@@ -228,7 +229,7 @@ export class Ledger {
       regency: r.regency,
       subject: r.subject,
       record: JSON.stringify(r.record),
-      bundle: JSON.stringify(r.bundle),
+      bundle: packBundle(r.bundle),
       warnings: JSON.stringify(r.warnings),
       indicators: JSON.stringify(r.indicators),
       ...(r.provenance ? { provenance: JSON.stringify(r.provenance) } : {}),
@@ -280,19 +281,26 @@ export class Ledger {
     id: string,
     upstream: string,
   ): Promise<{ version: number; receivedAt: string; bundle: Bundle; status: UpstreamStatus; subject: string } | undefined> {
-    const [version, receivedAt, bundle, status, subject] = await this.redis.hmget(recordKey(id), 'version', 'receivedAt', 'bundle', `u:${upstream}`, 'subject');
+    const [version, receivedAt, bundle, status, subject] = await this.redis.hmgetBuffer(recordKey(id), 'version', 'receivedAt', 'bundle', `u:${upstream}`, 'subject');
     if (!version || !bundle || !status || !receivedAt) return undefined;
-    return { version: Number(version), receivedAt, bundle: JSON.parse(bundle) as Bundle, status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
+    return {
+      version: Number(version.toString()),
+      receivedAt: receivedAt.toString(),
+      bundle: unpackBundle(bundle),
+      status: JSON.parse(status.toString()) as UpstreamStatus,
+      subject: subject?.toString() ?? '',
+    };
   }
 
   /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
   async beginDelivery(id: string, upstream: string, version: number): Promise<DeliveryStart> {
-    const r = await this.redis.gerbangBegin(recordKey(id), upstream, version);
-    switch (r[0]) {
+    // As Buffers: the Bundle is stored compressed, and a binary reply must not be decoded as text.
+    const r = await this.redis.gerbangBeginBuffer(recordKey(id), upstream, version);
+    switch (r[0]?.toString()) {
       case 'go':
-        return { kind: 'go', bundle: JSON.parse(r[1]!) as Bundle, status: JSON.parse(r[2]!) as UpstreamStatus, receivedAt: r[3]!, subject: r[4] ?? '' };
+        return { kind: 'go', bundle: unpackBundle(r[1]!), status: JSON.parse(r[2]!.toString()) as UpstreamStatus, receivedAt: r[3]!.toString(), subject: r[4]?.toString() ?? '' };
       case 'settled':
-        return { kind: 'settled', state: r[1] as UpstreamStatus['state'] };
+        return { kind: 'settled', state: r[1]!.toString() as UpstreamStatus['state'] };
       case 'wait':
         return { kind: 'wait' };
       case 'superseded':
