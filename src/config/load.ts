@@ -25,8 +25,14 @@ const defaultDelivery: DeliveryConfig = {
   baseDelayMs: 2_000,
   maxDelayMs: 20 * 60_000,
   lockDurationMs: 30_000,
+  identityWait: { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 },
   runWorker: true,
 };
+// identityWait: registering a NIK in SATUSEHAT (Dukcapil sync) or a nakes (SISDMK) takes hours to
+// days, so asking every few seconds would only spend the upstream's quota. The first look again is
+// after 15 min, then waits double up to every 6 h (jittered). These waits do not use up
+// maxAttempts. A person registered late is still worth sending for a month; after that the record
+// is failed and a person decides (replay, or fix the NIK).
 
 // Payloads hold names and NIKs. Once every upstream has a record, Gerbang needs only its states
 // and ids; 30 days leaves a month for a person to compare what the app sent with what arrived.
@@ -74,7 +80,11 @@ export function loadConfig(env: Env = process.env): Config {
     upstreams: file.upstreams.map((u) => normaliseUpstream(u as RawUpstream, dataDir)),
     facilities: file.facilities as Config['facilities'],
     apiKeys: (file.apiKeys ?? []) as Config['apiKeys'],
-    delivery: { ...defaultDelivery, ...(file.delivery ?? {}) },
+    delivery: {
+      ...defaultDelivery,
+      ...(file.delivery ?? {}),
+      identityWait: { ...defaultDelivery.identityWait, ...(file.delivery?.identityWait ?? {}) },
+    },
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
@@ -169,6 +179,10 @@ function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
 function checkCrossReferences(config: Config, origin: string): void {
   const problems: string[] = [];
   const names = new Set<string>();
+  const wait = config.delivery.identityWait;
+  if (wait.maxHours * 60 < wait.firstMinutes) {
+    problems.push(`  /delivery/identityWait/maxHours: must be at least firstMinutes (${wait.firstMinutes} min)`);
+  }
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
     names.add(u.name);

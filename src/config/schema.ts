@@ -176,6 +176,15 @@ export const configSchema = {
         baseDelayMs: { type: 'integer', minimum: 1 },
         maxDelayMs: { type: 'integer', minimum: 1 },
         lockDurationMs: { type: 'integer', minimum: 1000 },
+        identityWait: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            firstMinutes: { type: 'number', exclusiveMinimum: 0 },
+            maxHours: { type: 'number', exclusiveMinimum: 0 },
+            maxAgeDays: { type: 'number', exclusiveMinimum: 0 },
+          },
+        },
         runWorker: { type: 'boolean' },
       },
     },

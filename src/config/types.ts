@@ -65,6 +65,15 @@ export interface Posyandu {
   timeZone?: TimeZone;
 }
 
+export interface IdentityWaitConfig {
+  /** the first wait; each later one doubles */
+  firstMinutes: number;
+  /** the longest wait */
+  maxHours: number;
+  /** after this long since the record was received, it is failed for a person to decide */
+  maxAgeDays: number;
+}
+
 export interface DeliveryConfig {
   concurrency: number;
   maxAttempts: number;
@@ -72,6 +81,8 @@ export interface DeliveryConfig {
   baseDelayMs: number;
   maxDelayMs: number;
   lockDurationMs: number;
+  /** the slow schedule of a record whose patient or health worker the upstream does not know yet */
+  identityWait: IdentityWaitConfig;
   /** run the worker inside the gateway process (the default) or only in `gerbang worker` processes */
   runWorker: boolean;
 }

@@ -23,16 +23,7 @@ export type Decision =
   | { action: 'wait-identity'; delayMs: number }
   | { action: 'fail'; reason: 'rejected' | 'attempts-exhausted' | 'too-old' };
 
-export type RetryConfig = Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs'>;
-
-// Registering a NIK in SATUSEHAT (Dukcapil sync) or a nakes (SISDMK) takes hours to days: asking
-// every few seconds would only spend the upstream's quota. First look again after 15 min, then
-// doubling to every 6 h, with jitter; attempts spent waiting do not count against maxAttempts.
-export const IDENTITY_WAIT = { firstMs: 15 * 60_000, maxMs: 6 * 3_600_000 };
-
-// A person registered late is still worth sending for a month; after that the record is failed
-// and a person decides (replay, or fix the NIK).
-export const IDENTITY_MAX_AGE_HOURS = 30 * 24;
+export type RetryConfig = Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs' | 'identityWait'>;
 
 export function isTransient(outcome: PushOutcome): boolean {
   switch (outcome.kind) {
@@ -84,8 +75,8 @@ export function decide(
   if (outcome.kind === 'delivered') return { action: 'synced' };
   if (outcome.kind === 'waiting-identity') {
     const waits = Math.max(1, ctx.identityWaits ?? 1);
-    const delayMs = identityDelay(waits, random);
-    if (ctx.ageMs + delayMs > IDENTITY_MAX_AGE_HOURS * 3_600_000) return { action: 'fail', reason: 'too-old' };
+    const delayMs = identityDelay(waits, cfg.identityWait, random);
+    if (ctx.ageMs + delayMs > cfg.identityWait.maxAgeDays * 86_400_000) return { action: 'fail', reason: 'too-old' };
     return { action: 'wait-identity', delayMs };
   }
   if (!isTransient(outcome)) return { action: 'fail', reason: 'rejected' };
@@ -97,9 +88,9 @@ export function decide(
   return { action: 'retry', delayMs };
 }
 
-/** Half to all of a doubling wait from IDENTITY_WAIT.firstMs up to maxMs: waits spread, never come early. */
-export function identityDelay(waits: number, random: () => number): number {
-  const ceiling = Math.min(IDENTITY_WAIT.maxMs, IDENTITY_WAIT.firstMs * 2 ** Math.max(0, waits - 1));
+/** Half to all of a doubling wait from firstMinutes up to maxHours: waits spread, never come early. */
+export function identityDelay(waits: number, wait: RetryConfig['identityWait'], random: () => number): number {
+  const ceiling = Math.min(wait.maxHours * 3_600_000, wait.firstMinutes * 60_000 * 2 ** Math.max(0, waits - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 

@@ -156,11 +156,12 @@ export class DeliveryWorkers {
     const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(start.receivedAt), now: now() }, delivery);
     log.info({ attempt: attempts, outcome: describe(result), action: decision.action, durationMs: Math.round(result.durationMs), ...(admission.probe ? { probe: true } : {}) }, 'push');
     const next = nextStatus({ ...base, ...(identityWaits > 0 ? { identityWaits } : {}) }, decision, result, now());
+    // The circuit and a throttle first: the other pushes in flight should see a 429 as soon as can be.
+    await this.report(lane, result, admission.probe, now());
     // Anything but a plain retry settles the record at this upstream for now, so the person's next
     // record may go; a record waiting for its person is not worth holding the others for hours.
     await ledger.setState(recordId, upstream.name, next, now(), decision.action === 'retry' ? undefined : start.subject);
     this.count(upstream.name, result, next);
-    await this.report(lane, result, admission.probe, now());
 
     if (decision.action === 'retry' || decision.action === 'wait-identity') {
       await job.changePriority({ priority: lowerPriority(job.priority, attempts) });

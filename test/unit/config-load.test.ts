@@ -47,6 +47,9 @@ t.test('a SATUSEHAT upstream: secrets from the environment, defaults written out
   t.equal(sandbox?.pushesPerSecond, 20);
   t.same(sandbox?.circuit, { failureThreshold: 5, openSeconds: 5, maxOpenSeconds: 600 }, 'one setting overrides its default only');
   t.ok(Object.isFrozen(ss.credentials), 'frozen');
+  t.same(cfg.delivery.identityWait, { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 }, 'the identity schedule written out');
+  const tuned = load({ upstreams: [{ name: 'o', kind: 'outbox', directory: '/tmp/o' }], facilities, delivery: { identityWait: { maxAgeDays: 7 } } });
+  t.same(tuned.delivery.identityWait, { firstMinutes: 15, maxHours: 6, maxAgeDays: 7 }, 'one identity setting overrides its default only');
 });
 
 t.test('every problem at once, each with its place', async (t) => {
@@ -57,7 +60,9 @@ t.test('every problem at once, each with its place', async (t) => {
       { name: 'sandbox', kind: 'outbox', directory: '/tmp/o' },
     ],
     facilities,
+    delivery: { identityWait: { firstMinutes: 120, maxHours: 1 } },
   });
+  t.match(msg, '/delivery/identityWait/maxHours: must be at least firstMinutes (120 min)');
   t.match(msg, '/upstreams/satusehat/credentials/10000099: no puskesmas in /facilities has organizationId "10000099"');
   t.match(msg, '/upstreams/sandbox/circuit/maxOpenSeconds: must be at least openSeconds (60)');
   t.match(msg, '/upstreams: the name "sandbox" is used twice');
@@ -68,6 +73,7 @@ t.test('schema problems name the field', async (t) => {
   t.match(problem({ upstreams: [{ ...satusehat, circuit: { failureThreshold: 0 } }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/circuit/failureThreshold');
   t.match(problem({ upstreams: [satusehat], facilities }), 'uses ${SS_ID}, which is not set in the environment');
   t.match(problem('{"upstreams": ['), 'not valid JSON');
+  t.match(problem({ upstreams: [satusehat], facilities, delivery: { identityWait: { firstMinutes: 0 } } }, { SS_ID: 'a', SS_SECRET: 'b' }), '/delivery/identityWait/firstMinutes');
 });
 
 t.test('no API keys: only loopback', async (t) => {

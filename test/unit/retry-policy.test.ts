@@ -1,7 +1,8 @@
 import t from 'tap';
-import { decide, fullJitterDelay, isTransient, retryAfterMs } from '../../src/sync/retry-policy.js';
+import { decide, fullJitterDelay, isTransient, isUpstreamFailure, lowerPriority, MAX_PRIORITY, retryAfterMs, throttleMs } from '../../src/sync/retry-policy.js';
 
-const cfg = { maxAttempts: 5, maxAgeHours: 1, baseDelayMs: 1_000, maxDelayMs: 60_000 };
+const identityWait = { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 };
+const cfg = { maxAttempts: 5, maxAgeHours: 1, baseDelayMs: 1_000, maxDelayMs: 60_000, identityWait };
 const now = Date.parse('2025-11-05T00:00:00Z');
 
 t.test('which failures are worth another try', async (t) => {
@@ -34,4 +35,32 @@ t.test('full jitter: between a small floor and a doubling ceiling capped at maxD
   t.equal(fullJitterDelay(3, cfg, () => 0), 100, 'never immediate');
   const spread = new Set(Array.from({ length: 50 }, () => fullJitterDelay(6, cfg, Math.random)));
   t.ok(spread.size > 40, 'retries of records that failed together spread out');
+});
+
+t.test('a person the upstream does not know: a slow doubling schedule, apart from maxAttempts, capped by its own age', async (t) => {
+  const waiting = { kind: 'waiting-identity', reason: 'NIK not found' } as const;
+  const at = (identityWaits: number, random = () => 1, ageMs = 0) => decide(waiting, { attempts: identityWaits, identityWaits, ageMs, now, random }, cfg);
+  t.same(at(1), { action: 'wait-identity', delayMs: 15 * 60_000 }, 'first look again after 15 min');
+  t.same(at(2), { action: 'wait-identity', delayMs: 30 * 60_000 });
+  t.same(at(20), { action: 'wait-identity', delayMs: 6 * 3_600_000 }, 'then every 6 h at most');
+  t.same(at(1, () => 0), { action: 'wait-identity', delayMs: 7.5 * 60_000 }, 'jitter takes at most half off a wait');
+  t.same(at(40, () => 1, 29 * 86_400_000), { action: 'wait-identity', delayMs: 6 * 3_600_000 }, '40 waits, far beyond maxAttempts (5), still waiting');
+  t.same(at(40, () => 1, 30 * 86_400_000 - 3_600_000), { action: 'fail', reason: 'too-old' }, 'a wait that would end past 30 days fails for a person');
+  const tighter = { ...cfg, identityWait: { firstMinutes: 1, maxHours: 0.5, maxAgeDays: 2 } };
+  t.same(decide(waiting, { attempts: 9, identityWaits: 9, ageMs: 0, now, random: () => 1 }, tighter), { action: 'wait-identity', delayMs: 30 * 60_000 }, 'configured: capped at maxHours');
+  t.same(decide(waiting, { attempts: 2, identityWaits: 2, ageMs: 2 * 86_400_000, now, random: () => 1 }, tighter), { action: 'fail', reason: 'too-old' }, 'configured: maxAgeDays');
+  const afterWaits = decide({ kind: 'http', status: 503 }, { attempts: 12, identityWaits: 10, ageMs: 0, now, random: () => 1 }, cfg);
+  t.equal(afterWaits.action, 'retry', 'identity waits do not use up the attempts of an upstream outage that follows');
+});
+
+t.test('what counts against an upstream, and what pauses it', async (t) => {
+  t.ok(isUpstreamFailure({ kind: 'network', code: 'econnrefused' }));
+  t.ok(isUpstreamFailure({ kind: 'http', status: 503 }));
+  t.notOk(isUpstreamFailure({ kind: 'http', status: 429 }), 'a throttle is not a failure');
+  t.notOk(isUpstreamFailure({ kind: 'http', status: 422 }), 'a judgement of one record is not a failure');
+  t.equal(throttleMs({ kind: 'http', status: 429, retryAfter: '7' }, now, 2_000), 7_000);
+  t.equal(throttleMs({ kind: 'http', status: 429 }, now, 2_000), 2_000, 'no Retry-After: the base delay');
+  t.equal(throttleMs({ kind: 'http', status: 503, retryAfter: '7' }, now, 2_000), undefined);
+  t.equal(lowerPriority(3, 2), 203);
+  t.equal(lowerPriority(MAX_PRIORITY - 5, 9), MAX_PRIORITY);
 });
