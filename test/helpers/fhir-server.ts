@@ -54,7 +54,8 @@ export interface FhirServerHandle {
   baseUrl: string;
   port: number;
   repo: MemoryRepository;
-  requests: Array<{ method: string; path: string; status: number }>;
+  /** every request answered: when it arrived and was answered (ms), and its body as sent */
+  requests: Array<{ method: string; path: string; status: number; at: number; answeredAt: number; body: string }>;
   validationErrors: Array<{ resourceType: string; issues: OperationOutcomeIssue[] }>;
   search<T extends Resource = Resource>(resourceType: string, query: Record<string, string>): Promise<T[]>;
   failNext(n: number, status: number, opts?: { retryAfter?: string; body?: object }): void;
@@ -92,6 +93,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
       req.socket.destroy();
       return;
     }
+    const at = Date.now();
     const body = await readBody(req);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -103,7 +105,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
       if (fault.retryAfter) res.setHeader('retry-after', fault.retryAfter);
       res.setHeader('content-type', 'application/fhir+json');
       res.end(JSON.stringify(fault.body ?? { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'transient' }] }));
-      requests.push({ method: req.method ?? '', path, status: fault.status });
+      requests.push({ method: req.method ?? '', path, status: fault.status, at, answeredAt: Date.now(), body });
       return;
     }
     const fhirReq = toFhirRequest(req, url, path, body ? JSON.parse(body) : undefined, { transactions: true });
@@ -118,7 +120,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
       status = getStatus(outcome);
       payload = outcome;
     }
-    requests.push({ method: req.method ?? '', path, status });
+    requests.push({ method: req.method ?? '', path, status, at, answeredAt: Date.now(), body });
     res.statusCode = status;
     res.setHeader('content-type', 'application/fhir+json');
     res.end(JSON.stringify(payload));
