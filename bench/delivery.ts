@@ -250,15 +250,15 @@ async function benchBacklog(redisUrl: string) {
     env: { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // A worker that dies ends the run through the wait below, so the bench's redis-server is stopped.
+  let died: number | undefined;
   child.once('exit', (code) => {
-    if (code !== 0 && code !== null) {
-      console.error(`bench: the worker process exited with ${code}`);
-      process.exit(1);
-    }
+    if (code !== 0 && code !== null) died = code;
   });
   let peak = 0;
   let last = 0;
   const synced = await untilSynced(redis, 'backlog', ids, () => {
+    if (died !== undefined) throw new Error(`bench: the worker process exited with ${died}`);
     peak = Math.max(peak, peakRssMb(child.pid ?? 0));
     if (performance.now() - last > 10_000) {
       last = performance.now();
