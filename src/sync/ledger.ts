@@ -276,20 +276,11 @@ export class Ledger {
     };
   }
 
-  /** What a worker needs to push: the current version's Bundle and this upstream's state. */
-  async forDelivery(
-    id: string,
-    upstream: string,
-  ): Promise<{ version: number; receivedAt: string; bundle: Bundle; status: UpstreamStatus; subject: string } | undefined> {
-    const [version, receivedAt, bundle, status, subject] = await this.redis.hmgetBuffer(recordKey(id), 'version', 'receivedAt', 'bundle', `u:${upstream}`, 'subject');
-    if (!version || !bundle || !status || !receivedAt) return undefined;
-    return {
-      version: Number(version.toString()),
-      receivedAt: receivedAt.toString(),
-      bundle: unpackBundle(bundle),
-      status: JSON.parse(status.toString()) as UpstreamStatus,
-      subject: subject?.toString() ?? '',
-    };
+  /** A record's state at one upstream, and its person (whose queue it leaves when settled). */
+  async stateAt(id: string, upstream: string): Promise<{ status: UpstreamStatus; subject: string } | undefined> {
+    const [status, subject] = await this.redis.hmget(recordKey(id), `u:${upstream}`, 'subject');
+    if (!status) return undefined;
+    return { status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
   }
 
   /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */

@@ -92,7 +92,7 @@ export class DeliveryWorkers {
   private async parkIfGivenUp(upstream: string, job: Job<DeliveryJob>, err: Error): Promise<void> {
     if (!(await job.isFailed())) return; // BullMQ will try it again
     const { ledger } = this.deps;
-    const current = await ledger.forDelivery(job.data.recordId, upstream);
+    const current = await ledger.stateAt(job.data.recordId, upstream);
     if (!current || current.status.version !== job.data.version || current.status.state === 'synced' || current.status.state === 'failed') return;
     const at = new Date((this.deps.now ?? Date.now)()).toISOString();
     const stalled = /stalled/.test(err.message);

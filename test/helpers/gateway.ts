@@ -61,18 +61,23 @@ export interface InProcessGateway extends Running {
   logs: string[];
 }
 
+/** A gateway logger that writes into memory, so a test can read every line it wrote. */
+export function memoryLogger(level: string): { logger: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  return { logger: createLogger(level, sink), lines };
+}
+
 /** The gateway in this process (HTTP + worker), logging into memory so tests can read the lines. */
 export async function startGateway(opts: GatewayOptions): Promise<InProcessGateway> {
   const cfgFile = writeTestConfig(opts);
   const config = loadConfig({ GERBANG_CONFIG: cfgFile.path, REDIS_URL: opts.redisUrl, HOST: '127.0.0.1' });
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  const logger = createLogger('debug', sink);
+  const { logger, lines: logs } = memoryLogger('debug');
   const running = await start(config, logger);
   const close = async () => {
     await running.close();

@@ -4,10 +4,10 @@ import { validAncVisit, withChanges, type RecordLike } from '../fixtures/records
 import { getJson, postJson } from './gateway.js';
 import { DEFAULT_CLIENT, SYS_IDS_PREFIX, type SatusehatServerHandle } from './satusehat-server.js';
 
-// What the SATUSEHAT fault tests share: the gateway's configuration for the SATUSEHAT test server,
-// records of many different people (a person's records go one at a time, so a drain of one
-// person's records would never push two at once), and the final comparison of what the server
-// holds with what the gateway accepted.
+// What the drain tests share: records of many different people (a person's records go one at a
+// time, so a drain of one person's records would never push two at once), posting them, and
+// waiting until they are synced; for SATUSEHAT also the gateway's configuration for its test
+// server and the final comparison of what the server holds with what the gateway accepted.
 
 export const ORG = DEFAULT_CLIENT.organizationId;
 /** the bidan desa who answers for the kader's records at the Cibinong posyandu */
@@ -40,11 +40,12 @@ export function satusehatUpstream(srv: SatusehatServerHandle, extra: Record<stri
 const serial = (n: number) => String(n).padStart(4, '0');
 
 /** A child's weighing at posyandu 3201010001-01 (a kader's record): child n has her own NIK. */
-export function childRecord(n: number, recordId = `A-${n}`): RecordLike {
+export function childRecord(n: number, recordId = `A-${n}`, changes: RecordLike = {}): RecordLike {
   return withChanges({
     recordId,
     subject: { nik: `320101550323${serial(n)}`, name: `Anak ${n}`, sex: 'female', birthDate: '2023-03-15' },
     weightKg: 9 + (n % 10) / 10,
+    ...changes,
   });
 }
 
@@ -93,8 +94,8 @@ export async function recordState(gwUrl: string, id: string): Promise<any> {
   return (await getJson(`${gwUrl}/v1/records/${id}`)).body;
 }
 
-/** Waits until every record is synced at SATUSEHAT; on timeout says which are not, and in what state. */
-export async function untilAllSynced(gwUrl: string, sent: Sent[], timeoutMs: number): Promise<void> {
+/** Waits until every record is synced at the upstream; on timeout says which are not, and in what state. */
+export async function untilAllSynced(gwUrl: string, sent: Sent[], timeoutMs: number, upstream = 'satusehat'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending: string[] = [];
   for (;;) {
@@ -102,7 +103,7 @@ export async function untilAllSynced(gwUrl: string, sent: Sent[], timeoutMs: num
     for (const s of sent) {
       try {
         const r = await recordState(gwUrl, s.id);
-        const u = r.upstreams?.satusehat;
+        const u = r.upstreams?.[upstream];
         if (u?.state !== 'synced') pending.push(`${s.recordId}: ${u?.state} (attempts ${u?.attempts}, ${u?.lastError?.code ?? '-'})`);
       } catch (err) {
         pending.push(`${s.recordId}: ${String(err)}`);

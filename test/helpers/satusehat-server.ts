@@ -18,6 +18,9 @@ export const IHS_SYSTEM = 'https://fhir.kemkes.go.id/id/ihs-number';
 export const AUTH_PATH = '/oauth2/v1';
 export const FHIR_PATH = '/fhir-r4/v1';
 
+/** A logged request that was a transaction Bundle (POST to the FHIR base). */
+export const isTransaction = (r: { method: string; path: string }) => r.method === 'POST' && r.path === FHIR_PATH;
+
 export interface SatusehatClient {
   clientId: string;
   clientSecret: string;

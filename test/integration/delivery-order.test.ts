@@ -1,13 +1,11 @@
-import { Writable } from 'node:stream';
 import type { Observation } from '@medplum/fhirtypes';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
-import { createLogger } from '../../src/log/logger.js';
 import { start } from '../../src/server.js';
-import { withChanges, type RecordLike } from '../fixtures/records.js';
 import { startFhirServer, type FhirServerHandle } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
+import { getJson, memoryLogger, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { childRecord, postAll, untilAllSynced, type Sent } from '../helpers/satusehat-drain.js';
 
 // The order in which queued records reach an upstream, watched at a real FHIR engine: a newer
 // version replaces an older one still queued, one person's records go one at a time and in the
@@ -18,15 +16,7 @@ import { startRedis } from '../helpers/redis-server.js';
 
 const POSYANDU_A = '3201010001-01'; // Puskesmas Cibinong (demo registry)
 const POSYANDU_B = '5271010002-01'; // Puskesmas Ampenan
-
 const serial = (n: number) => String(n).padStart(4, '0');
-function child(n: number, recordId: string, changes: RecordLike = {}): RecordLike {
-  return withChanges({
-    recordId,
-    subject: { nik: `320101550323${serial(n)}`, name: `Anak ${n}`, sex: 'female', birthDate: '2023-03-15' },
-    ...changes,
-  });
-}
 
 async function stack(t: Test, delivery: Record<string, unknown> = {}) {
   const redis = await startRedis();
@@ -37,13 +27,6 @@ async function stack(t: Test, delivery: Record<string, unknown> = {}) {
     redisUrl: redis.url,
     upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }],
     delivery: { runWorker: false, lockDurationMs: 10_000, ...delivery },
-  });
-  const workerLogs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      workerLogs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      cb();
-    },
   });
   const peek = new Redis(redis.url);
   let worker: { close(): Promise<void> } | undefined;
@@ -57,21 +40,13 @@ async function stack(t: Test, delivery: Record<string, unknown> = {}) {
   return {
     fhir,
     gw,
-    workerLogs,
-    async post(record: RecordLike): Promise<string> {
-      const res = await postJson(`${gw.url}/v1/records?source=order`, record);
-      if (res.status !== 202) throw new Error(`refused: ${JSON.stringify(res.body)}`);
-      return res.body.id as string;
-    },
-    async drain(ids: string[]) {
+    async drain(sent: Sent[]) {
       // Every record is in the queue before the worker starts.
       await waitFor(async () => (await peek.llen('g:inbox')) === 0, 10_000, 'the inbox turned into jobs');
-      worker = await start(gw.config, createLogger('info', sink), 'worker');
-      await waitFor(async () => {
-        const states = await Promise.all(ids.map(async (id) => (await getJson(`${gw.url}/v1/records/${id}`)).body.upstreams.sandbox.state as string));
-        return states.every((s) => s === 'synced');
-      }, 30_000, 'every record synced');
-      const errors = workerLogs.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
+      const log = memoryLogger('info');
+      worker = await start(gw.config, log.logger, 'worker');
+      await untilAllSynced(gw.url, sent, 30_000, 'sandbox');
+      const errors = log.lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
       t.same(errors, [], 'the worker logged no error');
     },
   };
@@ -83,11 +58,11 @@ function pushesOf(fhir: FhirServerHandle, recordId: string) {
 }
 
 t.test('a newer version of a record still queued replaces it: only the newer one is sent', async (t) => {
-  const { fhir, gw, post, drain } = await stack(t);
-  const id = await post(child(1, 'SUP-0001', { weightKg: 9.0 }));
-  const again = await post(child(1, 'SUP-0001', { weightKg: 9.6 }));
-  t.equal(again, id, 'the same record, a new version');
-  await drain([id]);
+  const { fhir, gw, drain } = await stack(t);
+  const [first, again] = await postAll(gw.url, 'order', [childRecord(1, 'SUP-0001', { weightKg: 9.0 }), childRecord(1, 'SUP-0001', { weightKg: 9.6 })]);
+  const id = first!.id;
+  t.equal(again!.id, id, 'the same record, a new version');
+  await drain([first!]);
 
   const record = (await getJson(`${gw.url}/v1/records/${id}`)).body;
   t.equal(record.version, 2);
@@ -102,17 +77,16 @@ t.test('a newer version of a record still queued replaces it: only the newer one
 });
 
 t.test('one child’s records go one at a time, in the order they were accepted, while others go in parallel', async (t) => {
-  const { fhir, post, drain } = await stack(t, { concurrency: 8 });
+  const { fhir, gw, drain } = await stack(t, { concurrency: 8 });
   fhir.setDelay(40); // long enough that two pushes for one child would overlap if they were let
   const months = ['2025-08-05', '2025-09-05', '2025-10-05', '2025-11-05'];
-  const ids: string[] = [];
   const mine = months.map((_, i) => `ORD-7000-${i + 1}`);
-  for (let i = 0; i < months.length; i++) {
-    ids.push(await post(child(7000, mine[i]!, { occurredAt: `${months[i]}T09:30:00+07:00`, weightKg: 8 + i / 2 })));
+  const records = months.flatMap((month, i) => [
+    childRecord(7000, mine[i], { occurredAt: `${month}T09:30:00+07:00`, weightKg: 8 + i / 2 }),
     // Other children's records in between, which the worker may send alongside.
-    for (let k = 0; k < 2; k++) ids.push(await post(child(7100 + i * 2 + k, `ORD-${7100 + i * 2 + k}-1`)));
-  }
-  await drain(ids);
+    ...[0, 1].map((k) => childRecord(7100 + i * 2 + k, `ORD-${7100 + i * 2 + k}-1`)),
+  ]);
+  await drain(await postAll(gw.url, 'order', records));
 
   const windows = mine.map((recordId) => {
     const parts = pushesOf(fhir, recordId);
@@ -131,11 +105,12 @@ t.test('one child’s records go one at a time, in the order they were accepted,
 });
 
 t.test('fairness: a puskesmas that sends a large backlog does not hold up another one', async (t) => {
-  const { fhir, post, drain } = await stack(t, { concurrency: 1 });
-  const ids: string[] = [];
-  for (let n = 1; n <= 12; n++) ids.push(await post(child(8000 + n, `FAIR-A-${serial(n)}`, { posyandu: POSYANDU_A })));
-  for (let n = 1; n <= 3; n++) ids.push(await post(child(8100 + n, `FAIR-B-${serial(n)}`, { posyandu: POSYANDU_B })));
-  await drain(ids);
+  const { fhir, gw, drain } = await stack(t, { concurrency: 1 });
+  const records = [
+    ...Array.from({ length: 12 }, (_, i) => childRecord(8001 + i, `FAIR-A-${serial(i + 1)}`, { posyandu: POSYANDU_A })),
+    ...Array.from({ length: 3 }, (_, i) => childRecord(8101 + i, `FAIR-B-${serial(i + 1)}`, { posyandu: POSYANDU_B })),
+  ];
+  await drain(await postAll(gw.url, 'order', records));
 
   // The order records were first sent in, read from the server's own request log.
   const order: string[] = [];

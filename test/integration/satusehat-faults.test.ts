@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { getJson, postJson, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { DEFAULT_CLIENT, FHIR_PATH, startSatusehatServer, type SatusehatServerOptions } from '../helpers/satusehat-server.js';
+import { DEFAULT_CLIENT, FHIR_PATH, isTransaction, startSatusehatServer, type SatusehatServerOptions } from '../helpers/satusehat-server.js';
 import {
   BIDAN_NIK,
   SUPERVISOR_NIK,
@@ -53,7 +53,6 @@ const logLines = (logs: string[]): LogLine[] =>
 
 const metricsText = async (url: string) => (await fetch(`${url}/metrics`)).text();
 const isFhir = (r: { path: string }) => r.path.startsWith(FHIR_PATH);
-const isTransaction = (r: { method: string; path: string }) => r.method === 'POST' && r.path === FHIR_PATH;
 
 t.test('SATUSEHAT refusing connections, then answering 503, then back: the circuit rests it; every record goes once', async (t) => {
   const { srv, gw } = await stack(t);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { spawnGateway, startGateway, waitFor, writeTestConfig, type ChildGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { FHIR_PATH, startSatusehatServer } from '../helpers/satusehat-server.js';
+import { FHIR_PATH, isTransaction, startSatusehatServer } from '../helpers/satusehat-server.js';
 import { ancRecord, checkServerMatchesAccepted, childRecord, postAll, satusehatFacilities, satusehatUpstream, seedPeople, untilAllSynced } from '../helpers/satusehat-drain.js';
 
 // The delivery worker as its own process (`gerbang worker`), SIGKILLed three times while
@@ -37,7 +37,6 @@ t.test('worker SIGKILLed mid-push three times: no record lost, no resource twice
   srv.delayNext(100_000, 1_200, { on: 'transaction' });
   const sent = await postAll(gw.url, 'kill', records);
 
-  const isTransaction = (r: { method: string; path: string }) => r.method === 'POST' && r.path === FHIR_PATH;
   const unanswered: number[] = [];
   for (let i = 0; i < KILLS; i++) {
     const spawnedAt = Date.now();

@@ -170,7 +170,8 @@ export class TokenCache {
   // Any failure starts a penalty, not only a refusal: after a timeout or a garbled answer we cannot
   // tell whether the platform counted the attempt as failed, and asking again at once would restart
   // its wait.
-  private async fail(orgId: string, keys: Keys, reason: TokenFailure, status?: number, retryAfterSeconds = 0, penaltyMs = this.penaltyMs): Promise<never> {
+  private async fail(orgId: string, keys: Keys, reason: TokenFailure, o: { status?: number; retryAfterSeconds?: number; penaltyMs?: number } = {}): Promise<never> {
+    const { status, retryAfterSeconds = 0, penaltyMs = this.penaltyMs } = o;
     const ms = Math.max(penaltyMs, retryAfterSeconds * 1000);
     await this.redis.set(keys.penalty, String(this.now() + ms), 'PX', ms);
     throw new TokenUnavailableError(orgId, reason, Math.ceil(ms / 1000), status);
@@ -199,11 +200,11 @@ export class TokenCache {
       // The undici error is not kept: it can quote the request it failed on. A connection that was
       // never made cannot have been counted by the platform as a failed request: no penalty then,
       // only a short pause shared by every caller, so an outage is not met by a crowd of attempts.
-      return neverSent(err) ? this.fail(orgId, keys, 'unreachable', undefined, 0, UNREACHABLE_PAUSE_MS) : this.fail(orgId, keys, 'unreachable');
+      return this.fail(orgId, keys, 'unreachable', neverSent(err) ? { penaltyMs: UNREACHABLE_PAUSE_MS } : {});
     }
-    if (status !== 200) return this.fail(orgId, keys, 'rejected', status, retryAfterSeconds(retryAfter));
+    if (status !== 200) return this.fail(orgId, keys, 'rejected', { status, retryAfterSeconds: retryAfterSeconds(retryAfter) });
     const parsed = parseToken(text);
-    if (!parsed) return this.fail(orgId, keys, 'malformed', status);
+    if (!parsed) return this.fail(orgId, keys, 'malformed', { status });
 
     const lifetimeMs = parsed.expiresInSeconds * 1000;
     // A token shorter-lived than the margin is still cached for half its life rather than not at all.
