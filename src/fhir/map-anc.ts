@@ -4,7 +4,7 @@ import { anaemia } from '../indicators/screening-risk.js';
 import type { AncVisitRecord } from '../records/schemas/anc-visit.js';
 import { completedMonths, daysBetween, localDate } from '../records/time.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { observationBase } from './map-anthropometry.js';
+import { observationBase } from './observation-base.js';
 import type { EncounterContext, EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { checkCoding, fhirCommon, identifierSystem, readMapping } from './terminology.js';
 

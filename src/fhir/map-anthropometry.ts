@@ -3,6 +3,7 @@ import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { mapGrowth, type GrowthSummary } from './map-growth.js';
+import { observationBase } from './observation-base.js';
 import { anthropometryTable, fhirCommon, identifierSystem, type QuantityMeasure } from './terminology.js';
 
 /**
@@ -50,30 +51,6 @@ export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: Tran
     b.upsert(v.key, procedure);
   }
   return { growth };
-}
-
-export function observationBase(
-  ctx: RecordContext,
-  refs: EnvelopeRefs,
-  key: string,
-  category: string,
-): Omit<Observation, 'code'> & { resourceType: 'Observation' } {
-  return {
-    resourceType: 'Observation',
-    identifier: [{ system: identifierSystem('observation', ctx.puskesmas.organizationId), value: `${ctx.key}.${key}` }],
-    status: 'final',
-    category: [
-      {
-        coding: [
-          { system: fhirCommon.observationCategorySystem, code: category, display: fhirCommon.observationCategories[category] ?? category },
-        ],
-      },
-    ],
-    subject: refs.patient,
-    encounter: refs.encounter,
-    effectiveDateTime: refs.effective,
-    ...(refs.performer ? { performer: refs.performer } : {}),
-  };
 }
 
 function quantity(value: number, measure: QuantityMeasure) {

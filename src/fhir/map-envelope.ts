@@ -58,7 +58,7 @@ export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounter
   resource.identifier?.push(...(extra.identifiers ?? []));
   if (extra.episodeOfCare) resource.episodeOfCare = [extra.episodeOfCare];
   const encounter = b.upsert('encounter', resource);
-  return { patient, encounter, organization, location, effective, practitioner, performer: performerOf(ctx.record, practitioner) };
+  return { patient, encounter, organization, location, effective, practitioner, performer: performerOf(practitioner) };
 }
 
 function organizationResource(ctx: RecordContext): Organization {
@@ -159,12 +159,13 @@ function ownNik(record: CanonicalRecord): string | undefined {
   return p && NAKES_ROLES.has(p.role) ? p.nik : undefined;
 }
 
-/** The practitioner who answers for the record, and whoever measured it when that is someone else (a kader, as text). */
-function performerOf(record: CanonicalRecord, practitioner: Reference<Practitioner> | undefined): Reference<Practitioner>[] | undefined {
-  const p = record.performer;
-  const byText = p && !ownNik(record) ? [{ display: p.name ? `${p.name} (${p.role})` : p.role }] : [];
-  const all = [...(practitioner ? [practitioner] : []), ...byText];
-  return all.length > 0 ? all : undefined;
+/**
+ * Performers of the record's Observations and Procedures: the practitioner who answers for it.
+ * SATUSEHAT refuses anything but a Practitioner reference there (rule 10383), so a kader who
+ * measured is not listed; the Immunization names kader its own way (P13__017).
+ */
+function performerOf(practitioner: Reference<Practitioner> | undefined): Reference<Practitioner>[] | undefined {
+  return practitioner ? [practitioner] : undefined;
 }
 
 /**

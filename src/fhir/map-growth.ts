@@ -5,7 +5,7 @@ import { computeGrowth } from '../indicators/growth/zscore.js';
 import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
 import { completedMonths, localDate } from '../records/time.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { observationBase } from './map-anthropometry.js';
+import { observationBase } from './observation-base.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { fhirCommon } from './terminology.js';
 

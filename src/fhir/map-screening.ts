@@ -13,7 +13,7 @@ import {
 import type { ScreeningRecord } from '../records/schemas/screening.js';
 import { completedMonths, localDate } from '../records/time.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { observationBase } from './map-anthropometry.js';
+import { observationBase } from './observation-base.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { fhirCommon } from './terminology.js';
 

@@ -102,7 +102,7 @@ t.test('a record goes to SATUSEHAT with IHS references and without the entries S
     t.equal(o.subject?.reference, `Patient/${childIhs}`);
     t.equal(o.encounter?.reference, `Encounter/${enc?.id}`);
   }
-  t.same(obs[0]?.performer, [{ reference: `Practitioner/${supervisorId}` }, { display: 'Rina (kader)' }], 'the supervisor answers; a kader stays text, not a Practitioner');
+  t.same(obs[0]?.performer, [{ reference: `Practitioner/${supervisorId}` }], 'the supervisor answers; a kader is no performer (rule 10383)');
   t.same(enc?.participant?.[0]?.individual, { reference: `Practitioner/${supervisorId}` }, 'the supervisor attends (rule 10119)');
   t.notMatch(JSON.stringify(enc), SUPERVISOR_NIK, 'the health worker’s NIK does not travel');
   t.equal((await srv.resources('Patient')).length, 1, 'no Patient was created');

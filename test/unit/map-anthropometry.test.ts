@@ -44,7 +44,7 @@ t.test('measurements: codes, categories, UCUM units; length lying vs height stan
   t.equal(weight.category?.[0]?.coding?.[0]?.code, 'vital-signs');
   t.equal(weight.identifier?.[0]?.value, 'app-x.PB-2025-000123.weight');
   t.equal(weight.identifier?.[0]?.system, 'http://sys-ids.kemkes.go.id/observation/10000004');
-  t.equal(weight.performer?.[0]?.display, 'Rina (kader)', 'a kader is named, not made a Practitioner');
+  t.equal(weight.performer?.every((p) => p.identifier?.system === 'https://fhir.kemkes.go.id/id/nik' || p.reference?.startsWith('Practitioner/')) ?? true, true, 'only Practitioners perform (rule 10383): a kader is not made one');
   t.equal(entry<Observation>(b, 'Observation', '8306-3').resource.valueQuantity?.value, 78.4);
   t.equal(entry<Observation>(b, 'Observation', '284473002').resource.category?.[0]?.coding?.[0]?.code, 'exam');
   t.equal(entry<Observation>(b, 'Observation', '9843-4').resource.valueQuantity?.unit, 'cm');
@@ -105,7 +105,7 @@ t.test('a severely stunted child gets the Kemkes code for sangat pendek', async 
   });
 });
 
-t.test('who answers for the visit: a nakes by their NIK, else the posyandu supervisor; a kader only as text', async (t) => {
+t.test('who answers for the visit: a nakes by their NIK, else the posyandu supervisor; a kader never as performer', async (t) => {
   const supervisorNik = '3201014404800002';
   const withSupervisor = {
     ...facilities,
@@ -119,7 +119,7 @@ t.test('who answers for the visit: a nakes by their NIK, else the posyandu super
   t.same(enc.participant?.[0]?.individual, { type: 'Practitioner', identifier: byNik(supervisorNik) }, 'the supervisor attends (SATUSEHAT 10119)');
   t.equal(enc.participant?.[0]?.type?.[0]?.coding?.[0]?.code, 'ATND');
   const weight = entry<Observation>(kader, 'Observation', '29463-7').resource;
-  t.same(weight.performer, [{ type: 'Practitioner', identifier: byNik(supervisorNik) }, { display: 'Ibu Sari (kader)' }], 'the kader is still named');
+  t.same(weight.performer, [{ type: 'Practitioner', identifier: byNik(supervisorNik) }], 'only the Practitioner performs (rule 10383)');
 
   const bidanNik = '3201014404850001';
   const bidan = mapAt(withChanges({ performer: { role: 'bidan', name: 'Bidan Yuli', nik: bidanNik } }), withSupervisor);
@@ -128,6 +128,6 @@ t.test('who answers for the visit: a nakes by their NIK, else the posyandu super
 
   const nobody = mapAt(withChanges({ performer: { role: 'kader', name: 'Ibu Sari' } }), facilities);
   t.notOk(entry<Encounter>(nobody, 'Encounter').resource.participant, 'no supervisor configured: no participant is invented');
-  t.same(entry<Observation>(nobody, 'Observation', '29463-7').resource.performer, [{ display: 'Ibu Sari (kader)' }]);
+  t.equal(entry<Observation>(nobody, 'Observation', '29463-7').resource.performer, undefined, 'nor a performer: a kader is not a Practitioner');
   t.same(checkBundle(kader), [], 'meets our profiles');
 });
