@@ -29,12 +29,24 @@ export class TransactionBuilder {
     return this.add(entryKey, resource, { method: 'PUT', url: `${resource.resourceType}?${identifierQuery(identifier)}` });
   }
 
+  /**
+   * The reference an entry has (or will have) in this Bundle, for resources that name each other,
+   * e.g. an Encounter and its diagnosis Condition.
+   */
+  referenceTo<T extends Resource>(entryKey: string): Reference<T> {
+    return { reference: this.fullUrlOf(entryKey) };
+  }
+
   build(): Bundle {
     return { resourceType: 'Bundle', type: 'transaction', entry: this.entries };
   }
 
+  private fullUrlOf(entryKey: string): string {
+    return `urn:uuid:${stableUuid(`${this.recordKey}\u0000${entryKey}`)}`;
+  }
+
   private add<T extends Resource>(entryKey: string, resource: T, request: BundleEntry['request']): Reference<T> {
-    const fullUrl = `urn:uuid:${stableUuid(`${this.recordKey}\u0000${entryKey}`)}`;
+    const fullUrl = this.fullUrlOf(entryKey);
     this.entries.push({ fullUrl, resource, request });
     return { reference: fullUrl };
   }

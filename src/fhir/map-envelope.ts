@@ -1,12 +1,19 @@
-import type { Address, Encounter, EpisodeOfCare, Identifier, Location, Organization, Patient, Practitioner, Reference } from '@medplum/fhirtypes';
+import type { Address, Condition, Encounter, EpisodeOfCare, Identifier, Location, Organization, Patient, Practitioner, Reference } from '@medplum/fhirtypes';
 import type { Posyandu, Puskesmas } from '../config/types.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { fhirCommon, identifierSystem } from './terminology.js';
+import { completedMonths, localDate } from '../records/time.js';
+import { diagnosisTable, fhirCommon, identifierSystem } from './terminology.js';
+import { recordTime, visitPeriod, type Clock, type VisitPeriod } from './visit-time.js';
 
-/** What every record kind's mapping needs: who, where, when, and the keys of its identifiers. */
-export interface RecordContext {
+export { fhirDateTime } from './visit-time.js';
+
+/**
+ * What every record kind's mapping needs: who, where, when, and the keys of its identifiers. It
+ * is also the Clock that `fhirDateTime(value, ctx)` needs to turn a record's date into a dateTime.
+ */
+export interface RecordContext extends Clock {
   record: CanonicalRecord;
   /** `${source}.${recordId}`: unique per app, stable across versions of the record */
   key: string;
@@ -22,7 +29,10 @@ export interface EnvelopeRefs {
   encounter: Reference<Encounter>;
   organization: Reference<Organization>;
   location: Reference<Location>;
+  /** when the record's results were taken (a full date-time, inside `visit`) */
   effective: string;
+  /** the visit's period; its end is when the visit's diagnosis was recorded */
+  visit: VisitPeriod;
   performer: Reference<Practitioner>[] | undefined;
   /**
    * The health worker who answers for the record, named by NIK (a logical reference): the
@@ -38,7 +48,7 @@ export type EncounterContext = (
   b: TransactionBuilder,
 ) => { identifiers?: Identifier[]; episodeOfCare?: Reference<EpisodeOfCare> };
 
-/** Writes the Organization, Location, Patient and Encounter every record hangs on. */
+/** Writes the Organization, Location, Patient, Encounter and the visit's diagnosis every record hangs on. */
 export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounterContext?: EncounterContext): EnvelopeRefs {
   const orgId = ctx.puskesmas.organizationId;
   const organization = b.createIfMissing('organization', organizationResource(ctx), {
@@ -51,14 +61,20 @@ export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounter
   });
   const { resource: patientResource, match } = patientOf(ctx.record, ctx.posyandu);
   const patient = b.createIfMissing('patient', patientResource, match);
-  const effective = fhirDateTime(ctx.record.occurredAt);
+  const effective = recordTime(ctx.record, ctx);
+  const visit = visitPeriod(ctx.record, ctx);
   const extra = encounterContext?.(ctx, { patient, organization }, b) ?? {};
   const practitioner = practitionerOf(ctx);
-  const resource = encounterResource(ctx, { patient, location, organization, effective, practitioner });
+  // The Encounter names its diagnosis and the Condition its Encounter: both fullUrls are known
+  // before either is written (the official Bundles do the same, H06__104).
+  const encounter = b.referenceTo<Encounter>('encounter');
+  const diagnosis = b.referenceTo<Condition>('diagnosis');
+  const resource = encounterResource(ctx, { patient, location, organization, visit, practitioner, diagnosis });
   resource.identifier?.push(...(extra.identifiers ?? []));
   if (extra.episodeOfCare) resource.episodeOfCare = [extra.episodeOfCare];
-  const encounter = b.upsert('encounter', resource);
-  return { patient, encounter, organization, location, effective, practitioner, performer: performerOf(practitioner) };
+  b.upsert('encounter', resource);
+  b.upsert('diagnosis', diagnosisResource(ctx, { patient, encounter, recorded: visit.end, practitioner }));
+  return { patient, encounter, organization, location, effective, visit, practitioner, performer: performerOf(practitioner) };
 }
 
 function organizationResource(ctx: RecordContext): Organization {
@@ -71,13 +87,22 @@ function organizationResource(ctx: RecordContext): Organization {
   };
 }
 
+/**
+ * The posyandu as a room-level Location of its puskesmas, as P13__004 hangs the immunisation post
+ * off the puskesmas Organization. P16__001-004 put a sub-Organization (type team) between them;
+ * Gerbang does not: that Organization would be one more faskes-master entry per posyandu for the
+ * puskesmas to own, no count or rule depends on it, and a posyandu known to the platform by its
+ * Location id (registry `locationId`) keeps working unchanged.
+ */
 function locationResource(ctx: RecordContext, organization: Reference<Organization>): Location {
+  const address = ctx.posyandu.village ? villageAddress(ctx.posyandu.village, 'work') : undefined;
   return {
     resourceType: 'Location',
     identifier: [{ system: identifierSystem('location', ctx.puskesmas.organizationId), value: ctx.posyanduCode }],
     status: 'active',
     name: ctx.posyandu.name,
     mode: 'instance',
+    ...(address ? { address } : {}),
     physicalType: { coding: [fhirCommon.location.physicalType] },
     managingOrganization: organization,
   };
@@ -101,7 +126,7 @@ function patientOf(record: CanonicalRecord, posyandu: Posyandu): { resource: Pat
   // A baby without NIK (checks.ts guarantees the mother's NIK is there).
   const motherNik = subject.mother?.nik ?? '';
   const match = { system: ids.newbornKey, value: `${motherNik}.${subject.birthDate}.${subject.birthOrder ?? 1}` };
-  const address = posyandu.village ? villageAddress(posyandu.village) : undefined;
+  const address = posyandu.village ? villageAddress(posyandu.village, 'home') : undefined;
   return {
     resource: { ...base, identifier: [{ system: ids.nikIbu, value: motherNik }, match], ...(address ? { address: [address] } : {}) },
     match,
@@ -114,29 +139,63 @@ function encounterResource(
     patient: Reference<Patient>;
     location: Reference<Location>;
     organization: Reference<Organization>;
-    effective: string;
+    visit: VisitPeriod;
     practitioner: Reference<Practitioner> | undefined;
+    diagnosis: Reference<Condition>;
   },
 ): Encounter {
-  const period = { start: refs.effective, end: refs.effective };
+  const { start, end } = refs.visit;
+  const period = { start, end };
+  const enc = fhirCommon.encounter;
   return {
     resourceType: 'Encounter',
     identifier: [{ system: identifierSystem('encounter', ctx.puskesmas.organizationId), value: ctx.key }],
-    status: fhirCommon.encounter.status,
-    // SATUSEHAT requires the history (rule 10122); a posyandu visit is recorded after the fact.
+    status: enc.status,
+    // SATUSEHAT requires the history (rule 10122) with real times (10121, 10173); a posyandu
+    // visit is recorded after the fact, as the finished visit of P16__057 is.
     statusHistory: [
-      { status: 'arrived', period },
+      { status: 'arrived', period: { start, end: start } },
       { status: 'in-progress', period },
-      { status: 'finished', period },
+      { status: 'finished', period: { start: end, end } },
     ],
-    class: fhirCommon.encounter.class,
+    class: enc.class,
     subject: refs.patient,
     // SATUSEHAT 10119: the attending health worker is mandatory.
-    ...(refs.practitioner ? { participant: [{ type: [{ coding: [fhirCommon.encounter.participantType] }], individual: refs.practitioner }] } : {}),
+    ...(refs.practitioner ? { participant: [{ type: [{ coding: [enc.participantType] }], individual: refs.practitioner }] } : {}),
     period,
-    location: [{ location: { ...refs.location, display: ctx.posyandu.name } }],
+    diagnosis: [{ condition: refs.diagnosis, use: { coding: [enc.diagnosisUse] }, rank: 1 }],
+    hospitalization: { dischargeDisposition: { coding: [enc.dischargeDisposition] } },
+    location: [{ location: { ...refs.location, display: ctx.posyandu.name }, period }],
     serviceProvider: refs.organization,
   };
+}
+
+/** The visit's diagnosis (P16__054): what a routine visit of this kind is, by mappings/diagnoses.json. */
+function diagnosisResource(
+  ctx: RecordContext,
+  refs: { patient: Reference<Patient>; encounter: Reference<Encounter>; recorded: string; practitioner: Reference<Practitioner> | undefined },
+): Condition {
+  const choice = diagnosisOf(ctx.record);
+  return {
+    resourceType: 'Condition',
+    identifier: [{ system: identifierSystem('condition', ctx.puskesmas.organizationId), value: `${ctx.key}.diagnosis` }],
+    clinicalStatus: { coding: [fhirCommon.condition.clinicalStatus] },
+    category: [{ coding: [fhirCommon.condition.category] }],
+    code: { coding: [{ system: diagnosisTable.system, code: choice.code, display: choice.display }] },
+    subject: refs.patient,
+    encounter: refs.encounter,
+    recordedDate: refs.recorded,
+    ...(refs.practitioner ? { recorder: refs.practitioner } : {}),
+  };
+}
+
+function diagnosisOf(record: CanonicalRecord): { code: string; display: string } {
+  const ageYears = Math.floor(completedMonths(record.subject.birthDate, localDate(record.occurredAt)) / 12);
+  const choices = diagnosisTable.byKind[record.kind] ?? [];
+  const choice = choices.find((c) => c.maxAgeYears === undefined || ageYears < c.maxAgeYears);
+  // terminology.ts guarantees a last choice for every age of every kind
+  if (!choice) throw new Error(`mappings/diagnoses.json has no diagnosis for ${record.kind} at ${ageYears} years`);
+  return choice;
 }
 
 // Roles of the record schema that are health workers (nakes) with an entry in the Master Nakes Index.
@@ -169,15 +228,16 @@ function performerOf(practitioner: Reference<Practitioner> | undefined): Referen
 }
 
 /**
- * The posyandu's village as the address of a baby registered under the mother's NIK: SATUSEHAT
- * requires an address (rule 10333) and codes it by region (satusehat.md §2.2); a posyandu serves
- * its own village, so it is the best Gerbang knows. The village code holds the others' digits.
+ * The posyandu's village as an address coded by region (satusehat.md §2.2): the Location's own
+ * (P13__004), and that of a baby registered under the mother's NIK, for whom SATUSEHAT requires
+ * one (rule 10333) and a posyandu serving its own village is the best Gerbang knows. The village
+ * code holds the others' digits.
  */
-function villageAddress(village: string): Address | undefined {
+function villageAddress(village: string, use: 'home' | 'work'): Address | undefined {
   if (!/^[0-9]{10}$/.test(village)) return undefined;
   const part = (url: string, code: string) => ({ url, valueCode: code });
   return {
-    use: 'home',
+    use,
     country: 'ID',
     extension: [
       {
@@ -191,13 +251,4 @@ function villageAddress(village: string): Address | undefined {
       },
     ],
   };
-}
-
-/**
- * Record times go upstream in UTC with an explicit +00:00, the form SATUSEHAT documents (satusehat.md
- * section 3); a bare date stays a date.
- */
-export function fhirDateTime(value: string): string {
-  if (value.length === 10) return value;
-  return new Date(value).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }

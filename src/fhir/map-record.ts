@@ -8,6 +8,7 @@ import { mapAnthropometry } from './map-anthropometry.js';
 import { mapImmunization } from './map-immunization.js';
 import { mapEnvelope, type EncounterContext, type EnvelopeRefs, type RecordContext } from './map-envelope.js';
 import { mapScreening } from './map-screening.js';
+import { clockOf } from './visit-time.js';
 
 /** Indicators derived while mapping (z-scores, categories), shown to the app with the record. */
 export type Indicators = Record<string, unknown>;
@@ -26,12 +27,16 @@ const mappings: Record<RecordKind, KindMapping> = {
   screening: { map: mapScreening },
 };
 
-/** A checked record (posyandu known) → the transaction Bundle every upstream receives. */
+/**
+ * A checked record (posyandu known) → the transaction Bundle every upstream receives. `now` is
+ * when Gerbang received it: no time made up for a date-only record is later.
+ */
 export function mapRecord(
   record: CanonicalRecord,
   source: string,
   facilities: Config['facilities'],
   history?: SubjectHistory,
+  now: Date = new Date(),
 ): { bundle: Bundle; indicators: Indicators } {
   const posyandu = facilities.posyandu[record.posyandu];
   const puskesmas = posyandu ? facilities.puskesmas[posyandu.puskesmas] : undefined;
@@ -42,6 +47,7 @@ export function mapRecord(
     posyanduCode: record.posyandu,
     posyandu,
     puskesmas,
+    ...clockOf(posyandu, puskesmas, now),
     ...(history ? { history } : {}),
   };
   const b = new TransactionBuilder(ctx.key);

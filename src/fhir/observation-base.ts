@@ -28,8 +28,7 @@ export function observationBase(
     subject: refs.patient,
     encounter: refs.encounter,
     effectiveDateTime: refs.effective,
-    // issued is an instant: a date-only record has none until its time of day is decided
-    ...(refs.effective.length > 10 ? { issued: refs.effective } : {}),
+    issued: refs.effective,
     ...(refs.performer ? { performer: refs.performer } : {}),
   };
 }

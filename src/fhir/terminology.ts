@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Coding } from '@medplum/fhirtypes';
 import { mappingsDir } from '../config/paths.js';
+import type { TimeZone } from '../config/types.js';
+import { recordSchemas } from '../records/schemas/index.js';
 import { MappingDataError } from './mapping-data-error.js';
 
 // Code tables are read once, at start-up, and checked here so that a broken file stops the gateway
@@ -9,10 +11,25 @@ import { MappingDataError } from './mapping-data-error.js';
 
 export interface FhirCommon {
   identifierSystems: Record<
-    'nik' | 'nikIbu' | 'encounter' | 'observation' | 'procedure' | 'organization' | 'location' | 'newbornKey' | 'episodeOfCare' | 'medicationDispense' | 'immunization',
+    | 'nik'
+    | 'nikIbu'
+    | 'encounter'
+    | 'observation'
+    | 'procedure'
+    | 'organization'
+    | 'location'
+    | 'newbornKey'
+    | 'episodeOfCare'
+    | 'medicationDispense'
+    | 'immunization'
+    | 'condition',
     string
   >;
-  encounter: { class: Coding; status: 'finished'; participantType: Coding };
+  encounter: { class: Coding; status: 'finished'; participantType: Coding; diagnosisUse: Coding; dischargeDisposition: Coding };
+  condition: { clinicalStatus: Coding; category: Coding };
+  /** the visit's times when the record does not carry them (the file says why) */
+  visit: { minutesBeforeRecordTime: number; dateOnlyLocalTime: string };
+  timeZones: { offsets: Record<TimeZone, string>; fallback: TimeZone; byProvince: Record<string, TimeZone> };
   location: { physicalType: Coding };
   /** SATUSEHAT's address extension with province, city, district and village codes */
   administrativeCodeExtension: string;
@@ -65,6 +82,47 @@ export const fhirCommon = readMapping<FhirCommon>('fhir-common.json', (d, fail) 
     fail('administrativeCodeExtension', 'must be an http(s) URI');
   }
   checkCoding(d.location?.physicalType, 'location.physicalType', fail);
+  checkCoding(d.encounter?.diagnosisUse, 'encounter.diagnosisUse', fail);
+  checkCoding(d.encounter?.dischargeDisposition, 'encounter.dischargeDisposition', fail);
+  checkCoding(d.condition?.clinicalStatus, 'condition.clinicalStatus', fail);
+  checkCoding(d.condition?.category, 'condition.category', fail);
+  const minutes = d.visit?.minutesBeforeRecordTime;
+  if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1) fail('visit.minutesBeforeRecordTime', 'must be a whole number of minutes, at least 1');
+  if (!/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/.test(d.visit?.dateOnlyLocalTime ?? '')) fail('visit.dateOnlyLocalTime', 'must be a time of day hh:mm:ss');
+  const zones = d.timeZones;
+  for (const [zone, offset] of Object.entries(zones?.offsets ?? {})) {
+    if (!/^[+-]\d{2}:\d{2}$/.test(offset)) fail(`timeZones.offsets.${zone}`, 'must be an offset like +07:00');
+  }
+  for (const [province, zone] of Object.entries({ fallback: zones?.fallback, ...(zones?.byProvince ?? {}) })) {
+    if (!zone || !Object.hasOwn(zones.offsets, zone)) fail(`timeZones.byProvince.${province}`, 'must name a zone of timeZones.offsets');
+  }
+});
+
+export interface DiagnosisChoice {
+  /** the first choice whose maxAgeYears is above the person's age applies; none means every age */
+  maxAgeYears?: number;
+  code: string;
+  display: string;
+  source: string;
+  verified?: boolean;
+}
+
+export interface DiagnosisTable {
+  system: string;
+  byKind: Record<string, DiagnosisChoice[]>;
+}
+
+export const diagnosisTable = readMapping<DiagnosisTable>('diagnoses.json', (d, fail) => {
+  if (typeof d.system !== 'string' || !/^https?:\/\//.test(d.system)) fail('system', 'must be an http(s) URI');
+  for (const [kind, choices] of Object.entries(d.byKind ?? {})) {
+    if (!Array.isArray(choices) || choices.length === 0) fail(`byKind.${kind}`, 'must list at least one code');
+    choices.forEach((c, i) => {
+      if (typeof c.code !== 'string' || c.code.length === 0) fail(`byKind.${kind}[${i}].code`, 'must be a non-empty string');
+      if (typeof c.source !== 'string' || c.source.length === 0) fail(`byKind.${kind}[${i}].source`, 'must say where the code comes from');
+    });
+    if (choices.at(-1)?.maxAgeYears !== undefined) fail(`byKind.${kind}`, 'the last choice must take every age (no maxAgeYears)');
+  }
+  for (const kind of Object.keys(recordSchemas)) if (!d.byKind?.[kind]) fail(`byKind.${kind}`, 'every record kind needs its visit diagnosis');
 });
 
 export const anthropometryTable = readMapping<AnthropometryTable>('anthropometry.json', (d, fail) => {

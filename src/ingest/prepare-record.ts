@@ -29,7 +29,7 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
   const issues = checkRecord(shape.record, facilities, now);
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
 
-  const { bundle, indicators } = mapRecord(shape.record, source, facilities, history);
+  const { bundle, indicators } = mapRecord(shape.record, source, facilities, history, now);
 
   const violations = checkBundle(bundle);
   if (violations.length > 0) {

@@ -22,7 +22,7 @@ t.test('a transaction: master data created if missing, clinical data upserted by
   t.equal(b.type, 'transaction');
   t.same(
     b.entry?.map((e) => `${e.request?.method} ${e.request?.url.split('?')[0]}`),
-    ['POST Organization', 'POST Location', 'POST Patient', 'PUT Encounter', ...Array(9).fill('PUT Observation')],
+    ['POST Organization', 'POST Location', 'POST Patient', 'PUT Encounter', 'PUT Condition', ...Array(9).fill('PUT Observation')],
     'four measurements and five z-scores (MUAC-for-age has no code to send)',
   );
   const patient = entry<Patient>(b, 'Patient');
@@ -32,7 +32,7 @@ t.test('a transaction: master data created if missing, clinical data upserted by
   t.same(enc.resource.class, { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB', display: 'ambulatory' });
   t.equal(enc.resource.status, 'finished');
   t.equal(enc.resource.subject?.reference, patient.fullUrl);
-  t.equal(enc.resource.period?.start, '2025-11-05T02:30:00+00:00', 'UTC with an explicit offset');
+  t.equal(enc.resource.period?.end, '2025-11-05T02:30:00+00:00', 'UTC with an explicit offset');
   t.same(checkBundle(b), [], 'meets our profiles');
   t.ok(b.entry?.every((e) => /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(e.fullUrl ?? '')));
 });
@@ -66,7 +66,7 @@ t.test('a newborn without NIK: keyed by mother NIK, birth date and birth order',
   const patient = entry<Patient>(b, 'Patient');
   t.same(patient.resource.identifier?.map((i) => i.system), ['https://fhir.kemkes.go.id/id/nik-ibu', 'https://gerbang.id/fhir/sid/newborn-key']);
   t.match(patient.request?.ifNoneExist, /newborn-key/);
-  t.equal(entry<Encounter>(b, 'Encounter').resource.period?.start, '2025-11-05', 'a bare date stays a date');
+  t.equal(entry<Encounter>(b, 'Encounter').resource.period?.end, '2025-11-05T05:00:00+00:00', 'a bare date is taken at local noon (WIB)');
   t.same(checkBundle(b), []);
 });
 
