@@ -35,6 +35,7 @@ export function checkRecord(record: CanonicalRecord, facilities: Config['facilit
     ...checkPosyandu(record, facilities),
     ...checkIdentity(record),
     ...dateIssues,
+    ...checkVisit(record, now),
     // Plausible values depend on the age, which wrong dates make meaningless.
     ...(dateIssues.length === 0 ? checkMeasurements(record) : []),
     ...checkBloodPressure(record),
@@ -98,6 +99,22 @@ function checkDates(record: CanonicalRecord, now: Date): Issue[] {
   } else if (localDate(record.occurredAt) < birthDate) {
     issues.push({ key: 'date.before-birth', severity: 'error', path: 'occurredAt', params: { value: record.occurredAt, birthDate } });
   }
+  return issues;
+}
+
+/** The record's own visit period: it ends after it begins, not in the future, and holds occurredAt. */
+function checkVisit(record: CanonicalRecord, now: Date): Issue[] {
+  if (!record.visit) return [];
+  const { start, end } = record.visit;
+  const issues: Issue[] = [];
+  if (Date.parse(end) <= Date.parse(start)) issues.push({ key: 'visit.end-not-after-start', severity: 'error', path: 'visit.end', params: { start, end } });
+  const ahead = Date.parse(end) - now.getTime();
+  if (ahead > clockAheadLimitMs) issues.push({ key: 'date.future', severity: 'error', path: 'visit.end', params: { value: end } });
+  else if (ahead > plausibility.futureToleranceMinutes * 60_000) issues.push({ key: 'date.clock-ahead', severity: 'warning', path: 'visit.end', params: { value: end } });
+  // A date-only occurredAt is within the visit when its day is one of the visit's local days.
+  const at = record.occurredAt;
+  const inside = at.length === 10 ? localDate(start) <= at && at <= localDate(end) : Date.parse(start) <= Date.parse(at) && Date.parse(at) <= Date.parse(end);
+  if (!inside) issues.push({ key: 'visit.outside', severity: 'error', path: 'occurredAt', params: { value: at, start, end } });
   return issues;
 }
 

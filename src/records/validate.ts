@@ -13,6 +13,11 @@ ajv.addFormat('gerbang-datetime', {
   type: 'string',
   validate: (s: string) => dateTimeWithOffset.test(s) && !Number.isNaN(Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s)),
 });
+// A moment: a date-time with its offset, no bare date (a visit's start and end).
+ajv.addFormat('gerbang-instant', {
+  type: 'string',
+  validate: (s: string) => s.length > 10 && dateTimeWithOffset.test(s) && !Number.isNaN(Date.parse(s)),
+});
 
 const validators = Object.fromEntries(
   Object.entries(recordSchemas).map(([kind, schema]) => [kind, ajv.compile(schema)]),

@@ -6,6 +6,7 @@ import { fhirDateTime } from '../../src/fhir/map-envelope.js';
 import { mapRecord } from '../../src/fhir/map-record.js';
 import { checkBundle } from '../../src/fhir/profile-check.js';
 import { timeZoneOf } from '../../src/fhir/visit-time.js';
+import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
 import { newbornAnthropometry, validAncVisit, validAnthropometry, validImmunization, validScreening, withChanges, type RecordLike } from '../fixtures/records.js';
 
@@ -117,4 +118,30 @@ t.test('the posyandu Location carries its village as a coded address (P13__004)'
   const loc = one<{ address?: { use?: string; extension?: { extension?: { url: string; valueCode: string }[] }[] } }>(map(validAnthropometry), 'Location');
   t.equal(loc.address?.use, 'work');
   t.same(loc.address?.extension?.[0]?.extension?.map((e) => `${e.url}=${e.valueCode}`), ['province=32', 'city=3201', 'district=320101', 'village=3201010001']);
+});
+
+t.test("the record's own visit period", async (t) => {
+  const visit = { start: '2025-11-05T08:05:00+07:00', end: '2025-11-05T09:40:00+07:00' };
+  const b = map(withChanges({ visit }));
+  const enc = one<Encounter>(b, 'Encounter');
+  t.same(enc.period, { start: '2025-11-05T01:05:00+00:00', end: '2025-11-05T02:40:00+00:00' }, 'as the record says, in UTC');
+  t.equal(one<Observation>(b, 'Observation').effectiveDateTime, '2025-11-05T02:30:00+00:00', 'results keep occurredAt');
+  t.equal(one<Condition>(b, 'Condition').recordedDate, '2025-11-05T02:40:00+00:00');
+  const dateOnly = map(withChanges({ occurredAt: '2025-11-05', visit }));
+  t.equal(one<Observation>(dateOnly, 'Observation').effectiveDateTime, '2025-11-05T02:40:00+00:00', 'a date-only record: results at the end of its visit');
+
+  const issues = (changes: RecordLike) => {
+    const p = prepareRecord(withChanges(changes), 'app-x', facilities, later);
+    return p.ok ? [] : p.issues.map((i) => `${i.key} ${i.path}`);
+  };
+  t.same(issues({ visit }), []);
+  t.same(issues({ visit: { start: visit.end, end: visit.start } }), ['visit.end-not-after-start visit.end', 'visit.outside occurredAt']);
+  t.same(issues({ visit: { start: '2025-11-05T10:00:00+07:00', end: '2025-11-05T11:00:00+07:00' } }), ['visit.outside occurredAt'], 'occurredAt before the visit');
+  t.same(issues({ occurredAt: '2025-11-04', visit }), ['visit.outside occurredAt'], 'a date-only occurredAt on another day');
+  t.same(issues({ occurredAt: '2025-11-08T09:30:00+07:00', visit: { start: '2025-11-08T09:00:00+07:00', end: '2025-11-08T10:00:00+07:00' } }), [
+    'date.future occurredAt',
+    'date.future visit.end',
+  ]);
+  t.same(issues({ visit: { start: '2025-11-05', end: visit.end } }), ['field.format.gerbang-instant visit.start'], 'a bare date is not a moment');
+  t.same(issues({ visit: { start: visit.start } }), ['field.required visit.end']);
 });

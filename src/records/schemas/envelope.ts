@@ -46,7 +46,19 @@ export const envelopeProperties = {
   occurredAt: {
     type: 'string',
     format: 'gerbang-datetime',
-    description: 'date-time with offset (+07:00 WIB, +08:00 WITA, +09:00 WIT) or date',
+    description:
+      "when the results were taken: date-time with offset (+07:00 WIB, +08:00 WITA, +09:00 WIT) or date. A date alone is sent upstream as 12:00 local time in the posyandu's zone (or the time Gerbang received it, if earlier).",
+  },
+  visit: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['start', 'end'],
+    description:
+      "optional: when the person's visit began and ended, date-times with offset; end after start, not in the future, occurredAt within it. Without it the visit is taken to end at occurredAt and to have begun 60 minutes earlier (mappings/fhir-common.json, visit).",
+    properties: {
+      start: { type: 'string', format: 'gerbang-instant', description: 'date-time with offset' },
+      end: { type: 'string', format: 'gerbang-instant', description: 'date-time with offset' },
+    },
   },
   posyandu: { type: 'string', minLength: 1, maxLength: 64 },
   subject: subjectSchema,
