@@ -91,8 +91,8 @@ function organizationResource(ctx: RecordContext): Organization {
  * The posyandu as a room-level Location of its puskesmas, as P13__004 hangs the immunisation post
  * off the puskesmas Organization. P16__001-004 put a sub-Organization (type team) between them;
  * Gerbang does not: that Organization would be one more faskes-master entry per posyandu for the
- * puskesmas to own, no count or rule depends on it, and a posyandu known to the platform by its
- * Location id (registry `locationId`) keeps working unchanged.
+ * puskesmas to own, and no rule or count depends on it: the Encounter needs a Location (rule
+ * 10120) and the puskesmas as serviceProvider (10124), both of which it has.
  */
 function locationResource(ctx: RecordContext, organization: Reference<Organization>): Location {
   const address = ctx.posyandu.village ? villageAddress(ctx.posyandu.village, 'work') : undefined;
