@@ -35,7 +35,8 @@ export class FhirUpstream implements Upstream {
   /**
    * Sends the transaction. A server that caps transaction size gets it in parts, in order: the
    * mapping puts every entry after the entries it refers to, so each part's urn:uuid references
-   * are rewritten to the ids the earlier parts were given. Every write is conditional, so a part
+   * are rewritten to the ids the earlier parts were given; entries that name each other (an
+   * Encounter and its diagnosis) go in the same part. Every write is conditional, so a part
    * sent again after a failure changes nothing that is already there.
    */
   async push(bundle: Bundle): Promise<PushResult> {
@@ -45,8 +46,8 @@ export class FhirUpstream implements Upstream {
     const started = performance.now();
     const resolved = new Map<string, string>();
     const resources: WrittenResource[] = [];
-    for (let i = 0; i < entries.length; i += max) {
-      const part: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries.slice(i, i + max).map((e) => rewriteReferences(e, resolved)) };
+    for (const slice of partsOf(entries, max)) {
+      const part: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: slice.map((e) => rewriteReferences(e, resolved)) };
       const result = await this.post(part);
       if (result.outcome.kind !== 'delivered') return { ...result, durationMs: performance.now() - started };
       for (const r of result.resources ?? []) {
@@ -99,6 +100,31 @@ export class FhirUpstream implements Upstream {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/**
+ * The entries in parts of at most `max`, cut only where no entry of a part refers to an entry of
+ * a later part: such a reference could not be resolved when the part is written. A group of
+ * entries that cannot be cut within `max` goes as one larger part (the server then says so).
+ */
+export function partsOf(entries: BundleEntry[], max: number): BundleEntry[][] {
+  const position = new Map(entries.map((e, i) => [e.fullUrl ?? '', i]));
+  // the furthest entry each entry refers to
+  const reach = entries.map((e, i) => Math.max(i, ...[...JSON.stringify(e.resource ?? {}).matchAll(/"reference":"([^"]+)"/g)].map((m) => position.get(m[1] ?? '') ?? i)));
+  const parts: BundleEntry[][] = [];
+  let start = 0;
+  while (start < entries.length) {
+    const cutAllowed = (end: number) => reach.slice(start, end).every((r) => r < end);
+    let end = Math.min(start + max, entries.length);
+    while (end > start + 1 && !cutAllowed(end)) end--;
+    if (!cutAllowed(end)) {
+      end = start + 1;
+      while (!cutAllowed(end)) end++;
+    }
+    parts.push(entries.slice(start, end));
+    start = end;
+  }
+  return parts;
 }
 
 /** A copy of the entry whose references to already-written entries name their server ids. */

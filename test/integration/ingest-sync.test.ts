@@ -26,7 +26,7 @@ t.test('a valid record is accepted, synced, and its upstream ids are shown', asy
   t.equal(up.state, 'synced');
   t.equal(up.attempts, 1);
   t.same(up.resources.map((r: { resourceType: string }) => r.resourceType).sort(),
-    ['Encounter', 'Location', ...Array(9).fill('Observation'), 'Organization', 'Patient'], 'four measurements, five z-scores');
+    ['Condition', 'Encounter', 'Location', ...Array(9).fill('Observation'), 'Organization', 'Patient'], 'the visit and its diagnosis, four measurements, five z-scores');
   t.ok(up.resources.every((r: { id: string }) => r.id.length > 0));
   const patients = await fhir.search<Patient>('Patient', { identifier: 'https://fhir.kemkes.go.id/id/nik|3201015503230004' });
   t.equal(patients.length, 1);
@@ -34,6 +34,11 @@ t.test('a valid record is accepted, synced, and its upstream ids are shown', asy
   const encounters = await fhir.search<Encounter>('Encounter', { subject: `Patient/${patients[0]?.id}` });
   t.equal(encounters.length, 1);
   t.equal(encounters[0]?.serviceProvider?.reference?.startsWith('Organization/'), true, 'references resolved to server ids');
+  t.equal(
+    encounters[0]?.diagnosis?.[0]?.condition?.reference,
+    `Condition/${up.resources.find((r: { resourceType: string }) => r.resourceType === 'Condition').id}`,
+    'the Encounter and its diagnosis name each other across the transaction',
+  );
   t.same(fhir.validationErrors, [], 'the FHIR engine judged every resource valid');
   const [wfh] = await fhir.search<Observation>('Observation', { identifier: 'http://sys-ids.kemkes.go.id/observation/10000004|sip-demo.PB-2025-000123.z-wfh' });
   t.equal(wfh?.valueQuantity?.code, '{Zscore}');
