@@ -4,6 +4,7 @@ import type { Coding } from '@medplum/fhirtypes';
 import { mappingsDir } from '../config/paths.js';
 import type { TimeZone } from '../config/types.js';
 import { recordSchemas } from '../records/schemas/index.js';
+import { timeZoneOffsets } from '../records/time.js';
 import { MappingDataError } from './mapping-data-error.js';
 
 // Code tables are read once, at start-up, and checked here so that a broken file stops the gateway
@@ -11,25 +12,14 @@ import { MappingDataError } from './mapping-data-error.js';
 
 export interface FhirCommon {
   identifierSystems: Record<
-    | 'nik'
-    | 'nikIbu'
-    | 'encounter'
-    | 'observation'
-    | 'procedure'
-    | 'organization'
-    | 'location'
-    | 'newbornKey'
-    | 'episodeOfCare'
-    | 'medicationDispense'
-    | 'immunization'
-    | 'condition',
+    'nik' | 'nikIbu' | 'encounter' | 'observation' | 'procedure' | 'organization' | 'location' | 'newbornKey' | 'episodeOfCare' | 'medicationDispense' | 'immunization' | 'condition',
     string
   >;
   encounter: { class: Coding; status: 'finished'; participantType: Coding; diagnosisUse: Coding; dischargeDisposition: Coding };
   condition: { clinicalStatus: Coding; category: Coding };
   /** the visit's times when the record does not carry them (the file says why) */
   visit: { minutesBeforeRecordTime: number; dateOnlyLocalTime: string };
-  timeZones: { offsets: Record<TimeZone, string>; fallback: TimeZone; byProvince: Record<string, TimeZone> };
+  timeZones: { fallback: TimeZone; byProvince: Record<string, TimeZone> };
   location: { physicalType: Coding };
   /** SATUSEHAT's address extension with province, city, district and village codes */
   administrativeCodeExtension: string;
@@ -89,12 +79,10 @@ export const fhirCommon = readMapping<FhirCommon>('fhir-common.json', (d, fail) 
   const minutes = d.visit?.minutesBeforeRecordTime;
   if (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1) fail('visit.minutesBeforeRecordTime', 'must be a whole number of minutes, at least 1');
   if (!/^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/.test(d.visit?.dateOnlyLocalTime ?? '')) fail('visit.dateOnlyLocalTime', 'must be a time of day hh:mm:ss');
-  const zones = d.timeZones;
-  for (const [zone, offset] of Object.entries(zones?.offsets ?? {})) {
-    if (!/^[+-]\d{2}:\d{2}$/.test(offset)) fail(`timeZones.offsets.${zone}`, 'must be an offset like +07:00');
-  }
-  for (const [province, zone] of Object.entries({ fallback: zones?.fallback, ...(zones?.byProvince ?? {}) })) {
-    if (!zone || !Object.hasOwn(zones.offsets, zone)) fail(`timeZones.byProvince.${province}`, 'must name a zone of timeZones.offsets');
+  const isZone = (z: unknown) => typeof z === 'string' && Object.hasOwn(timeZoneOffsets, z);
+  if (!isZone(d.timeZones?.fallback)) fail('timeZones.fallback', 'must be WIB, WITA or WIT');
+  for (const [province, zone] of Object.entries(d.timeZones?.byProvince ?? {})) {
+    if (!isZone(zone)) fail(`timeZones.byProvince.${province}`, 'must be WIB, WITA or WIT');
   }
 });
 

@@ -1,4 +1,5 @@
 import type { Posyandu, Puskesmas, TimeZone } from '../config/types.js';
+import { timeZoneOffsets } from '../records/time.js';
 import { fhirCommon } from './terminology.js';
 
 // When a posyandu visit happened, in the form SATUSEHAT takes: every dateTime a full date-time
@@ -24,7 +25,7 @@ export function timeZoneOf(posyandu: Posyandu, puskesmas: Puskesmas): TimeZone {
 }
 
 export function clockOf(posyandu: Posyandu, puskesmas: Puskesmas, now: Date): Clock {
-  return { offset: fhirCommon.timeZones.offsets[timeZoneOf(posyandu, puskesmas)], now };
+  return { offset: timeZoneOffsets[timeZoneOf(posyandu, puskesmas)], now };
 }
 
 /**
