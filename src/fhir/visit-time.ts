@@ -29,14 +29,31 @@ export function clockOf(posyandu: Posyandu, puskesmas: Puskesmas, now: Date): Cl
 }
 
 /**
- * A record's date or date-time as a FHIR dateTime. A date-time keeps its instant. A bare date
- * (YYYY-MM-DD, also HPHT and HPL of an ANC visit) is taken at the configured local time of day
- * in the posyandu's zone, or at `now` when that is earlier (sent the same morning).
+ * A record's date or date-time as a FHIR dateTime, for kind mappers (e.g. ANC HPHT and HPL
+ * `valueDateTime`, rule 10429). A date-time keeps its instant. A bare date (YYYY-MM-DD) is taken
+ * at the configured local time of day in the posyandu's zone; a date up to today is never placed
+ * after `now` (sent the same morning), a later one is an expected date (HPL) and keeps that time.
  */
 export function fhirDateTime(value: string, clock: Clock): string {
   if (value.length > 10) return utc(new Date(value));
-  const local = new Date(`${value}T${fhirCommon.visit.dateOnlyLocalTime}${clock.offset}`);
-  return utc(local.getTime() > clock.now.getTime() ? clock.now : local);
+  return localTimeOf(value, clock, value <= localToday(clock));
+}
+
+/** The record's own times (occurredAt, the visit): what happened is never after Gerbang received it. */
+function happenedAt(value: string, clock: Clock): string {
+  return value.length > 10 ? utc(new Date(value)) : localTimeOf(value, clock, true);
+}
+
+function localTimeOf(date: string, clock: Clock, notAfterNow: boolean): string {
+  const local = new Date(`${date}T${fhirCommon.visit.dateOnlyLocalTime}${clock.offset}`);
+  return utc(notAfterNow && local.getTime() > clock.now.getTime() ? clock.now : local);
+}
+
+/** Today's date at the posyandu, YYYY-MM-DD. */
+function localToday(clock: Clock): string {
+  const [, sign, hh, mm] = /^([+-])(\d{2}):(\d{2})$/.exec(clock.offset) ?? ['', '+', '00', '00'];
+  const minutes = (sign === '-' ? -1 : 1) * (Number(hh) * 60 + Number(mm));
+  return new Date(clock.now.getTime() + minutes * 60_000).toISOString().slice(0, 10);
 }
 
 export interface VisitPeriod {
@@ -50,8 +67,8 @@ export interface VisitPeriod {
  * result measured at the record's time lies inside it.
  */
 export function visitPeriod(record: { occurredAt: string; visit?: { start: string; end: string } }, clock: Clock): VisitPeriod {
-  if (record.visit) return { start: fhirDateTime(record.visit.start, clock), end: fhirDateTime(record.visit.end, clock) };
-  const end = fhirDateTime(record.occurredAt, clock);
+  if (record.visit) return { start: happenedAt(record.visit.start, clock), end: happenedAt(record.visit.end, clock) };
+  const end = happenedAt(record.occurredAt, clock);
   return { start: utc(new Date(Date.parse(end) - fhirCommon.visit.minutesBeforeRecordTime * 60_000)), end };
 }
 
@@ -60,8 +77,8 @@ export function visitPeriod(record: { occurredAt: string; visit?: { start: strin
  * period, the end of that visit (the day alone does not say when within it).
  */
 export function recordTime(record: { occurredAt: string; visit?: { start: string; end: string } }, clock: Clock): string {
-  if (record.occurredAt.length === 10 && record.visit) return fhirDateTime(record.visit.end, clock);
-  return fhirDateTime(record.occurredAt, clock);
+  if (record.occurredAt.length === 10 && record.visit) return happenedAt(record.visit.end, clock);
+  return happenedAt(record.occurredAt, clock);
 }
 
 /** UTC with +00:00 and whole seconds (flooring never moves a time past `now`). */

@@ -98,6 +98,10 @@ t.test('a date-only record: local noon in the posyandu zone, never later than re
   t.equal(one<Encounter>(b, 'Encounter').period?.start, '2025-11-05T01:10:30+00:00', 'the visit began the configured 60 minutes before');
   t.equal(fhirDateTime('2025-04-10', { offset: '+09:00', now: later }), '2025-04-10T03:00:00+00:00', 'fhirDateTime for a kind mapper (ANC HPHT): WIT noon');
   t.equal(fhirDateTime('2025-11-05T09:30:00+07:00', { offset: '+09:00', now: later }), '2025-11-05T02:30:00+00:00', 'a date-time keeps its instant');
+  t.equal(fhirDateTime('2026-01-15', { offset: '+07:00', now: later }), '2026-01-15T05:00:00+00:00', 'an expected date (HPL) is not pulled back to now');
+  const lateEvening = new Date('2025-11-05T16:00:00Z'); // 23:00 WIB on 5 November, 01:00 WIT on the 6th
+  t.equal(fhirDateTime('2025-11-06', { offset: '+09:00', now: lateEvening }), '2025-11-05T16:00:00+00:00', 'today in WIT: never after now');
+  t.equal(fhirDateTime('2025-11-06', { offset: '+07:00', now: lateEvening }), '2025-11-06T05:00:00+00:00', 'in WIB it is still the 5th: the 6th is an expected date');
 });
 
 t.test('the time zone: registry first, else the province of the village or regency', async (t) => {
