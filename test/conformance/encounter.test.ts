@@ -101,6 +101,7 @@ for (const c of cases) {
       seen.add(key);
       const produced = entryWithCode(bundle, type);
       const found = differences(produced, bundleResolver(bundle), exampleResource(tag, type, code), ignoreNumbers);
+      // DUMP_DIFFERENCES=1 prints what was found, to review a change of the mapping against the list.
       if (process.env.DUMP_DIFFERENCES) console.error(JSON.stringify({ key, found }));
       t.same(found, (reviewed[key] ?? []).map((d) => d.fact).sort(), `${key}: exactly the reviewed differences`);
     }
