@@ -68,12 +68,13 @@ export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounter
   // The Encounter names its diagnosis and the Condition its Encounter: both fullUrls are known
   // before either is written (the official Bundles do the same, H06__104).
   const encounter = b.referenceTo<Encounter>('encounter');
-  const diagnosis = b.referenceTo<Condition>('diagnosis');
+  const choice = diagnosisOf(ctx.record);
+  const diagnosis = { ...b.referenceTo<Condition>('diagnosis'), display: choice.display };
   const resource = encounterResource(ctx, { patient, location, organization, visit, practitioner, diagnosis });
   resource.identifier?.push(...(extra.identifiers ?? []));
   if (extra.episodeOfCare) resource.episodeOfCare = [extra.episodeOfCare];
   b.upsert('encounter', resource);
-  b.upsert('diagnosis', diagnosisResource(ctx, { patient, encounter, recorded: visit.end, practitioner }));
+  b.upsert('diagnosis', diagnosisResource(ctx, choice, { patient, encounter, recorded: visit.end, practitioner }));
   return { patient, encounter, organization, location, effective, visit, practitioner, performer: performerOf(practitioner) };
 }
 
@@ -173,9 +174,9 @@ function encounterResource(
 /** The visit's diagnosis (P16__054): what a routine visit of this kind is, by mappings/diagnoses.json. */
 function diagnosisResource(
   ctx: RecordContext,
+  choice: { code: string; display: string },
   refs: { patient: Reference<Patient>; encounter: Reference<Encounter>; recorded: string; practitioner: Reference<Practitioner> | undefined },
 ): Condition {
-  const choice = diagnosisOf(ctx.record);
   return {
     resourceType: 'Condition',
     identifier: [{ system: identifierSystem('condition', ctx.puskesmas.organizationId), value: `${ctx.key}.diagnosis` }],
