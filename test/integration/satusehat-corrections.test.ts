@@ -58,7 +58,16 @@ function quantities(r: Resource): number[] {
   return [o.valueQuantity?.value, ...(o.component ?? []).map((c) => c.valueQuantity?.value)].filter((v): v is number => typeof v === 'number');
 }
 
-const withValue = (resources: Map<string, Resource>, value: number) => [...resources.entries()].filter(([, r]) => quantities(r).includes(value));
+/** The record's state at the upstream once version 2 is synced there; `watch` sees every state read on the way. */
+async function untilSynced(id: string, upstream: string, watch?: (u: { version: number; state: string }) => void): Promise<{ resources: Written[] }> {
+  return waitFor(async () => {
+    const u = (await recordState(gw.url, id)).upstreams[upstream];
+    watch?.(u);
+    return u.version === 2 && u.state === 'synced' ? u : undefined;
+  }, 30_000, `version 2 synced at ${upstream}`);
+}
+
+const withValue = (resources: Map<string, Resource & { status?: string }>, value: number) => [...resources.entries()].filter(([, r]) => quantities(r).includes(value));
 
 /** sys-ids identifiers held by more than one resource of these types (a second copy). */
 async function copies(types: string[]): Promise<string[]> {
@@ -144,11 +153,7 @@ for (const k of kinds) {
     // Synced is read while it happens: whenever the gateway says version 2 is synced, SATUSEHAT
     // must already hold its values.
     const seen: string[] = [];
-    const state = await waitFor(async () => {
-      const u = (await recordState(gw.url, sent.id)).upstreams.satusehat;
-      seen.push(`${u.version}:${u.state}`);
-      return u.version === 2 && u.state === 'synced' ? u : undefined;
-    }, 30_000, 'version 2 synced at satusehat');
+    const state = await untilSynced(sent.id, 'satusehat', (u) => seen.push(`${u.version}:${u.state}`));
     const now = await holding(srv.repo, state.resources);
     t.ok(seen.some((s) => s !== '2:synced'), `version 2 was not synced before it was sent (${seen.slice(0, 3).join(', ')})`);
 
@@ -185,10 +190,7 @@ for (const k of kinds) {
 
     // The generic FHIR upstream: conditional PUTs by identifier update in place; the dropped
     // measurement is withdrawn there too.
-    const sandbox = await waitFor(async () => {
-      const u = (await recordState(gw.url, sent.id)).upstreams.sandbox;
-      return u.version === 2 && u.state === 'synced' ? u : undefined;
-    }, 30_000, 'version 2 synced at the FHIR server');
+    const sandbox = await untilSynced(sent.id, 'sandbox');
     const fNow = await holding(fhir.repo, sandbox.resources);
     for (const id of fOld.keys()) t.ok(fNow.has(id), 'the FHIR server keeps the same ids');
     if (k.changed) t.ok(quantities(fNow.get(withValue(fOld, k.changed[0])[0]![0])!).includes(k.changed[1]), 'the FHIR server holds the new value');
@@ -205,10 +207,7 @@ t.test('version 2 arriving while version 1 is in flight waits for it, then updat
   await waitFor(() => srv.heldAnswers().length > 0, 10_000, 'version 1 committed at SATUSEHAT, its answer held');
   t.equal((await recordState(gw.url, sent!.id)).upstreams.satusehat.state, 'sending', 'version 1 is in flight');
   await postAll(gw.url, SOURCE, [withChanges({ weightKg: 11.6, muacCm: undefined }, v1)]);
-  const state = await waitFor(async () => {
-    const u = (await recordState(gw.url, sent!.id)).upstreams.satusehat;
-    return u.version === 2 && u.state === 'synced' ? u : undefined;
-  }, 30_000, 'version 2 synced');
+  const state = await untilSynced(sent!.id, 'satusehat');
   const now = await holding(srv.repo, state.resources);
   t.equal(withValue(now, 11.6).length, 1, 'SATUSEHAT holds the new weight');
   t.equal(withValue(now, 11.1).length, 0, 'and not the old one');
@@ -224,10 +223,7 @@ t.test('version 2 arriving while version 1 is still waiting to be sent (SATUSEHA
   later.push(sent!.id);
   await postAll(gw.url, SOURCE, [withChanges({ weightKg: 12.6 }, v1)]);
   await srv.up();
-  const state = await waitFor(async () => {
-    const u = (await recordState(gw.url, sent!.id)).upstreams.satusehat;
-    return u.version === 2 && u.state === 'synced' ? u : undefined;
-  }, 30_000, 'version 2 synced');
+  const state = await untilSynced(sent!.id, 'satusehat');
   const now = await holding(srv.repo, state.resources);
   t.equal(withValue(now, 12.6).length, 1, 'SATUSEHAT holds the new weight');
   const everywhere = (await srv.resources('Observation')).filter((o) => quantities(o).includes(12.1));
