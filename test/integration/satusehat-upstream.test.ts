@@ -248,7 +248,7 @@ t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is writte
   t.equal(retry.resources?.find((r) => r.resourceType === 'Encounter')?.id, enc?.id, 'the ids are the committed ones');
 });
 
-t.test('a duplicate answer: the existing resource is adopted and the rest is sent', async (t) => {
+t.test('a duplicate answer: the existing resource is found, replaced by the record’s under its id, and the rest is sent', async (t) => {
   const id = 'PB-2025-000600';
   const existing = await srv.repo.createResource<Encounter>({
     resourceType: 'Encounter',
@@ -267,6 +267,7 @@ t.test('a duplicate answer: the existing resource is adopted and the rest is sen
   t.ok(obs.length > 0);
   for (const o of obs) t.equal(o.encounter?.reference, `Encounter/${existing.id}`);
   t.same(res.resources?.filter((r) => r.resourceType === 'Encounter').map((r) => [r.id, r.status]), [[existing.id, '200 OK']]);
+  t.same((await encounterOf(id))?.participant?.[0]?.individual, { reference: `Practitioner/${supervisorId}` }, 'what SATUSEHAT held is replaced by the record’s Encounter');
 
   // A correction whose earlier ids the ledger does not have (its push ended after the correction
   // went): every entry is refused as a duplicate, found by identifier and replaced, not adopted.
@@ -283,7 +284,6 @@ t.test('a duplicate answer: the existing resource is adopted and the rest is sen
   );
   const weights = (await observationsOf(id)).map(weight).filter((w) => w !== false);
   t.same(weights, [10.9], 'SATUSEHAT holds the corrected weight, not the old one');
-  t.same((await encounterOf(id))?.participant?.[0]?.individual, { reference: `Practitioner/${supervisorId}` }, 'the Encounter SATUSEHAT held is replaced by the record’s');
 });
 
 t.test('throttling, server errors and an unavailable token are transient; missing credentials are not', async (t) => {

@@ -199,17 +199,21 @@ export class SatusehatUpstream implements Upstream {
       if (id) adopt(e, id);
     }
 
-    // What the earlier version wrote is updated under the ids the ledger kept for it. A resource
-    // found by identifier is this record's too: for a first version it holds these very values
-    // (adopted), for a correction perhaps an earlier version's (replaced). A second POST would be
-    // refused as a duplicate and change nothing (rule 20002).
+    // What the earlier version wrote is updated under the ids the ledger kept for it: a second
+    // POST would be refused as a duplicate and change nothing (rule 20002).
     const held = heldEntries(bundle, ctx.held ?? []);
     for (const e of plan) {
       const h = e.role === 'clinical' && !refs.has(e.fullUrl) ? held.get(e.fullUrl) : undefined;
       if (h) update(e, h.id);
     }
+    // A resource found by identifier after an attempt of this version went out holds these very
+    // values when this is the first version (adopted), perhaps an earlier version's when it is a
+    // correction (replaced). One SATUSEHAT refuses as a duplicate was not written by this version's
+    // transaction (that was refused whole), so it is replaced whatever the version: the record
+    // wins over what a lost ledger, an expired marker or another sender left there.
     const correction = ctx.version > 1;
     const found = (e: PlannedEntry, id: string) => (correction && e.role === 'clinical' ? update(e, id) : adopt(e, id));
+    const duplicate = (e: PlannedEntry, id: string) => (e.role === 'clinical' ? update(e, id) : adopt(e, id));
 
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
     const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
@@ -220,7 +224,7 @@ export class SatusehatUpstream implements Upstream {
         if (id) found(e, id);
       }
     }
-    await this.create(orgId, ctx, pending, refs, practitioners, resending, { adopt, found, settled });
+    await this.create(orgId, ctx, pending, refs, practitioners, resending, { adopt, duplicate, settled });
 
     // After the creates: an updated resource may refer to one just created (a new diagnosis).
     for (const e of plan) {
@@ -240,7 +244,7 @@ export class SatusehatUpstream implements Upstream {
     return settled;
   }
 
-  /** The entries SATUSEHAT does not hold yet, in plain POST transactions (§8), adopting what a duplicate answer shows is there. */
+  /** The entries SATUSEHAT does not hold yet, in plain POST transactions (§8); what a duplicate answer shows is there is taken up. */
   private async create(
     orgId: string,
     ctx: PushContext,
@@ -248,7 +252,7 @@ export class SatusehatUpstream implements Upstream {
     refs: Map<string, string>,
     practitioners: ReadonlyMap<string, string>,
     resending: boolean,
-    on: { adopt: (e: PlannedEntry, id: string) => void; found: (e: PlannedEntry, id: string) => void; settled: WrittenResource[] },
+    on: { adopt: (e: PlannedEntry, id: string) => void; duplicate: (e: PlannedEntry, id: string) => void; settled: WrittenResource[] },
   ): Promise<void> {
     for (let round = 0; ; round++) {
       const remaining = pending.filter((e) => !refs.has(e.fullUrl));
@@ -272,7 +276,7 @@ export class SatusehatUpstream implements Upstream {
             if (id) on.adopt(e, id);
           } else {
             const id = await findByIdentifier(this.api, orgId, e.resource);
-            if (id) on.found(e, id);
+            if (id) on.duplicate(e, id);
           }
         }
         if (refs.size > before) continue;
