@@ -195,9 +195,9 @@ return 1
 `;
 
 // What a worker reads before a push, in one step: the record's Bundle and state at the upstream,
-// and whether it is its person's next record there (and no earlier version of it is still being
-// pushed). A job of an older version, or of a record
-// already settled, ends here (a settled one also leaves its person's queue).
+// and whether it is its person's next record there and no earlier version of it may still be
+// writing (ARGV[3] is now). A job of an older version, or of a record already settled, ends here
+// (a settled one also leaves its person's queue).
 const beginScript = `
 local U, v = ARGV[1], tonumber(ARGV[2])
 local f = redis.call('HMGET', KEYS[1], 'version', 'receivedAt', 'bundle', 'u:' .. U, 'subject', 'id')
@@ -346,6 +346,12 @@ export class Ledger {
       default:
         return { kind: 'missing' };
     }
+  }
+
+  /** The record's latest accepted version (undefined for an unknown record). */
+  async latestVersion(id: string): Promise<number | undefined> {
+    const v = await this.redis.hget(recordKey(id), 'version');
+    return v === null ? undefined : Number(v);
   }
 
   /** Writes the record's state at the upstream; `settleSubject` also lets the person's next record go. */

@@ -155,7 +155,8 @@ export class DeliveryWorkers {
     await ledger.setState(recordId, upstream.name, { ...base, state: 'sending', sendingUntil: now() + delivery.lockDurationMs });
 
     const held = Array.isArray(start.status.held) ? start.status.held : [];
-    const result = await upstream.push(start.bundle, { recordId, version, ...(held.length > 0 ? { held } : {}) });
+    const superseded = async () => ((await ledger.latestVersion(recordId)) ?? version) > version;
+    const result = await upstream.push(start.bundle, { recordId, version, superseded, ...(held.length > 0 ? { held } : {}) });
     const outcome = result.outcome;
     const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
     const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(start.receivedAt), now: now() }, delivery);

@@ -1,5 +1,6 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { readMapping } from '../fhir/terminology.js';
+import type { PushOutcome } from '../sync/retry-policy.js';
 import type { WrittenResource } from '../sync/states.js';
 
 // A new version of a record corrects what its earlier version wrote upstream. The resources both
@@ -54,3 +55,11 @@ export function droppedBy(bundle: Bundle, held: readonly WrittenResource[]): Wri
   const kept = new Set((bundle.entry ?? []).map((e) => e.fullUrl));
   return held.filter((h) => !kept.has(h.fullUrl) && table.withdraw[h.resourceType] !== undefined);
 }
+
+/** What a push ends with when a newer version of its record was accepted before it overwrote anything (PushContext.superseded). */
+export const SUPERSEDED: PushOutcome = {
+  kind: 'not-sent',
+  code: 'delivery.superseded',
+  message: 'a newer version of the record was accepted; that version is sent instead',
+  transient: true,
+};

@@ -3,10 +3,11 @@ import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 import type { WrittenResource } from '../sync/states.js';
 import { httpOutcome, networkCode, readAnswer } from './http-answer.js';
-import { droppedBy, withdrawn } from './corrections.js';
+import { SUPERSEDED, droppedBy, withdrawn } from './corrections.js';
 import type { PushContext, PushResult, Upstream } from './upstream.js';
 
 type FhirConfig = Extract<UpstreamConfig, { kind: 'fhir' }>;
+
 
 /** Any FHIR R4 server (HAPI, Medplum, a provincial server): POSTs the transaction to the base URL. */
 export class FhirUpstream implements Upstream {
@@ -42,12 +43,17 @@ export class FhirUpstream implements Upstream {
    */
   async push(bundle: Bundle, ctx?: PushContext): Promise<PushResult> {
     const started = performance.now();
+    const superseded = async () => ((await ctx?.superseded?.()) ? { outcome: SUPERSEDED, durationMs: performance.now() - started } : undefined);
+    const stale = await superseded();
+    if (stale) return stale;
     const sent = await this.send(bundle);
     const dropped = droppedBy(bundle, ctx?.held ?? []);
     if (sent.outcome.kind !== 'delivered' || dropped.length === 0) return sent;
     // The conditional PUTs updated what both versions have; what the new one dropped is withdrawn.
     const resources = [...(sent.resources ?? [])];
     for (const h of dropped) {
+      const late = h.retracted ? undefined : await superseded();
+      if (late) return late;
       const failed = h.retracted ? undefined : await this.withdraw(h);
       if (failed) return { ...failed, durationMs: performance.now() - started };
       resources.push({ ...h, status: '200 OK', retracted: true });

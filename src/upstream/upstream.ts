@@ -19,6 +19,12 @@ export interface PushContext {
    * fullUrl each entry had): a correction updates these and retracts the ones it no longer has.
    */
   held?: readonly WrittenResource[];
+  /**
+   * Whether a newer version of the record was accepted since this push began. A push that is to
+   * overwrite what the upstream holds asks first, so an old version's late write never replaces
+   * the values of the version that corrected it.
+   */
+  superseded?: () => Promise<boolean>;
 }
 
 /** The target of one job: `fhir` (any FHIR R4 server), `outbox` (files); `satusehat` (the national platform). */

@@ -409,6 +409,10 @@ t.test('a correction with the ids of the earlier version: replaced in place by P
   const sent = transactions();
   const puts = () => srv.requests.filter((r) => r.method === 'PUT').length;
   const putsBefore = puts();
+  // A push overtaken by a newer version stops before it writes over anything.
+  const overtaken = await up.push(bundleOf(withChanges({ lotNumber: 'PB2507X' }, record)), { ...ctx(id, 2), held: v1.resources!, superseded: async () => true });
+  t.match(outcome(overtaken), { kind: 'not-sent', code: 'delivery.superseded', transient: true });
+  t.equal(puts(), putsBefore, 'nothing was replaced');
   const v2 = await up.push(bundleOf(withChanges({ lotNumber: 'PB2507C' }, record)), { ...ctx(id, 2), held: v1.resources! });
   t.same(v2.outcome, { kind: 'delivered' });
   t.equal(transactions(), sent, 'nothing posted: every resource is updated where it is');

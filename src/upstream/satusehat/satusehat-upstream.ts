@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
 import type { WrittenResource } from '../../sync/states.js';
 import { writtenResources } from '../fhir-upstream.js';
-import { droppedBy, heldEntries, withdrawn } from '../corrections.js';
+import { SUPERSEDED, droppedBy, heldEntries, withdrawn } from '../corrections.js';
 import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
@@ -230,11 +230,13 @@ export class SatusehatUpstream implements Upstream {
     for (const e of plan) {
       const id = updates.get(e.fullUrl);
       if (!id) continue;
+      if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
       await this.api.replace(orgId, { ...rewriteReferences(e.resource, refs, practitioners), id });
       settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status: '200 OK' });
     }
     for (const h of droppedBy(bundle, ctx.held ?? [])) {
       if (!h.retracted) {
+        if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
         const current = await this.api.read(orgId, h.resourceType as Resource['resourceType'], h.id);
         const marked = current ? withdrawn(current) : undefined;
         if (marked) await this.api.replace(orgId, { ...marked, id: h.id });
