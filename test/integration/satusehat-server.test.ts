@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Bundle, Encounter, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { DEFAULT_CLIENT, NIK_IBU_SYSTEM, NIK_SYSTEM, startSatusehatServer, type SatusehatServerHandle } from '../helpers/satusehat-server.js';
 
 // The SATUSEHAT test upstream behaves as the reference describes, so tests built on it mean something.
@@ -268,6 +268,17 @@ t.test('updates (§13): a POST duplicate changes nothing; PUT {Type}/{id} replac
   t.equal((await srv.repo.readResource<Encounter>('Encounter', encId)).period?.end, '2025-03-01T03:00:00+00:00', 'JSON Patch on an Encounter applies');
   t.equal((await call(srv, 'PATCH', `/Encounter/${encId}`, { token, body: patch })).status, 415, 'as application/json-patch+json only');
   t.equal((await call(srv, 'PATCH', `/Observation/${obsId}`, { token, body: [{ op: 'replace', path: '/status', value: 'final' }], contentType: 'application/json-patch+json' })).status, 405, 'not on an Observation');
+  const episode = await call(srv, 'POST', '/EpisodeOfCare', { token, body: {
+    resourceType: 'EpisodeOfCare',
+    identifier: [{ system: `http://sys-ids.kemkes.go.id/episode-of-care/${ORG}`, value: 'EOC-U-1' }],
+    status: 'active',
+    patient: { reference: `Patient/${patient}` },
+    managingOrganization: { reference: `Organization/${ORG}` },
+  } });
+  t.equal(episode.status, 201);
+  const closed = await call(srv, 'PATCH', `/EpisodeOfCare/${episode.body.id}`, { token, body: [{ op: 'replace', path: '/status', value: 'finished' }], contentType: 'application/json-patch+json' });
+  t.equal(closed.status, 200);
+  t.equal((await srv.repo.readResource<EpisodeOfCare>('EpisodeOfCare', episode.body.id)).status, 'finished', 'and on an EpisodeOfCare (H08__081 closes one by update)');
   const breaking = await call(srv, 'PATCH', `/Encounter/${encId}`, { token, body: [{ op: 'remove', path: '/class' }], contentType: 'application/json-patch+json' });
   t.equal(breaking.status, 400, 'a patch that leaves an invalid Encounter is refused');
   t.ok((await srv.repo.readResource<Encounter>('Encounter', encId)).class, 'and changes nothing');
