@@ -470,12 +470,16 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     return json(200, { resourceType: 'Bundle', type: 'transaction-response', entry: response });
   };
 
+  /** A single write refused: 400, or duplicateStatus when it is the duplicate rule. */
+  const refusal = (issues: OperationOutcomeIssue[]): Reply =>
+    json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+
   const createOne = async (resourceType: string, body: unknown): Promise<Reply> => {
     const r = body as Resource;
     if (r?.resourceType !== resourceType) return json(400, outcome('invalid', `Body is not a ${resourceType} (RuleNumber: 20006)`));
     const candidate = { ...r, id: await newId(resourceType) } as Resource;
     const issues = await checkResource(candidate, resourceType, []);
-    if (issues) return json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+    if (issues) return refusal(issues);
     const stored = await repo.createResource({ ...candidate, meta: { ...candidate.meta, versionId: undefined, lastUpdated: undefined } });
     return json(201, stored, { location: `${fhirBase}/${resourceType}/${stored.id}/_history/${stored.meta?.versionId ?? '1'}` });
   };
@@ -500,7 +504,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     if (target.problem) return json(400, outcome('invalid', target.problem, `${resourceType}.id`));
     if (!(await exists(resourceType, id))) return json(404, outcome('not-found', `${resourceType}/${id} not found (RuleNumber: 20007)`));
     const issues = await checkResource(r, resourceType, []);
-    if (issues) return json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+    if (issues) return refusal(issues);
     return json(200, await replaceStored(r));
   };
 
@@ -525,7 +529,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     const issues = patched.id === id ? await checkResource(patched, resourceType, []) : [{ severity: 'error' as const, code: 'invalid' as const, details: { text: 'A patch may not change the id' } }];
     if (issues) {
       await replaceStored(before); // nothing changes when the result is refused
-      return json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+      return refusal(issues);
     }
     return json(200, patched);
   };
