@@ -47,13 +47,16 @@ export function heldEntries(bundle: Bundle, held: readonly WrittenResource[]): M
 }
 
 /**
- * Resources an earlier version wrote that this Bundle no longer has, of a type that is withdrawn.
- * Those with `retracted` were withdrawn by an earlier correction already; they stay on the list so
- * the record keeps saying what the upstream holds for it.
+ * Resources an earlier version wrote that this Bundle no longer has, of a type that is withdrawn,
+ * and that this push did not write itself (`written`): an entry whose fullUrl changed (a mapping
+ * that renamed its entry keys) but that was found again by identifier is the same resource, and
+ * is not withdrawn. Those with `retracted` were withdrawn by an earlier correction already; they
+ * stay on the list so the record keeps saying what the upstream holds for it.
  */
-export function droppedBy(bundle: Bundle, held: readonly WrittenResource[]): WrittenResource[] {
+export function droppedBy(bundle: Bundle, held: readonly WrittenResource[], written: readonly WrittenResource[]): WrittenResource[] {
   const kept = new Set((bundle.entry ?? []).map((e) => e.fullUrl));
-  return held.filter((h) => !kept.has(h.fullUrl) && table.withdraw[h.resourceType] !== undefined);
+  const ids = new Set(written.map((w) => `${w.resourceType}/${w.id}`));
+  return held.filter((h) => !kept.has(h.fullUrl) && !ids.has(`${h.resourceType}/${h.id}`) && table.withdraw[h.resourceType] !== undefined);
 }
 
 /** What a push ends with when a newer version of its record was accepted before it overwrote anything (PushContext.superseded). */

@@ -47,7 +47,7 @@ export class FhirUpstream implements Upstream {
     const stale = await superseded();
     if (stale) return stale;
     const sent = await this.send(bundle);
-    const dropped = droppedBy(bundle, ctx?.held ?? []);
+    const dropped = droppedBy(bundle, ctx?.held ?? [], sent.resources ?? []);
     if (sent.outcome.kind !== 'delivered' || dropped.length === 0) return sent;
     // The conditional PUTs updated what both versions have; what the new one dropped is withdrawn.
     const resources = [...(sent.resources ?? [])];

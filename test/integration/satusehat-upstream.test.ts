@@ -1,4 +1,5 @@
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
@@ -434,4 +435,20 @@ t.test('a correction with the ids of the earlier version: replaced in place by P
   const v4 = await up.push(without, { ...ctx(id, 4), held: v3.resources! });
   t.same(v4.outcome, { kind: 'delivered' });
   t.equal(puts() - putsNow, (v4.resources ?? []).filter((r) => !r.retracted && !['Patient', 'Practitioner', 'Organization', 'Location'].includes(r.resourceType)).length, 'one PUT per resource the version has, none for the withdrawn one');
+});
+
+t.test('a correction whose entries were renamed (a mapping change) updates the same resources and withdraws none of them', async (t) => {
+  const id = 'PB-2025-000950';
+  const v1 = await up.push(bundleOf(anthropometry(id)), ctx(id));
+  t.same(v1.outcome, { kind: 'delivered' });
+  // Same identifiers, other fullUrls: the ledger's ids no longer match by entry.
+  let text = JSON.stringify(bundleOf(anthropometry(id, { weightKg: 10.7 })));
+  for (const e of bundleOf(anthropometry(id)).entry!) text = text.replaceAll(e.fullUrl!, `urn:uuid:${randomUUID()}`);
+  const v2 = await up.push(JSON.parse(text) as Bundle, { ...ctx(id, 2), held: v1.resources! });
+  t.same(v2.outcome, { kind: 'delivered' });
+  const obs = await observationsOf(id);
+  t.same(obs.filter((o) => o.status === 'entered-in-error').map((o) => o.id), [], 'nothing withdrawn: every resource was found again by identifier');
+  t.ok(obs.some((o) => o.valueQuantity?.unit === 'kg' && o.valueQuantity.value === 10.7), 'and holds the new values');
+  t.ok((await identifierCounts('Observation', id)).every((n) => n === 1), 'once each');
+  t.same(obs.map((o) => o.id).sort(), v1.resources!.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(), 'the same ids');
 });

@@ -234,7 +234,7 @@ export class SatusehatUpstream implements Upstream {
       await this.api.replace(orgId, { ...rewriteReferences(e.resource, refs, practitioners), id });
       settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status: '200 OK' });
     }
-    for (const h of droppedBy(bundle, ctx.held ?? [])) {
+    for (const h of droppedBy(bundle, ctx.held ?? [], settled)) {
       if (!h.retracted) {
         if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
         const current = await this.api.read(orgId, h.resourceType as Resource['resourceType'], h.id);
