@@ -10,6 +10,8 @@ import { packBundle, unpackBundle } from './stored-bundle.js';
 // Redis next to the queue. Keys:
 //   g:idx:{source}\n{recordId}  → record id (the idempotency key)
 //   g:rec:{id}                  → hash: metadata, record, bundle (gzip), and one field u:{upstream} per upstream
+//                                  (its state there, with the upstream ids of what it wrote: `resources`
+//                                  once synced, `held` from the last synced version until then)
 //   g:received                  → sorted set of record ids by time received
 //   g:inbox                     → list of "{id} {version}" accepted but not yet turned into jobs
 //   g:order:{subject}:{upstream} → a person's records not yet settled at an upstream, in the order
@@ -74,11 +76,33 @@ export interface StoredRecord {
   upstreams: Record<string, UpstreamStatus>;
 }
 
+// What a new version inherits from the state it replaces at an upstream: the ids the upstream
+// holds for the record (the resources of the last version synced there, which the new version
+// updates in place), and an earlier push still in flight, which the new version's push waits for
+// so that an older write never lands after a newer one.
+const carryOverLua = `
+local function carryOver(p, st)
+  if p.state == 'synced' and type(p.resources) == 'table' and next(p.resources) ~= nil then
+    st.held = p.resources
+    st.heldVersion = p.version
+  elseif type(p.held) == 'table' and next(p.held) ~= nil then
+    st.held = p.held
+    st.heldVersion = p.heldVersion
+  end
+  if p.state == 'sending' and p.sendingUntil then
+    st.earlierSending = {version = p.version, untilMs = p.sendingUntil}
+  elseif p.earlierSending then
+    st.earlierSending = p.earlierSending
+  end
+end
+`;
+
 // Accepting is one atomic step, so two copies of a record posted at once cannot both become new,
 // and a record is never stored without its delivery being due: the same step puts it in the inbox,
 // which the dispatcher turns into queue jobs. A changed record becomes the next version and every
 // upstream goes back to queued for it.
 const acceptScript = `${transitionLua}
+${carryOverLua}
 local idxKey, receivedKey, inboxKey = KEYS[1], KEYS[2], KEYS[3]
 local newId, hash, now, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local nUp = tonumber(ARGV[5])
@@ -118,8 +142,13 @@ for i = 6, 5 + nUp do
   local U = ARGV[i]
   local previous = redis.call('HGET', recKey, 'u:' .. U)
   local from = nil
-  if previous then from = cjson.decode(previous).state end
-  redis.call('HSET', recKey, 'u:' .. U, cjson.encode({state = 'queued', version = version, attempts = 0, updatedAt = now}))
+  local st = {state = 'queued', version = version, attempts = 0, updatedAt = now}
+  if previous then
+    local p = cjson.decode(previous)
+    from = p.state
+    carryOver(p, st)
+  end
+  redis.call('HSET', recKey, 'u:' .. U, cjson.encode(st))
   transition(recKey, U, from, 'queued', tonumber(score), day, now)
   local dayKey = 'g:agg:day:' .. U .. ':' .. day
   redis.call('HINCRBY', dayKey, place .. '|accepted', 1)
@@ -133,14 +162,30 @@ return {id, outcome, version}
 `;
 
 // A worker writes a state only for the version it worked on or a newer one: a slow push of an old
-// version must not overwrite the state of the version that superseded it. With a subject (ARGV[6])
-// the record also leaves its person's queue at this upstream: it is settled there.
+// version must not overwrite the state of the version that superseded it. What such a push wrote
+// is kept, though: those are the resources the newer version is to update, and its end lets the
+// newer version's push go. With a subject (ARGV[6]) the record also leaves its person's queue at
+// this upstream: it is settled there.
 const setStateScript = `${transitionLua}
 local current = redis.call('HGET', KEYS[1], 'u:' .. ARGV[1])
 if not current then return 0 end
 local incoming = cjson.decode(ARGV[2])
 local old = cjson.decode(current)
-if old.version > incoming.version then return 0 end
+if old.version > incoming.version then
+  local changed = false
+  if old.state ~= 'synced' and incoming.state == 'synced' and type(incoming.resources) == 'table' and next(incoming.resources) ~= nil
+     and (old.heldVersion or 0) < incoming.version then
+    old.held = incoming.resources
+    old.heldVersion = incoming.version
+    changed = true
+  end
+  if old.earlierSending and old.earlierSending.version == incoming.version and incoming.state ~= 'sending' then
+    old.earlierSending = nil
+    changed = true
+  end
+  if changed then redis.call('HSET', KEYS[1], 'u:' .. ARGV[1], cjson.encode(old)) end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'u:' .. ARGV[1], ARGV[2])
 transition(KEYS[1], ARGV[1], old.state, incoming.state, tonumber(ARGV[3]), ARGV[4], ARGV[5])
 if ARGV[6] and ARGV[6] ~= '' then
@@ -150,8 +195,9 @@ return 1
 `;
 
 // What a worker reads before a push, in one step: the record's Bundle and state at the upstream,
-// and whether it is its person's next record there. A job of an older version, or of a record
-// already settled, ends here (a settled one also leaves its person's queue).
+// and whether it is its person's next record there and no earlier version of it may still be
+// writing (ARGV[3] is now). A job of an older version, or of a record already settled, ends here
+// (a settled one also leaves its person's queue).
 const beginScript = `
 local U, v = ARGV[1], tonumber(ARGV[2])
 local f = redis.call('HMGET', KEYS[1], 'version', 'receivedAt', 'bundle', 'u:' .. U, 'subject', 'id')
@@ -168,6 +214,7 @@ if subject ~= '' then
   local head = redis.call('LINDEX', orderKey, 0)
   if head and head ~= f[6] then return {'wait'} end
 end
+if st.earlierSending and tonumber(st.earlierSending.untilMs or 0) > tonumber(ARGV[3]) then return {'wait'} end
 return {'go', f[3], f[4], f[2], subject}
 `;
 
@@ -204,7 +251,7 @@ type LedgerRedis = Redis & {
   gerbangRequeue(key: string, inbox: string, upstream: string, nowMs: number, day: string, nowIso: string, ...states: string[]): Promise<number>;
   gerbangAccept(...args: Array<string | number | Buffer>): Promise<[string, AcceptResult['outcome'], number]>;
   gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string, settleSubject?: string): Promise<number>;
-  gerbangBeginBuffer(key: string, upstream: string, version: number): Promise<Buffer[]>;
+  gerbangBeginBuffer(key: string, upstream: string, version: number, nowMs: number): Promise<Buffer[]>;
 };
 
 export class Ledger {
@@ -284,9 +331,9 @@ export class Ledger {
   }
 
   /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
-  async beginDelivery(id: string, upstream: string, version: number): Promise<DeliveryStart> {
+  async beginDelivery(id: string, upstream: string, version: number, now = Date.now()): Promise<DeliveryStart> {
     // As Buffers: the Bundle is stored compressed, and a binary reply must not be decoded as text.
-    const r = await this.redis.gerbangBeginBuffer(recordKey(id), upstream, version);
+    const r = await this.redis.gerbangBeginBuffer(recordKey(id), upstream, version, now);
     switch (r[0]?.toString()) {
       case 'go':
         return { kind: 'go', bundle: unpackBundle(r[1]!), status: JSON.parse(r[2]!.toString()) as UpstreamStatus, receivedAt: r[3]!.toString(), subject: r[4]?.toString() ?? '' };
@@ -299,6 +346,12 @@ export class Ledger {
       default:
         return { kind: 'missing' };
     }
+  }
+
+  /** The record's latest accepted version (undefined for an unknown record). */
+  async latestVersion(id: string): Promise<number | undefined> {
+    const v = await this.redis.hget(recordKey(id), 'version');
+    return v === null ? undefined : Number(v);
   }
 
   /** Writes the record's state at the upstream; `settleSubject` also lets the person's next record go. */

@@ -20,6 +20,8 @@ export interface WrittenResource {
   id: string;
   /** the upstream's answer for the entry, e.g. "201 Created" or "200 OK" */
   status: string;
+  /** a resource an earlier version wrote that this version no longer has, marked entered-in-error there */
+  retracted?: boolean;
 }
 
 export interface UpstreamError {
@@ -41,6 +43,16 @@ export interface UpstreamStatus {
   /** the upstream's OperationOutcome, kept for a person to read when a record is failed */
   outcome?: unknown;
   resources?: WrittenResource[];
+  /**
+   * Until this version is synced: what the upstream holds for the record, written by the latest
+   * earlier version synced there (heldVersion). A correction updates these resources in place.
+   */
+  held?: WrittenResource[];
+  heldVersion?: number;
+  /** while sending: until when this push may still write (the worker's lock); a later version waits for it */
+  sendingUntil?: number;
+  /** an earlier version's push that was in flight when this version was accepted, and until when it may write */
+  earlierSending?: { version: number; untilMs: number };
   syncedAt?: string;
   /** pushes that ended waiting for the person to be known upstream (not counted against maxAttempts) */
   identityWaits?: number;

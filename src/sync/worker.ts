@@ -120,7 +120,7 @@ export class DeliveryWorkers {
     const now = this.deps.now ?? Date.now;
     const { recordId, version } = job.data;
     const log = logger.child({ recordId, upstream: upstream.name, version });
-    const start = await ledger.beginDelivery(recordId, upstream.name, version);
+    const start = await ledger.beginDelivery(recordId, upstream.name, version, now());
     switch (start.kind) {
       case 'missing':
         // Gone, payload dropped by retention, or accepted before this upstream was configured.
@@ -133,6 +133,7 @@ export class DeliveryWorkers {
       case 'wait':
         // A person's records go in the order they were accepted, one at a time: a later visit never
         // overtakes an earlier one, and two pushes for one patient never race (conditional creates).
+        // A correction also waits for a push of the version it corrects that is still in flight.
         return this.later(job, token, now() + ORDER_WAIT_MS);
       case 'go':
         break;
@@ -148,9 +149,14 @@ export class DeliveryWorkers {
     const attempts = start.status.attempts + 1;
     const base: UpstreamStatus = { ...start.status, version, attempts, updatedAt: new Date(now()).toISOString() };
     delete base.nextAttemptAt;
-    await ledger.setState(recordId, upstream.name, { ...base, state: 'sending' });
+    delete base.sendingUntil;
+    delete base.earlierSending;
+    // Past the lock, BullMQ hands the job to another worker; until then this push may still write.
+    await ledger.setState(recordId, upstream.name, { ...base, state: 'sending', sendingUntil: now() + delivery.lockDurationMs });
 
-    const result = await upstream.push(start.bundle, { recordId, version });
+    const held = Array.isArray(start.status.held) ? start.status.held : [];
+    const superseded = async () => ((await ledger.latestVersion(recordId)) ?? version) > version;
+    const result = await upstream.push(start.bundle, { recordId, version, superseded, ...(held.length > 0 ? { held } : {}) });
     const outcome = result.outcome;
     const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
     const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(start.receivedAt), now: now() }, delivery);
@@ -202,6 +208,9 @@ function nextStatus(base: UpstreamStatus, decision: Decision, result: PushResult
       const synced: UpstreamStatus = { ...base, state: 'synced', resources: result.resources ?? [], syncedAt: at, updatedAt: at };
       delete synced.lastError;
       delete synced.outcome;
+      // The resources now say what the upstream holds for the record.
+      delete synced.held;
+      delete synced.heldVersion;
       return synced;
     }
     case 'retry':

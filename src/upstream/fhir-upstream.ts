@@ -1,11 +1,13 @@
-import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 import type { WrittenResource } from '../sync/states.js';
 import { httpOutcome, networkCode, readAnswer } from './http-answer.js';
-import type { PushResult, Upstream } from './upstream.js';
+import { SUPERSEDED, droppedBy, withdrawn } from './corrections.js';
+import type { PushContext, PushResult, Upstream } from './upstream.js';
 
 type FhirConfig = Extract<UpstreamConfig, { kind: 'fhir' }>;
+
 
 /** Any FHIR R4 server (HAPI, Medplum, a provincial server): POSTs the transaction to the base URL. */
 export class FhirUpstream implements Upstream {
@@ -37,9 +39,30 @@ export class FhirUpstream implements Upstream {
    * mapping puts every entry after the entries it refers to, so each part's urn:uuid references
    * are rewritten to the ids the earlier parts were given; entries that name each other (an
    * Encounter and its diagnosis) go in the same part. Every write is conditional, so a part
-   * sent again after a failure changes nothing that is already there.
+   * sent again after a failure changes nothing that is already there. A correction updates the
+   * same resources by those conditional PUTs; what it no longer has is marked entered-in-error.
    */
-  async push(bundle: Bundle): Promise<PushResult> {
+  async push(bundle: Bundle, ctx?: PushContext): Promise<PushResult> {
+    const started = performance.now();
+    const superseded = async () => ((await ctx?.superseded?.()) ? { outcome: SUPERSEDED, durationMs: performance.now() - started } : undefined);
+    const stale = await superseded();
+    if (stale) return stale;
+    const sent = await this.send(bundle);
+    const dropped = droppedBy(bundle, ctx?.held ?? [], sent.resources ?? []);
+    if (sent.outcome.kind !== 'delivered' || dropped.length === 0) return sent;
+    // The conditional PUTs updated what both versions have; what the new one dropped is withdrawn.
+    const resources = [...(sent.resources ?? [])];
+    for (const h of dropped) {
+      const late = h.retracted ? undefined : await superseded();
+      if (late) return late;
+      const failed = h.retracted ? undefined : await this.withdraw(h);
+      if (failed) return { ...failed, durationMs: performance.now() - started };
+      resources.push({ ...h, status: '200 OK', retracted: true });
+    }
+    return { outcome: { kind: 'delivered' }, resources, durationMs: performance.now() - started };
+  }
+
+  private async send(bundle: Bundle): Promise<PushResult> {
     const max = this.cfg.maxEntriesPerTransaction;
     const entries = bundle.entry ?? [];
     if (!max || entries.length <= max) return this.post(bundle);
@@ -70,6 +93,25 @@ export class FhirUpstream implements Upstream {
       return { httpStatus: res.statusCode, outcome: await readAnswer(res.body) };
     } catch (err) {
       return { error: networkCode(err) };
+    }
+  }
+
+  /** Reads the resource back and writes it again marked entered-in-error; the failed answer, if any. */
+  private async withdraw(h: WrittenResource): Promise<Omit<PushResult, 'durationMs'> | undefined> {
+    const path = `${this.path.replace(/\/$/, '')}/${h.resourceType}/${encodeURIComponent(h.id)}`;
+    const headers = { ...this.cfg.headers, accept: 'application/fhir+json' };
+    try {
+      const got = await this.pool.request({ method: 'GET', path, headers });
+      const current = await readAnswer(got.body);
+      if (got.statusCode === 404 || got.statusCode === 410) return undefined; // nothing left to withdraw
+      if (got.statusCode < 200 || got.statusCode >= 300) return { outcome: httpOutcome(got.statusCode, got.headers), body: current };
+      const marked = withdrawn(current as Resource);
+      if (!marked) return undefined;
+      const put = await this.pool.request({ method: 'PUT', path, headers: { ...headers, 'content-type': 'application/fhir+json' }, body: JSON.stringify(marked) });
+      const answer = await readAnswer(put.body);
+      return put.statusCode >= 200 && put.statusCode < 300 ? undefined : { outcome: httpOutcome(put.statusCode, put.headers), body: answer };
+    } catch (err) {
+      return { outcome: { kind: 'network', code: networkCode(err) } };
     }
   }
 

@@ -364,7 +364,9 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     // (§5) is shared by thousands of Encounters and is not one of them.
     for (const id of identifiersOf(r).filter((i) => i.system!.startsWith(SYS_IDS_PREFIX))) {
       const clash = earlier.some((e) => e.resourceType === r.resourceType && identifiersOf(e).some((x) => x.system === id.system && x.value === id.value));
-      if (clash || (await findByIdentifier(r.resourceType, id))) return [duplicateIssue(r, id, `${at}.identifier`)];
+      // An update keeps its own identifier: only another resource holding it is a duplicate.
+      const holder = await findByIdentifier(r.resourceType, id);
+      if (clash || (holder && holder.id !== r.id)) return [duplicateIssue(r, id, `${at}.identifier`)];
     }
     if (opts.checkReferences ?? true) {
       for (const ref of referencesIn(r)) {
@@ -396,8 +398,10 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
       fullUrls.add(e.fullUrl);
       if (!e.resource) return fail(i, 'required', 'entry.resource is required');
       if (e.resource.resourceType === 'Bundle') return fail(i, 'invalid', 'Nested Bundles are not allowed (RuleNumber: 20011)');
+      const update = e.request?.method === 'PUT' ? updateTarget(e.request.url, e.resource) : undefined;
+      if (update) return update.problem ? fail(i, 'invalid', update.problem) : undefined;
       if (e.request?.method !== 'POST' || e.request.url !== e.resource.resourceType) {
-        return fail(i, 'not-supported', 'Only POST {resourceType} entries are supported');
+        return fail(i, 'not-supported', 'Only POST {resourceType} and PUT {resourceType}/{id} entries are supported');
       }
       if (e.request.ifNoneExist && opts.ifNoneExist === 'refuse') return fail(i, 'not-supported', 'Conditional create is not supported');
       return undefined;
@@ -406,9 +410,15 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     // Both reference styles in the official examples (§8): urn:uuid:X and Type/X with X the fullUrl's uuid.
     const targets = new Map<string, { index: number; reference: string }>();
     const ids: string[] = [];
+    const updates = new Set<number>();
     for (const [i, e] of entries.entries()) {
       const type = e.resource?.resourceType ?? '';
-      const id = await newId(type);
+      const target = e.request?.method === 'PUT' ? updateTarget(e.request.url, e.resource) : undefined;
+      if (target?.id && !failed.has(i)) {
+        updates.add(i);
+        if (!(await exists(type, target.id))) fail(i, 'not-found', `${type}/${target.id} not found (RuleNumber: 20007)`);
+      }
+      const id = target?.id ?? (await newId(type));
       ids.push(id);
       if (!e.fullUrl) continue;
       targets.set(e.fullUrl, { index: i, reference: `${type}/${id}` });
@@ -442,12 +452,12 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     }
 
     const response: BundleEntry[] = [];
-    for (const r of resolved) {
-      const stored = await repo.createResource({ ...r!, meta: { ...r!.meta, versionId: undefined, lastUpdated: undefined } });
+    for (const [i, r] of resolved.entries()) {
+      const stored = updates.has(i) ? await replaceStored(r!) : await repo.createResource({ ...r!, meta: { ...r!.meta, versionId: undefined, lastUpdated: undefined } });
       const vid = stored.meta?.versionId ?? '1';
       response.push({
         response: {
-          status: '201 Created',
+          status: updates.has(i) ? '200 OK' : '201 Created',
           location: `${fhirBase}/${stored.resourceType}/${stored.id}/_history/${vid}`,
           etag: `W/"${vid}"`,
           lastModified: stored.meta?.lastUpdated,
@@ -460,14 +470,68 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     return json(200, { resourceType: 'Bundle', type: 'transaction-response', entry: response });
   };
 
+  /** A single write refused: 400, or duplicateStatus when it is the duplicate rule. */
+  const refusal = (issues: OperationOutcomeIssue[]): Reply =>
+    json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+
   const createOne = async (resourceType: string, body: unknown): Promise<Reply> => {
     const r = body as Resource;
     if (r?.resourceType !== resourceType) return json(400, outcome('invalid', `Body is not a ${resourceType} (RuleNumber: 20006)`));
     const candidate = { ...r, id: await newId(resourceType) } as Resource;
     const issues = await checkResource(candidate, resourceType, []);
-    if (issues) return json(issues.some((i) => i.code === 'duplicate') ? (opts.duplicateStatus ?? 400) : 400, { resourceType: 'OperationOutcome', issue: issues });
+    if (issues) return refusal(issues);
     const stored = await repo.createResource({ ...candidate, meta: { ...candidate.meta, versionId: undefined, lastUpdated: undefined } });
     return json(201, stored, { location: `${fhirBase}/${resourceType}/${stored.id}/_history/${stored.meta?.versionId ?? '1'}` });
+  };
+
+  // ---- Updates (§13: PUT {Type}/{id} of what the platform holds, P13__020, P16__056) --------
+
+  /** A PUT entry's or request's target: the id in `{Type}/{id}`, or why it cannot be one. */
+  const updateTarget = (url: string | undefined, r: Resource | undefined): { id?: string; problem?: string } => {
+    const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(url ?? '');
+    if (!m || !r || m[1] !== r.resourceType) return { problem: `PUT must name ${r?.resourceType ?? 'the resource type'}/{id}` };
+    if (r.id !== m[2]) return { id: m[2], problem: `The resource id (${r.id ?? 'none'}) must be the id in the URL (${m[2]})` };
+    return { id: m[2] };
+  };
+
+  /** The update replaces the stored resource whole; the platform keeps the version history. */
+  const replaceStored = (r: Resource) => repo.updateResource({ ...r, meta: { ...r.meta, versionId: undefined, lastUpdated: undefined } });
+
+  const updateOne = async (resourceType: string, id: string, body: unknown): Promise<Reply> => {
+    const r = body as Resource;
+    if (r?.resourceType !== resourceType) return json(400, outcome('invalid', `Body is not a ${resourceType} (RuleNumber: 20006)`));
+    const target = updateTarget(`${resourceType}/${id}`, r);
+    if (target.problem) return json(400, outcome('invalid', target.problem, `${resourceType}.id`));
+    if (!(await exists(resourceType, id))) return json(404, outcome('not-found', `${resourceType}/${id} not found (RuleNumber: 20007)`));
+    const issues = await checkResource(r, resourceType, []);
+    if (issues) return refusal(issues);
+    return json(200, await replaceStored(r));
+  };
+
+  // JSON Patch is what the official collections use on Encounter and EpisodeOfCare (and on the
+  // master data a faskes owns, which Gerbang does not edit); other clinical types only get PUT.
+  const PATCHABLE = new Set(['Encounter', 'EpisodeOfCare']);
+  const patchOne = async (req: IncomingMessage, resourceType: string, id: string, body: unknown): Promise<Reply> => {
+    if (!PATCHABLE.has(resourceType)) return json(405, outcome('not-supported', `PATCH is not supported for ${resourceType}; use PUT ${resourceType}/{id}`));
+    if (!/^application\/json-patch\+json\b/.test(req.headers['content-type'] ?? '')) {
+      return json(415, outcome('not-supported', 'PATCH needs Content-Type application/json-patch+json'));
+    }
+    if (!Array.isArray(body) || body.length === 0) return json(400, outcome('invalid', 'A JSON Patch is a non-empty array of operations'));
+    if (!(await exists(resourceType, id))) return json(404, outcome('not-found', `${resourceType}/${id} not found (RuleNumber: 20007)`));
+    const before = await repo.readResource(resourceType, id);
+    let patched: Resource;
+    try {
+      patched = await repo.patchResource(resourceType as Resource['resourceType'], id, body as Parameters<MemoryRepository['patchResource']>[2]);
+    } catch (err) {
+      const oo = normalizeOperationOutcome(err);
+      return json(400, oo);
+    }
+    const issues = patched.id === id ? await checkResource(patched, resourceType, []) : [{ severity: 'error' as const, code: 'invalid' as const, details: { text: 'A patch may not change the id' } }];
+    if (issues) {
+      await replaceStored(before); // nothing changes when the result is refused
+      return refusal(issues);
+    }
+    return json(200, patched);
   };
 
   const viaRouter = async (req: IncomingMessage, url: URL, relPath: string, body: unknown): Promise<Reply> => {
@@ -503,6 +567,9 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     if (type === 'Patient' && method !== 'GET') return json(403, outcome('forbidden', 'Patient may not be edited by a faskes (RuleNumber: 20016)'));
     if (type === 'Practitioner' && method !== 'GET') return json(403, outcome('forbidden', 'Practitioner is read-only master data'));
     if (method === 'POST' && type && id === undefined) return createOne(type, body);
+    if (method === 'PUT' && type && id !== undefined) return updateOne(type, id, body);
+    if (method === 'PATCH' && type && id !== undefined) return patchOne(req, type, id, body);
+    if (method !== 'GET') return json(405, outcome('not-supported', `${method} ${rel} is not supported`));
     return viaRouter(req, url, rel || '/', body);
   };
 

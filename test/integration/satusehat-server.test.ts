@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Bundle, Encounter, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Observation, OperationOutcome, Patient } from '@medplum/fhirtypes';
 import { DEFAULT_CLIENT, NIK_IBU_SYSTEM, NIK_SYSTEM, startSatusehatServer, type SatusehatServerHandle } from '../helpers/satusehat-server.js';
 
 // The SATUSEHAT test upstream behaves as the reference describes, so tests built on it mean something.
@@ -18,10 +18,10 @@ async function askToken(s: SatusehatServerHandle, clientId = DEFAULT_CLIENT.clie
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function call(s: SatusehatServerHandle, method: string, path: string, opts: { token?: string; body?: unknown } = {}) {
+async function call(s: SatusehatServerHandle, method: string, path: string, opts: { token?: string; body?: unknown; contentType?: string } = {}) {
   const res = await fetch(s.fhirBase + path, {
     method,
-    headers: { 'content-type': 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+    headers: { 'content-type': opts.contentType ?? 'application/json', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
     ...(opts.body ? { body: JSON.stringify(opts.body) } : {}),
   });
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
@@ -218,6 +218,71 @@ t.test('transaction: urn:uuid references, transaction-response with locations; d
 
   const wrongPatient = await call(srv, 'POST', '', { token, body: transaction({ fullUrl: 'urn:uuid:ad506e96-7f81-4293-aedf-4a5b6c7d8e9f', resource: encounter('E-3', 'P00000000000', nakes) }) });
   t.equal(wrongPatient.status, 400, 'reference to an unknown IHS number refused');
+});
+
+t.test('updates (§13): a POST duplicate changes nothing; PUT {Type}/{id} replaces, plainly and in a transaction; JSON Patch on Encounter and EpisodeOfCare', async (t) => {
+  const token = srv.issueToken();
+  const patient = await srv.addPatient({ nik: '3201010101920006', name: 'Budi', birthDate: '2023-06-01', gender: 'male' });
+  const nakes = await srv.addPractitioner({ nik: '3201010101800007', name: 'Bidan Rina' });
+  const encUrl = 'urn:uuid:1b2c3d4e-5f60-4718-9a2b-3c4d5e6f7a8b';
+  const obsUrl = 'urn:uuid:2c3d4e5f-6071-4829-8b3c-4d5e6f7a8b9c';
+  const created = await call(srv, 'POST', '', { token, body: transaction({ fullUrl: encUrl, resource: encounter('U-1', patient, nakes) }, { fullUrl: obsUrl, resource: weight('U-1.w', patient, nakes, encUrl) }) });
+  t.equal(created.status, 200);
+  const [encId, obsId] = created.body.entry.map((e: { response: { resourceID: string } }) => e.response.resourceID);
+  const stored = () => srv.repo.readResource<Observation>('Observation', obsId);
+
+  const heavier = { ...weight('U-1.w', patient, nakes, `Encounter/${encId}`), valueQuantity: { value: 9.9, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } };
+  const again = await call(srv, 'POST', '/Observation', { token, body: heavier });
+  t.equal(again.status, 400);
+  t.match(JSON.stringify(again.body), /20002/, 'a second POST under the same identifier is a duplicate');
+  t.equal((await stored()).valueQuantity?.value, 9.4, 'and changes nothing');
+
+  const put = await call(srv, 'PUT', `/Observation/${obsId}`, { token, body: { ...heavier, id: obsId } });
+  t.equal(put.status, 200);
+  t.equal((await stored()).valueQuantity?.value, 9.9, 'PUT replaces the stored resource');
+  t.equal((await srv.resources('Observation')).filter((o) => o.id === obsId).length, 1, 'under the same id');
+  t.equal((await call(srv, 'PUT', `/Observation/${obsId}`, { token, body: heavier })).status, 400, 'the id in the resource must be the one in the URL');
+  t.equal((await call(srv, 'PUT', '/Observation/no-such-id', { token, body: { ...heavier, id: 'no-such-id' } })).status, 404, 'an update of nothing is refused (20007)');
+  const invalid = await call(srv, 'PUT', `/Observation/${obsId}`, { token, body: { ...heavier, id: obsId, status: 'preliminary', code: undefined } }); // code is 1..1
+  t.equal(invalid.status, 400, 'an update is validated like a create');
+  t.equal((await stored()).status, 'final', 'and a refused one changes nothing');
+
+  const inTx = await call(srv, 'POST', '', { token, body: {
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: obsUrl, resource: { ...heavier, id: obsId, status: 'entered-in-error' }, request: { method: 'PUT', url: `Observation/${obsId}` } },
+      { fullUrl: 'urn:uuid:3d4e5f60-7182-493a-9c4d-5e6f7a8b9cad', resource: weight('U-1.w2', patient, nakes, `Encounter/${encId}`), request: { method: 'POST', url: 'Observation' } },
+    ],
+  } });
+  t.equal(inTx.status, 200);
+  t.same(inTx.body.entry.map((e: { response: { status: string } }) => e.response.status), ['200 OK', '201 Created']);
+  t.equal((await stored()).status, 'entered-in-error', 'a PUT entry of a transaction replaces too');
+  const clash = await call(srv, 'PUT', `/Observation/${obsId}`, { token, body: { ...weight('U-1.w2', patient, nakes, `Encounter/${encId}`), id: obsId } });
+  t.equal(clash.status, 400, 'an update may not take another resource’s identifier');
+  t.match(JSON.stringify(clash.body), /20002/);
+
+  const patch = [{ op: 'replace', path: '/period/end', value: '2025-03-01T03:00:00+00:00' }];
+  const patched = await call(srv, 'PATCH', `/Encounter/${encId}`, { token, body: patch, contentType: 'application/json-patch+json' });
+  t.equal(patched.status, 200);
+  t.equal((await srv.repo.readResource<Encounter>('Encounter', encId)).period?.end, '2025-03-01T03:00:00+00:00', 'JSON Patch on an Encounter applies');
+  t.equal((await call(srv, 'PATCH', `/Encounter/${encId}`, { token, body: patch })).status, 415, 'as application/json-patch+json only');
+  t.equal((await call(srv, 'PATCH', `/Observation/${obsId}`, { token, body: [{ op: 'replace', path: '/status', value: 'final' }], contentType: 'application/json-patch+json' })).status, 405, 'not on an Observation');
+  const episode = await call(srv, 'POST', '/EpisodeOfCare', { token, body: {
+    resourceType: 'EpisodeOfCare',
+    identifier: [{ system: `http://sys-ids.kemkes.go.id/episode-of-care/${ORG}`, value: 'EOC-U-1' }],
+    status: 'active',
+    patient: { reference: `Patient/${patient}` },
+    managingOrganization: { reference: `Organization/${ORG}` },
+  } });
+  t.equal(episode.status, 201);
+  const closed = await call(srv, 'PATCH', `/EpisodeOfCare/${episode.body.id}`, { token, body: [{ op: 'replace', path: '/status', value: 'finished' }], contentType: 'application/json-patch+json' });
+  t.equal(closed.status, 200);
+  t.equal((await srv.repo.readResource<EpisodeOfCare>('EpisodeOfCare', episode.body.id)).status, 'finished', 'and on an EpisodeOfCare (H08__081 closes one by update)');
+  const breaking = await call(srv, 'PATCH', `/Encounter/${encId}`, { token, body: [{ op: 'remove', path: '/class' }], contentType: 'application/json-patch+json' });
+  t.equal(breaking.status, 400, 'a patch that leaves an invalid Encounter is refused');
+  t.ok((await srv.repo.readResource<Encounter>('Encounter', encId)).class, 'and changes nothing');
+  t.equal((await call(srv, 'DELETE', `/Observation/${obsId}`, { token })).status, 405, 'nothing is deleted');
 });
 
 t.test('faults: 429 with Retry-After, injected errors, slow answers that still commit, down and up', async (t) => {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
@@ -248,7 +249,7 @@ t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is writte
   t.equal(retry.resources?.find((r) => r.resourceType === 'Encounter')?.id, enc?.id, 'the ids are the committed ones');
 });
 
-t.test('a duplicate answer: the existing resource is adopted and the rest is sent', async (t) => {
+t.test('a duplicate answer: the existing resource is found, replaced by the record’s under its id, and the rest is sent', async (t) => {
   const id = 'PB-2025-000600';
   const existing = await srv.repo.createResource<Encounter>({
     resourceType: 'Encounter',
@@ -267,16 +268,23 @@ t.test('a duplicate answer: the existing resource is adopted and the rest is sen
   t.ok(obs.length > 0);
   for (const o of obs) t.equal(o.encounter?.reference, `Encounter/${existing.id}`);
   t.same(res.resources?.filter((r) => r.resourceType === 'Encounter').map((r) => [r.id, r.status]), [[existing.id, '200 OK']]);
+  t.same((await encounterOf(id))?.participant?.[0]?.individual, { reference: `Practitioner/${supervisorId}` }, 'what SATUSEHAT held is replaced by the record’s Encounter');
 
-  // A new version of a delivered record with no attempt marker: every entry is a duplicate, all adopted.
-  const v2 = await up.push(bundle, ctx(id, 2));
+  // A correction whose earlier ids the ledger does not have (its push ended after the correction
+  // went): every entry is refused as a duplicate, found by identifier and replaced, not adopted.
+  const weight = (o: Observation) => o.valueQuantity?.unit === 'kg' && o.valueQuantity.value;
+  t.ok((await observationsOf(id)).some((o) => weight(o) === 9.8), 'version 1 weighed 9.8 kg');
+  const v2 = await up.push(bundleOf(anthropometry(id, { weightKg: 10.9 })), ctx(id, 2));
   t.same(v2.outcome, { kind: 'delivered' });
   t.same(await identifierCounts('Encounter', id), [1]);
   t.ok((await identifierCounts('Observation', id)).every((n) => n === 1));
   t.same(
     v2.resources?.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(),
     obs.map((o) => o.id).sort(),
+    'the same Observations',
   );
+  const weights = (await observationsOf(id)).map(weight).filter((w) => w !== false);
+  t.same(weights, [10.9], 'SATUSEHAT holds the corrected weight, not the old one');
 });
 
 t.test('throttling, server errors and an unavailable token are transient; missing credentials are not', async (t) => {
@@ -388,4 +396,59 @@ t.test('a kader’s record at a posyandu without a supervisor is not sent, and s
   t.match(outcome(res), { kind: 'not-sent', transient: false, code: 'satusehat.no-practitioner' });
   t.match(String(outcome(res).message), /supervisorNik/);
   t.equal(transactions(), sent, 'SATUSEHAT was not asked');
+});
+
+t.test('a correction with the ids of the earlier version: replaced in place by PUT, a dropped Immunization entered-in-error', async (t) => {
+  const id = 'IMM-2025-0400';
+  const record = withChanges({ recordId: id }, validImmunization as unknown as RecordLike);
+  const v1 = await up.push(bundleOf(record), ctx(id));
+  t.same(v1.outcome, { kind: 'delivered' });
+  const immunizationId = v1.resources?.find((r) => r.resourceType === 'Immunization')?.id;
+  t.ok(immunizationId);
+
+  // Version 2 changes the lot; version 3 no longer has the Immunization at all.
+  const sent = transactions();
+  const puts = () => srv.requests.filter((r) => r.method === 'PUT').length;
+  const putsBefore = puts();
+  // A push overtaken by a newer version stops before it writes over anything.
+  const overtaken = await up.push(bundleOf(withChanges({ lotNumber: 'PB2507X' }, record)), { ...ctx(id, 2), held: v1.resources!, superseded: async () => true });
+  t.match(outcome(overtaken), { kind: 'not-sent', code: 'delivery.superseded', transient: true });
+  t.equal(puts(), putsBefore, 'nothing was replaced');
+  const v2 = await up.push(bundleOf(withChanges({ lotNumber: 'PB2507C' }, record)), { ...ctx(id, 2), held: v1.resources! });
+  t.same(v2.outcome, { kind: 'delivered' });
+  t.equal(transactions(), sent, 'nothing posted: every resource is updated where it is');
+  t.ok(puts() > putsBefore, 'by PUT {Type}/{id}');
+  const imm = (await srv.resources<Immunization>('Immunization')).filter((i) => i.identifier?.some((x) => x.value === `default.${id}.immunization`));
+  t.same(imm.map((i) => [i.id, i.lotNumber, i.status]), [[immunizationId, 'PB2507C', 'completed']], 'one Immunization, the new lot');
+
+  const without = bundleOf(withChanges({ lotNumber: 'PB2507C' }, record));
+  without.entry = without.entry!.filter((e) => e.resource?.resourceType !== 'Immunization');
+  const v3 = await up.push(without, { ...ctx(id, 3), held: v2.resources! });
+  t.same(v3.outcome, { kind: 'delivered' });
+  const after = await srv.repo.readResource<Immunization>('Immunization', immunizationId!);
+  t.equal(after.status, 'entered-in-error', 'withdrawn, not deleted');
+  t.equal(after.lotNumber, 'PB2507C', 'otherwise as it was');
+  t.match(v3.resources?.find((r) => r.id === immunizationId), { retracted: true });
+
+  // Version 4 still lacks it: nothing is written again for it.
+  const putsNow = puts();
+  const v4 = await up.push(without, { ...ctx(id, 4), held: v3.resources! });
+  t.same(v4.outcome, { kind: 'delivered' });
+  t.equal(puts() - putsNow, (v4.resources ?? []).filter((r) => !r.retracted && !['Patient', 'Practitioner', 'Organization', 'Location'].includes(r.resourceType)).length, 'one PUT per resource the version has, none for the withdrawn one');
+});
+
+t.test('a correction whose entries were renamed (a mapping change) updates the same resources and withdraws none of them', async (t) => {
+  const id = 'PB-2025-000950';
+  const v1 = await up.push(bundleOf(anthropometry(id)), ctx(id));
+  t.same(v1.outcome, { kind: 'delivered' });
+  // Same identifiers, other fullUrls: the ledger's ids no longer match by entry.
+  let text = JSON.stringify(bundleOf(anthropometry(id, { weightKg: 10.7 })));
+  for (const e of bundleOf(anthropometry(id)).entry!) text = text.replaceAll(e.fullUrl!, `urn:uuid:${randomUUID()}`);
+  const v2 = await up.push(JSON.parse(text) as Bundle, { ...ctx(id, 2), held: v1.resources! });
+  t.same(v2.outcome, { kind: 'delivered' });
+  const obs = await observationsOf(id);
+  t.same(obs.filter((o) => o.status === 'entered-in-error').map((o) => o.id), [], 'nothing withdrawn: every resource was found again by identifier');
+  t.ok(obs.some((o) => o.valueQuantity?.unit === 'kg' && o.valueQuantity.value === 10.7), 'and holds the new values');
+  t.ok((await identifierCounts('Observation', id)).every((n) => n === 1), 'once each');
+  t.same(obs.map((o) => o.id).sort(), v1.resources!.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(), 'the same ids');
 });

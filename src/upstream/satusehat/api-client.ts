@@ -32,7 +32,7 @@ export class SatusehatApi {
   }
 
   /** `path` is relative to the FHIR base: '' for a transaction, 'Patient?identifier=…' for a search. */
-  async call(orgId: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<ApiReply> {
+  async call(orgId: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<ApiReply> {
     const token = await this.tokens.get(orgId);
     const first = await this.send(token, method, path, body);
     if (!refreshAndRetry(first.status, false)) return first;
@@ -52,7 +52,22 @@ export class SatusehatApi {
     return entries.map((e) => e.resource).filter((r): r is T => r?.resourceType === resourceType && typeof r.id === 'string');
   }
 
-  private async send(token: string, method: 'GET' | 'POST', path: string, body: unknown): Promise<ApiReply> {
+  /** The resource SATUSEHAT holds under this id; undefined when it holds none (404, 410). */
+  async read<T extends Resource>(orgId: string, resourceType: T['resourceType'], id: string): Promise<T | undefined> {
+    const reply = await this.call(orgId, 'GET', `${resourceType}/${encodeURIComponent(id)}`);
+    if (reply.status === 404 || reply.status === 410) return undefined;
+    if (reply.status < 200 || reply.status >= 300) throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
+    const r = reply.body as T | undefined;
+    return r?.resourceType === resourceType ? r : undefined;
+  }
+
+  /** `PUT {Type}/{id}`: the platform's update (P13__020, P16__056). Any answer but a 2xx stops the push with it. */
+  async replace(orgId: string, resource: Resource & { id: string }): Promise<void> {
+    const reply = await this.call(orgId, 'PUT', `${resource.resourceType}/${encodeURIComponent(resource.id)}`, resource);
+    if (reply.status < 200 || reply.status >= 300) throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
+  }
+
+  private async send(token: string, method: 'GET' | 'POST' | 'PUT', path: string, body: unknown): Promise<ApiReply> {
     const res = await this.pool.request({
       method,
       path: path ? `${this.basePath}/${path}` : this.basePath || '/',

@@ -4,7 +4,8 @@ import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
 import type { WrittenResource } from '../../sync/states.js';
 import { writtenResources } from '../fhir-upstream.js';
-import type { PushResult, Upstream } from '../upstream.js';
+import { SUPERSEDED, droppedBy, heldEntries, withdrawn } from '../corrections.js';
+import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
 import { isDuplicateAnswer } from './duplicate-answer.js';
@@ -40,7 +41,7 @@ export interface SatusehatUpstreamOptions {
   now?: () => number;
 }
 
-// A transaction refused as a duplicate is answered by adopting what exists and sending the rest;
+// A transaction refused as a duplicate is answered by taking up what exists and sending the rest;
 // a second refusal after that means something else is wrong, and a person should look.
 const DUPLICATE_ROUNDS = 2;
 
@@ -49,6 +50,8 @@ const DUPLICATE_ROUNDS = 2;
  * this upstream resolves the people and places SATUSEHAT owns, rewrites the Bundle into the plain
  * POST transaction SATUSEHAT accepts (reference satusehat.md §8), and makes up for the missing
  * conditional create by looking resources up by identifier whenever they may already be there.
+ * A correction (a later version of a record) replaces what SATUSEHAT holds with `PUT {Type}/{id}`
+ * and withdraws what the new version no longer has (corrections.ts).
  */
 export class SatusehatUpstream implements Upstream {
   readonly kind = 'satusehat';
@@ -104,7 +107,7 @@ export class SatusehatUpstream implements Upstream {
     return { name: this.name, kind: this.kind, target: new URL(this.baseUrl).origin };
   }
 
-  async push(bundle: Bundle, ctx: { recordId: string; version: number }): Promise<PushResult> {
+  async push(bundle: Bundle, ctx: PushContext): Promise<PushResult> {
     const started = performance.now();
     const done = (outcome: PushOutcome, extra: { resources?: WrittenResource[]; body?: unknown } = {}): PushResult => ({
       outcome,
@@ -154,7 +157,7 @@ export class SatusehatUpstream implements Upstream {
   }
 
   /** Everything SATUSEHAT ends up holding for the record, by the fullUrl each entry had in Gerbang's Bundle. */
-  private async deliver(bundle: Bundle, orgId: string, ctx: { recordId: string; version: number }): Promise<WrittenResource[]> {
+  private async deliver(bundle: Bundle, orgId: string, ctx: PushContext): Promise<WrittenResource[]> {
     const plan = planEntries(bundle, orgId);
     const refs = new Map<string, string>();
     const settled: WrittenResource[] = [];
@@ -162,6 +165,12 @@ export class SatusehatUpstream implements Upstream {
     const adopt = (e: PlannedEntry, id: string, status = '200 OK') => {
       refs.set(e.fullUrl, `${e.resource.resourceType}/${id}`);
       settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status });
+    };
+    // Held by SATUSEHAT and to be replaced with this version's values: a correction (§13).
+    const updates = new Map<string, string>();
+    const update = (e: PlannedEntry, id: string) => {
+      refs.set(e.fullUrl, `${e.resource.resourceType}/${id}`);
+      updates.set(e.fullUrl, id);
     };
 
     // People first: a record whose person SATUSEHAT does not know waits before anything is sent.
@@ -190,33 +199,87 @@ export class SatusehatUpstream implements Upstream {
       if (id) adopt(e, id);
     }
 
+    // What the earlier version wrote is updated under the ids the ledger kept for it: a second
+    // POST would be refused as a duplicate and change nothing (rule 20002).
+    const held = heldEntries(bundle, ctx.held ?? []);
+    for (const e of plan) {
+      const h = e.role === 'clinical' && !refs.has(e.fullUrl) ? held.get(e.fullUrl) : undefined;
+      if (h) update(e, h.id);
+    }
+    // A resource found by identifier after an attempt of this version went out holds these very
+    // values when this is the first version (adopted), perhaps an earlier version's when it is a
+    // correction (replaced). One SATUSEHAT refuses as a duplicate was not written by this version's
+    // transaction (that was refused whole), so it is replaced whatever the version: the record
+    // wins over what a lost ledger, an expired marker or another sender left there.
+    const correction = ctx.version > 1;
+    const found = (e: PlannedEntry, id: string) => (correction && e.role === 'clinical' ? update(e, id) : adopt(e, id));
+    const duplicate = (e: PlannedEntry, id: string) => (e.role === 'clinical' ? update(e, id) : adopt(e, id));
+
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
     const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
     if (resending) {
       for (const e of pending) {
         if (e.role !== 'clinical') continue;
         const id = await findByIdentifier(this.api, orgId, e.resource);
-        if (id) adopt(e, id);
+        if (id) found(e, id);
       }
     }
+    await this.create(orgId, ctx, pending, refs, practitioners, resending, { adopt, duplicate, settled });
 
+    // After the creates: an updated resource may refer to one just created (a new diagnosis).
+    for (const e of plan) {
+      const id = updates.get(e.fullUrl);
+      if (!id) continue;
+      if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
+      await this.api.replace(orgId, { ...rewriteReferences(e.resource, refs, practitioners), id });
+      settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status: '200 OK' });
+    }
+    for (const h of droppedBy(bundle, ctx.held ?? [], settled)) {
+      if (!h.retracted) {
+        if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
+        const current = await this.api.read(orgId, h.resourceType as Resource['resourceType'], h.id);
+        const marked = current ? withdrawn(current) : undefined;
+        if (marked) await this.api.replace(orgId, { ...marked, id: h.id });
+      }
+      settled.push({ ...h, status: '200 OK', retracted: true });
+    }
+    return settled;
+  }
+
+  /** The entries SATUSEHAT does not hold yet, in plain POST transactions (§8); what a duplicate answer shows is there is taken up. */
+  private async create(
+    orgId: string,
+    ctx: PushContext,
+    pending: PlannedEntry[],
+    refs: Map<string, string>,
+    practitioners: ReadonlyMap<string, string>,
+    resending: boolean,
+    on: { adopt: (e: PlannedEntry, id: string) => void; duplicate: (e: PlannedEntry, id: string) => void; settled: WrittenResource[] },
+  ): Promise<void> {
     for (let round = 0; ; round++) {
       const remaining = pending.filter((e) => !refs.has(e.fullUrl));
-      if (remaining.length === 0) return settled;
+      if (remaining.length === 0) return;
       const tx = transactionOf(remaining.map((e) => ({ fullUrl: e.fullUrl, resource: rewriteReferences(e.resource, refs, practitioners) })));
       await this.marker.markSending(ctx.recordId, ctx.version);
       const reply = await this.api.call(orgId, 'POST', '', tx);
       if (reply.status >= 200 && reply.status < 300) {
         const written = writtenResources(tx, reply.body);
         await this.rememberFaskesResources(remaining, written);
-        return [...settled, ...written];
+        for (const w of written) refs.set(w.fullUrl, `${w.resourceType}/${w.id}`);
+        on.settled.push(...written);
+        return;
       }
       if (round < DUPLICATE_ROUNDS && isDuplicateAnswer(reply.body)) {
-        // Adopt whatever is already there (never resend under a new identifier, §8), then send the rest.
+        // Take up whatever is already there (never resend under a new identifier, §8), then send the rest.
         const before = refs.size;
         for (const e of remaining) {
-          const id = e.role === 'episode' ? await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs) : await findByIdentifier(this.api, orgId, e.resource);
-          if (id) adopt(e, id);
+          if (e.role === 'episode') {
+            const id = await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs);
+            if (id) on.adopt(e, id);
+          } else {
+            const id = await findByIdentifier(this.api, orgId, e.resource);
+            if (id) on.duplicate(e, id);
+          }
         }
         if (refs.size > before) continue;
       }

@@ -1,0 +1,103 @@
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { loadConfig } from '../../src/config/load.js';
+import { prepareRecord } from '../../src/ingest/prepare-record.js';
+import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
+import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
+import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
+import { startRedis } from '../helpers/redis-server.js';
+
+// What the ledger keeps for corrections, on a real redis-server: the upstream ids of the last
+// synced version travel with every later version until one of those is synced, an old push that
+// ends late hands over what it wrote, and a correction does not start while an older push may
+// still write. Whatever stores the ledger next (PostgreSQL, issue 15) must pass this too.
+
+const redisServer = await startRedis({ appendonly: false });
+const redis = new Redis(redisServer.url);
+const ledger = new Ledger(redis);
+t.teardown(async () => {
+  redis.disconnect();
+  await redisServer.stop();
+});
+
+const { facilities } = loadConfig({});
+const U = 'satusehat';
+let clock = Date.parse('2025-11-06T02:00:00Z');
+
+function record(id: string, weightKg: number): NewRecord {
+  const r = prepareRecord(withChanges({ recordId: id, weightKg }, validAnthropometry as unknown as RecordLike), 'app', facilities, new Date(clock), undefined);
+  if (!r.ok) throw new Error('fixture does not prepare');
+  return {
+    id: `rec-${id}`,
+    source: 'app',
+    record: r.prepared.record,
+    contentHash: `hash-${weightKg}`,
+    bundle: r.prepared.bundle,
+    indicators: {},
+    warnings: [],
+    subject: `subject-${id}`,
+    posyandu: '3201010001-01',
+    puskesmas: 'P3201010101',
+    regency: '3201',
+    receivedAt: new Date(clock),
+    upstreams: [U],
+  };
+}
+
+const written = (n: number): WrittenResource[] => [
+  { fullUrl: 'urn:uuid:e', resourceType: 'Encounter', id: `enc-${n}`, status: '201 Created' },
+  { fullUrl: 'urn:uuid:o', resourceType: 'Observation', id: `obs-${n}`, status: '201 Created' },
+];
+const at = () => new Date(clock).toISOString();
+const state = async (id: string) => (await ledger.stateAt(id, U))!.status;
+async function push(id: string, version: number, end: Partial<UpstreamStatus>): Promise<void> {
+  const begun = await ledger.beginDelivery(id, U, version, clock);
+  if (begun.kind !== 'go') throw new Error(`version ${version} did not start: ${begun.kind}`);
+  await ledger.setState(id, U, { ...begun.status, state: 'sending', attempts: 1, sendingUntil: clock + 30_000, updatedAt: at() });
+  if (end.state) await ledger.setState(id, U, { ...begun.status, attempts: 1, ...end, version, updatedAt: at() } as UpstreamStatus);
+}
+
+t.test('the ids of the synced version travel with later versions until one of them is synced', async (t) => {
+  const v1 = await ledger.accept(record('A', 9.8));
+  await push(v1.id, 1, { state: 'synced', resources: written(1) });
+  const v2 = await ledger.accept(record('A', 10.2));
+  t.equal(v2.version, 2);
+  t.match(await state(v1.id), { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
+  t.notOk((await state(v1.id)).resources, 'the new version has written nothing yet');
+
+  // Version 2 fails; version 3 still knows what version 1 wrote.
+  await push(v1.id, 2, { state: 'failed' });
+  await ledger.accept(record('A', 10.4));
+  t.match(await state(v1.id), { state: 'queued', version: 3, held: written(1), heldVersion: 1 });
+
+  const begun = await ledger.beginDelivery(v1.id, U, 3, clock);
+  t.match(begun, { kind: 'go', status: { held: written(1) } }, 'the worker is handed the ids');
+});
+
+t.test('a correction accepted while the earlier version is being pushed waits for it, and gets what it wrote', async (t) => {
+  const v1 = await ledger.accept(record('B', 9.8));
+  await push(v1.id, 1, {}); // sending, not finished
+  await ledger.accept(record('B', 10.2));
+  t.match(await state(v1.id), { state: 'queued', version: 2, earlierSending: { version: 1 } });
+  t.same(await ledger.beginDelivery(v1.id, U, 2, clock), { kind: 'wait' }, 'version 2 waits while version 1 may still write');
+
+  // Version 1's push ends: its state write is refused (older), but what it wrote is kept.
+  const stale = await ledger.setState(v1.id, U, { state: 'synced', version: 1, attempts: 1, resources: written(1), updatedAt: at() });
+  t.equal(stale, false, 'the older version does not overwrite the newer state');
+  const now = await state(v1.id);
+  t.match(now, { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
+  t.notOk(now.earlierSending, 'nothing to wait for any more');
+  t.equal((await ledger.beginDelivery(v1.id, U, 2, clock)).kind, 'go');
+});
+
+t.test('a push that crashed holds a correction back only until its lock would have run out', async (t) => {
+  const v1 = await ledger.accept(record('C', 9.8));
+  await push(v1.id, 1, {}); // its worker dies here
+  await ledger.accept(record('C', 10.2));
+  t.same(await ledger.beginDelivery(v1.id, U, 2, clock + 29_000), { kind: 'wait' });
+  t.equal((await ledger.beginDelivery(v1.id, U, 2, clock + 31_000)).kind, 'go');
+  t.notOk((await state(v1.id)).held, 'nothing was synced, so no ids to update: the correction creates (or finds by identifier)');
+  t.equal(await ledger.latestVersion(v1.id), 2);
+  t.equal(await ledger.latestVersion('no-such-record'), undefined);
+  clock += 60_000;
+});
