@@ -118,7 +118,7 @@ function trimester(weeks: number): number {
  */
 export const ancEncounter: EncounterContext = (ctx, refs, b) => {
   const r = ctx.record as AncVisitRecord;
-  const start = fhirDateTime(r.occurredAt);
+  const start = episodeStart(r.occurredAt);
   const episode: EpisodeOfCare = {
     resourceType: 'EpisodeOfCare',
     identifier: [{ system: identifierSystem('episodeOfCare', ctx.puskesmas.organizationId), value: pregnancyKey(r) }],
@@ -297,6 +297,17 @@ function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBu
     whenHandedOver: refs.effective,
   };
   b.upsert(i.key, dispense);
+}
+
+/**
+ * The episode's start is the visit's time (H06__004), a full date-time (rule 10406 refuses a date).
+ * Bridge for merging: fhirDateTime on main keeps a bare date as it is, so a date-only visit starts
+ * at that day's 00:00 UTC here; once fhirDateTime gives every date its time of day (the envelope's
+ * change), the fallback never applies and goes.
+ */
+function episodeStart(occurredAt: string): string {
+  const start = fhirDateTime(occurredAt);
+  return start.length === 10 ? `${start}T00:00:00+00:00` : start;
 }
 
 function addDays(date: string, days: number): string {

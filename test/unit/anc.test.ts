@@ -21,6 +21,10 @@ t.test('the pregnancy is one EpisodeOfCare, created if missing, keyed by the mot
   t.equal(eoc.period?.start, '2025-11-05T02:00:00+00:00', 'starts with the visit that opens it (H06__004), not at HPHT');
   t.same(eoc.statusHistory, [{ status: 'active', period: { start: '2025-11-05T02:00:00+00:00' } }], 'statusHistory as H06__004');
   t.equal(eoc.type?.[0]?.coding?.[0]?.code, 'ANC');
+  const dateOnly = map(withChanges({ occurredAt: '2025-11-05' }, validAncVisit)).bundle;
+  const dateOnlyEoc = dateOnly.entry?.find((e) => e.resource?.resourceType === 'EpisodeOfCare')?.resource as EpisodeOfCare;
+  t.match(dateOnlyEoc.period?.start, /^2025-11-05T\d{2}:\d{2}:\d{2}\+00:00$/, 'a date-only visit still starts the episode at a full date-time (10406)');
+  t.same(checkBundle(dateOnly), []);
   const other = map(withChanges({ recordId: 'ANC-2025-0099', visitNumber: 'K5' }, validAncVisit), 'another-app').bundle;
   const eoc2 = other.entry?.find((e) => e.resource?.resourceType === 'EpisodeOfCare')?.resource as EpisodeOfCare;
   t.same(eoc2.identifier, eoc.identifier, 'another visit of the same pregnancy, from another app, reuses it');
