@@ -209,8 +209,8 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     const high = severe || r.systolic >= h.systolicFrom || r.diastolic >= h.diastolicFrom;
     if (severe) finding('bloodPressure', 'severe-hypertension', 'Hipertensi berat', 'Severe hypertension');
     else if (high) finding('bloodPressure', 'hypertension', 'Hipertensi', 'Hypertension');
-    const refs = [quantity('systolic', r.systolic), quantity('diastolic', r.diastolic)];
-    if (high) refs.forEach(risky);
+    const pressures = [quantity('systolic', r.systolic), quantity('diastolic', r.diastolic)];
+    if (high) pressures.forEach(risky);
   }
   quantity('fundalHeightCm', r.fundalHeightCm);
   quantity('fetalHeartRate', r.fetalHeartRate);
