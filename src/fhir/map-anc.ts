@@ -1,21 +1,37 @@
 import { createHash } from 'node:crypto';
-import type { Coding, EpisodeOfCare, MedicationDispense, Observation, Reference } from '@medplum/fhirtypes';
+import type { Coding, EpisodeOfCare, Medication, MedicationDispense, Observation, Reference } from '@medplum/fhirtypes';
 import { anaemia } from '../indicators/screening-risk.js';
 import type { AncVisitRecord } from '../records/schemas/anc-visit.js';
 import { completedMonths, daysBetween, localDate } from '../records/time.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import { observationBase } from './observation-base.js';
-import type { EncounterContext, EnvelopeRefs, RecordContext } from './map-envelope.js';
+import { fhirDateTime, type EncounterContext, type EnvelopeRefs, type RecordContext } from './map-envelope.js';
 import { checkCoding, fhirCommon, identifierSystem, readMapping } from './terminology.js';
 
-interface Measure { key: string; category: string; code: Coding; unit: { unit: string; code: string } }
+interface Measure { key: string; category: string; code: Coding; ancCode: Coding; unit: { unit: string; code: string } }
+interface Coded { key: string; code: Coding; ancCode: Coding }
+interface IronTable {
+  key: string;
+  medication: {
+    code: Coding;
+    form: Coding;
+    ingredients: Array<{ item: Coding; mg: number }>;
+    type: { url: string; coding: Coding };
+    profile: string;
+    text: string;
+  };
+  unit: { unit: string; system: string; code: string };
+  category: Coding;
+  identifierSystems: Record<'medication' | 'prescription' | 'prescriptionItem', string>;
+}
 interface AncTable {
-  episodeOfCare: { type: Coding; kVisitSystem: string; k1PureUpToWeeks: number };
+  episodeOfCare: { type: Coding; kVisitSystem: string; k1Value: string };
   measurements: Record<string, Measure>;
-  obstetric: Record<'gravida' | 'para' | 'abortus' | 'lmp' | 'edd', { key: string; code: Coding }> & { eddDaysAfterLmp: number };
-  fetalPresentation: { key: string; code: Coding; values: Record<'cephalic' | 'breech' | 'transverse', Coding> };
-  urineProtein: { key: string; code: Coding; values: Record<'negative' | '+1' | '+2' | '+3', Coding> };
-  iron: { key: string; medication: Coding; text: string; unit: { unit: string; code: string } };
+  obstetric: Record<'gravida' | 'para' | 'abortus' | 'lmp' | 'edd', Coded> & { eddDaysAfterLmp: number };
+  trimester: Coded & { category: string; upToWeeks: [number, number] };
+  fetalPresentation: Coded & { values: Record<'cephalic' | 'breech' | 'transverse', Coding> };
+  urineProtein: Coded & { category: string; unit: { unit: string; code: string }; mgPerDl: Record<'negative' | '+1' | '+2' | '+3', number> };
+  iron: IronTable;
   risk: {
     muac: { kekBelow: number; riskBelow: number; kek: Coding; risk: Coding };
     hypertension: { systolicFrom: number; diastolicFrom: number; severeSystolicFrom: number; severeDiastolicFrom: number };
@@ -30,16 +46,38 @@ interface AncTable {
 
 export const ancTable = readMapping<AncTable>('anc.json', (d, fail) => {
   checkCoding(d.episodeOfCare?.type, 'episodeOfCare.type', fail);
-  for (const [k, m] of Object.entries(d.measurements ?? {})) checkCoding(m.code, `measurements.${k}.code`, fail);
-  for (const k of ['gravida', 'para', 'abortus', 'lmp', 'edd'] as const) checkCoding(d.obstetric?.[k]?.code, `obstetric.${k}.code`, fail);
+  if (typeof d.episodeOfCare?.k1Value !== 'string') fail('episodeOfCare.k1Value', 'must be the K-visit value of a first visit');
+  for (const [k, m] of Object.entries(d.measurements ?? {})) {
+    checkCoding(m.code, `measurements.${k}.code`, fail);
+    checkCoding(m.ancCode, `measurements.${k}.ancCode`, fail);
+  }
+  for (const k of ['gravida', 'para', 'abortus', 'lmp', 'edd'] as const) {
+    checkCoding(d.obstetric?.[k]?.code, `obstetric.${k}.code`, fail);
+    checkCoding(d.obstetric?.[k]?.ancCode, `obstetric.${k}.ancCode`, fail);
+  }
+  for (const k of ['trimester', 'fetalPresentation', 'urineProtein'] as const) {
+    checkCoding(d[k]?.code, `${k}.code`, fail);
+    checkCoding(d[k]?.ancCode, `${k}.ancCode`, fail);
+  }
+  const bounds = d.trimester?.upToWeeks;
+  if (!Array.isArray(bounds) || bounds.length !== 2 || !(bounds[0] < bounds[1])) fail('trimester.upToWeeks', 'must be two increasing week counts');
   for (const [k, c] of Object.entries(d.fetalPresentation?.values ?? {})) checkCoding(c, `fetalPresentation.values.${k}`, fail);
-  for (const [k, c] of Object.entries(d.urineProtein?.values ?? {})) checkCoding(c, `urineProtein.values.${k}`, fail);
-  checkCoding(d.iron?.medication, 'iron.medication', fail);
+  for (const g of ['negative', '+1', '+2', '+3'] as const) {
+    if (typeof d.urineProtein?.mgPerDl?.[g] !== 'number') fail(`urineProtein.mgPerDl.${g}`, 'must be a number (mg/dL)');
+  }
+  const med = d.iron?.medication;
+  checkCoding(med?.code, 'iron.medication.code', fail);
+  checkCoding(med?.form, 'iron.medication.form', fail);
+  checkCoding(med?.type?.coding, 'iron.medication.type.coding', fail);
+  (med?.ingredients ?? []).forEach((g, i) => checkCoding(g.item, `iron.medication.ingredients[${i}].item`, fail));
+  checkCoding(d.iron?.unit, 'iron.unit', fail);
+  checkCoding(d.iron?.category, 'iron.category', fail);
+  for (const k of ['medication', 'prescription', 'prescriptionItem'] as const) {
+    if (!/^http:\/\/sys-ids\.kemkes\.go\.id\/[a-z-]+\/\{orgId\}$/.test(d.iron?.identifierSystems?.[k] ?? '')) fail(`iron.identifierSystems.${k}`, 'must be a sys-ids system ending in {orgId}');
+  }
 });
 
 const HIGH: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'H', display: 'High' };
-const CRITICAL_HIGH: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'HH', display: 'Critical high' };
-const LOW: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'L', display: 'Low' };
 const NORMAL: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'N', display: 'Normal' };
 
 export interface AncSummary {
@@ -62,24 +100,34 @@ function gestationalAge(r: AncVisitRecord): { weeks: number; derived: boolean } 
   return { weeks: Math.floor(daysBetween(r.pregnancy.lmp, localDate(r.occurredAt)) / 7), derived: true };
 }
 
-/** K1 is K1M (murni) when the first contact is in trimester 1, else K1A (akses). */
+/** H06__005 sends K1A for a first visit in trimester 1: every K1 is K1A (anc.json _notes). */
 function kVisit(r: AncVisitRecord): string | undefined {
   if (!r.visitNumber) return undefined;
-  if (r.visitNumber !== 'K1') return r.visitNumber;
-  return gestationalAge(r).weeks <= ancTable.episodeOfCare.k1PureUpToWeeks ? 'K1M' : 'K1A';
+  return r.visitNumber === 'K1' ? ancTable.episodeOfCare.k1Value : r.visitNumber;
 }
 
-/** The pregnancy's EpisodeOfCare (created once) and the K-visit identifier of the Encounter. */
+function trimester(weeks: number): number {
+  const [first, second] = ancTable.trimester.upToWeeks;
+  return weeks <= first ? 1 : weeks <= second ? 2 : 3;
+}
+
+/**
+ * The pregnancy's EpisodeOfCare (created once) and the K-visit identifier of the Encounter. It
+ * starts with the visit that opens it (H06__004): it is a conditional create, never overwritten,
+ * so the start is the earliest visit of the pregnancy Gerbang delivered.
+ */
 export const ancEncounter: EncounterContext = (ctx, refs, b) => {
   const r = ctx.record as AncVisitRecord;
+  const start = episodeStart(r.occurredAt);
   const episode: EpisodeOfCare = {
     resourceType: 'EpisodeOfCare',
     identifier: [{ system: identifierSystem('episodeOfCare', ctx.puskesmas.organizationId), value: pregnancyKey(r) }],
     status: 'active',
+    statusHistory: [{ status: 'active', period: { start } }],
     type: [{ coding: [ancTable.episodeOfCare.type] }],
     patient: refs.patient,
     managingOrganization: refs.organization,
-    period: { start: `${r.pregnancy.lmp}T00:00:00+00:00` },
+    period: { start },
   };
   const episodeOfCare = b.createIfMissing('episode-of-care', episode, episode.identifier?.[0] ?? {});
   const k = kVisit(r);
@@ -94,47 +142,57 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
   const k = kVisit(r);
   const summary: AncSummary = { gestationalAgeWeeks: ga.weeks, gestationalAgeDerived: ga.derived, ...(k ? { visit: k } : {}), findings: [], highRisk: false };
   const riskSources: Array<Reference<Observation>> = [];
-  const obs = (key: string, category: string, code: Coding, value: Partial<Observation>): Reference<Observation> =>
-    b.upsert(key, { ...observationBase(ctx, refs, key, category), code: { coding: [code] }, ...value });
+  // Every ANC Observation is coded twice, as H06 does: LOINC/SNOMED/clinical-term and the anc-custom-codes.
+  const obs = (key: string, category: string, coded: { code: Coding; ancCode?: Coding }, value: Partial<Observation>): Reference<Observation> =>
+    b.upsert(key, { ...observationBase(ctx, refs, key, category), code: { coding: [coded.code, ...(coded.ancCode ? [coded.ancCode] : [])] }, ...value });
   const quantity = (field: string, value: number | undefined, interpretation?: { coding: Coding; text: string }) => {
     const m = t.measurements[field];
-    if (value === undefined || !m) return;
-    const ref = obs(m.key, m.category, m.code, {
+    if (value === undefined || !m) return undefined;
+    return obs(m.key, m.category, m, {
       valueQuantity: { value, unit: m.unit.unit, system: fhirCommon.ucum, code: m.unit.code },
       ...(interpretation ? { interpretation: [{ coding: [interpretation.coding], text: interpretation.text }] } : {}),
     });
-    if (interpretation && interpretation.coding.code !== 'N') riskSources.push(ref);
   };
   const finding = (measure: string, key: string, id: string, en: string) => summary.findings.push({ measure, key, label: { id, en } });
+  const risky = (ref: Reference<Observation> | undefined) => ref && riskSources.push(ref);
 
   // Obstetric status
   const o = t.obstetric;
   for (const f of ['gravida', 'para', 'abortus'] as const) {
     const v = r.pregnancy[f];
     if (v === undefined) continue;
-    const ref = obs(o[f].key, 'survey', o[f].code, { valueInteger: v });
+    const ref = obs(o[f].key, 'survey', o[f], { valueInteger: v });
     if (f === 'para' && v >= t.risk.parityFrom) {
       finding('para', 'parity', `Sudah ${v} kali melahirkan (≥ ${t.risk.parityFrom})`, `Parity ${v} (≥ ${t.risk.parityFrom})`);
       riskSources.push(ref);
     }
   }
-  obs(o.lmp.key, 'survey', o.lmp.code, { valueDateTime: r.pregnancy.lmp });
+  // Rule 10429: HPHT and HPL are full date-times (fhirDateTime decides the time of a bare date).
+  obs(o.lmp.key, 'survey', o.lmp, { valueDateTime: fhirDateTime(r.pregnancy.lmp) });
   const edd = r.pregnancy.edd ?? addDays(r.pregnancy.lmp, o.eddDaysAfterLmp);
-  obs(o.edd.key, 'survey', o.edd.code, { valueDateTime: edd });
+  obs(o.edd.key, 'survey', o.edd, { valueDateTime: fhirDateTime(edd) });
   quantity('gestationalAgeWeeks', ga.weeks);
+  obs(t.trimester.key, t.trimester.category, t.trimester, { valueInteger: trimester(ga.weeks) });
 
-  // Measurements and their interpretations
+  // Measurements. H06 interprets LiLA only; hypertension and short stature are findings of the
+  // risk summary, which is derived from those Observations.
   quantity('weightKg', r.weightKg);
-  const short = r.heightCm !== undefined && r.heightCm < t.risk.heightBelowCm;
-  if (short) finding('height', 'short-stature', `Tinggi badan < ${t.risk.heightBelowCm} cm`, `Height < ${t.risk.heightBelowCm} cm`);
-  quantity('heightCm', r.heightCm, short ? { coding: LOW, text: `< ${t.risk.heightBelowCm} cm` } : undefined);
+  const height = quantity('heightCm', r.heightCm);
+  if (r.heightCm !== undefined && r.heightCm < t.risk.heightBelowCm) {
+    finding('height', 'short-stature', `Tinggi badan < ${t.risk.heightBelowCm} cm`, `Height < ${t.risk.heightBelowCm} cm`);
+    risky(height);
+  }
   const visitDate = localDate(r.occurredAt);
   const ageYears = Math.floor(completedMonths(r.subject.birthDate, visitDate) / 12);
   if (ageYears < t.risk.ageBelowYears) finding('age', 'too-young', `Umur ibu ${ageYears} tahun (< ${t.risk.ageBelowYears})`, `Mother aged ${ageYears} (< ${t.risk.ageBelowYears})`);
   if (ageYears > t.risk.ageAboveYears) finding('age', 'too-old', `Umur ibu ${ageYears} tahun (> ${t.risk.ageAboveYears})`, `Mother aged ${ageYears} (> ${t.risk.ageAboveYears})`);
   if (r.pregnancy.lastDeliveryDate !== undefined) {
     const gap = completedMonths(r.pregnancy.lastDeliveryDate, r.pregnancy.lmp);
-    if (gap < t.risk.intervalBelowMonths) finding('interval', 'short-interval', `Jarak kehamilan ${gap} bulan (< 2 tahun)`, `Interval of ${gap} months (< 2 years)`);
+    const ref = quantity('pregnancyIntervalMonths', gap);
+    if (gap < t.risk.intervalBelowMonths) {
+      finding('interval', 'short-interval', `Jarak kehamilan ${gap} bulan (< 2 tahun)`, `Interval of ${gap} months (< 2 years)`);
+      risky(ref);
+    }
   }
   const muacRisk = t.risk.muac;
   if (r.muacCm !== undefined) {
@@ -142,7 +200,8 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     const risk = !kek && r.muacCm < muacRisk.riskBelow;
     if (kek) finding('muac', 'kek', 'Kurang energi kronis (KEK)', 'Chronic energy deficiency (KEK)');
     if (risk) finding('muac', 'kek-risk', 'Risiko KEK', 'Risk of KEK');
-    quantity('muacCm', r.muacCm, kek ? { coding: muacRisk.kek, text: 'KEK' } : risk ? { coding: muacRisk.risk, text: 'Risiko KEK' } : { coding: NORMAL, text: 'Normal' });
+    const ref = quantity('muacCm', r.muacCm, kek ? { coding: muacRisk.kek, text: 'KEK' } : risk ? { coding: muacRisk.risk, text: 'Risiko KEK' } : { coding: NORMAL, text: 'Normal' });
+    if (kek || risk) risky(ref);
   }
   if (r.systolic !== undefined && r.diastolic !== undefined) {
     const h = t.risk.hypertension;
@@ -150,21 +209,21 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     const high = severe || r.systolic >= h.systolicFrom || r.diastolic >= h.diastolicFrom;
     if (severe) finding('bloodPressure', 'severe-hypertension', 'Hipertensi berat', 'Severe hypertension');
     else if (high) finding('bloodPressure', 'hypertension', 'Hipertensi', 'Hypertension');
-    const interp = severe ? { coding: CRITICAL_HIGH, text: 'Hipertensi berat' } : high ? { coding: HIGH, text: 'Hipertensi' } : { coding: NORMAL, text: 'Normal' };
-    quantity('systolic', r.systolic, interp);
-    quantity('diastolic', r.diastolic, interp);
+    const pressures = [quantity('systolic', r.systolic), quantity('diastolic', r.diastolic)];
+    if (high) pressures.forEach(risky);
   }
   quantity('fundalHeightCm', r.fundalHeightCm);
   quantity('fetalHeartRate', r.fetalHeartRate);
   if (r.fetalPresentation) {
     const p = t.fetalPresentation;
-    obs(p.key, 'exam', p.code, { valueCodeableConcept: { coding: [p.values[r.fetalPresentation]] } });
+    obs(p.key, 'exam', p, { valueCodeableConcept: { coding: [p.values[r.fetalPresentation]] } });
   }
   if (r.hemoglobinGdl !== undefined) {
     const ageMonths = completedMonths(r.subject.birthDate, localDate(r.occurredAt));
     const a = anaemia(r.hemoglobinGdl, 'female', ageMonths, true);
     if (a) finding('hemoglobin', `anaemia-${a.key}`, a.label.id, a.label.en);
-    quantity('hemoglobinGdl', r.hemoglobinGdl, a ? { coding: a.interpretation, text: a.label.id } : { coding: NORMAL, text: 'Normal' });
+    const ref = quantity('hemoglobinGdl', r.hemoglobinGdl, a ? { coding: a.interpretation, text: a.label.id } : { coding: NORMAL, text: 'Normal' });
+    if (a) risky(ref);
   }
   const proteinuria = r.urineProtein !== undefined && r.urineProtein !== 'negative';
   const hypertensive = summary.findings.some((f) => f.measure === 'bloodPressure');
@@ -172,35 +231,83 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     finding('preeclampsia', 'preeclampsia-suspected', 'Curiga preeklampsia (hipertensi dan protein urin)', 'Suspected pre-eclampsia (hypertension and proteinuria)');
   }
   if (r.urineProtein) {
+    // H06__069 is a quantity in mg/dL; the record has the dipstick grade, kept beside it in words.
     const u = t.urineProtein;
-    obs(u.key, 'laboratory', u.code, {
-      valueCodeableConcept: { coding: [u.values[r.urineProtein]], text: r.urineProtein },
-      ...(r.urineProtein !== 'negative' ? { interpretation: [{ coding: [HIGH], text: `Protein urin ${r.urineProtein}` }] } : {}),
+    const mg = u.mgPerDl[r.urineProtein];
+    const ref = obs(u.key, u.category, u, {
+      valueQuantity: { value: mg, unit: u.unit.unit, system: fhirCommon.ucum, code: u.unit.code },
+      note: [{ text: `Dipstik ${r.urineProtein === 'negative' ? 'negatif' : r.urineProtein} (≈ ${mg} mg/dL)` }],
+      ...(proteinuria ? { interpretation: [{ coding: [HIGH], text: `Protein urin ${r.urineProtein}` }] } : {}),
     });
+    if (proteinuria && hypertensive) risky(ref);
   }
   summary.highRisk = summary.findings.length > 0;
-  obs('risk-summary', 'survey', t.risk.summary.code, {
+  // No example and no anc-custom-code for Gerbang's own summary: it has its one coding.
+  obs('risk-summary', 'survey', { code: t.risk.summary.code }, {
     valueBoolean: summary.highRisk,
     ...(summary.highRisk
       ? { interpretation: [{ coding: [HIGH], text: 'Risiko tinggi' }], note: summary.findings.map((f) => ({ text: f.label.id })) }
       : {}),
     ...(riskSources.length > 0 ? { derivedFrom: riskSources } : {}),
   });
-  if (r.ironTablets !== undefined && r.ironTablets > 0) {
-    const i = t.iron;
-    const dispense: MedicationDispense = {
-      resourceType: 'MedicationDispense',
-      identifier: [{ system: identifierSystem('medicationDispense', ctx.puskesmas.organizationId), value: `${ctx.key}.${i.key}` }],
-      status: 'completed',
-      medicationCodeableConcept: { coding: [i.medication], text: i.text },
-      subject: refs.patient,
-      context: refs.encounter,
-      quantity: { value: r.ironTablets, unit: i.unit.unit, system: fhirCommon.ucum, code: i.unit.code },
-      whenHandedOver: refs.effective,
-    };
-    b.upsert(i.key, dispense);
-  }
+  if (r.ironTablets !== undefined && r.ironTablets > 0) mapIronTablets(ctx, refs, b, r.ironTablets);
   return { anc: summary };
+}
+
+/**
+ * Iron tablets as H06__095: a MedicationDispense of a Medication carrying the KFA product (rule
+ * 10138), under the prescription identifiers (10389), counted in TAB (10050). The visit is the
+ * prescription; its one item is the tablets.
+ */
+function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, tablets: number): void {
+  const i = ancTable.iron;
+  const orgId = ctx.puskesmas.organizationId;
+  const system = (k: keyof IronTable['identifierSystems']) => i.identifierSystems[k].replace('{orgId}', orgId);
+  const tab = (value: number) => ({ value, unit: i.unit.unit, system: i.unit.system, code: i.unit.code });
+  const m = i.medication;
+  const medication: Medication = {
+    resourceType: 'Medication',
+    meta: { profile: [m.profile] },
+    identifier: [{ system: system('medication'), use: 'official', value: `${ctx.key}.${i.key}` }],
+    code: { coding: [m.code], text: m.text },
+    status: 'active',
+    form: { coding: [m.form] },
+    ingredient: m.ingredients.map((g) => ({
+      itemCodeableConcept: { coding: [g.item] },
+      isActive: true,
+      strength: { numerator: { value: g.mg, system: fhirCommon.ucum, code: 'mg' }, denominator: tab(1) },
+    })),
+    extension: [{ url: m.type.url, valueCodeableConcept: { coding: [m.type.coding] } }],
+  };
+  const medicationRef = b.upsert(`${i.key}.medication`, medication);
+  const dispense: MedicationDispense = {
+    resourceType: 'MedicationDispense',
+    identifier: [
+      { system: system('prescription'), use: 'official', value: ctx.key },
+      { system: system('prescriptionItem'), use: 'official', value: `${ctx.key}.${i.key}` },
+    ],
+    status: 'completed',
+    category: { coding: [i.category] },
+    medicationReference: { ...medicationRef, display: m.code.display ?? m.text },
+    subject: refs.patient,
+    context: refs.encounter,
+    ...(refs.practitioner ? { performer: [{ actor: refs.practitioner }] } : {}),
+    location: refs.location,
+    quantity: tab(tablets),
+    whenHandedOver: refs.effective,
+  };
+  b.upsert(i.key, dispense);
+}
+
+/**
+ * The episode's start is the visit's time (H06__004), a full date-time (rule 10406 refuses a date).
+ * Bridge for merging: fhirDateTime on main keeps a bare date as it is, so a date-only visit starts
+ * at that day's 00:00 UTC here; once fhirDateTime gives every date its time of day (the envelope's
+ * change), the fallback never applies and goes.
+ */
+function episodeStart(occurredAt: string): string {
+  const start = fhirDateTime(occurredAt);
+  return start.length === 10 ? `${start}T00:00:00+00:00` : start;
 }
 
 function addDays(date: string, days: number): string {

@@ -124,3 +124,9 @@ export function entryWithCode(bundle: Bundle, resourceType: string, code?: strin
   if (!found) throw new Error(`no ${resourceType}${code ? ` with code ${code}` : ''} in the Bundle`);
   return found;
 }
+
+/** Every file tag of one collection (`H06` → `H06__001` … `H06__104`), from its index. */
+export function exampleTags(collection: string): string[] {
+  const index = readFileSync(join(examplesDir, '_index', `idx-${collection}.tsv`), 'utf8');
+  return index.split('\n').filter(Boolean).map((line) => line.split('__').slice(0, 2).join('__'));
+}

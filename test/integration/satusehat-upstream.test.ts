@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Bundle, Encounter, EpisodeOfCare, Immunization, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Immunization, Medication, MedicationDispense, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { decide } from '../../src/sync/retry-policy.js';
@@ -340,6 +340,15 @@ t.test('ANC: the pregnancy’s active EpisodeOfCare is created once and reused; 
     for (const o of await observationsOf(id)) t.equal(o.performer?.[0]?.reference, `Practitioner/${bidan}`);
   }
   t.same(visit2.resources?.filter((r) => r.resourceType === 'EpisodeOfCare').map((r) => [r.id, r.status]), [[episodes[0]?.id, '200 OK']]);
+  // Iron tablets as H06__095: the dispense refers to the KFA Medication the platform now holds.
+  const medications = await srv.resources<Medication>('Medication');
+  for (const id of ['ANC-2025-0007', 'ANC-2025-0008']) {
+    const dispense = (await srv.resources<MedicationDispense>('MedicationDispense')).find((d) => d.identifier?.some((i) => i.value === `default.${id}`));
+    const medication = medications.find((m) => `Medication/${m.id}` === dispense?.medicationReference?.reference);
+    t.equal(medication?.code?.coding?.[0]?.system, 'http://sys-ids.kemkes.go.id/kfa', `${id}: the dispense names a KFA Medication held upstream`);
+    t.equal(dispense?.context?.reference, `Encounter/${(await encounterOf(id))?.id}`);
+    t.equal(dispense?.performer?.[0]?.actor?.reference, `Practitioner/${bidan}`);
+  }
   t.equal(count('GET', '/Practitioner'), practitionerSearches + 1, 'the bidan is looked up once');
   t.equal((await srv.resources('Practitioner')).length, 2, 'master data is never created (the supervisor and the bidan were seeded)');
 
