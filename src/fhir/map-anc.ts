@@ -5,6 +5,7 @@ import type { AncVisitRecord } from '../records/schemas/anc-visit.js';
 import { completedMonths, daysBetween, localDate } from '../records/time.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import { observationBase } from './observation-base.js';
+import { visitPeriod } from './visit-time.js';
 import { fhirDateTime, type EncounterContext, type EnvelopeRefs, type RecordContext } from './map-envelope.js';
 import { checkCoding, fhirCommon, identifierSystem, readMapping } from './terminology.js';
 
@@ -118,7 +119,8 @@ function trimester(weeks: number): number {
  */
 export const ancEncounter: EncounterContext = (ctx, refs, b) => {
   const r = ctx.record as AncVisitRecord;
-  const start = episodeStart(r.occurredAt);
+  // as H06__004/005: the episode starts when the visit that opens it does
+  const start = visitPeriod(r, ctx).start;
   const episode: EpisodeOfCare = {
     resourceType: 'EpisodeOfCare',
     identifier: [{ system: identifierSystem('episodeOfCare', ctx.puskesmas.organizationId), value: pregnancyKey(r) }],
@@ -168,9 +170,9 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     }
   }
   // Rule 10429: HPHT and HPL are full date-times (fhirDateTime decides the time of a bare date).
-  obs(o.lmp.key, 'survey', o.lmp, { valueDateTime: fhirDateTime(r.pregnancy.lmp) });
+  obs(o.lmp.key, 'survey', o.lmp, { valueDateTime: fhirDateTime(r.pregnancy.lmp, ctx) });
   const edd = r.pregnancy.edd ?? addDays(r.pregnancy.lmp, o.eddDaysAfterLmp);
-  obs(o.edd.key, 'survey', o.edd, { valueDateTime: fhirDateTime(edd) });
+  obs(o.edd.key, 'survey', o.edd, { valueDateTime: fhirDateTime(edd, ctx) });
   quantity('gestationalAgeWeeks', ga.weeks);
   obs(t.trimester.key, t.trimester.category, t.trimester, { valueInteger: trimester(ga.weeks) });
 
@@ -297,17 +299,6 @@ function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBu
     whenHandedOver: refs.effective,
   };
   b.upsert(i.key, dispense);
-}
-
-/**
- * The episode's start is the visit's time (H06__004), a full date-time (rule 10406 refuses a date).
- * Bridge for merging: fhirDateTime on main keeps a bare date as it is, so a date-only visit starts
- * at that day's 00:00 UTC here; once fhirDateTime gives every date its time of day (the envelope's
- * change), the fallback never applies and goes.
- */
-function episodeStart(occurredAt: string): string {
-  const start = fhirDateTime(occurredAt);
-  return start.length === 10 ? `${start}T00:00:00+00:00` : start;
 }
 
 function addDays(date: string, days: number): string {
