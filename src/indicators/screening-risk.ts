@@ -169,14 +169,14 @@ export function hemoglobinFinding(hb: number, sex: Sex, ageMonths: number): Find
   return anaemia(hb, sex, ageMonths) ?? { ...normalFinding(), interpretation: screeningTable.anaemia.normal };
 }
 
-/** The person's anaemia cut-offs as reference ranges, in g/dL to one decimal, as P16__033 lays them out. */
+/** The person's anaemia cut-offs as reference ranges, in g/dL to one decimal, as P16__033 lays them out (untyped, as H19__134). */
 export function hemoglobinRanges(sex: Sex, ageMonths: number): RangeRow[] | undefined {
   const g = anaemiaGroup(sex, ageMonths, false);
   if (!g) return undefined;
   const below = (v: number) => Math.round((v - 0.1) * 10) / 10;
   const l = screeningTable.anaemia.labels;
   return [
-    { low: g.mild, normal: true, text: 'Normal' },
+    { low: g.mild, text: 'Normal' },
     { low: g.moderate, high: below(g.mild), text: l.mild.id },
     { low: g.severe, high: below(g.moderate), text: l.moderate.id },
     { high: below(g.severe), text: l.severe.id },

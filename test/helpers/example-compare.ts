@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
@@ -8,7 +8,10 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 // categories, interpretations, identifier systems, what each reference points at, performer
 // functions and the form of every date-time. Free text, displays and ids are not compared.
 
-const examplesDir = new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
+// ../shared beside the repository; a worktree one level deeper (/work/wt/<name>) finds it further up.
+const examplesDir = ['../../../', '../../../../']
+  .map((up) => new URL(`${up}shared/reference/satusehat-examples/`, import.meta.url).pathname)
+  .find((dir) => existsSync(dir)) ?? new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
 
 /** The example with this tag (`P14__045`), with Postman variables kept as strings. */
 export function loadExample(tag: string): Resource {
