@@ -137,7 +137,7 @@ export function mapScreening(ctx: RecordContext, refs: EnvelopeRefs, b: Transact
     if (ageYears >= t.riskFactorQuestionnaire.fromYears) riskFactors(ctx, refs, b, r, status);
   }
 
-  composition(ctx, refs, b, results);
+  if (ageYears >= t.composition.fromYears) composition(ctx, refs, b, results);
   return { screening: summary };
 }
 

@@ -43,7 +43,7 @@ export interface ScreeningTable {
     group: { linkId: string; text: string };
     items: Record<'everSmoked' | 'cigarettesPerDay' | 'status', { linkId: string; text: string }> & { smokingYears: { linkId: string; text: string; unit: Unit } };
   };
-  composition: { identifierSystem: string; type: Coding; title: string; sectionSystem: string; sections: Array<{ code: string; title: string; entries: string[] }> };
+  composition: { fromYears: number; identifierSystem: string; type: Coding; title: string; sectionSystem: string; sections: Array<{ code: string; title: string; entries: string[] }> };
   referenceRangeMeaning: Coding;
   high: Coding;
   normal: Coding;

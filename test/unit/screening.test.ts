@@ -97,6 +97,7 @@ t.test('the Form Skrining PTM refers to every result, a section only for what th
     'COS000007: 29463-7 8302-2 39156-5',
     'COS000009: 2345-7 4548-4',
   ]);
+  t.equal(sectionsOf(withChanges({ subject: { ...validScreening.subject, birthDate: '2012-01-01' } }, validScreening)), undefined, 'not for a 13-year-old (PTM screening from 15)');
   t.equal(sectionsOf(withChanges({ systolic: undefined, diastolic: undefined, weightKg: undefined, heightCm: undefined, waistCm: undefined, glucoseMgdl: undefined, glucoseTest: undefined, cholesterolMgdl: undefined, uricAcidMgdl: undefined, hemoglobinGdl: undefined }, validScreening)), undefined, 'smoking alone has no section: no Composition');
 });
 
