@@ -23,8 +23,9 @@ export class TransactionBuilder {
   }
 
   /** Clinical data from the record: created, or updated in place when a newer version comes. */
-  upsert<T extends Resource & { identifier?: Identifier[] }>(entryKey: string, resource: T): Reference<T> {
-    const identifier = resource.identifier?.[0];
+  upsert<T extends Resource & { identifier?: Identifier[] | Identifier }>(entryKey: string, resource: T): Reference<T> {
+    // Composition and QuestionnaireResponse carry a single identifier, the others a list
+    const identifier = Array.isArray(resource.identifier) ? resource.identifier[0] : resource.identifier;
     if (!identifier) throw new Error(`upsert of ${resource.resourceType} needs a business identifier`);
     return this.add(entryKey, resource, { method: 'PUT', url: `${resource.resourceType}?${identifierQuery(identifier)}` });
   }

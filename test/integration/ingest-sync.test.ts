@@ -56,6 +56,8 @@ t.test('a screening record: BP, BMI, waist, glucose, lipids, Hb and smoking reac
   t.equal(rec.upstreams.sandbox.resources.filter((r: { resourceType: string }) => r.resourceType === 'Observation').length, 12);
   const [risk] = await fhir.search<Observation>('Observation', { identifier: 'http://sys-ids.kemkes.go.id/observation/10000005|posbindu.PTM-2025-0042.hypertension-risk' });
   t.equal(risk?.derivedFrom?.length, 2);
+  const types = rec.upstreams.sandbox.resources.map((r: { resourceType: string }) => r.resourceType);
+  t.ok(types.includes('Composition') && types.includes('QuestionnaireResponse'), 'the Form Skrining PTM and Q0013 go to any FHIR server too');
   t.same(fhir.validationErrors, []);
   t.equal((await getJson(`${gw.url}/v1/schemas/screening`)).body.properties.kind.const, 'screening');
 });
