@@ -18,8 +18,8 @@ t.test('the pregnancy is one EpisodeOfCare, created if missing, keyed by the mot
   const eoc = eocEntry?.resource as EpisodeOfCare;
   t.equal(eocEntry?.request?.method, 'POST');
   t.match(eocEntry?.request?.ifNoneExist, /episode-of-care%2F10000004/);
-  t.equal(eoc.period?.start, '2025-11-05T02:00:00+00:00', 'starts with the visit that opens it (H06__004), not at HPHT');
-  t.same(eoc.statusHistory, [{ status: 'active', period: { start: '2025-11-05T02:00:00+00:00' } }], 'statusHistory as H06__004');
+  t.equal(eoc.period?.start, '2025-11-05T01:00:00+00:00', 'starts when the visit that opens it starts (H06__004/005), not at HPHT');
+  t.same(eoc.statusHistory, [{ status: 'active', period: { start: '2025-11-05T01:00:00+00:00' } }], 'statusHistory as H06__004');
   t.equal(eoc.type?.[0]?.coding?.[0]?.code, 'ANC');
   const dateOnly = map(withChanges({ occurredAt: '2025-11-05' }, validAncVisit)).bundle;
   const dateOnlyEoc = dateOnly.entry?.find((e) => e.resource?.resourceType === 'EpisodeOfCare')?.resource as EpisodeOfCare;
