@@ -35,6 +35,13 @@ const encounter = (value: string, patient: string, practitioner: string): Encoun
   subject: { reference: `Patient/${patient}` },
   participant: [{ individual: { reference: `Practitioner/${practitioner}` } }],
   period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T02:00:00+00:00' },
+  // Rules 10120 and 10122: a location and the status history (P16__057).
+  location: [{ location: { reference: `Location/posyandu-${ORG}` } }],
+  statusHistory: [
+    { status: 'arrived', period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T01:10:00+00:00' } },
+    { status: 'in-progress', period: { start: '2025-03-01T01:10:00+00:00', end: '2025-03-01T02:00:00+00:00' } },
+    { status: 'finished', period: { start: '2025-03-01T02:00:00+00:00', end: '2025-03-01T02:00:00+00:00' } },
+  ],
   serviceProvider: { reference: `Organization/${ORG}` },
 });
 
