@@ -40,7 +40,7 @@ export function checkResource(resource: Resource, at: string, targets: Targets =
       out.push({
         expression: `${at}.${where}`,
         profile: profile.resourceType,
-        rule: `${problem} (${rule.ruleNumber ? `SATUSEHAT ${rule.ruleNumber}; ` : ''}${rule.source})`,
+        rule: `${problem} (${rule.ruleNumber ? `SATUSEHAT ${rule.ruleNumber}${rule.verified ? '' : ', as Gerbang reads it'}; ` : ''}${rule.source})`,
         ...(rule.ruleNumber ? { ruleNumber: rule.ruleNumber, message: rule.message, verified: rule.verified } : {}),
       });
     }
@@ -49,13 +49,13 @@ export function checkResource(resource: Resource, at: string, targets: Targets =
 }
 
 function holds(resource: Resource, c: Condition): boolean {
-  const values = valuesAt(resource, c.path).map((v) => v.value);
+  const values = valuesAt(resource, c.steps).map((v) => v.value);
   return c.in ? values.some((v) => c.in?.includes(String(v))) : values.length > 0;
 }
 
 /** [FHIRPath below the resource, what is wrong] for every way the resource breaks the rule. */
 function problems(rule: Rule, resource: Resource, targets: Targets): Array<[string, string]> {
-  const found = valuesAt(resource, rule.path);
+  const found = valuesAt(resource, rule.steps);
   if (found.length < (rule.min ?? 0)) return [[rule.path, `needs at least ${rule.min}`]];
   if (rule.max !== undefined && found.length > rule.max) return [[rule.path, `allows at most ${rule.max}`]];
   const out: Array<[string, string]> = [];
@@ -70,8 +70,8 @@ function valueProblem(rule: Rule, value: unknown, resource: Resource, targets: T
   if (rule.in && !rule.in.includes(String(value))) return `must be one of ${rule.in.join(', ')}`;
   if (rule.regex && !rule.regex.test(String(value))) return `must match ${rule.pattern}`;
   if (rule.format && !hasFormat(rule.format, value)) return `must be a ${formatWords[rule.format]}`;
-  if (rule.after) {
-    const other = valuesAt(resource, rule.after)[0]?.value;
+  if (rule.after && rule.afterSteps) {
+    const other = valuesAt(resource, rule.afterSteps)[0]?.value;
     if (other !== undefined && !isLater(value, other)) return `must be later than ${rule.after} (${String(other)})`;
   }
   if (rule.referenceTo) {
@@ -159,9 +159,9 @@ function systemsOf(value: unknown): string[] {
 }
 
 /** Every value at a dotted path, arrays walked through, each with its FHIRPath (indexes included). */
-function valuesAt(node: unknown, path: string): Array<{ value: unknown; path: string }> {
+function valuesAt(node: unknown, steps: string[]): Array<{ value: unknown; path: string }> {
   let current: Array<{ value: unknown; path: string }> = [{ value: node, path: '' }];
-  for (const step of path.split('.')) {
+  for (const step of steps) {
     const next: Array<{ value: unknown; path: string }> = [];
     for (const n of current) {
       const v = n.value !== null && typeof n.value === 'object' ? (n.value as Record<string, unknown>)[step] : undefined;

@@ -10,12 +10,15 @@ export type ValueFormat = (typeof VALUE_FORMATS)[number];
 
 export interface Condition {
   path: string;
+  /** the path split once at load: checking runs on every record */
+  steps: string[];
   /** holds when some value at path is one of these; without `in`, when the path has a value */
   in?: string[];
 }
 
 export interface Rule {
   path: string;
+  steps: string[];
   when?: Condition[];
   min?: number;
   max?: number;
@@ -24,6 +27,7 @@ export interface Rule {
   pattern?: string;
   format?: ValueFormat;
   after?: string;
+  afterSteps?: string[];
   referenceTo?: string[];
   systems?: string[];
   systemsRegex?: RegExp;
@@ -78,7 +82,7 @@ function readRule(raw: unknown, fail: (at: string, problem: string) => never): R
   const path = typeof r.path === 'string' && PATH.test(r.path) ? r.path : fail('path', 'must be a dotted path');
   if (!CHECK_KEYS.some((k) => k in r)) fail('', `says nothing to check (one of ${CHECK_KEYS.join(', ')})`);
 
-  const rule: Rule = { path, source: '', verified: r.verified === undefined ? true : r.verified === true };
+  const rule: Rule = { path, steps: path.split('.'), source: '', verified: r.verified === undefined ? true : r.verified === true };
   if (r.verified !== undefined && typeof r.verified !== 'boolean') fail('verified', 'must be true or false');
   if (r.rule !== undefined) {
     rule.ruleNumber = Number.isInteger(r.rule) && (r.rule as number) > 0 ? (r.rule as number) : fail('rule', 'must be the SATUSEHAT rule number');
@@ -99,7 +103,10 @@ function readRule(raw: unknown, fail: (at: string, problem: string) => never): R
   if (r.format !== undefined) {
     rule.format = VALUE_FORMATS.includes(r.format as ValueFormat) ? (r.format as ValueFormat) : fail('format', `must be one of ${VALUE_FORMATS.join(', ')}`);
   }
-  if (r.after !== undefined) rule.after = typeof r.after === 'string' && PATH.test(r.after) ? r.after : fail('after', 'must be a dotted path');
+  if (r.after !== undefined) {
+    rule.after = typeof r.after === 'string' && PATH.test(r.after) ? r.after : fail('after', 'must be a dotted path');
+    rule.afterSteps = rule.after.split('.');
+  }
   if (r.referenceTo !== undefined) {
     rule.referenceTo = strings(r.referenceTo)?.every((t) => RESOURCE_TYPE.test(t)) ? (r.referenceTo as string[]) : fail('referenceTo', 'must be a non-empty list of resource types');
   }
@@ -115,12 +122,12 @@ function readConditions(raw: unknown, fail: (at: string, problem: string) => nev
   const list = Array.isArray(raw) ? raw : [raw];
   return list.map((c, i): Condition => {
     const at = Array.isArray(raw) ? `when[${i}]` : 'when';
-    if (typeof c === 'string') return PATH.test(c) ? { path: c } : fail(at, 'must be a dotted path');
+    if (typeof c === 'string') return PATH.test(c) ? { path: c, steps: c.split('.') } : fail(at, 'must be a dotted path');
     if (!isObject(c)) return fail(at, 'must be a path or {"path", "in"}');
     for (const key of Object.keys(c)) if (key !== 'path' && key !== 'in') fail(`${at}.${key}`, 'is not a condition field');
     const path = typeof c.path === 'string' && PATH.test(c.path) ? c.path : fail(`${at}.path`, 'must be a dotted path');
-    if (c.in === undefined) return { path };
-    return { path, in: strings(c.in) ?? fail(`${at}.in`, 'must be a non-empty list of strings') };
+    if (c.in === undefined) return { path, steps: path.split('.') };
+    return { path, steps: path.split('.'), in: strings(c.in) ?? fail(`${at}.in`, 'must be a non-empty list of strings') };
   });
 }
 
