@@ -101,9 +101,9 @@ const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[+-]\d{2}:\d{
 function hasFormat(format: NonNullable<Rule['format']>, v: unknown): boolean {
   switch (format) {
     case 'dateTime':
-      return typeof v === 'string' && DATE_TIME.test(v) && !Number.isNaN(Date.parse(v));
+      return typeof v === 'string' && DATE_TIME.test(v) && isCalendarDate(v.slice(0, 10)) && !Number.isNaN(Date.parse(v));
     case 'date':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(v));
+      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && isCalendarDate(v);
     case 'time':
       return typeof v === 'string' && /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/.test(v);
     case 'decimal':
@@ -115,6 +115,12 @@ function hasFormat(format: NonNullable<Rule['format']>, v: unknown): boolean {
     case 'string':
       return typeof v === 'string' && v.trim().length > 0;
   }
+}
+
+/** Date.parse takes 2025-02-30 for 2 March: the day must exist. */
+function isCalendarDate(ymd: string): boolean {
+  const d = new Date(`${ymd}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === ymd;
 }
 
 /**

@@ -77,10 +77,12 @@ function passes(check: RuleCheck, v: unknown, resource: Resource): boolean {
       return typeof v === 'string' && new RegExp(check.regex).test(v);
     case 'dateTime': {
       const m = typeof v === 'string' ? OFFSET_DATE_TIME.exec(v) : null;
-      return !!m && Number(m[2]) >= 1 && Number(m[2]) <= 12 && Number(m[3]) >= 1 && Number(m[3]) <= 31 && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60;
+      return !!m && dayExists(Number(m[1]), Number(m[2]), Number(m[3])) && Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60;
     }
-    case 'date':
-      return typeof v === 'string' && /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/.test(v);
+    case 'date': {
+      const m = typeof v === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(v) : null;
+      return !!m && dayExists(Number(m[1]), Number(m[2]), Number(m[3]));
+    }
     case 'time':
       return typeof v === 'string' && /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$/.test(v);
     case 'decimal':
@@ -105,6 +107,11 @@ function passes(check: RuleCheck, v: unknown, resource: Resource): boolean {
     case 'codedIn':
       return codeSystems(v).every((s) => check.systems.some((allowed) => systemMatches(allowed, s)));
   }
+}
+
+function dayExists(year: number, month: number, day: number): boolean {
+  // Day 0 of the next month is the last day of this one.
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 /** The double resolves a Bundle's internal references before judging, so Type/id is what arrives here. */

@@ -37,7 +37,7 @@ t.test('format dateTime: seconds and an explicit offset, nothing less', async (t
   for (const good of ['2025-11-05T02:30:00+00:00', '2025-11-05T09:30:00+07:00', '2025-11-05T09:30:00.125-03:00']) {
     t.same(check('Observation', rules, { resourceType: 'Observation', effectiveDateTime: good }), [], good);
   }
-  for (const bad of ['2025-11-05', '2025-11-05T09:30:00', '2025-11-05T09:30+07:00', '2025-11-05T02:30:00Z', '2025-13-45T09:30:00+07:00']) {
+  for (const bad of ['2025-11-05', '2025-11-05T09:30:00', '2025-11-05T09:30+07:00', '2025-11-05T02:30:00Z', '2025-13-45T09:30:00+07:00', '2025-02-30T09:30:00+07:00']) {
     const v = check('Observation', rules, { resourceType: 'Observation', effectiveDateTime: bad });
     t.equal(v.length, 1, bad);
     t.equal(v[0]?.expression, 'Bundle.entry[0].resource.effectiveDateTime');
