@@ -9,6 +9,8 @@ export interface Issue {
   /** where in the app's own record the value came from, when a source adapter read it */
   source?: string;
   params?: Record<string, unknown>;
+  /** further codes naming the problem beside `key`, e.g. the SATUSEHAT rule number */
+  coding?: Array<{ system: string; code: string }>;
 }
 
 export class GerbangError extends Error {

@@ -30,7 +30,7 @@ export function toOperationOutcome(issues: Issue[], lang: Language): OperationOu
       return {
         severity: i.severity,
         code: issueType(i.key),
-        details: { coding: [{ system: ISSUE_SYSTEM, code: i.key }], text: message(i.key, lang, params) },
+        details: { coding: [{ system: ISSUE_SYSTEM, code: i.key }, ...(i.coding ?? [])], text: message(i.key, lang, params) },
         ...(i.path ? { expression: [i.path, ...(i.source ? [i.source] : [])], location: [toPointer(i.path)] } : {}),
       };
     }),

@@ -2,7 +2,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { Config } from '../config/types.js';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import { mapRecord, type Indicators } from '../fhir/map-record.js';
-import { checkBundle } from '../fhir/profile-check.js';
+import { checkBundle, type ProfileViolation } from '../fhir/profile-check.js';
 import { checkRecord } from '../records/checks.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
@@ -32,16 +32,22 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
   const { bundle, indicators } = mapRecord(shape.record, source, facilities, history, now);
 
   const violations = checkBundle(bundle);
-  if (violations.length > 0) {
-    return {
-      ok: false,
-      issues: [
-        ...issues,
-        ...violations.map((v): Issue => ({ key: 'mapping.profile', severity: 'error', path: v.expression, params: { profile: v.profile, rule: v.rule } })),
-      ],
-    };
-  }
+  if (violations.length > 0) return { ok: false, issues: [...issues, ...violations.map(violationIssue)] };
   return { ok: true, prepared: { record: shape.record, bundle, indicators, warnings: issues } };
+}
+
+export const SATUSEHAT_RULE_SYSTEM = 'https://gerbang.id/fhir/CodeSystem/satusehat-rule';
+
+/** A profile violation as a client reads it; a SATUSEHAT rule is named by its number and the platform's words. */
+function violationIssue(v: ProfileViolation): Issue {
+  if (v.ruleNumber === undefined) return { key: 'mapping.profile', severity: 'error', path: v.expression, params: { profile: v.profile, rule: v.rule } };
+  return {
+    key: 'mapping.satusehat-rule',
+    severity: 'error',
+    path: v.expression,
+    params: { profile: v.profile, rule: v.rule, ruleNumber: String(v.ruleNumber), platformMessage: v.message },
+    coding: [{ system: SATUSEHAT_RULE_SYSTEM, code: String(v.ruleNumber) }],
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, Identifier, OperationOutcome, OperationOutcomeIssue, Patient, Practitioner, RelatedPerson, Resource } from '@medplum/fhirtypes';
 import { loadDefinitions, readBody, toFhirRequest } from './fhir-server.js';
 import { freePort } from './redis-server.js';
+import { ruleIssues } from './satusehat-rules.js';
 
 // A test upstream that behaves like SATUSEHAT where the reference (docs shared/reference/satusehat.md,
 // "§n" below) states how it behaves, on top of Medplum's real FHIR engine. Where the reference is
@@ -360,6 +361,9 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   const checkResource = async (r: Resource, at: string, earlier: Resource[]): Promise<OperationOutcomeIssue[] | undefined> => {
     const invalid = validationIssues(r);
     if (invalid) return invalid.map((i) => ({ ...i, expression: [at, ...(i.expression ?? [])] }));
+    // The platform's own validation rules (kamus validasi), each named by its RuleNumber.
+    const broken = ruleIssues(r, at);
+    if (broken.length > 0) return broken;
     // Rule 20002 is about the faskes' own business identifiers: an ANC Encounter's K-visit number
     // (§5) is shared by thousands of Encounters and is not one of them.
     for (const id of identifiersOf(r).filter((i) => i.system!.startsWith(SYS_IDS_PREFIX))) {

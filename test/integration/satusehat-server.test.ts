@@ -35,6 +35,13 @@ const encounter = (value: string, patient: string, practitioner: string): Encoun
   subject: { reference: `Patient/${patient}` },
   participant: [{ individual: { reference: `Practitioner/${practitioner}` } }],
   period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T02:00:00+00:00' },
+  // Rules 10120 and 10122: a location and the status history (P16__057).
+  location: [{ location: { reference: `Location/posyandu-${ORG}` } }],
+  statusHistory: [
+    { status: 'arrived', period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T01:10:00+00:00' } },
+    { status: 'in-progress', period: { start: '2025-03-01T01:10:00+00:00', end: '2025-03-01T02:00:00+00:00' } },
+    { status: 'finished', period: { start: '2025-03-01T02:00:00+00:00', end: '2025-03-01T02:00:00+00:00' } },
+  ],
   serviceProvider: { reference: `Organization/${ORG}` },
 });
 
@@ -283,6 +290,53 @@ t.test('updates (§13): a POST duplicate changes nothing; PUT {Type}/{id} replac
   t.equal(breaking.status, 400, 'a patch that leaves an invalid Encounter is refused');
   t.ok((await srv.repo.readResource<Encounter>('Encounter', encId)).class, 'and changes nothing');
   t.equal((await call(srv, 'DELETE', `/Observation/${obsId}`, { token })).status, 405, 'nothing is deleted');
+});
+
+t.test("validation rules (kamus validasi): one entry breaking them fails the whole transaction, each rule named", async (t) => {
+  const token = srv.issueToken();
+  const patient = await srv.addPatient({ nik: '3201010101920006', name: 'Dewi', birthDate: '2023-06-01', gender: 'female' });
+  const nakes = await srv.addPractitioner({ nik: '3201010101800007', name: 'Bidan Tari' });
+  const encounters = (await srv.resources('Encounter')).length;
+  const observations = (await srv.resources('Observation')).length;
+  const encUrl = 'urn:uuid:be617fa7-8092-43a4-bfe0-5b6c7d8e9fa0';
+  // A visit that ends when it starts (10121) and a weight measured by the Organization (10383) on a
+  // date without time (10295): all valid FHIR R4, so only the platform's own rules can refuse them.
+  const sameInstant = { ...encounter('E-R1', patient, nakes), period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T01:00:00+00:00' } };
+  const byOrganization = { ...weight('O-R1', patient, nakes, encUrl), performer: [{ reference: `Organization/${ORG}` }], effectiveDateTime: '2025-03-01' };
+  const good = weight('O-R2', patient, nakes, encUrl);
+  const res = await call(srv, 'POST', '', { token, body: transaction(
+    { fullUrl: encUrl, resource: sameInstant },
+    { fullUrl: 'urn:uuid:cf7280b8-91a3-44b5-8af1-6c7d8e9fa0b1', resource: byOrganization },
+    { fullUrl: 'urn:uuid:d08391c9-a2b4-45c6-9b02-7d8e9fa0b1c2', resource: good },
+  ) });
+  t.equal(res.status, 400);
+  const issues = (res.body as OperationOutcome).issue;
+  const named = issues.map((i) => [/RuleNumber: (\d+)/.exec(i.details?.text ?? '')?.[1], i.expression?.[0]]);
+  t.same(named.filter(([n]) => n !== '20012'), [
+    ['10121', 'Bundle.entry[0].resource.period.end'],
+    ['10295', 'Bundle.entry[1].resource.effectiveDateTime'],
+    ['10383', 'Bundle.entry[1].resource.performer[0]'],
+  ], 'each broken rule by number and element');
+  t.match(issues.find((i) => i.details?.text?.includes('10383'))?.details?.text, /^Path Observation\.performer wajib terisi dengan Reference yang merujuk pada data Practitioner.*\(RuleNumber: 10383\)$/s, "the platform's words");
+  t.ok(named.some(([n, at]) => n === '20012' && at === 'Bundle.entry[2]'), 'the good entry refers to the failing Encounter and fails with it');
+  t.equal((await srv.resources('Encounter')).length, encounters, 'no Encounter stored');
+  t.equal((await srv.resources('Observation')).length, observations, 'no Observation stored, the good one neither');
+
+  const fixed = await call(srv, 'POST', '', { token, body: transaction(
+    { fullUrl: encUrl, resource: encounter('E-R1', patient, nakes) },
+    { fullUrl: 'urn:uuid:d08391c9-a2b4-45c6-9b02-7d8e9fa0b1c2', resource: good },
+  ) });
+  t.equal(fixed.status, 200, 'the same visit meeting the rules goes in');
+
+  const single = await call(srv, 'POST', '/Observation', { token, body: byOrganization });
+  t.equal(single.status, 400, 'a single POST is judged the same way');
+  t.same(single.body.issue.map((i: { expression: string[] }) => i.expression[0]), ['Observation.effectiveDateTime', 'Observation.performer[0]']);
+
+  const [stored] = await srv.resources<Encounter>('Encounter').then((all) => all.filter((e) => e.identifier?.[0]?.value === 'E-R1'));
+  const put = await call(srv, 'PUT', `/Encounter/${stored!.id}`, { token, body: { ...stored, period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T00:30:00+00:00' } } });
+  t.equal(put.status, 400, 'an update is judged too');
+  t.match(put.body.issue[0].details.text, /RuleNumber: 10121/);
+  t.equal((await srv.repo.readResource<Encounter>('Encounter', stored!.id!)).period?.end, '2025-03-01T02:00:00+00:00', 'and changes nothing');
 });
 
 t.test('faults: 429 with Retry-After, injected errors, slow answers that still commit, down and up', async (t) => {
