@@ -35,6 +35,7 @@ export function checkResource(resource: Resource, at: string, targets: Targets =
   if (!profile) return [{ expression: at, profile: resource.resourceType, rule: 'no profile for this resource type' }];
   const out: ProfileViolation[] = [];
   for (const rule of profile.rules) {
+    if (!rule.atIngest) continue;
     if (rule.when && !rule.when.every((c) => holds(resource, c))) continue;
     for (const [where, problem] of problems(rule, resource, targets)) {
       out.push({

@@ -38,6 +38,12 @@ export interface Rule {
   /** where the rule comes from, in a few words */
   source: string;
   verified: boolean;
+  /**
+   * false for a rule whose fact comes from the facility registry, not from the record (a posyandu's
+   * supervisor): the sending app cannot fix it, so ingest accepts the record and the upstream that
+   * needs the fact parks it for an operator (satusehat.no-practitioner).
+   */
+  atIngest: boolean;
 }
 
 export interface Profile {
@@ -45,7 +51,7 @@ export interface Profile {
   rules: Rule[];
 }
 
-const RULE_KEYS = new Set(['rule', 'path', 'when', 'min', 'max', 'in', 'pattern', 'format', 'after', 'referenceTo', 'systems', 'message', 'source', 'why', 'verified', 'note']);
+const RULE_KEYS = new Set(['rule', 'path', 'when', 'min', 'max', 'in', 'pattern', 'format', 'after', 'referenceTo', 'systems', 'message', 'source', 'why', 'verified', 'note', 'atIngest']);
 const CHECK_KEYS = ['min', 'max', 'in', 'pattern', 'format', 'after', 'referenceTo', 'systems'];
 const PATH = /^[a-zA-Z][\w]*(\.[a-zA-Z][\w]*)*$/;
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
@@ -82,7 +88,8 @@ function readRule(raw: unknown, fail: (at: string, problem: string) => never): R
   const path = typeof r.path === 'string' && PATH.test(r.path) ? r.path : fail('path', 'must be a dotted path');
   if (!CHECK_KEYS.some((k) => k in r)) fail('', `says nothing to check (one of ${CHECK_KEYS.join(', ')})`);
 
-  const rule: Rule = { path, steps: path.split('.'), source: '', verified: r.verified === undefined ? true : r.verified === true };
+  const rule: Rule = { path, steps: path.split('.'), source: '', verified: r.verified === undefined ? true : r.verified === true, atIngest: r.atIngest !== false };
+  if (r.atIngest !== undefined && typeof r.atIngest !== 'boolean') fail('atIngest', 'must be true or false');
   if (r.verified !== undefined && typeof r.verified !== 'boolean') fail('verified', 'must be true or false');
   if (r.rule !== undefined) {
     rule.ruleNumber = Number.isInteger(r.rule) && (r.rule as number) > 0 ? (r.rule as number) : fail('rule', 'must be the SATUSEHAT rule number');

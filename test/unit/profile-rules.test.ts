@@ -183,6 +183,8 @@ t.test('the shipped profiles: the SATUSEHAT rules on a hand-made Bundle (10121, 
       participant: [{ individual: { reference: 'Practitioner/N1' } }],
       period: { start: '2025-11-05T02:30:00+00:00', end: '2025-11-05T02:30:00+00:00' },
       location: [{ location: { reference: 'Location/L1' } }],
+      diagnosis: [{ condition: { reference: 'Condition/C1' }, rank: 1 }],
+      hospitalization: { dischargeDisposition: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/discharge-disposition', code: 'home' }] } },
       serviceProvider: { reference: 'urn:uuid:aaaaaaaa-0000-4000-8000-000000000001' },
     } as Resource,
     {
@@ -206,4 +208,7 @@ t.test('the shipped profiles: the SATUSEHAT rules on a hand-made Bundle (10121, 
   ]);
   const v10383 = checkBundle(bundle).find((v) => v.ruleNumber === 10383);
   t.match(v10383?.message, /Path Observation\.performer wajib terisi dengan Reference yang merujuk pada data Practitioner/, "the platform's message, verbatim");
+  const encounter = bundle.entry?.[1]?.resource as Resource & { participant?: unknown };
+  delete encounter.participant;
+  t.same(checkBundle(bundle).filter((v) => v.ruleNumber === 10119), [], 'a registry fact (10119, atIngest false) does not refuse the record at ingest');
 });
