@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
@@ -8,7 +8,11 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 // categories, interpretations, identifier systems, what each reference points at, performer
 // functions and the form of every date-time. Free text, displays and ids are not compared.
 
-const examplesDir = new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
+// Beside the repository (/work/main → /work/shared) or, from a worktree one level deeper, beside its parent.
+const examplesDir =
+  ['../../../shared/reference/satusehat-examples/', '../../../../shared/reference/satusehat-examples/']
+    .map((rel) => new URL(rel, import.meta.url).pathname)
+    .find((dir) => existsSync(dir)) ?? new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
 
 /** The example with this tag (`P14__045`), with Postman variables kept as strings. */
 export function loadExample(tag: string): Resource {
@@ -119,4 +123,10 @@ export function entryWithCode(bundle: Bundle, resourceType: string, code?: strin
   })?.resource;
   if (!found) throw new Error(`no ${resourceType}${code ? ` with code ${code}` : ''} in the Bundle`);
   return found;
+}
+
+/** Every file tag of one collection (`H06` → `H06__001` … `H06__104`), from its index. */
+export function exampleTags(collection: string): string[] {
+  const index = readFileSync(join(examplesDir, '_index', `idx-${collection}.tsv`), 'utf8');
+  return index.split('\n').filter(Boolean).map((line) => line.split('__').slice(0, 2).join('__'));
 }
