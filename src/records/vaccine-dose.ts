@@ -29,7 +29,8 @@ export function resolveDose(record: ImmunizationRecord, doses: DoseHistory | und
     .filter(([, d]) => d.recordKey !== recordKey)
     .map(([field, d]) => ({ antigen: field.split('.')[0], dose: Number(field.split('.')[1]), date: d.date }))
     .filter((d) => d.antigen === antigen.key);
-  const first = scheduled[0] ?? (antigen.maxDose > 0 ? 1 : 0);
+  // Doses are counted from the schedule's first (0 for HepB's birth dose), else from 1.
+  const first = scheduled[0] ?? 1;
   const all = Array.from({ length: antigen.maxDose - first + 1 }, (_, i) => first + i);
   const choices = all.filter((n) => !known.some((k) => k.dose === n));
   const missing = { ok: false as const, reason: 'dose-missing' as const, antigen, choices: choices.length > 0 ? choices : all };

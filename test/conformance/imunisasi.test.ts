@@ -133,7 +133,8 @@ t.test('what is not compared says nothing the compared examples do not', async (
   const same = (a: Resource, b: string) => differences(a, bundleResolver(bundle), loadExample(b), ignoreNumbers);
   t.same(same(entryWithCode(bundle, 'Immunization'), 'P13__011'), [], 'the Bundle P13__021 carries the Immunization of P13__011');
   t.same(same(entryWithCode(bundle, 'Procedure'), 'P13__019'), [], 'and the Procedure of P13__019');
-  for (const [older, newer] of [['H13__012', 'P13__011'], ['H13__013', 'P13__012'], ['H13__017', 'P13__017'], ['H13__018', 'P13__019']]) {
-    t.same(differences(loadExample(older), () => undefined, loadExample(newer as string)), [], `${older} (v2.5) has the facts of ${newer} (v2.6)`);
+  const pairs: Array<[string, string]> = [['H13__012', 'P13__011'], ['H13__013', 'P13__012'], ['H13__017', 'P13__017'], ['H13__018', 'P13__019']];
+  for (const [older, newer] of pairs) {
+    t.same(differences(loadExample(older), () => undefined, loadExample(newer)), [], `${older} (v2.5) has the facts of ${newer} (v2.6)`);
   }
 });
