@@ -26,7 +26,7 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
   const shape = validateShape(body);
   if (!shape.ok) return { ok: false, issues: [...shape.issues, ...factsBeyondShape(body, shape.issues, facilities, now)] };
 
-  const issues = checkRecord(shape.record, facilities, now);
+  const issues = checkRecord(shape.record, facilities, now, history, `${source}.${shape.record.recordId}`);
   if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
 
   const { bundle, indicators } = mapRecord(shape.record, source, facilities, history, now);

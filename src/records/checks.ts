@@ -4,7 +4,8 @@ import { mappingsDir } from '../config/paths.js';
 import type { Config } from '../config/types.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { nikDisagreements, parseNik } from './nik.js';
-import { readVaccine } from './vaccine-name.js';
+import type { SubjectHistory } from '../sync/subject-history.js';
+import { givenByHealthWorker, resolveDose } from './vaccine-dose.js';
 import type { CanonicalRecord } from './schemas/index.js';
 import { completedMonths, daysBetween, localDate, toInstant } from './time.js';
 
@@ -29,7 +30,8 @@ interface Plausibility {
 const plausibilityFile = join(mappingsDir, 'plausibility.json');
 const plausibility = JSON.parse(readFileSync(plausibilityFile, 'utf8')) as Plausibility;
 
-export function checkRecord(record: CanonicalRecord, facilities: Config['facilities'], now: Date): Issue[] {
+/** `history` and `recordKey` (`${source}.${recordId}`): what Gerbang knows of the person, for a vaccine named without its dose. */
+export function checkRecord(record: CanonicalRecord, facilities: Config['facilities'], now: Date, history?: SubjectHistory, recordKey?: string): Issue[] {
   const dateIssues = checkDates(record, now);
   return [
     ...checkPosyandu(record, facilities),
@@ -40,7 +42,7 @@ export function checkRecord(record: CanonicalRecord, facilities: Config['facilit
     ...(dateIssues.length === 0 ? checkMeasurements(record) : []),
     ...checkBloodPressure(record),
     ...checkPregnancy(record),
-    ...checkImmunization(record),
+    ...checkImmunization(record, history, recordKey),
   ];
 }
 
@@ -183,26 +185,35 @@ function checkPregnancy(record: CanonicalRecord): Issue[] {
   return issues;
 }
 
-function checkImmunization(record: CanonicalRecord): Issue[] {
+function checkImmunization(record: CanonicalRecord, history: SubjectHistory | undefined, recordKey: string | undefined): Issue[] {
   if (record.kind !== 'immunization') return [];
   const issues: Issue[] = [];
-  const read = readVaccine(record);
-  if (!read.ok) {
-    const value = typeof record.vaccine === 'string' ? record.vaccine : record.vaccine.antigen;
-    issues.push({ key: `vaccine.${read.reason}`, severity: 'error', path: 'vaccine', params: { value } });
-  } else if (read.dose === null) {
-    issues.push({ key: 'vaccine.dose-missing', severity: 'error', path: 'vaccine', params: { value: read.antigen.name.id } });
+  const sent = typeof record.vaccine === 'string' ? record.vaccine : record.vaccine.antigen;
+  const read = resolveDose(record, history?.doses, recordKey);
+  if (!read.ok && read.reason === 'dose-missing') {
+    const name = read.antigen.name.id;
+    issues.push({ key: 'vaccine.dose-missing', severity: 'error', path: 'vaccine', params: { value: name, example: read.choices[0], choices: read.choices } });
+  } else if (!read.ok) {
+    issues.push({ key: `vaccine.${read.reason}`, severity: 'error', path: 'vaccine', params: { value: sent } });
   } else if (read.dose > read.antigen.maxDose) {
     issues.push({ key: 'vaccine.dose-too-high', severity: 'error', path: 'vaccine', params: { value: read.dose, max: read.antigen.maxDose } });
+  } else if (read.basis === 'schedule' && read.antigen.maxDose > 1) {
+    // A vaccine of one dose (BCG, JE) needs no word; HB0 is the schedule's only Hepatitis B dose of several.
+    issues.push({ key: 'vaccine.dose-from-schedule', severity: 'warning', path: 'vaccine', params: { value: sent, dose: read.dose, antigen: read.antigen.name.id } });
+  } else if (read.basis === 'history' && read.after) {
+    issues.push({ key: 'vaccine.dose-from-history', severity: 'warning', path: 'vaccine', params: { value: sent, dose: read.dose, after: read.after.dose, afterDate: read.after.date } });
   }
   if (record.status === 'not-given' && !record.notGivenReason) issues.push({ key: 'field.required', severity: 'error', path: 'notGivenReason' });
   // The expiry is judged against the day the dose was given, whatever is wrong with the other dates.
   if (record.expirationDate !== undefined && record.expirationDate <= localDate(record.occurredAt)) {
     issues.push({ key: 'vaccine.expired', severity: 'error', path: 'expirationDate', params: { value: record.expirationDate } });
   }
-  const nakes = record.performer && record.performer.role !== 'kader';
-  if (nakes && record.status !== 'not-given' && (record.lotNumber === undefined || record.expirationDate === undefined)) {
-    issues.push({ key: 'vaccine.lot-missing', severity: 'warning', path: record.lotNumber === undefined ? 'lotNumber' : 'expirationDate' });
+  // SATUSEHAT refuses a health worker's dose without lot and expiry (10306, 10307); a kader's report needs neither (P13__017).
+  if (givenByHealthWorker(record)) {
+    for (const field of ['lotNumber', 'expirationDate'] as const) {
+      if (record[field] === undefined) issues.push({ key: 'vaccine.lot-missing', severity: 'error', path: field });
+    }
+    if (record.performer?.nik === undefined) issues.push({ key: 'vaccine.performer-without-nik', severity: 'warning', path: 'performer.nik' });
   }
   return issues;
 }

@@ -16,6 +16,10 @@ export interface Antigen {
   reason?: string;
   codes: Coding[];
   brands?: Record<string, Coding[]>;
+  /** the volume of one dose of the programme's product (none for oral drops) */
+  doseQuantity?: { value: number; unit: string };
+  /** the ICD-9-CM code of the vaccination Procedure (P13__019) */
+  procedure: Coding;
 }
 
 interface VaccineTable {
@@ -27,6 +31,7 @@ interface VaccineTable {
   numberWords: Record<string, number>;
   leadingWords: string[];
   ageDoses: Record<string, Record<string, number> | string>;
+  volumeUnits: string[];
 }
 
 export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail) => {
@@ -36,6 +41,9 @@ export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail)
     keys.add(a.key);
     if (!d.routes?.[a.route]) fail(`antigens[${i}].route`, `no route "${a.route}"`);
     a.codes.forEach((c, j) => checkCoding(c, `antigens[${i}].codes[${j}]`, fail));
+    checkCoding(a.procedure, `antigens[${i}].procedure`, fail);
+    for (const [brand, codes] of Object.entries(a.brands ?? {})) codes.forEach((c, j) => checkCoding(c, `antigens[${i}].brands.${brand}[${j}]`, fail));
+    if (a.doseQuantity && !(a.doseQuantity.value > 0 && a.doseQuantity.unit)) fail(`antigens[${i}].doseQuantity`, 'needs a positive value and a unit');
     a.aliases.forEach((re, j) => {
       try {
         new RegExp(re);
@@ -52,6 +60,10 @@ export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail)
 const compiled = vaccineTable.antigens.map((a) => ({ antigen: a, patterns: a.aliases.map((re) => new RegExp(re)) }));
 const notVaccine = vaccineTable.notVaccines.aliases.map((re) => new RegExp(re));
 const roman: Record<string, number> = { i: 1, ii: 2, iii: 3, iv: 4, v: 5 };
+// "0,5 ml", "0.05 mL", "10 Lf": a number that measures the product is not a dose (issue 13).
+const volume = new RegExp(`\\d+(?:[.,]\\d+)?\\s*(?:${vaccineTable.volumeUnits.join('|')})(?![a-z])`, 'g');
+// The KFA product form "Vaksin DTP - HB - Hib 0,5 mL (PENTABIO, 1)": the number is the presentation.
+const kfaPresentation = /\(([^(),]*[a-z][^(),]*),\s*\d+\s*\)/g;
 
 export type VaccineName =
   | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
@@ -68,6 +80,7 @@ export function normaliseVaccineName(text: string): VaccineName {
     if (antigen) return { ok: true, antigen, dose: exact.dose, booster: false };
   }
   let s = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  s = s.replace(volume, ' ').replace(kfaPresentation, (_, brand: string) => `(${brand})`);
   // "Imunisasi 9 bln - …": the age names the dose when the rest does not.
   let ageMonths: number | undefined;
   s = s.replace(/imunisasi\s*(\d+)\s*(bln|bulan)\s*-?/, (_, m: string) => {
@@ -115,11 +128,21 @@ function impliedDose(antigen: Antigen, booster: boolean, ageMonths: number | und
   return antigen.singleDose ? 1 : null;
 }
 
-/** The codes for vaccineCode: the group and CVX codes, and the KFA product when the name gives it. */
+/**
+ * The codes for vaccineCode in the order P13__011 gives them: the KFA product when the name names a
+ * brand, the KFA vaccine groups, then CVX (the brand's own CVX code where it has one).
+ */
 export function vaccineCodings(antigen: Antigen, text: string): Coding[] {
   const lower = text.toLowerCase();
-  const brand = Object.entries(antigen.brands ?? {}).find(([name]) => lower.includes(name));
-  return brand ? [...brand[1], ...antigen.codes.filter((c) => !c.system?.endsWith('/cvx'))] : antigen.codes;
+  const brand = Object.entries(antigen.brands ?? {}).find(([name]) => lower.includes(name))?.[1] ?? [];
+  const isCvx = (c: Coding) => c.system?.endsWith('/cvx') === true;
+  const cvx = brand.some(isCvx) ? brand.filter(isCvx) : antigen.codes.filter(isCvx);
+  return [...brand.filter((c) => !isCvx(c)), ...antigen.codes.filter((c) => !isCvx(c)), ...cvx].map(plainCoding);
+}
+
+/** A Coding as FHIR has it: the mapping files' notes (source, verified) stay behind. */
+export function plainCoding(c: Coding): Coding {
+  return { ...(c.system ? { system: c.system } : {}), ...(c.code ? { code: c.code } : {}), ...(c.display ? { display: c.display } : {}) };
 }
 
 /** The vaccine of an immunisation record, given as text or as {antigen, dose}. */

@@ -109,6 +109,28 @@ t.test('doses received through Gerbang make the immunisation status; the basic s
   t.equal(mr.body.indicators.immunization.timing, 'on-time');
 });
 
+t.test('a vaccine named without its dose: the next one after the doses Gerbang knows, with a warning; else refused with the choices', async (t) => {
+  const baby = { nik: '3201010101250002', name: 'Rafa', sex: 'male', birthDate: '2025-01-01' };
+  const post = (recordId: string, vaccine: string, occurredAt: string, subject: object = baby) =>
+    postJson(`${gw.url}/v1/records?source=kohort`, { ...validImmunization, recordId, subject, vaccine, occurredAt });
+  const unknownChild = await post('NODOSE-0', 'Pentabio', '2025-03-03');
+  t.equal(unknownChild.status, 422, 'no dose known: which one it was is the app\'s to say');
+  t.match(unknownChild.body.issue[0], { expression: ['vaccine'], details: { coding: [{ code: 'vaccine.dose-missing' }] } });
+  t.match(unknownChild.body.issue[0].details.text, /Pilihan: 1, 2, 3, 4/);
+  t.equal((await post('NODOSE-1', 'DPT-HB-Hib 1', '2025-03-03')).status, 202);
+  const next = await post('NODOSE-2', 'Pentabio', '2025-04-02');
+  t.equal(next.status, 202, JSON.stringify(next.body).slice(0, 300));
+  t.match(next.body.indicators.immunization, { antigen: 'dpt-hb-hib', dose: 2, doseFrom: 'history' });
+  t.match(next.body.warnings.issue, [{ severity: 'warning', details: { coding: [{ code: 'vaccine.dose-from-history' }] }, expression: ['vaccine'] }]);
+  t.match(next.body.warnings.issue[0].details.text, /"Pentabio".*dosis 2.*dosis 1/);
+  await synced(next.body.id);
+  const imms = await fhir.search<Immunization>('Immunization', { 'vaccine-code': '93001282' });
+  t.ok(imms.some((i) => i.protocolApplied?.[0]?.doseNumberPositiveInt === 2), 'sent as dose 2 with the Pentabio product code');
+  const je = await post('NODOSE-3', 'JE', '2025-10-01');
+  t.equal(je.status, 202);
+  t.equal(je.body.warnings, undefined, 'JE has one dose: nothing to say');
+});
+
 t.test('an app\'s native row through its adapter: ?source=<adapter>', async (t) => {
   const native = JSON.parse(readFileSync(new URL('../fixtures/samples/sim-posyandu__pemeriksaan_balita__01.json', import.meta.url), 'utf8'));
   const res = await postJson(`${gw.url}/v1/records?source=sim-posyandu&posyandu=3201010001-01`, native);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Bundle, Encounter, EpisodeOfCare, Immunization, Medication, MedicationDispense, Observation, Patient, Practitioner } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, EpisodeOfCare, Immunization, Medication, MedicationDispense, Observation, Patient, Practitioner, Procedure } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { decide } from '../../src/sync/retry-policy.js';
@@ -391,6 +391,9 @@ t.test('a health worker named by NIK becomes Practitioner/<id>; an unknown one w
   t.same(imm?.performer?.[0]?.actor, { reference: `Practitioner/${bidan}`, display: 'Bidan Yuli' });
   t.equal(imm?.performer?.[1]?.actor?.reference, `Organization/${ORG}`);
   t.notMatch(JSON.stringify(imm), validImmunization.performer.nik, 'the health worker’s NIK does not travel');
+  const vaccination = (await srv.resources<Procedure>('Procedure')).find((p) => p.code?.coding?.some((c) => c.code === '99.37'));
+  t.same(vaccination?.performer?.[0]?.actor?.reference, `Practitioner/${bidan}`, 'the vaccination Procedure of P13__019 names the same Practitioner');
+  t.equal(vaccination?.encounter?.reference, imm?.encounter?.reference, 'on the same visit');
 
   const unknown = await up.push(withNik(bundleOf(withChanges({ recordId: 'IMM-2025-0312' }, validImmunization as unknown as RecordLike)), '3201014404850009'), ctx('IMM-2025-0312'));
   t.equal(outcome(unknown).kind, 'waiting-identity');

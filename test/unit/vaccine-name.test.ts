@@ -64,6 +64,14 @@ t.test('the rules generalise: separators, case, Roman numerals, number words, br
     ['T-3', 'td', 3],
     ['Heksavalen 2', 'hexavalent', 2],
     ['Japanese Encephalitis', 'je', null],
+    // A volume or strength is not a dose (issue 13), nor the presentation in a KFA product name.
+    ['Hepatitis B 0,5 ml', 'hepb', null],
+    ['HB0 0.5 mL', 'hepb', 0],
+    ['DPT-HB-Hib 2 (0,5 ml)', 'dpt-hb-hib', 2],
+    ['BCG 0,05 ml', 'bcg', 1],
+    ['Td 10 Lf 2', 'td', 2],
+    ['Vaksin DTP - HB - Hib 0,5 mL (PENTABIO, 1)', 'dpt-hb-hib', null],
+    ['Polio 2 tetes', 'opv', null],
   ];
   for (const [name, antigen, dose] of cases) {
     const got = normaliseVaccineName(name);
@@ -76,11 +84,18 @@ t.test('names that are not a known vaccine are refused', async (t) => {
   for (const name of ['Vitamin A - 1', 'Oralit', 'Imunisasi Bayi Lengkap']) t.same(normaliseVaccineName(name), { ok: false, reason: 'not-a-vaccine' }, name);
 });
 
-t.test('vaccineCode: group and CVX codes; the KFA product when the brand names one', async (t) => {
-  const penta = normaliseVaccineName('Pentabio 1');
-  if (!penta.ok) throw new Error('expected a vaccine');
-  t.same(vaccineCodings(penta.antigen, 'Pentabio 1').map((c) => c.code), ['VG17', 'VG45', 'VG107', '198']);
-  const rotarix = normaliseVaccineName('Rotarix 2');
-  if (!rotarix.ok) throw new Error('expected a vaccine');
-  t.same(vaccineCodings(rotarix.antigen, 'Rotarix 2').map((c) => c.code), ['93001652', '119', 'VG122']);
+t.test('vaccineCode: KFA product when the brand names one, then the groups, then CVX (P13__011)', async (t) => {
+  const codes = (name: string) => {
+    const read = normaliseVaccineName(name);
+    if (!read.ok) throw new Error(`expected a vaccine: ${name}`);
+    return vaccineCodings(read.antigen, name).map((c) => c.code);
+  };
+  t.same(codes('Pentabio 1'), ['93001282', 'VG17', 'VG45', 'VG107', '198'], 'the product P13__011 sends');
+  t.same(codes('DPT-HB-Hib 1'), ['VG17', 'VG45', 'VG107', '198'], 'no brand, no product');
+  t.same(codes('Rotarix 2'), ['93001652', 'VG122', '119'], "the brand's own CVX replaces the group's");
+  t.same(codes('Td 2'), ['93006992', 'VG139', '35'], 'Td as H06__018-019');
+  t.same(codes('TT 1'), ['93006992', 'VG139', '35']);
+  const read = normaliseVaccineName('BCG');
+  if (!read.ok) throw new Error('expected a vaccine');
+  t.same(Object.keys(vaccineCodings(read.antigen, 'BCG')[0] ?? {}).sort(), ['code', 'display', 'system'], 'the data files\' notes stay out of the Coding');
 });
