@@ -39,7 +39,7 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
 export const SATUSEHAT_RULE_SYSTEM = 'https://gerbang.id/fhir/CodeSystem/satusehat-rule';
 
 /** A profile violation as a client reads it; a SATUSEHAT rule is named by its number and the platform's words. */
-function violationIssue(v: ProfileViolation): Issue {
+export function violationIssue(v: ProfileViolation): Issue {
   if (v.ruleNumber === undefined) return { key: 'mapping.profile', severity: 'error', path: v.expression, params: { profile: v.profile, rule: v.rule } };
   return {
     key: 'mapping.satusehat-rule',

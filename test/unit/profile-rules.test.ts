@@ -6,6 +6,8 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { checkBundle } from '../../src/fhir/profile-check.js';
 import { loadProfiles } from '../../src/fhir/profile-rules.js';
 import { MappingDataError } from '../../src/fhir/mapping-data-error.js';
+import { violationIssue } from '../../src/ingest/prepare-record.js';
+import { toOperationOutcome } from '../../src/http/operation-outcome.js';
 
 // The rule format of profiles/ (README there): each check kind on hand-made resources, and the
 // loader refusing a broken file with its name and the place.
@@ -211,4 +213,10 @@ t.test('the shipped profiles: the SATUSEHAT rules on a hand-made Bundle (10121, 
   const encounter = bundle.entry?.[1]?.resource as Resource & { participant?: unknown };
   delete encounter.participant;
   t.same(checkBundle(bundle).filter((v) => v.ruleNumber === 10119), [], 'a registry fact (10119, atIngest false) does not refuse the record at ingest');
+  // What the app receives for a violation: the rule number, the platform's words and the element.
+  const [issue] = toOperationOutcome(checkBundle(bundle).filter((v) => v.ruleNumber === 10121).map(violationIssue), 'id').issue;
+  t.equal(issue?.severity, 'error');
+  t.same(issue?.details?.coding?.map((c) => c.code), ['mapping.satusehat-rule', '10121'], 'the issue key and the rule number as codes');
+  t.match(issue?.details?.text, /RuleNumber: 10121/, 'the text names the rule');
+  t.same(issue?.expression, ['Bundle.entry[1].resource.period.end'], 'and the element, as FHIRPath');
 });
