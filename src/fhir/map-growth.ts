@@ -76,18 +76,12 @@ export function mapGrowth(
       ...(z.implausible ? { note: [{ text: IMPLAUSIBLE_NOTE }] } : {}),
     });
   }
-  mapWeightGain(ctx, refs, measured, b, summary);
+  mapWeightGain(ctx, refs, b, summary);
   return summary;
 }
 
-/** N/T as the Kemkes "adequate weight gain" Observation (true for N, false for T). */
-function mapWeightGain(
-  ctx: RecordContext,
-  refs: EnvelopeRefs,
-  measured: Partial<Record<string, Reference<Observation>>>,
-  b: TransactionBuilder,
-  summary: GrowthSummary,
-): void {
+/** N/T as the Kemkes "adequate weight gain" Observation (true for N, false for T), a T also as P14__110. */
+function mapWeightGain(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, summary: GrowthSummary): void {
   const record = ctx.record as AnthropometryRecord;
   const weighings = ctx.history?.weighings;
   if (!weighings || record.weightKg === undefined || summary.ageDays < 0) return;
@@ -98,11 +92,18 @@ function mapWeightGain(
   const gain = weightGainStatus({ date, weightKg: record.weightKg, ageMonths: completedMonths(record.subject.birthDate, date) }, history);
   summary.weightGain = gain;
   if (gain.status !== 'N' && gain.status !== 'T') return;
+  // P14__037 and P15__013 carry no derivedFrom; neither does this
   const spec = kbmTable.observation;
   b.upsert('weight-gain', {
     ...observationBase(ctx, refs, 'weight-gain', spec.category),
     code: { coding: [spec.code] },
     valueBoolean: gain.status === 'N',
-    ...(measured.weightKg ? { derivedFrom: [measured.weightKg] } : {}),
+  });
+  if (gain.status !== 'T') return;
+  const t = kbmTable.statusT;
+  b.upsert(t.key, {
+    ...observationBase(ctx, refs, t.key, t.category),
+    code: { coding: [t.code] },
+    valueCodeableConcept: { coding: [t.value] },
   });
 }
