@@ -174,3 +174,19 @@ t.test('who answers for the visit: a nakes by their NIK, else the posyandu super
   t.equal(entry<Observation>(nobody, 'Observation', '29463-7').resource.performer, undefined, 'nor a performer: a kader is not a Practitioner');
   t.same(checkBundle(kader), [], 'meets our profiles');
 });
+
+t.test('an adolescent at a posyandu: IMT/U by the WHO 2007 reference (P16__048), no adult BMI', async (t) => {
+  const teen = withChanges({ subject: { ...validAnthropometry.subject, birthDate: '2011-02-05' }, weightKg: 50, heightCm: 160, position: 'standing', headCircumferenceCm: undefined, muacCm: undefined });
+  const { bundle, indicators } = mapRecord(teen as unknown as CanonicalRecord, 'app-x', facilities);
+  const growth = indicators.growth as { zScores: Array<{ indicator: string; z: number; category?: string }>; skipped: Array<{ indicator: string }> };
+  t.same(growth.zScores.map((z) => z.indicator), ['bmifa519']);
+  t.notOk(growth.skipped.some((s) => s.indicator === 'bmifa'), 'no "too old" for the IMT/U that is given');
+  const imtu = entry<Observation>(bundle, 'Observation', '1153596006').resource;
+  t.equal(imtu.valueQuantity?.value, growth.zScores[0]?.z);
+  t.equal(imtu.valueQuantity?.code, '{Zscore}');
+  t.equal(imtu.interpretation?.[0]?.coding?.[0]?.code, '248324001', 'BMI 19.5 at 14 years: well nourished');
+  t.equal(imtu.referenceRange?.length, 5, 'the five PMK bands, as P16__048');
+  t.equal(imtu.derivedFrom?.length, 2, 'weight and height, as P16__048');
+  t.notOk(bundle.entry?.some((e) => (e.resource as Observation).code?.coding?.some((c) => c.code === '39156-5')), 'no adult BMI');
+  t.same(checkBundle(bundle), []);
+});
