@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
 // Compares a resource Gerbang produced with one of SATUSEHAT's official worked examples (the DTO
@@ -8,7 +8,16 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 // categories, interpretations, identifier systems, what each reference points at, performer
 // functions and the form of every date-time. Free text, displays and ids are not compared.
 
-const examplesDir = new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
+// ../shared beside the checkout; from a worktree one level deeper (/work/wt/<name>) it is found by
+// walking up, so the same tests run in both.
+const examplesDir = findUp(dirname(new URL(import.meta.url).pathname), join('shared', 'reference', 'satusehat-examples'));
+
+function findUp(from: string, relative: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, relative))) return join(dir, relative);
+    if (dirname(dir) === dir) throw new Error(`${relative} not found above ${from}`);
+  }
+}
 
 /** The example with this tag (`P14__045`), with Postman variables kept as strings. */
 export function loadExample(tag: string): Resource {
