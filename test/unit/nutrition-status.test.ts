@@ -51,7 +51,7 @@ t.test('z-score Observation codes and unit', async (t) => {
   const codes = Object.fromEntries(Object.entries(nutritionStatus.indicators).map(([k, v]) => [k, v.code?.code]));
   t.same(codes, {
     wfa: '1153593003', lfa: '1153590000', hfa: '1153604005', wfl: '1153598007',
-    wfh: '1153600001', bmifa: '1153596006', hcfa: '1153594009', muacfa: undefined,
+    wfh: '1153600001', bmifa: '1153596006', bmifa519: '1153596006', hcfa: '1153594009', muacfa: undefined,
   });
   t.same(nutritionStatus.zScoreUnit, { unit: '{Zscore}', system: 'http://unitsofmeasure.org', code: '{Zscore}', source: 'P14__051-057, P15__019-024, P16__048' });
   t.equal(nutritionStatus.indicators.muacfa.send, false, 'no SNOMED observable for MUAC-for-age z: shown, not sent');
