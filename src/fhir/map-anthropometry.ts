@@ -1,30 +1,31 @@
-import type { Observation, Procedure, Reference } from '@medplum/fhirtypes';
+import type { Coding, Observation, Procedure, Reference } from '@medplum/fhirtypes';
 import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
+import { completedMonths, localDate } from '../records/time.js';
+import { anthropometryTable, MEASUREMENT_FIELDS, valueBand, type QuantityMeasure } from './anthropometry-table.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { mapGrowth, type GrowthSummary } from './map-growth.js';
 import { observationBase } from './observation-base.js';
-import { anthropometryTable, fhirCommon, identifierSystem, type QuantityMeasure } from './terminology.js';
+import { fhirCommon, identifierSystem } from './terminology.js';
 
 /**
- * One Observation per measurement, the growth z-scores derived from them, exclusive breastfeeding
- * and the vitamin A capsule.
+ * One Observation per measurement (height twice: by position and as generic body height, as P14
+ * and P15 do), the growth z-scores derived from them, exclusive breastfeeding, and the vitamin A
+ * capsule as P14__112-113 give it.
  */
 export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { growth: GrowthSummary } {
   const record = ctx.record as AnthropometryRecord;
   const table = anthropometryTable;
+  const ageMonths = completedMonths(record.subject.birthDate, localDate(record.occurredAt));
   const measured: Partial<Record<string, Reference<Observation>>> = {};
-  for (const field of ['weightKg', 'heightCm', 'headCircumferenceCm', 'muacCm'] as const) {
+  for (const field of MEASUREMENT_FIELDS) {
     const value = record[field];
     if (value === undefined) continue;
     const measure = table.measurements[field];
     const code = measure.byPosition ? measure.byPosition[record.position ?? 'standing'] : measure.code;
     if (!code) continue;
-    measured[field] = b.upsert(measure.key, {
-      ...observationBase(ctx, refs, measure.key, measure.category),
-      code: { coding: [code] },
-      valueQuantity: quantity(value, measure),
-    });
+    measured[field] = b.upsert(measure.key, measurement(ctx, refs, measure.key, measure, code, value, ageMonths));
+    if (measure.generic) b.upsert(measure.generic.key, measurement(ctx, refs, measure.generic.key, measure, measure.generic.code, value, ageMonths));
   }
   const growth = mapGrowth(ctx, refs, measured, b);
   if (record.exclusiveBreastfeeding !== undefined) {
@@ -35,24 +36,42 @@ export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: Tran
       valueBoolean: record.exclusiveBreastfeeding,
     });
   }
-  if (record.vitaminA !== undefined) {
-    const v = table.vitaminA;
-    const procedure: Procedure = {
-      resourceType: 'Procedure',
-      identifier: [{ system: identifierSystem('procedure', ctx.puskesmas.organizationId), value: `${ctx.key}.${v.key}` }],
-      status: 'completed',
-      code: { coding: [v.code] },
-      subject: refs.patient,
-      encounter: refs.encounter,
-      performedDateTime: refs.effective,
-      usedCode: [{ text: v.capsules[record.vitaminA].id }],
-      ...(refs.performer ? { performer: refs.performer.map((actor) => ({ actor })) } : {}),
-    };
-    b.upsert(v.key, procedure);
-  }
+  if (record.vitaminA !== undefined) mapVitaminA(ctx, refs, b, record.vitaminA);
   return { growth };
 }
 
-function quantity(value: number, measure: QuantityMeasure) {
-  return { value, unit: measure.unit.unit, system: fhirCommon.ucum, code: measure.unit.code };
+function measurement(ctx: RecordContext, refs: EnvelopeRefs, key: string, measure: QuantityMeasure, code: Coding, value: number, ageMonths: number): Observation {
+  const band = measure.interpretation ? valueBand(measure.interpretation, value, ageMonths) : undefined;
+  return {
+    ...observationBase(ctx, refs, key, measure.category),
+    code: { coding: [code] },
+    valueQuantity: { value, unit: measure.unit.unit, system: fhirCommon.ucum, code: measure.unit.code },
+    ...(band?.interpretation ? { interpretation: [{ coding: [band.interpretation], text: band.label.id }] } : {}),
+  };
+}
+
+/** P14__112: the Procedure; P14__113: how many capsules, where SATUSEHAT has a code for them. */
+function mapVitaminA(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, colour: 'blue' | 'red'): void {
+  const v = anthropometryTable.vitaminA;
+  const capsule = v.capsules[colour];
+  const procedure: Procedure = {
+    resourceType: 'Procedure',
+    identifier: [{ system: identifierSystem('procedure', ctx.puskesmas.organizationId), value: `${ctx.key}.${v.key}` }],
+    status: 'completed',
+    category: { coding: [v.category] },
+    code: { coding: [v.code] },
+    subject: refs.patient,
+    encounter: refs.encounter,
+    performedDateTime: refs.effective,
+    usedCode: [{ text: capsule.id }],
+    ...(refs.practitioner ? { recorder: refs.practitioner } : {}),
+    ...(refs.performer ? { performer: refs.performer.map((actor) => ({ actor })) } : {}),
+  };
+  b.upsert(v.key, procedure);
+  if (!capsule.value) return;
+  b.upsert(v.count.key, {
+    ...observationBase(ctx, refs, v.count.key, v.count.category),
+    code: { coding: [v.count.code] },
+    valueCodeableConcept: { coding: [capsule.value] },
+  });
 }

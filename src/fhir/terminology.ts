@@ -28,20 +28,6 @@ export interface FhirCommon {
   ucum: string;
 }
 
-export interface QuantityMeasure {
-  key: string;
-  category: string;
-  code?: Coding;
-  byPosition?: Record<'lying' | 'standing', Coding>;
-  unit: { unit: string; code: string };
-}
-
-export interface AnthropometryTable {
-  measurements: Record<'weightKg' | 'heightCm' | 'headCircumferenceCm' | 'muacCm', QuantityMeasure>;
-  booleans: Record<'exclusiveBreastfeeding', { key: string; category: string; code: Coding }>;
-  vitaminA: { key: string; code: Coding; capsules: Record<'blue' | 'red', { id: string; en: string }> };
-}
-
 export function readMapping<T>(name: string, check: (data: T, fail: (at: string, problem: string) => never) => void): T {
   const file = join(mappingsDir, name);
   let data: T;
@@ -111,23 +97,6 @@ export const diagnosisTable = readMapping<DiagnosisTable>('diagnoses.json', (d, 
     if (choices.at(-1)?.maxAgeYears !== undefined) fail(`byKind.${kind}`, 'the last choice must take every age (no maxAgeYears)');
   }
   for (const kind of Object.keys(recordSchemas)) if (!d.byKind?.[kind]) fail(`byKind.${kind}`, 'every record kind needs its visit diagnosis');
-});
-
-export const anthropometryTable = readMapping<AnthropometryTable>('anthropometry.json', (d, fail) => {
-  const keys = new Set<string>();
-  for (const [field, m] of Object.entries(d.measurements ?? {})) {
-    if (!m.key || keys.has(m.key)) fail(`measurements.${field}.key`, 'must be present and unique');
-    keys.add(m.key);
-    if (m.byPosition) {
-      checkCoding(m.byPosition.lying, `measurements.${field}.byPosition.lying`, fail);
-      checkCoding(m.byPosition.standing, `measurements.${field}.byPosition.standing`, fail);
-    } else {
-      checkCoding(m.code, `measurements.${field}.code`, fail);
-    }
-    if (!m.unit?.code) fail(`measurements.${field}.unit.code`, 'a UCUM code is required');
-  }
-  for (const [field, b] of Object.entries(d.booleans ?? {})) checkCoding(b.code, `booleans.${field}.code`, fail);
-  checkCoding(d.vitaminA?.code, 'vitaminA.code', fail);
 });
 
 /** An identifier system with the puskesmas organization id put in, e.g. sys-ids…/encounter/10000004 */

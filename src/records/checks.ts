@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { mappingsDir } from '../config/paths.js';
 import type { Config } from '../config/types.js';
 import type { Issue } from '../errors/gerbang-error.js';
+import { checkAnthropometry } from './check-anthropometry.js';
 import { nikDisagreements, parseNik } from './nik.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import { givenByHealthWorker, resolveDose } from './vaccine-dose.js';
@@ -43,6 +44,7 @@ export function checkRecord(record: CanonicalRecord, facilities: Config['facilit
     ...checkBloodPressure(record),
     ...checkPregnancy(record),
     ...checkImmunization(record, history, recordKey),
+    ...(record.kind === 'anthropometry' && dateIssues.length === 0 ? checkAnthropometry(record) : []),
   ];
 }
 

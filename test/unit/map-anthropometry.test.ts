@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { Bundle, Encounter, Observation, Patient } from '@medplum/fhirtypes';
+import type { Bundle, Encounter, Observation, Patient, Procedure } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
 import { mapRecord } from '../../src/fhir/map-record.js';
 import { checkBundle } from '../../src/fhir/profile-check.js';
@@ -22,8 +22,8 @@ t.test('a transaction: master data created if missing, clinical data upserted by
   t.equal(b.type, 'transaction');
   t.same(
     b.entry?.map((e) => `${e.request?.method} ${e.request?.url.split('?')[0]}`),
-    ['POST Organization', 'POST Location', 'POST Patient', 'PUT Encounter', 'PUT Condition', ...Array(9).fill('PUT Observation')],
-    'four measurements and five z-scores (MUAC-for-age has no code to send)',
+    ['POST Organization', 'POST Location', 'POST Patient', 'PUT Encounter', 'PUT Condition', ...Array(10).fill('PUT Observation')],
+    'four measurements, height a second time as 8302-2, and five z-scores (MUAC-for-age has no code to send)',
   );
   const patient = entry<Patient>(b, 'Patient');
   t.equal(patient.request?.ifNoneExist, `identifier=${encodeURIComponent('https://fhir.kemkes.go.id/id/nik|3201015503230004')}`);
@@ -70,11 +70,54 @@ t.test('a newborn without NIK: keyed by mother NIK, birth date and birth order',
   t.same(checkBundle(b), []);
 });
 
-t.test('breastfeeding and vitamin A', async (t) => {
+t.test('breastfeeding and vitamin A (P14__081, P14__112-113)', async (t) => {
   const b = map(withChanges({ exclusiveBreastfeeding: true, vitaminA: 'blue' }));
-  t.equal(entry<Observation>(b, 'Observation', '1145307003').resource.valueBoolean, true);
-  const proc = b.entry?.find((e) => e.resource?.resourceType === 'Procedure');
-  t.equal(proc?.request?.method, 'PUT');
+  const asi = entry<Observation>(b, 'Observation', '1145307003').resource;
+  t.equal(asi.valueBoolean, true);
+  t.equal(asi.category?.[0]?.coding?.[0]?.code, 'survey');
+  const proc = entry<Procedure>(b, 'Procedure');
+  t.equal(proc.request?.method, 'PUT');
+  t.same(proc.resource.category?.coding?.[0]?.code, '709543002', 'category Administration of vitamin');
+  t.same(proc.resource.code?.coding?.[0]?.code, '767224000');
+  const count = entry<Observation>(b, 'Observation', 'OC000164').resource;
+  t.same(count.valueCodeableConcept?.coding?.[0]?.code, 'OV000310', 'one blue capsule');
+  t.equal(count.identifier?.[0]?.value, 'app-x.PB-2025-000123.vitamin-a-capsules');
+  const red = map(withChanges({ vitaminA: 'red' }));
+  t.ok(entry<Procedure>(red, 'Procedure'), 'a red capsule is still a Procedure');
+  t.notOk(red.entry?.some((e) => (e.resource as Observation).code?.coding?.[0]?.code === 'OC000164'), 'but no capsule count: no code for red');
+  t.same(checkBundle(b), []);
+});
+
+t.test('height twice: by position and as 8302-2 (P14__039-041)', async (t) => {
+  const b = map(validAnthropometry);
+  const generic = entry<Observation>(b, 'Observation', '8302-2').resource;
+  t.equal(generic.valueQuantity?.value, 78.4, 'the value as measured');
+  t.equal(generic.identifier?.[0]?.value, 'app-x.PB-2025-000123.body-height');
+  t.equal(generic.category?.[0]?.coding?.[0]?.code, 'vital-signs');
+  t.ok(entry<Observation>(b, 'Observation', '8306-3'));
+});
+
+t.test('LiLA of a child 6-59 months is interpreted as P12__046 does', async (t) => {
+  const muac = (cm: number, birthDate = '2023-03-15') =>
+    entry<Observation>(map(withChanges({ muacCm: cm, subject: { ...validAnthropometry.subject, birthDate } })), 'Observation', '284473002').resource.interpretation?.[0]?.coding?.[0]?.code;
+  t.equal(muac(11), 'OI000001', 'gizi buruk below 11.5 (P14__045)');
+  t.equal(muac(11.5), '248325000', 'gizi kurang from 11.5');
+  t.equal(muac(12.4), '248325000');
+  t.equal(muac(12.5), 'N', 'normal from 12.5 (P15__017)');
+  t.equal(muac(11, '2025-07-01'), undefined, 'not under 6 months: the cut-offs are for 6-59 months');
+});
+
+t.test('birth weight and length: 8339-4 in grams, 89269-5 (P14__046-047, H08__012)', async (t) => {
+  const b = map(withChanges({ birthWeightG: 3470, birthLengthCm: 49 }));
+  const bw = entry<Observation>(b, 'Observation', '8339-4').resource;
+  t.same(bw.valueQuantity, { value: 3470, unit: 'g', system: 'http://unitsofmeasure.org', code: 'g' });
+  t.equal(bw.category?.[0]?.coding?.[0]?.code, 'survey');
+  t.equal(bw.interpretation?.[0]?.coding?.[0]?.code, '276712009', 'Normal birth weight (H08__012)');
+  const bl = entry<Observation>(b, 'Observation', '89269-5').resource;
+  t.same(bl.valueQuantity, { value: 49, unit: 'cm', system: 'http://unitsofmeasure.org', code: 'cm' });
+  t.equal(bl.category?.[0]?.coding?.[0]?.code, 'exam', 'as P14__047');
+  const low = entry<Observation>(map(withChanges({ birthWeightG: 2300 })), 'Observation', '8339-4').resource;
+  t.equal(low.interpretation, undefined, 'no official code for BBLR: none sent, as P14__046 at 2300 g');
   t.same(checkBundle(b), []);
 });
 
@@ -130,4 +173,20 @@ t.test('who answers for the visit: a nakes by their NIK, else the posyandu super
   t.notOk(entry<Encounter>(nobody, 'Encounter').resource.participant, 'no supervisor configured: no participant is invented');
   t.equal(entry<Observation>(nobody, 'Observation', '29463-7').resource.performer, undefined, 'nor a performer: a kader is not a Practitioner');
   t.same(checkBundle(kader), [], 'meets our profiles');
+});
+
+t.test('an adolescent at a posyandu: IMT/U by the WHO 2007 reference (P16__048), no adult BMI', async (t) => {
+  const teen = withChanges({ subject: { ...validAnthropometry.subject, birthDate: '2011-02-05' }, weightKg: 50, heightCm: 160, position: 'standing', headCircumferenceCm: undefined, muacCm: undefined });
+  const { bundle, indicators } = mapRecord(teen as unknown as CanonicalRecord, 'app-x', facilities);
+  const growth = indicators.growth as { zScores: Array<{ indicator: string; z: number; category?: string }>; skipped: Array<{ indicator: string }> };
+  t.same(growth.zScores.map((z) => z.indicator), ['bmifa519']);
+  t.notOk(growth.skipped.some((s) => s.indicator === 'bmifa'), 'no "too old" for the IMT/U that is given');
+  const imtu = entry<Observation>(bundle, 'Observation', '1153596006').resource;
+  t.equal(imtu.valueQuantity?.value, growth.zScores[0]?.z);
+  t.equal(imtu.valueQuantity?.code, '{Zscore}');
+  t.equal(imtu.interpretation?.[0]?.coding?.[0]?.code, '248324001', 'BMI 19.5 at 14 years: well nourished');
+  t.equal(imtu.referenceRange?.length, 5, 'the five PMK bands, as P16__048');
+  t.equal(imtu.derivedFrom?.length, 2, 'weight and height, as P16__048');
+  t.notOk(bundle.entry?.some((e) => (e.resource as Observation).code?.coding?.some((c) => c.code === '39156-5')), 'no adult BMI');
+  t.same(checkBundle(bundle), []);
 });

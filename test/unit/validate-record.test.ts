@@ -73,3 +73,14 @@ t.test('a device clock a few hours fast: accepted with a warning, the date uncha
   t.same(r.ok ? r.prepared.record.occurredAt : '', '2025-11-06T12:00:00+07:00');
   t.same(keys(withChanges({ occurredAt: '2025-11-08T09:00:00+07:00' })), ['date.future@occurredAt']);
 });
+
+t.test('anthropometry warnings: a red vitamin A capsule has no count code; an adult has no WHO table', async (t) => {
+  t.same(issuesOf(withChanges({ vitaminA: 'red' })).map((i) => `${i.severity}:${i.key}:${i.path}`), ['warning:vitamin-a.red-not-coded:vitaminA']);
+  const adult = withChanges({ subject: { ...validAnthropometry.subject, birthDate: '2005-01-10' }, weightKg: 55, heightCm: 160, position: 'standing', headCircumferenceCm: undefined, muacCm: undefined });
+  // (the NIK of the fixture tells another birth date: that warning is not this test's)
+  const ours = (body: unknown) => issuesOf(body).filter((i) => !i.key.startsWith('nik.'));
+  const issues = ours(adult);
+  t.same(issues.map((i) => `${i.severity}:${i.key}:${i.path}`), ['warning:growth.no-reference:subject.birthDate']);
+  t.match(issues[0]?.params, { covered: '0-228', age: 249 });
+  t.same(ours(withChanges({ subject: { ...validAnthropometry.subject, birthDate: '2011-02-05' }, weightKg: 50, heightCm: 160, position: 'standing' })), [], 'an adolescent is covered');
+});

@@ -2,6 +2,9 @@ import type { Coding } from '@medplum/fhirtypes';
 import { checkCoding, readMapping } from '../../fhir/terminology.js';
 import type { Indicator } from './lms-tables.js';
 
+/** The WHO 2006 indicators of zscore.ts, and IMT/U 5-19 years of bmi-for-age-5-19.ts */
+export type GrowthIndicator = Indicator | 'bmifa519';
+
 // Permenkes 2/2020 nutrition-status categories from growth z-scores, with the codes SATUSEHAT
 // takes as Observation.interpretation. Every cut-off and code is in mappings/nutrition-status.json
 // with its source; this module only checks the file and finds the band a z falls in.
@@ -28,6 +31,8 @@ interface BandSet {
   verified: boolean;
   /** false: codes kept ready, but no category is given until the cut-offs are confirmed */
   use: boolean;
+  /** the Observation lists the bands as referenceRange (P16__048 does) */
+  referenceRange?: boolean;
   bands: BandSpec[];
 }
 
@@ -49,7 +54,7 @@ interface IndicatorSpec {
 interface NutritionStatusTable {
   zScoreUnit: { unit: string; system: string; code: string };
   category: string;
-  indicators: Record<Indicator, IndicatorSpec>;
+  indicators: Record<GrowthIndicator, IndicatorSpec>;
   bandSets: Record<string, BandSet>;
 }
 
@@ -66,7 +71,7 @@ export interface NutritionCategory {
   cutoffsVerified: boolean;
 }
 
-const INDICATORS: Indicator[] = ['wfa', 'lfa', 'hfa', 'wfl', 'wfh', 'bmifa', 'hcfa', 'muacfa'];
+const INDICATORS: GrowthIndicator[] = ['wfa', 'lfa', 'hfa', 'wfl', 'wfh', 'bmifa', 'bmifa519', 'hcfa', 'muacfa'];
 
 export const nutritionStatus = readMapping<NutritionStatusTable>('nutrition-status.json', (d, fail) => {
   if (!d.zScoreUnit?.code || !d.zScoreUnit.system) fail('zScoreUnit', 'needs unit, system and code');
@@ -101,7 +106,7 @@ export const nutritionStatus = readMapping<NutritionStatusTable>('nutrition-stat
  * anthro reports it (the PMK ranges are half-open; on 2-decimal values they match SATUSEHAT's
  * bands). Undefined for LiLA/U, and for LK/U while its cut-offs are unconfirmed.
  */
-export function classify(indicator: Indicator, z: number): NutritionCategory | undefined {
+export function classify(indicator: GrowthIndicator, z: number): NutritionCategory | undefined {
   const spec = nutritionStatus.indicators[indicator];
   const set = spec.bands === undefined ? undefined : nutritionStatus.bandSets[spec.bands];
   if (!set?.use || !Number.isFinite(z)) return undefined;
@@ -115,4 +120,33 @@ export function classify(indicator: Indicator, z: number): NutritionCategory | u
     codeVerified: band.verified,
     cutoffsVerified: spec.cutoffs?.verified ?? set.verified,
   };
+}
+
+/** One band as Observation.referenceRange gives it on 2-decimal z-scores (P16__048). */
+export interface ZRange {
+  low?: number;
+  high?: number;
+  label: Label;
+}
+
+/**
+ * The bands of an indicator as 2-decimal ranges ("< -3" is high -3.01, "<= 1" is high 1 and the next
+ * band starts at 1.01), when its band set says the Observation carries them; else undefined.
+ */
+export function referenceRanges(indicator: GrowthIndicator): ZRange[] | undefined {
+  const spec = nutritionStatus.indicators[indicator];
+  const set = spec.bands === undefined ? undefined : nutritionStatus.bandSets[spec.bands];
+  if (!set?.use || !set.referenceRange) return undefined;
+  const ranges: ZRange[] = [];
+  let low: number | undefined;
+  for (const band of set.bands) {
+    const high = band.below !== undefined ? hundredths(band.below - 0.01) : band.atMost;
+    ranges.push({ ...(low !== undefined ? { low } : {}), ...(high !== undefined ? { high } : {}), label: band.label });
+    low = band.below !== undefined ? band.below : band.atMost !== undefined ? hundredths(band.atMost + 0.01) : undefined;
+  }
+  return ranges;
+}
+
+function hundredths(n: number): number {
+  return Math.round(n * 100) / 100;
 }

@@ -42,6 +42,8 @@ export interface WeightGain {
 interface KbmTable {
   kbm: Array<{ fromMonth: number; toMonth: number; grams: number; verified: boolean; source: string }>;
   observation: { code: Coding; category: string };
+  /** P14__110: the T status as its own coded Observation */
+  statusT: { key: string; code: Coding; value: Coding; category: string };
 }
 
 export const kbmTable = readMapping<KbmTable>('weight-gain-kbm.json', (d, fail) => {
@@ -55,6 +57,7 @@ export const kbmTable = readMapping<KbmTable>('weight-gain-kbm.json', (d, fail) 
   });
   if (next === 1) fail('kbm', 'at least one row is required');
   if (!d.observation?.code?.code) fail('observation.code', 'is required');
+  if (!d.statusT?.key || !d.statusT.code?.code || !d.statusT.value?.code) fail('statusT', 'needs key, code and value');
 });
 
 /** The KBM in grams at an age in completed months; undefined where the table has no row (month 0). */
