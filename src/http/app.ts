@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
 import { installAuthentication } from './auth/authenticate.js';
-import { installErrorHandling } from './errors.js';
+import { parseClientJson } from '../ingest/json-text.js';
+import { installErrorHandling, malformedRequest } from './errors.js';
 import { openApiOptions, openApiTransform } from './openapi.js';
 import { batchRoutes } from './routes/batch.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -33,9 +34,20 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    // A URL Fastify cannot decode (a broken % escape) is answered as every other client error.
+    frameworkErrors: malformedRequest,
   });
   // Records are JSON; Fastify would otherwise hand a text/plain body to the routes as a string.
   app.removeContentTypeParser('text/plain');
+  // Every JSON body passes the depth and reserved-key checks before a route sees it.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    try {
+      done(null, parseClientJson(text as string, services.config.server.jsonMaxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });

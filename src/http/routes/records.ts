@@ -9,7 +9,7 @@ import { callerOf, type Caller } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
-import { nextLink, timeRange } from './query.js';
+import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 import { failureFilter, failureFilterProperties, knownUpstream, type FailuresQuery } from './sync.js';
 
 export const sourceQuery = {
@@ -87,7 +87,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
             from: { type: 'string', format: 'date-time' },
             to: { type: 'string', format: 'date-time' },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
           },
         },
       },
