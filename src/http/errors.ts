@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import { pickLanguage } from '../errors/messages.js';
+import { logRepeated } from '../log/logger.js';
 import { toOperationOutcome } from './operation-outcome.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -59,10 +60,10 @@ export function installErrorHandling(app: FastifyInstance): void {
       req.log.info({ code: error.code, status: error.statusCode }, 'client error');
       err = (byStatus[error.statusCode] ?? (() => new GerbangError('request.malformed')))(error, req);
     } else {
-      req.log.error({ err: error }, 'unexpected error');
+      logRepeated(req.log, 'error', 'http', error, {}, 'unexpected error');
       err = new GerbangError('internal');
     }
-    if (err.code === 'store.unavailable') req.log.warn({ err: err.cause }, 'store unavailable at ingest');
+    if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, {}, 'store unavailable at ingest');
     return sendOutcome(reply, req, err);
   });
   app.setNotFoundHandler((req, reply) => sendOutcome(reply, req, notFound(req)));

@@ -4,6 +4,7 @@ import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
 import { ingest } from '../../ingest/ingest.js';
+import { logRepeated } from '../../log/logger.js';
 import { identityOf } from '../../sync/subject-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
@@ -140,11 +141,11 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       return all.length === 1 ? { index, result, ...all[0] } : { index, result, records: all };
     } catch (caught) {
       // A bug refuses its record alone (logged as one); the rest of the batch goes on.
-      if (!(caught instanceof GerbangError)) req.log.error({ err: caught, index }, 'unexpected error in a batch record');
+      if (!(caught instanceof GerbangError)) logRepeated(req.log, 'error', 'batch', caught, { index }, 'unexpected error in a batch record');
       const err = caught instanceof GerbangError ? caught : new GerbangError('internal');
       const kind = (item.value as { kind?: unknown } | null)?.kind;
       services.metrics.refused.inc({ kind: typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown', reason: err.code });
-      if (err.code === 'store.unavailable') req.log.warn({ err: err.cause, index }, 'store unavailable at ingest');
+      if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, { index }, 'store unavailable at ingest');
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }
   }
