@@ -190,9 +190,7 @@ export class DeliveryWorkers {
   private count(upstream: string, result: PushResult, next: UpstreamStatus): void {
     const m = this.deps.metrics;
     if (!m) return;
-    m.pushDuration.observe({ upstream, outcome: describe(result) }, result.durationMs / 1000);
-    if (next.state === 'retrying') m.retries.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
-    if (next.state === 'failed') m.failures.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
+    m.recordPush(upstream, describe(result), result.durationMs / 1000, { state: next.state, ...(next.lastError?.code ? { code: next.lastError.code } : {}) });
   }
 }
 

@@ -129,7 +129,7 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
     if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) occurred.push(Date.parse(at));
     try {
       const records = await ingest(item.value, source, deps, now, req.query.posyandu);
-      for (const r of records) services.metrics.accepted.inc({ kind: r.kind, outcome: r.outcome });
+      for (const r of records) services.metrics.recordAccepted(r.kind, r.outcome);
       const all = records.map((r) => ({
         id: r.id,
         kind: r.kind,
@@ -143,8 +143,7 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       // A bug refuses its record alone (logged as one); the rest of the batch goes on.
       if (!(caught instanceof GerbangError)) logRepeated(req.log, 'error', 'batch', caught, { index }, 'unexpected error in a batch record');
       const err = caught instanceof GerbangError ? caught : new GerbangError('internal');
-      const kind = (item.value as { kind?: unknown } | null)?.kind;
-      services.metrics.refused.inc({ kind: typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown', reason: err.code });
+      services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
       if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, { index }, 'store unavailable at ingest');
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }
