@@ -25,9 +25,26 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The HTTP application, without listening: the process (server.ts) and tests both build it. */
 export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
+  const server = services.config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    bodyLimit: services.config.server.bodyLimitBytes,
+    bodyLimit: server.bodyLimitBytes,
+    // Every connection is bounded in time (the reasons for each value are with the defaults in
+    // src/config/load.ts): a client that opens a socket and sends nothing, or sends a body forever,
+    // or keeps an idle socket after its 401, gives it up, so sockets cannot pile up to the
+    // descriptor limit.
+    connectionTimeout: server.connectionTimeoutMs,
+    requestTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    maxRequestsPerSocket: server.maxRequestsPerSocket,
+    // Headers must arrive quickly (a slowloris sends them a byte at a time). Node looks for
+    // overdue requests every connectionsCheckingInterval (30 s by default, which would triple a
+    // 10 s headers timeout), so it looks at least twice per timeout.
+    http: {
+      headersTimeout: server.headersTimeoutMs,
+      requestTimeout: server.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(server.headersTimeoutMs / 2))),
+    },
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -51,6 +68,8 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+  // Beyond maxConnections new sockets are refused at once rather than held.
+  app.server.maxConnections = server.maxConnections;
   installErrorHandling(app);
   installAuthentication(app, services.config);
 
