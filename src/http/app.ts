@@ -10,6 +10,7 @@ import { installAuthentication } from './auth/authenticate.js';
 import { parseClientJson } from '../ingest/json-text.js';
 import { installErrorHandling, malformedRequest } from './errors.js';
 import { openApiOptions, openApiTransform } from './openapi.js';
+import { installSecurityHeaders } from './security-headers.js';
 import { batchRoutes } from './routes/batch.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -71,6 +72,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   // Beyond maxConnections new sockets are refused at once rather than held.
   app.server.maxConnections = server.maxConnections;
   installErrorHandling(app);
+  installSecurityHeaders(app);
   installAuthentication(app, services.config);
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.
