@@ -52,13 +52,40 @@ export function serializeError(err: unknown, depth = 0): Serialized {
   return out;
 }
 
+const URL_PART = /^[A-Za-z0-9._$~-]{1,64}$/;
+
+/** A URL part as it may be logged: NIK-like digits masked; anything not shaped like an id or a word left out. */
+function loggablePart(part: string): string {
+  let decoded = part;
+  try {
+    decoded = decodeURIComponent(part);
+  } catch {
+    return '…';
+  }
+  return URL_PART.test(decoded) ? maskDigits(decoded) : '…';
+}
+
+/**
+ * A request as it reaches a log line: the method, the path (ids kept, a NIK or a name someone put
+ * in it not) and the names of the query parameters without their values, which may be anything.
+ */
+export function serializeRequest(req: { method?: string; url?: string; ip?: string; socket?: { remoteAddress?: string } }) {
+  const [path = '', query] = (req.url ?? '').split('?', 2);
+  const keys = query ? query.split('&').map((p) => loggablePart(p.split('=')[0] ?? '')) : [];
+  return {
+    method: req.method,
+    url: path.split('/').map((seg) => (seg === '' ? '' : loggablePart(seg))).join('/') + (keys.length > 0 ? `?${keys.join('&')}` : ''),
+    remoteAddress: req.ip ?? req.socket?.remoteAddress,
+  };
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
       base: { service: 'gerbang' },
       redact: { paths: redactPaths, censor: '[redacted]' },
-      serializers: { err: serializeError, error: serializeError, cause: serializeError },
+      serializers: { err: serializeError, error: serializeError, cause: serializeError, req: serializeRequest },
       hooks: {
         // msg strings are written by us, but mask anyway: a message built from an upstream's text
         // must not carry a NIK.

@@ -64,6 +64,10 @@ t.test('the store refuses writes: 503s, and no NIK or name in any log line', asy
   const ndjson = await fetch(`${gw.url}/v1/records/$batch?source=posyandu-ilp-vrynd&posyandu=3201010001-02`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: `${JSON.stringify(sample)}\n` });
   t.match(await ndjson.text(), /store\.unavailable/, 'adapter $batch: refused as store.unavailable');
 
+  // a NIK and a name put in a URL are not logged with it either
+  await (await fetch(`${gw.url}/v1/records/${records[0]!.subject.nik}?name=${encodeURIComponent(records[0]!.subject.name)}&nik=${records[2]!.subject.nik.replace(/(\d{4})/g, '$1-')}`)).arrayBuffer();
+  await (await fetch(`${gw.url}/v1/records/${encodeURIComponent(records[1]!.subject.name)}`)).arrayBuffer();
+
   // a burst: one line for the error class, not one per record
   for (let i = 0; i < 30; i++) await postJson(`${gw.url}/v1/records?source=refusal`, withChanges({ recordId: `S-burst-${i}` }));
   // let the worker, the dispatcher and the retention sweep meet the refusing store too
