@@ -65,14 +65,14 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
   // A body that says it is too large is refused before a byte of it is read.
   const declared = Number(req.headers['content-length']);
   if (declared > limits.requestMaxBytes) {
-    throw new GerbangError('request.too-large', [{ key: 'request.too-large', severity: 'error', params: { limit: limits.requestMaxBytes } }]);
+    throw new GerbangError('request.too-large', [{ key: 'batch.declared-too-large', severity: 'error', params: { limit: limits.requestMaxBytes } }]);
   }
   const body = req.body as Readable;
   const out = new PassThrough();
   const write = ndjson ? ndjsonWriter(out) : jsonWriter(out);
   void run().catch((err: unknown) => {
     // a bug or a client gone mid-stream: the answer still ends with its summary
-    req.log.error({ err }, 'batch failed');
+    logRepeated(req.log, 'error', 'batch', err, {}, 'batch failed');
     write.end({ received: 0, outcome: toOperationOutcome([{ key: 'internal', severity: 'error' }], lang) });
   });
   return reply.code(200).type(ndjson ? `${NDJSON}; charset=utf-8` : 'application/json; charset=utf-8').send(out);
