@@ -45,7 +45,7 @@ export function validateShape(body: unknown): SchemaResult {
  * A value a client sent, as words for its answer. Never `String(value)`: a JSON object may carry
  * its own `toString`/`valueOf` keys, and converting it would throw.
  */
-export function shown(value: unknown): string {
+function shown(value: unknown): string {
   if (typeof value === 'string') return value.slice(0, 100);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
   return Array.isArray(value) ? '[…]' : '{…}';
