@@ -53,6 +53,30 @@ const defaultCircuit: CircuitConfig = { failureThreshold: 5, openSeconds: 30, ma
 const defaultIdentityCacheHours = 7 * 24;
 const defaultNewbornMaxAgeDays = 60;
 
+// Body limits. One record is a few KiB; an adapter's native row with its provenance a little more,
+// so 256 KiB per record (a single POST, or one element or line of a $batch) leaves room and stops a
+// body that is not a record. A $batch after weeks offline is a few thousand records, ~2 KiB each:
+// 64 MiB holds the 10,000 that batchMaxRecords allows with room, and bounds what one request can
+// make the gateway read. A record nests 4 levels; adapters' native JSON a few more; 32 stops a body
+// built to exhaust the stack of the code behind the parser.
+const defaultBodyLimits = { bodyLimitBytes: 256 * 1024, batchRecordMaxBytes: 256 * 1024, batchMaxBytes: 64 * 1024 * 1024, jsonMaxDepth: 32 };
+
+// Connection limits. Posyandu apps send over slow mobile links, so one record's request gets 30 s
+// to arrive in full and its headers 10 s (a client that sends nothing is dropped then, not held
+// forever); a $batch of 64 MiB over a 2 Mbit/s link takes ~4 min, hence 5 min per request. An idle
+// keep-alive connection is closed after 5 s (longer than a client's pause between records, shorter
+// than the time a crowd of idle sockets needs to use up file descriptors); a socket serves at most
+// 1,000 requests, and the server at most 2,000 connections at once, well below the usual 65,536
+// file descriptors a service gets, so Redis and the upstreams always find one.
+const defaultConnectionLimits = {
+  connectionTimeoutMs: 30_000,
+  requestTimeoutMs: 300_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxRequestsPerSocket: 1_000,
+  maxConnections: 2_000,
+};
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -70,9 +94,11 @@ export function loadConfig(env: Env = process.env): Config {
       // Without a configuration there are no API keys, so the gateway only listens locally.
       host: path ? (env.HOST ?? file.server?.host ?? '0.0.0.0') : '127.0.0.1',
       port: parsePort(env.PORT) ?? file.server?.port ?? 8080,
-      bodyLimitBytes: file.server?.bodyLimitBytes ?? 256 * 1024,
-      batchMaxRecords: file.server?.batchMaxRecords ?? 10_000,
-      rateLimitPerMinute: file.server?.rateLimitPerMinute ?? defaultRateLimitPerMinute,
+      ...defaultBodyLimits,
+      ...defaultConnectionLimits,
+      batchMaxRecords: 10_000,
+      rateLimitPerMinute: defaultRateLimitPerMinute,
+      ...withoutPlace(file.server ?? {}),
     },
     redisUrl: env.REDIS_URL || undefined,
     dataDir,
@@ -89,6 +115,12 @@ export function loadConfig(env: Env = process.env): Config {
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
   return deepFreeze(config);
+}
+
+/** The server settings a file gives, but host and port: those also come from the environment. */
+function withoutPlace(server: NonNullable<ConfigFile['server']>): Omit<NonNullable<ConfigFile['server']>, 'host' | 'port'> {
+  const { host: _host, port: _port, ...rest } = server;
+  return rest;
 }
 
 function readConfigFile(path: string, env: Env): ConfigFile {
@@ -220,6 +252,10 @@ function checkCrossReferences(config: Config, origin: string): void {
       for (const code of codes) if (!known[level]?.(code)) problems.push(`  /apiKeys/${i}/scope/${level}: "${code}" is not in /facilities`);
     }
   });
+  const server = config.server;
+  if (server.batchRecordMaxBytes > server.batchMaxBytes) problems.push(`  /server/batchRecordMaxBytes: ${server.batchRecordMaxBytes} is more than /server/batchMaxBytes (${server.batchMaxBytes})`);
+  // Node refuses a headers timeout longer than the request timeout
+  if (server.headersTimeoutMs > server.requestTimeoutMs) problems.push(`  /server/headersTimeoutMs: ${server.headersTimeoutMs} is more than /server/requestTimeoutMs (${server.requestTimeoutMs})`);
   // Without keys anyone who can reach the port could read names and NIKs.
   if (config.apiKeys.length === 0 && !isLoopback(config.server.host)) {
     problems.push(`  /apiKeys: no API keys, so Gerbang may only listen on 127.0.0.1 (server.host is "${config.server.host}"); create one with \`gerbang key create\``);

@@ -87,10 +87,32 @@ export interface DeliveryConfig {
   runWorker: boolean;
 }
 
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** one record's body (POST /v1/records, $map, any JSON body) */
+  bodyLimitBytes: number;
+  batchMaxRecords: number;
+  /** one record inside a $batch (a JSON array element or an NDJSON line) */
+  batchRecordMaxBytes: number;
+  /** a whole $batch request */
+  batchMaxBytes: number;
+  /** how deeply objects and arrays may nest in any JSON body */
+  jsonMaxDepth: number;
+  rateLimitPerMinute: number;
+  /** connection limits: see defaultConnectionLimits in load.ts for why each is what it is */
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxRequestsPerSocket: number;
+  maxConnections: number;
+}
+
 export interface Config {
   /** where the config came from, for the start-up log */
   origin: 'file' | 'defaults';
-  server: { host: string; port: number; bodyLimitBytes: number; batchMaxRecords: number; rateLimitPerMinute: number };
+  server: ServerConfig;
   /** absent: Gerbang starts a private redis-server under dataDir */
   redisUrl: string | undefined;
   dataDir: string;

@@ -6,6 +6,10 @@ export const errorCodes = {
   'request.content-type': { status: 415, issueType: 'not-supported' },
   'request.too-large': { status: 413, issueType: 'too-long' },
   'request.invalid-parameter': { status: 400, issueType: 'invalid' },
+  'request.too-deep': { status: 400, issueType: 'structure' },
+  'request.reserved-key': { status: 400, issueType: 'structure' },
+  'request.malformed': { status: 400, issueType: 'structure' },
+  'batch.record-too-large': { status: 413, issueType: 'too-long' },
   // the record itself
   'record.invalid': { status: 422, issueType: 'invalid' },
   'record.not-found': { status: 404, issueType: 'not-found' },

@@ -7,8 +7,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
 import { installAuthentication } from './auth/authenticate.js';
-import { installErrorHandling } from './errors.js';
+import { parseClientJson } from '../ingest/json-text.js';
+import { installErrorHandling, malformedRequest } from './errors.js';
 import { openApiOptions, openApiTransform } from './openapi.js';
+import { installSecurityHeaders } from './security-headers.js';
 import { batchRoutes } from './routes/batch.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -24,22 +26,53 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The HTTP application, without listening: the process (server.ts) and tests both build it. */
 export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
+  const server = services.config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    bodyLimit: services.config.server.bodyLimitBytes,
+    bodyLimit: server.bodyLimitBytes,
+    // Every connection is bounded in time (the reasons for each value are with the defaults in
+    // src/config/load.ts): a client that opens a socket and sends nothing, or sends a body forever,
+    // or keeps an idle socket after its 401, gives it up, so sockets cannot pile up to the
+    // descriptor limit.
+    connectionTimeout: server.connectionTimeoutMs,
+    requestTimeout: server.requestTimeoutMs,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    maxRequestsPerSocket: server.maxRequestsPerSocket,
+    // Headers must arrive quickly (a slowloris sends them a byte at a time). Node looks for
+    // overdue requests every connectionsCheckingInterval (30 s by default, which would triple a
+    // 10 s headers timeout), so it looks at least twice per timeout.
+    http: {
+      headersTimeout: server.headersTimeoutMs,
+      requestTimeout: server.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(server.headersTimeoutMs / 2))),
+    },
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    // A URL Fastify cannot decode (a broken % escape) is answered as every other client error.
+    frameworkErrors: malformedRequest,
   });
   // Records are JSON; Fastify would otherwise hand a text/plain body to the routes as a string.
   app.removeContentTypeParser('text/plain');
+  // Every JSON body passes the depth and reserved-key checks before a route sees it.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    try {
+      done(null, parseClientJson(text as string, services.config.server.jsonMaxDepth));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+  // Beyond maxConnections new sockets are refused at once rather than held.
+  app.server.maxConnections = server.maxConnections;
   installErrorHandling(app);
+  installSecurityHeaders(app);
   installAuthentication(app, services.config);
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import { pickLanguage } from '../errors/messages.js';
+import { logRepeated } from '../log/logger.js';
 import { toOperationOutcome } from './operation-outcome.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -14,11 +15,33 @@ const fastifyCodes: Record<string, (err: FastifyError, req: FastifyRequest) => G
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new GerbangError('request.not-json'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new GerbangError('request.not-json'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new GerbangError('request.not-json'),
+  // a dashboard path that leaves its folder (`..%2f`) or holds a NUL: there is nothing there
+  FST_STATIC_FORBIDDEN_PATH: (_e, req) => notFound(req),
 };
+
+// Any other 4xx a framework part raises is the client's doing, never a 500.
+const byStatus: Record<number, (err: FastifyError, req: FastifyRequest) => GerbangError> = {
+  404: (_e, req) => notFound(req),
+  413: fastifyCodes.FST_ERR_CTP_BODY_TOO_LARGE!,
+  415: fastifyCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE!,
+};
+
+function notFound(req: FastifyRequest): GerbangError {
+  return new GerbangError('route.not-found', [{ key: 'route.not-found', severity: 'error', params: { url: req.url.split('?')[0] } }]);
+}
+
+/** Fastify's `frameworkErrors`: a request it cannot route (an undecodable URL) gets an OperationOutcome too. */
+export function malformedRequest(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  req.log.info({ code: err.code }, 'malformed request');
+  void sendOutcome(reply, req, new GerbangError('request.malformed'));
+}
 
 export function sendOutcome(reply: FastifyReply, req: FastifyRequest, err: GerbangError): FastifyReply {
   if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
   if (err.status === 401) void reply.header('www-authenticate', 'Bearer realm="gerbang"');
+  // A body refused before it was read in full is not read on: the connection closes after the
+  // answer, so the client hears it at once instead of pushing the rest of its body first.
+  if (!req.raw.complete) void reply.header('connection', 'close');
   return reply
     .code(err.status)
     .type(FHIR_JSON)
@@ -33,16 +56,17 @@ export function installErrorHandling(app: FastifyInstance): void {
     else if (error.code && fastifyCodes[error.code]) err = fastifyCodes[error.code]!(error, req);
     else if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON/i.test(error.message))) err = new GerbangError('request.not-json');
     else if (error.validation) err = new GerbangError('request.invalid-parameter', validationIssues(error));
-    else {
-      req.log.error({ err: error }, 'unexpected error');
+    else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      req.log.info({ code: error.code, status: error.statusCode }, 'client error');
+      err = (byStatus[error.statusCode] ?? (() => new GerbangError('request.malformed')))(error, req);
+    } else {
+      logRepeated(req.log, 'error', 'http', error, {}, 'unexpected error');
       err = new GerbangError('internal');
     }
-    if (err.code === 'store.unavailable') req.log.warn({ err: err.cause }, 'store unavailable at ingest');
+    if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, {}, 'store unavailable at ingest');
     return sendOutcome(reply, req, err);
   });
-  app.setNotFoundHandler((req, reply) =>
-    sendOutcome(reply, req, new GerbangError('route.not-found', [{ key: 'route.not-found', severity: 'error', params: { url: req.url.split('?')[0] } }])),
-  );
+  app.setNotFoundHandler((req, reply) => sendOutcome(reply, req, notFound(req)));
 }
 
 function validationIssues(error: FastifyError): Issue[] {

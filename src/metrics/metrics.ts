@@ -3,6 +3,37 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { aggKeys } from '../sync/aggregates.js';
 import { CIRCUIT_GAUGE, circuitKey, type CircuitState } from '../sync/circuit.js';
 import type { DeliveryQueues } from '../sync/queues.js';
+import { errorCodes } from '../errors/codes.js';
+import { isRecordKind } from '../records/schemas/index.js';
+
+// Every label value comes from a closed set. A label made of what a client sent (a `kind` that is
+// a NIK) would publish it on /metrics, and every new value is a new series kept for good.
+const OTHER = 'other';
+const OUTCOMES = new Set(['created', 'new-version', 'duplicate']);
+
+/** A record kind as a label: one of the kinds, else `other`. */
+export function kindLabel(kind: unknown): string {
+  return isRecordKind(kind) ? kind : OTHER;
+}
+
+/** An error code as a label: one of the codes in src/errors/codes.ts, else `other`. */
+export function reasonLabel(code: unknown): string {
+  return typeof code === 'string' && Object.hasOwn(errorCodes, code) ? code : OTHER;
+}
+
+/**
+ * Codes an upstream push ends with (an HTTP status, a network error name) come from our code and
+ * libraries, not from clients; still, a label takes at most 64 distinct values, then `other`.
+ */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+  of(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= 64 || !/^[A-Za-z0-9._-]{1,40}$/.test(value)) return OTHER;
+    this.seen.add(value);
+    return value;
+  }
+}
 
 /**
  * What Prometheus scrapes at /metrics. One registry per gateway (no global default registry, so
@@ -18,6 +49,27 @@ export class GatewayMetrics {
   readonly failures: Counter<'upstream' | 'code'>;
   readonly tokenRefreshes: Counter<'upstream'>;
   readonly circuitState: Gauge<'upstream'>;
+
+  private readonly deliveryCodes = new BoundedLabel();
+  private readonly pushOutcomes = new BoundedLabel();
+
+  /** A record taken, counted under labels from closed sets. */
+  recordAccepted(kind: unknown, outcome: string): void {
+    this.accepted.inc({ kind: kindLabel(kind), outcome: OUTCOMES.has(outcome) ? outcome : OTHER });
+  }
+
+  /** A record refused; `kind` is whatever the client sent, so it is only used when it is a kind. */
+  recordRefused(kind: unknown, reason: string): void {
+    this.refused.inc({ kind: kindLabel(kind), reason: reasonLabel(reason) });
+  }
+
+  /** One push's duration and, when it is retried or parked, its code. */
+  recordPush(upstream: string, outcome: string, seconds: number, next: { state: string; code?: string }): void {
+    this.pushDuration.observe({ upstream, outcome: this.pushOutcomes.of(outcome) }, seconds);
+    const code = this.deliveryCodes.of(next.code ?? 'unknown');
+    if (next.state === 'retrying') this.retries.inc({ upstream, code });
+    if (next.state === 'failed') this.failures.inc({ upstream, code });
+  }
 
   constructor(deps?: { redis: Redis; queues?: DeliveryQueues; upstreams: string[] }) {
     const registers = [this.registry];

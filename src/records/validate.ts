@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Issue } from '../errors/gerbang-error.js';
 import { isRecordKind, recordSchemas, type CanonicalRecord, type RecordKind } from './schemas/index.js';
+import { isCalendarDateTime } from './time.js';
 
 // A date, or a date-time that says its offset: a time without offset is ambiguous across WIB/WITA/WIT.
 const dateTimeWithOffset = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -11,13 +12,16 @@ const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, useD
 addFormats.default(ajv, ['date']);
 ajv.addFormat('gerbang-datetime', {
   type: 'string',
-  validate: (s: string) => dateTimeWithOffset.test(s) && !Number.isNaN(Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s)),
+  validate: (s: string) => dateTimeWithOffset.test(s) && isCalendarDateTime(s) && !Number.isNaN(Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s)),
 });
 // A moment: a date-time with its offset, no bare date (a visit's start and end).
 ajv.addFormat('gerbang-instant', {
   type: 'string',
-  validate: (s: string) => s.length > 10 && dateTimeWithOffset.test(s) && !Number.isNaN(Date.parse(s)),
+  validate: (s: string) => s.length > 10 && dateTimeWithOffset.test(s) && isCalendarDateTime(s) && !Number.isNaN(Date.parse(s)),
 });
+
+// Written the right way but not on the calendar (2026-11-31, 25:00): said as such, not as a format slip.
+const writtenLike: Record<string, RegExp> = { date: /^\d{4}-\d{2}-\d{2}$/, 'gerbang-datetime': dateTimeWithOffset, 'gerbang-instant': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/ };
 
 const validators = Object.fromEntries(
   Object.entries(recordSchemas).map(([kind, schema]) => [kind, ajv.compile(schema)]),
@@ -35,15 +39,35 @@ export function validateShape(body: unknown): SchemaResult {
   if (!isRecordKind(kind)) {
     return {
       ok: false,
-      issues: [{ key: 'kind.unknown', severity: 'error', path: 'kind', params: { value: String(kind), allowed: Object.keys(recordSchemas) } }],
+      issues: [{ key: 'kind.unknown', severity: 'error', path: 'kind', params: { value: shown(kind), allowed: Object.keys(recordSchemas) } }],
     };
   }
   const validate = validators[kind];
   if (validate(body)) return { ok: true, record: body as CanonicalRecord };
-  return { ok: false, issues: dedupe(collapseAnyOf(validate.errors ?? []).map(toIssue)) };
+  return { ok: false, issues: dedupe(collapseAnyOf(validate.errors ?? []).map((e) => toIssue(e, body))) };
 }
 
-function toIssue(e: ErrorObject): Issue {
+/**
+ * A value a client sent, as words for its answer. Never `String(value)`: a JSON object may carry
+ * its own `toString`/`valueOf` keys, and converting it would throw.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return value.slice(0, 100);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
+  return Array.isArray(value) ? '[…]' : '{…}';
+}
+
+function valueAt(body: unknown, pointer: string): unknown {
+  let node = body;
+  for (const seg of pointer.split('/').slice(1)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    const key = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+    node = Object.hasOwn(node, key) ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return node;
+}
+
+function toIssue(e: ErrorObject, body: unknown): Issue {
   const at = pointerToPath(e.instancePath);
   const join = (child: string) => (at ? `${at}.${child}` : child);
   const p = e.params as Record<string, unknown>;
@@ -60,8 +84,11 @@ function toIssue(e: ErrorObject): Issue {
       return { key: 'field.enum', severity: 'error', path: at, params: { allowed: p.allowedValues as string[] } };
     case 'const':
       return { key: 'field.enum', severity: 'error', path: at, params: { allowed: [String(p.allowedValue)] } };
-    case 'format':
+    case 'format': {
+      const value = valueAt(body, e.instancePath);
+      if (typeof value === 'string' && writtenLike[String(p.format)]?.test(value)) return { key: 'field.impossible-date', severity: 'error', path: at, params: { value: value.slice(0, 40) } };
       return { key: `field.format.${String(p.format)}`, severity: 'error', path: at };
+    }
     case 'pattern':
       return { key: /(^|\.)nik$/.test(at) ? 'nik.not-16-digits' : 'field.pattern', severity: 'error', path: at };
     case 'minLength':

@@ -3,6 +3,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config, Scope } from '../config/types.js';
+import { logRepeated } from '../log/logger.js';
 import { ScopeCheck } from '../config/scope.js';
 import type { Ledger } from './ledger.js';
 import { QUEUE_PREFIX } from './queues.js';
@@ -60,7 +61,7 @@ export class BulkReplays {
   /** Runs replay jobs in this process (where the delivery workers run). */
   startWorker(connection: Redis): void {
     this.worker = new Worker(QUEUE, (job: Job<ReplayRequest & { taskId: string }>) => this.run(job.data), { connection, prefix: QUEUE_PREFIX, concurrency: 1 });
-    this.worker.on('error', (err) => this.deps.logger.error({ err }, 'replay worker error'));
+    this.worker.on('error', (err) => logRepeated(this.deps.logger, 'error', 'replay', err, {}, 'replay worker error'));
   }
 
   private async run(req: ReplayRequest & { taskId: string }): Promise<void> {

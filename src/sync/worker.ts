@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DeliveryConfig, UpstreamConfig } from '../config/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import { logRepeated } from '../log/logger.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
 import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
@@ -71,12 +72,12 @@ export class DeliveryWorkers {
         // Counted in Redis, so the rate holds across every worker process of the upstream.
         limiter: { max: cfg.pushesPerSecond !== undefined ? Math.max(1, Math.round(cfg.pushesPerSecond)) : UNLIMITED_PER_SECOND, duration: cfg.pushesPerSecond !== undefined && cfg.pushesPerSecond < 1 ? Math.round(1000 / cfg.pushesPerSecond) : 1000 },
       });
-      worker.on('error', (err) => this.deps.logger.error({ err, upstream: upstream.name }, 'delivery worker error'));
+      worker.on('error', (err) => logRepeated(this.deps.logger, 'error', `worker:${upstream.name}`, err, { upstream: upstream.name }, 'delivery worker error'));
       worker.on('failed', (job, err) => {
         if (!job) return;
-        this.deps.logger.error({ err, recordId: job.data.recordId, upstream: upstream.name }, 'delivery job failed unexpectedly');
+        logRepeated(this.deps.logger, 'error', `job:${upstream.name}`, err, { recordId: job.data.recordId, upstream: upstream.name }, 'delivery job failed unexpectedly');
         void this.parkIfGivenUp(upstream.name, job, err).catch((e: unknown) =>
-          this.deps.logger.error({ err: e, recordId: job.data.recordId, upstream: upstream.name }, 'could not park a record whose job failed'),
+          logRepeated(this.deps.logger, 'error', `park:${upstream.name}`, e, { recordId: job.data.recordId, upstream: upstream.name }, 'could not park a record whose job failed'),
         );
       });
       this.workers.push(worker);
@@ -195,9 +196,7 @@ export class DeliveryWorkers {
   private count(upstream: string, result: PushResult, next: UpstreamStatus): void {
     const m = this.deps.metrics;
     if (!m) return;
-    m.pushDuration.observe({ upstream, outcome: describe(result) }, result.durationMs / 1000);
-    if (next.state === 'retrying') m.retries.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
-    if (next.state === 'failed') m.failures.inc({ upstream, code: next.lastError?.code ?? 'unknown' });
+    m.recordPush(upstream, describe(result), result.durationMs / 1000, { state: next.state, ...(next.lastError?.code ? { code: next.lastError.code } : {}) });
   }
 }
 

@@ -2,8 +2,9 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
-import { BatchShapeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
+import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
 import { ingest } from '../../ingest/ingest.js';
+import { logRepeated } from '../../log/logger.js';
 import { identityOf } from '../../sync/subject-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
@@ -59,23 +60,32 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
   const deps = { ...services, mayWrite: (p: string) => caller.scope.coversPosyandu(p) };
   const ndjson = (req.headers['content-type'] ?? '').startsWith(NDJSON);
   const lang = pickLanguage(req.headers['accept-language']);
+  const server = services.config.server;
+  const limits = { recordMaxBytes: server.batchRecordMaxBytes, requestMaxBytes: server.batchMaxBytes, maxDepth: server.jsonMaxDepth };
+  // A body that says it is too large is refused before a byte of it is read.
+  const declared = Number(req.headers['content-length']);
+  if (declared > limits.requestMaxBytes) {
+    throw new GerbangError('request.too-large', [{ key: 'batch.declared-too-large', severity: 'error', params: { limit: limits.requestMaxBytes } }]);
+  }
   const body = req.body as Readable;
   const out = new PassThrough();
   const write = ndjson ? ndjsonWriter(out) : jsonWriter(out);
   void run().catch((err: unknown) => {
-    req.log.error({ err }, 'batch failed');
-    out.end();
+    // a bug or a client gone mid-stream: the answer still ends with its summary
+    logRepeated(req.log, 'error', 'batch', err, {}, 'batch failed');
+    write.end({ received: 0, outcome: toOperationOutcome([{ key: 'internal', severity: 'error' }], lang) });
   });
   return reply.code(200).type(ndjson ? `${NDJSON}; charset=utf-8` : 'application/json; charset=utf-8').send(out);
 
   async function run(): Promise<void> {
     const now = new Date();
-    const max = services.config.server.batchMaxRecords;
+    const max = server.batchMaxRecords;
     const counts = { accepted: 0, duplicate: 0, refused: 0 };
     const occurred: number[] = [];
     let index = 0;
     let truncated = false;
-    const items: AsyncGenerator<BatchItem> = ndjson ? ndjsonItems(body) : jsonArrayItems(body);
+    let tooLarge: BatchTooLargeError | undefined;
+    const items: AsyncGenerator<BatchItem> = ndjson ? ndjsonItems(body, limits) : jsonArrayItems(body, limits);
     const inOrder = new OrderedWindow<Awaited<ReturnType<typeof one>>>(WINDOW);
     const emit = (result: { result: string }) => {
       counts[result.result as keyof typeof counts] += 1;
@@ -93,27 +103,33 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       }
     } catch (err) {
       for (const done of await inOrder.drain()) emit(done);
-      if (!(err instanceof BatchShapeError)) throw err;
-      write.item({ index, result: 'refused', outcome: toOperationOutcome([{ key: 'batch.not-a-list', severity: 'error' }], lang) });
-      counts.refused += 1;
+      if (err instanceof BatchTooLargeError) tooLarge = err;
+      else if (err instanceof BatchShapeError) {
+        write.item({ index, result: 'refused', code: 'batch.not-a-list', outcome: toOperationOutcome([{ key: 'batch.not-a-list', severity: 'error' }], lang) });
+        counts.refused += 1;
+      } else throw err;
     }
     for (const done of await inOrder.drain()) emit(done);
-    if (truncated) body.resume();
+    // What is left of the body is not read: the connection is closed once the answer is out.
+    if (!body.readableEnded) closeWhenAnswered(req, reply);
     write.end({
       received: index,
       ...counts,
       ...(truncated ? { truncatedAfter: max, outcome: toOperationOutcome([{ key: 'batch.too-many', severity: 'error', params: { limit: max } }], lang) } : {}),
+      ...(tooLarge
+        ? { truncatedAtBytes: tooLarge.limit, outcome: toOperationOutcome([{ key: 'batch.request-too-large', severity: 'error', params: { limit: tooLarge.limit, received: index } }], lang) }
+        : {}),
       ...clockWarnings(req.query.deviceTime, now, occurred, lang),
     });
   }
 
   async function one(item: BatchItem, index: number, now: Date, occurred: number[]) {
-    if (!item.ok) return { index, result: 'refused', outcome: toOperationOutcome([{ key: 'request.not-json', severity: 'error' }], lang) };
+    if (!item.ok) return { index, result: 'refused', code: item.error.code, outcome: toOperationOutcome(item.error.issues, lang) };
     const at = (item.value as { occurredAt?: unknown } | null)?.occurredAt;
     if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) occurred.push(Date.parse(at));
     try {
       const records = await ingest(item.value, source, deps, now, req.query.posyandu);
-      for (const r of records) services.metrics.accepted.inc({ kind: r.kind, outcome: r.outcome });
+      for (const r of records) services.metrics.recordAccepted(r.kind, r.outcome);
       const all = records.map((r) => ({
         id: r.id,
         kind: r.kind,
@@ -123,13 +139,31 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       }));
       const result = records.every((r) => r.outcome === 'duplicate') ? 'duplicate' : 'accepted';
       return all.length === 1 ? { index, result, ...all[0] } : { index, result, records: all };
-    } catch (err) {
-      if (!(err instanceof GerbangError)) throw err;
-      const kind = (item.value as { kind?: unknown } | null)?.kind;
-      services.metrics.refused.inc({ kind: typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown', reason: err.code });
+    } catch (caught) {
+      // A bug refuses its record alone (logged as one); the rest of the batch goes on.
+      if (!(caught instanceof GerbangError)) logRepeated(req.log, 'error', 'batch', caught, { index }, 'unexpected error in a batch record');
+      const err = caught instanceof GerbangError ? caught : new GerbangError('internal');
+      services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
+      if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, { index }, 'store unavailable at ingest');
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }
   }
+}
+
+/**
+ * Once the answer is out, the connection is closed instead of reading the rest of a body that may
+ * never end. What still arrives is discarded for a moment, so that the client reads the answer
+ * rather than a reset.
+ */
+function closeWhenAnswered(req: FastifyRequest, reply: FastifyReply): void {
+  // the request's own socket is let go once its stream is destroyed; the answer's is still there
+  const socket = (reply.raw.socket ?? req.raw.socket) as typeof req.raw.socket | null;
+  if (!socket) return; // the client is gone already
+  reply.raw.once('finish', () => {
+    req.raw.resume();
+    socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
+  });
 }
 
 // Records in flight at once. Their answers still go out in input order, and the records of one
@@ -190,7 +224,9 @@ function clockWarnings(deviceTime: string | undefined, now: Date, occurred: numb
 function ndjsonWriter(out: PassThrough) {
   return {
     item: (r: unknown) => out.write(`${JSON.stringify(r)}\n`),
-    end: (summary: unknown) => out.end(`${JSON.stringify({ summary })}\n`),
+    end: (summary: unknown) => {
+      if (!out.writableEnded) out.end(`${JSON.stringify({ summary })}\n`);
+    },
   };
 }
 
@@ -202,7 +238,9 @@ function jsonWriter(out: PassThrough) {
       out.write(`${first ? '\n' : ',\n'}${JSON.stringify(r)}`);
       first = false;
     },
-    end: (summary: unknown) => out.end(`\n],"summary":${JSON.stringify(summary)}}\n`),
+    end: (summary: unknown) => {
+      if (!out.writableEnded) out.end(`\n],"summary":${JSON.stringify(summary)}}\n`);
+    },
   };
 }
 

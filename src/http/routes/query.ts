@@ -15,3 +15,6 @@ export function timeRange(from: string | undefined, to: string | undefined): { f
   }
   return { ...(f !== undefined ? { from: f } : {}), ...(t !== undefined ? { to: t } : {}) };
 }
+
+// Paging beyond a million records is not browsing; the bound keeps the number a count Redis takes.
+export const MAX_OFFSET = 1_000_000;

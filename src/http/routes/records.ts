@@ -9,7 +9,7 @@ import { callerOf, type Caller } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import type { Services } from '../services.js';
-import { nextLink, timeRange } from './query.js';
+import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 import { failureFilter, failureFilterProperties, knownUpstream, type FailuresQuery } from './sync.js';
 
 export const sourceQuery = {
@@ -39,12 +39,12 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       try {
         ingested = await ingest(req.body, source, { ...services, mayWrite: (p) => caller.scope.coversPosyandu(p) }, new Date(), posyandu);
       } catch (err) {
-        if (err instanceof GerbangError) services.metrics.refused.inc({ kind: kindOf(req.body), reason: err.code });
+        if (err instanceof GerbangError) services.metrics.recordRefused((req.body as { kind?: unknown } | null)?.kind, err.code);
         throw err;
       }
       const results = [];
       for (const accepted of ingested) {
-        services.metrics.accepted.inc({ kind: accepted.kind, outcome: accepted.outcome });
+        services.metrics.recordAccepted(accepted.kind, accepted.outcome);
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
         results.push({
@@ -87,7 +87,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
             from: { type: 'string', format: 'date-time' },
             to: { type: 'string', format: 'date-time' },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
           },
         },
       },
@@ -165,11 +165,6 @@ async function readInScope(services: Services, caller: Caller, id: string): Prom
   if (!stored) throw new GerbangError('record.not-found', [{ key: 'record.not-found', severity: 'error', params: { id } }]);
   if (!caller.scope.covers(stored)) throw outOfScope(stored.posyandu);
   return stored;
-}
-
-function kindOf(body: unknown): string {
-  const kind = (body as { kind?: unknown } | null)?.kind;
-  return typeof kind === 'string' && kind.length <= 20 ? kind : 'unknown';
 }
 
 function present(r: StoredRecord) {

@@ -6,7 +6,7 @@ import { UPSTREAM_STATES } from '../../sync/states.js';
 import type { FailureItem } from '../../sync/record-search.js';
 import { callerOf, type Caller } from '../auth/authenticate.js';
 import type { Services } from '../services.js';
-import { nextLink, timeRange } from './query.js';
+import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 
 const summaryQuery = {
   type: 'object',
@@ -34,7 +34,7 @@ const failuresQuery = {
   properties: {
     ...failureFilterProperties,
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-    offset: { type: 'integer', minimum: 0, default: 0 },
+    offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
   },
 } as const;
 
