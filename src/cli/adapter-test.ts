@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
-import { GerbangError } from '../errors/gerbang-error.js';
-import { message } from '../errors/messages.js';
-import { adaptRecord, withSources } from '../ingest/adapt-record.js';
-import { prepareRecord } from '../ingest/prepare-record.js';
+import { issueText } from '../errors/messages.js';
+import { prepareItem } from '../ingest/prepare-item.js';
 import { adapters } from '../records/adapters/adapter.js';
 
 /**
  * `gerbang adapter test <adapter> <file> [--posyandu CODE]`: what Gerbang makes of an app's native
- * record (one JSON object, a JSON array, or NDJSON), without a running gateway: the canonical
- * records and their provenance, or every problem, in words. Exit 1 when a record is refused.
+ * record (one JSON object, a JSON array, or NDJSON), without a running gateway: per canonical record
+ * the row yields, the record and its provenance, or every problem, in words. The rows are judged by
+ * prepareItem, as the gateway judges them (without the subject's stored history). Exit 1 when a
+ * record is refused.
  */
-export function adapterTest(name: string | undefined, file: string | undefined, posyandu: string | undefined): number {
+export async function adapterTest(name: string | undefined, file: string | undefined, posyandu: string | undefined): Promise<number> {
   if (!name || !file) {
     console.error('usage: gerbang adapter test <adapter> <file> [--posyandu CODE]');
     console.error(`adapters: ${[...adapters.keys()].join(', ')}`);
@@ -27,16 +27,16 @@ export function adapterTest(name: string | undefined, file: string | undefined, 
   const code = posyandu ?? Object.keys(config.facilities.posyandu)[0];
   let refused = 0;
   for (const [i, native] of natives.entries()) {
-    try {
-      for (const a of adaptRecord(native, name, config.facilities, new Date(), code)) {
-        const p = prepareRecord(a.record, name, config.facilities, new Date());
-        if (!p.ok) throw new GerbangError('record.invalid', withSources(p.issues, a));
-        console.log(JSON.stringify({ item: i, record: a.record, provenance: a.provenance, warnings: p.prepared.warnings.map((w) => message(w.key, 'id', { field: w.path, ...w.params })) }, null, 2));
+    for (const part of await prepareItem(native, name, { facilities: config.facilities, now: new Date(), ...(code ? { posyandu: code } : {}) })) {
+      const kind = part.kind === undefined ? {} : { kind: part.kind };
+      if (!part.result.ok) {
+        refused += 1;
+        const problems = part.result.issues.map((iss) => ({ field: iss.path, source: iss.source, problem: issueText(iss, 'id') }));
+        console.log(JSON.stringify({ item: i, ...kind, refused: problems, ...(part.adapted ? { record: part.adapted.record, provenance: part.adapted.provenance } : {}) }, null, 2));
+        continue;
       }
-    } catch (err) {
-      if (!(err instanceof GerbangError)) throw err;
-      refused += 1;
-      console.log(JSON.stringify({ item: i, refused: err.issues.map((iss) => ({ field: iss.path, source: iss.source, problem: message(iss.key, 'id', { ...(iss.path ? { field: iss.path } : {}), ...iss.params }) })) }, null, 2));
+      const { warnings } = part.result.prepared;
+      console.log(JSON.stringify({ item: i, ...kind, record: part.body, provenance: part.adapted?.provenance, warnings: warnings.map((w) => issueText(w, 'id')) }, null, 2));
     }
   }
   return refused > 0 ? 1 : 0;

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   }
   if (command === 'adapter' && positionals[1] === 'test') {
     const { adapterTest } = await import('./adapter-test.js');
-    process.exitCode = adapterTest(positionals[2], positionals[3], typeof values.posyandu === 'string' ? values.posyandu : undefined);
+    process.exitCode = await adapterTest(positionals[2], positionals[3], typeof values.posyandu === 'string' ? values.posyandu : undefined);
     return;
   }
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -91,8 +91,9 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     origin: path ? 'file' : 'defaults',
     server: {
-      // Without a configuration there are no API keys, so the gateway only listens locally.
-      host: path ? (env.HOST ?? file.server?.host ?? '0.0.0.0') : '127.0.0.1',
+      // Without API keys anyone who reaches the port could post records, so the gateway then
+      // listens only locally unless a host is named (and a named non-loopback host is refused below).
+      host: path ? (env.HOST ?? file.server?.host ?? ((file.apiKeys ?? []).length > 0 ? '0.0.0.0' : '127.0.0.1')) : '127.0.0.1',
       port: parsePort(env.PORT) ?? file.server?.port ?? 8080,
       ...defaultBodyLimits,
       ...defaultConnectionLimits,

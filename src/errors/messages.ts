@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mappingsDir } from '../config/paths.js';
+import type { Issue } from './gerbang-error.js';
 
 export type Language = 'id' | 'en';
 type Catalogue = Record<string, Record<Language, string>>;
@@ -47,6 +48,11 @@ export function message(key: string, lang: Language, params: Record<string, unkn
     // Words such as "number" or ">=" are translated; values a client sent are shown as they are.
     return catalogue.words[String(value)]?.[lang] ?? String(value);
   });
+}
+
+/** What an issue says, in words: the field it is about, the app's column, and its own values. */
+export function issueText(issue: Issue, lang: Language): string {
+  return message(issue.key, lang, { ...(issue.path ? { field: issue.path } : {}), ...(issue.source ? { source: issue.source } : {}), ...issue.params });
 }
 
 /** Picks Indonesian unless the client asks for English first (Accept-Language). */

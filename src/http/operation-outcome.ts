@@ -1,7 +1,7 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { errorCodes, type ErrorCode } from '../errors/codes.js';
 import type { Issue } from '../errors/gerbang-error.js';
-import { message, type Language } from '../errors/messages.js';
+import { issueText, type Language } from '../errors/messages.js';
 
 export const ISSUE_SYSTEM = 'https://gerbang.id/fhir/CodeSystem/issue';
 
@@ -26,11 +26,10 @@ export function toOperationOutcome(issues: Issue[], lang: Language): OperationOu
   return {
     resourceType: 'OperationOutcome',
     issue: issues.map((i) => {
-      const params = { ...(i.path ? { field: i.path } : {}), ...(i.source ? { source: i.source } : {}), ...i.params };
       return {
         severity: i.severity,
         code: issueType(i.key),
-        details: { coding: [{ system: ISSUE_SYSTEM, code: i.key }, ...(i.coding ?? [])], text: message(i.key, lang, params) },
+        details: { coding: [{ system: ISSUE_SYSTEM, code: i.key }, ...(i.coding ?? [])], text: issueText(i, lang) },
         ...(i.path ? { expression: [i.path, ...(i.source ? [i.source] : [])], location: [toPointer(i.path)] } : {}),
       };
     }),

@@ -6,9 +6,8 @@ import { identityOf, subjectKey, type Memory, type SubjectHistoryStore } from '.
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { Adapted } from '../records/adapters/adapter.js';
-import { withSources } from './adapt-record.js';
 import { contentHash } from './content-hash.js';
-import { prepareOrThrow } from './prepare-record.js';
+import type { PreparedRecord } from './prepare-record.js';
 
 export interface IngestDeps {
   config: Config;
@@ -27,20 +26,12 @@ export interface Accepted {
 }
 
 /**
- * One record's way in: prepare (validate, check, map, profile-check), then write it to the ledger,
+ * One prepared record's way in (prepareItem has judged it): the caller's scope, then the ledger,
  * which in the same atomic step puts it in the inbox the dispatcher turns into one job per
  * upstream. A duplicate changes nothing. The upstream push is always asynchronous.
  */
-export async function acceptRecord(body: unknown, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
+export async function acceptRecord(body: unknown, prepared: PreparedRecord, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
   const { config, ledger, history } = deps;
-  const known = await storeCall(() => history.forRecord(body));
-  let prepared;
-  try {
-    prepared = prepareOrThrow(body, source, config.facilities, now, known);
-  } catch (err) {
-    if (adapted && err instanceof GerbangError) throw new GerbangError(err.code, withSources(err.issues, adapted));
-    throw err;
-  }
   if (deps.mayWrite && !deps.mayWrite(prepared.record.posyandu)) {
     throw new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path: 'posyandu', params: { posyandu: prepared.record.posyandu } }]);
   }
@@ -86,7 +77,7 @@ function memoryOf(record: CanonicalRecord, indicators: Indicators, source: strin
 }
 
 /** Redis errors at ingest are an outage of our store: a fast 503 the app can retry. */
-async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -7,26 +7,44 @@ export function isAdapter(source: string): boolean {
   return adapters.has(source);
 }
 
+/** One canonical record an adapter read from a row, with the problems it alone has. */
+export interface AdaptedPart {
+  /** absent when the row as a whole holds no record (not an object, no `when` matches) */
+  adapted?: Adapted;
+  kind?: string;
+  issues: Issue[];
+}
+
 /**
- * An app's native record through its adapter, to canonical records. When some values cannot be
- * read, the rest is still checked, so the app hears of every problem at once; each problem names
- * the canonical field and the app's own column.
+ * An app's native row through its adapter, to canonical records, each judged on its own so that
+ * a bad record does not hold back the good ones of the same row. When some values of a record
+ * cannot be read, the rest of it is still checked, so the app hears of every problem at once; each
+ * problem names the canonical field and the app's own column.
  */
-export function adaptRecord(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string): Adapted[] {
+export function adaptParts(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string): AdaptedPart[] {
   const adapter = adapters.get(adapterName);
   if (!adapter) throw new Error(`no adapter ${adapterName}`);
   const result = runAdapter(adapter, body, { facilities, ...(posyandu ? { posyandu } : {}) });
-  if (result.issues.length === 0) return result.records;
-  const flagged = result.issues.map((i) => i.path ?? '');
-  // A field the adapter could not read is missing from the record: the canonical check would only
-  // say so again, for it or for the object that holds it.
-  const already = (path = '') => flagged.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
-  const more = result.records.flatMap((a) => {
-    const p = prepareRecord(a.record, adapterName, facilities, now);
-    const issues = p.ok ? [] : p.issues;
-    return withSources(issues.filter((i) => i.severity === 'error' && !already(i.path)), a);
+  if (result.records.length === 0) return [{ issues: result.issues }];
+  return result.records.map(({ issues, ...adapted }) => {
+    const kind = adapted.record.kind as string;
+    if (issues.length === 0) return { adapted, kind, issues };
+    const flagged = issues.map((i) => i.path ?? '');
+    // A field the adapter could not read is missing from the record: the canonical check would only
+    // say so again, for it or for the object that holds it.
+    const already = (path = '') => flagged.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
+    const p = prepareRecord(adapted.record, adapterName, facilities, now);
+    const more = p.ok ? [] : withSources(p.issues.filter((i) => i.severity === 'error' && !already(i.path)), adapted);
+    return { adapted, kind, issues: [...issues, ...more] };
   });
-  throw new GerbangError('record.invalid', [...result.issues, ...more]);
+}
+
+/** The whole row, refused when any of its records has a problem (what the adapter unit tests read). */
+export function adaptRecord(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string): Adapted[] {
+  const parts = adaptParts(body, adapterName, facilities, now, posyandu);
+  const issues = parts.flatMap((p) => p.issues);
+  if (issues.length > 0) throw new GerbangError('record.invalid', issues);
+  return parts.flatMap((p) => (p.adapted ? [p.adapted] : []));
 }
 
 /** Names the app's column next to each canonical field an issue is about. */

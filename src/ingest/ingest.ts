@@ -1,30 +1,56 @@
-import type { Issue } from '../errors/gerbang-error.js';
-import { acceptRecord, type Accepted, type IngestDeps } from './accept-record.js';
-import { adaptRecord, isAdapter } from './adapt-record.js';
+import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import { acceptRecord, storeCall, type Accepted, type IngestDeps } from './accept-record.js';
+import { prepareItem } from './prepare-item.js';
 import type { Adapted } from '../records/adapters/adapter.js';
 
 export interface Ingested extends Accepted {
+  result: 'accepted';
   kind: string;
   provenance?: Adapted['provenance'];
   warnings: Issue[];
 }
 
+/** A record of a multi-record row that was refused while the others of its row went in. */
+export interface RefusedPart {
+  result: 'refused';
+  kind?: string;
+  provenance?: Adapted['provenance'];
+  error: GerbangError;
+}
+
 /**
  * One item an app sent: a canonical record, or (with `source` naming an adapter) the app's own
- * record, which may hold several canonical records. Throws the GerbangError that refuses it.
+ * record, which may hold several canonical records. Each of those goes in on its own: when some are
+ * refused, the others are still accepted and the refused ones are answered next to them. Throws the
+ * GerbangError that refuses the item when none of its records can go in.
  */
-export async function ingest(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Ingested[]> {
-  const inputs: Array<{ body: unknown; adapted?: Adapted }> = isAdapter(source)
-    ? adaptRecord(body, source, deps.config.facilities, now, posyandu).map((a) => ({ body: a.record, adapted: a }))
-    : [{ body }];
-  const out: Ingested[] = [];
-  for (const input of inputs) {
-    const accepted = await acceptRecord(input.body, source, deps, now, input.adapted);
-    out.push({
-      ...accepted,
-      kind: (input.body as { kind: string }).kind,
-      ...(input.adapted ? { provenance: input.adapted.provenance } : {}),
-    });
+export async function ingest(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Array<Ingested | RefusedPart>> {
+  const parts = await prepareItem(body, source, { facilities: deps.config.facilities, now, ...(posyandu ? { posyandu } : {}), history: (r) => storeCall(() => deps.history.forRecord(r)) });
+  const out: Array<Ingested | RefusedPart> = [];
+  for (const part of parts) {
+    const provenance = part.adapted ? { provenance: part.adapted.provenance } : {};
+    const kind = part.kind === undefined ? {} : { kind: part.kind };
+    if (!part.result.ok) {
+      out.push({ result: 'refused', ...kind, ...provenance, error: new GerbangError('record.invalid', part.result.issues) });
+      continue;
+    }
+    try {
+      const accepted = await acceptRecord(part.body, part.result.prepared, source, deps, now, part.adapted);
+      out.push({ ...accepted, result: 'accepted', kind: part.result.prepared.record.kind, ...provenance });
+    } catch (err) {
+      if (!(err instanceof GerbangError) || err.code === 'store.unavailable') throw err;
+      out.push({ result: 'refused', ...kind, ...provenance, error: err });
+    }
   }
+  const refused = out.filter((o): o is RefusedPart => o.result === 'refused');
+  if (refused.length === out.length) throw wholeRefusal(refused);
   return out;
+}
+
+/** No record of the item went in: one refusal, with every record's problems. */
+function wholeRefusal(refused: RefusedPart[]): GerbangError {
+  const [first] = refused;
+  if (!first) throw new Error('an item always has a record or a refusal');
+  if (refused.length === 1) return first.error;
+  return new GerbangError(first.error.code, refused.flatMap((r) => r.error.issues));
 }

@@ -1,6 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Config } from '../config/types.js';
-import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import type { Issue } from '../errors/gerbang-error.js';
 import { mapRecord, type Indicators } from '../fhir/map-record.js';
 import { checkBundle, type ProfileViolation } from '../fhir/profile-check.js';
 import { checkRecord } from '../records/checks.js';
@@ -20,7 +20,7 @@ export type Preparation = { ok: true; prepared: PreparedRecord } | { ok: false; 
 /**
  * Everything that can be judged while the app is still connected, in order: the shape (JSON
  * Schema), the facts (registry, NIK, dates, plausible values), the mapping to FHIR, and the mapped
- * resources against our profiles. Used by ingest and by the $map dry run.
+ * resources against our profiles. Every entry reaches it through prepareItem (prepare-item.ts).
  */
 export function prepareRecord(body: unknown, source: string, facilities: Config['facilities'], now: Date, history?: SubjectHistory): Preparation {
   const shape = validateShape(body);
@@ -70,10 +70,4 @@ function removePath(target: Record<string, unknown>, path: string): void {
   let node: unknown = target;
   for (const step of steps.slice(0, -1)) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[step] : undefined;
   if (node && typeof node === 'object') delete (node as Record<string, unknown>)[steps.at(-1) ?? ''];
-}
-
-export function prepareOrThrow(body: unknown, source: string, facilities: Config['facilities'], now: Date, history?: SubjectHistory): PreparedRecord {
-  const p = prepareRecord(body, source, facilities, now, history);
-  if (!p.ok) throw new GerbangError('record.invalid', p.issues);
-  return p.prepared;
 }

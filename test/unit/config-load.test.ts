@@ -81,3 +81,17 @@ t.test('no API keys: only loopback', async (t) => {
   t.match(problem(file, { HOST: '0.0.0.0' }), 'no API keys, so Gerbang may only listen on 127.0.0.1');
   t.equal(load(file).server.host, '127.0.0.1');
 });
+
+t.test('no API keys and no host named: listens on 127.0.0.1; with keys: on every interface', async (t) => {
+  const file = { upstreams: [{ name: 'outbox', kind: 'outbox', directory: '/tmp/o' }], facilities };
+  const path = join(dir, 'no-host.json');
+  writeFileSync(path, JSON.stringify(file));
+  t.equal(loadConfig({ GERBANG_CONFIG: path }).server.host, '127.0.0.1', 'not refused: the default host is loopback');
+  writeFileSync(path, JSON.stringify({ ...file, server: { host: '127.0.0.2' } }));
+  t.equal(loadConfig({ GERBANG_CONFIG: path }).server.host, '127.0.0.2', 'a named loopback host is kept');
+  writeFileSync(path, JSON.stringify({ ...file, server: { host: '0.0.0.0' } }));
+  t.throws(() => loadConfig({ GERBANG_CONFIG: path }), { message: /no API keys, so Gerbang may only listen on 127\.0\.0\.1 \(server\.host is "0\.0\.0\.0"\)/ }, 'a public host named in the file is refused');
+  const apiKeys = [{ id: 'k', hash: `sha256:${'a'.repeat(64)}`, role: 'monitor', scope: { puskesmas: ['P3201010101'] } }];
+  writeFileSync(path, JSON.stringify({ ...file, apiKeys }));
+  t.equal(loadConfig({ GERBANG_CONFIG: path }).server.host, '0.0.0.0', 'with keys the default is every interface');
+});

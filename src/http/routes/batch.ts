@@ -9,6 +9,7 @@ import { identityOf } from '../../sync/subject-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
+import { refusedPart } from '../refused-part.js';
 import type { Services } from '../services.js';
 
 const NDJSON = 'application/x-ndjson';
@@ -129,15 +130,16 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
     if (typeof at === 'string' && !Number.isNaN(Date.parse(at))) occurred.push(Date.parse(at));
     try {
       const records = await ingest(item.value, source, deps, now, req.query.posyandu);
-      for (const r of records) services.metrics.recordAccepted(r.kind, r.outcome);
-      const all = records.map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        version: r.version,
-        outcome: r.outcome,
-        ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}),
-      }));
-      const result = records.every((r) => r.outcome === 'duplicate') ? 'duplicate' : 'accepted';
+      const all = records.map((r) => {
+        if (r.result === 'refused') {
+          services.metrics.recordRefused(r.kind, r.error.code);
+          return refusedPart(r, lang);
+        }
+        services.metrics.recordAccepted(r.kind, r.outcome);
+        return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}) };
+      });
+      // An item some of whose records went in is accepted; its refused records are listed with the others.
+      const result = records.every((r) => r.result === 'refused' || r.outcome === 'duplicate') ? 'duplicate' : 'accepted';
       return all.length === 1 ? { index, result, ...all[0] } : { index, result, records: all };
     } catch (caught) {
       // A bug refuses its record alone (logged as one); the rest of the batch goes on.

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { pickLanguage } from '../../errors/messages.js';
-import { prepareRecord } from '../../ingest/prepare-record.js';
+import { prepareItem } from '../../ingest/prepare-item.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 
 /** Dry run for app developers: the Bundle Gerbang would send and every issue, nothing stored or queued. */
 export function mapRoutes(app: FastifyInstance, services: Services): void {
-  app.post<{ Querystring: { source?: string; validate?: string } }>(
+  app.post<{ Querystring: { source?: string; posyandu?: string; validate?: string } }>(
     '/v1/$map',
     {
       config: { access: 'records:read' },
@@ -20,6 +20,7 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
           type: 'object',
           properties: {
             source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
+            posyandu: { type: 'string', maxLength: 64, description: 'for adapters of apps whose rows do not name the posyandu' },
             validate: { type: 'string', maxLength: 40, description: "also ask this upstream's $validate" },
           },
         },
@@ -29,16 +30,30 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
     const source = sourceOf(req, callerOf(req));
     const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
     const lang = pickLanguage(req.headers['accept-language']);
-    const history = await services.history.forRecord(req.body).catch(() => undefined);
-    const result = prepareRecord(req.body, source, services.config.facilities, new Date(), history);
-    if (!result.ok) return { valid: false, outcome: toOperationOutcome(result.issues, lang) };
-    return {
-      valid: true,
-      indicators: result.prepared.indicators,
-      bundle: result.prepared.bundle,
-      outcome: toOperationOutcome(result.prepared.warnings, lang),
-      ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(result.prepared.bundle)) } } : {}),
-    };
+    const history = (record: unknown) => services.history.forRecord(record).catch(() => undefined);
+    const { posyandu } = req.query;
+    // ?source=<adapter>: the app's own row, judged as POST /v1/records?source= would judge it
+    const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, now: new Date(), ...(posyandu ? { posyandu } : {}), history });
+    const answers = [];
+    for (const part of parts) {
+      const read = part.adapted ? { kind: part.kind, record: part.adapted.record, provenance: part.adapted.provenance } : {};
+      if (!part.result.ok) {
+        answers.push({ valid: false, ...read, outcome: toOperationOutcome(part.result.issues, lang) });
+        continue;
+      }
+      const { bundle, indicators, warnings } = part.result.prepared;
+      answers.push({
+        valid: true,
+        ...read,
+        indicators,
+        bundle,
+        outcome: toOperationOutcome(warnings, lang),
+        ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(bundle)) } } : {}),
+      });
+    }
+    // One record answers as itself; a native row that holds several lists them all, as /v1/records does.
+    const [only] = answers;
+    return answers.length === 1 && only ? only : { valid: answers.every((a) => a.valid), records: answers };
     },
   );
 }

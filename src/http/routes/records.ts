@@ -8,6 +8,7 @@ import { REPLAYABLE, UPSTREAM_STATES, type UpstreamState } from '../../sync/stat
 import { callerOf, type Caller } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
+import { refusedPart } from '../refused-part.js';
 import type { Services } from '../services.js';
 import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 import { failureFilter, failureFilterProperties, knownUpstream, type FailuresQuery } from './sync.js';
@@ -44,6 +45,12 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       }
       const results = [];
       for (const accepted of ingested) {
+        if (accepted.result === 'refused') {
+          // the other records of the row went in; this one is answered next to them
+          services.metrics.recordRefused(accepted.kind, accepted.error.code);
+          results.push(refusedPart(accepted, lang));
+          continue;
+        }
         services.metrics.recordAccepted(accepted.kind, accepted.outcome);
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
@@ -58,7 +65,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
           ...(accepted.warnings.length > 0 ? { warnings: toOperationOutcome(accepted.warnings, lang) } : {}),
         });
       }
-      const [first] = results;
+      const first = results.find((r) => 'links' in r);
       if (!first) throw new Error('no record to answer for');
       // One record answers as itself; a native row that held several records lists them all.
       return reply.code(202).header('location', first.links.self).send(results.length === 1 ? first : { records: results });

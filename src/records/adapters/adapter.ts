@@ -57,7 +57,9 @@ export interface Adapted {
 
 /** The canonical records (with what could be read, when some values could not) and the problems. */
 export interface AdapterResult {
-  records: Adapted[];
+  /** each with the problems of that record alone, so the good records of a row can go in */
+  records: Array<Adapted & { issues: Issue[] }>;
+  /** every problem: of the row as a whole (no record in it), or of one of its records */
   issues: Issue[];
 }
 
@@ -164,11 +166,11 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
   const specs = adapter.records.filter((r) => matches(r, native));
   if (specs.length === 0) return { records: [], issues: [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name } }] };
   const issues: Issue[] = [];
-  const records: Adapted[] = [];
+  const records: AdapterResult['records'] = [];
   for (const spec of specs) {
     const out = buildRecord(adapter, spec, native, ctx);
     issues.push(...out.issues);
-    records.push({ record: out.record, provenance: out.provenance });
+    records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
   return { records, issues };
 }
