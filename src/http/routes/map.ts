@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { prepareRecord } from '../../ingest/prepare-record.js';
+import { historyInScope } from '../../ingest/scoped-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
@@ -26,17 +27,19 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
       },
     },
     async (req) => {
-    const source = sourceOf(req, callerOf(req));
+    const caller = callerOf(req);
+    const source = sourceOf(req, caller);
     const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
     const lang = pickLanguage(req.headers['accept-language']);
-    const history = await services.history.forRecord(req.body).catch(() => undefined);
+    // Only history recorded in the caller's scope (the whole decision is in historyInScope).
+    const { history, notices } = await historyInScope(services.history, req.body, caller.scope);
     const result = prepareRecord(req.body, source, services.config.facilities, new Date(), history);
-    if (!result.ok) return { valid: false, outcome: toOperationOutcome(result.issues, lang) };
+    if (!result.ok) return { valid: false, outcome: toOperationOutcome([...result.issues, ...notices], lang) };
     return {
       valid: true,
       indicators: result.prepared.indicators,
       bundle: result.prepared.bundle,
-      outcome: toOperationOutcome(result.prepared.warnings, lang),
+      outcome: toOperationOutcome([...result.prepared.warnings, ...notices], lang),
       ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(result.prepared.bundle)) } } : {}),
     };
     },
