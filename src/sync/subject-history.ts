@@ -61,6 +61,11 @@ export class SubjectHistoryStore {
   }
 }
 
+/** Whether a record of this kind, for this identity, is judged against a history at all. */
+export function usesHistory(body: unknown): boolean {
+  return historyNeeded(body) !== undefined;
+}
+
 function historyNeeded(body: unknown): { what: 'weighing' | 'doses'; identity: string } | undefined {
   const kind = (body as { kind?: unknown } | null)?.kind;
   const what = kind === 'anthropometry' ? 'weighing' : kind === 'immunization' ? 'doses' : undefined;
