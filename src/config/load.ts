@@ -42,6 +42,12 @@ const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinute
 // few $batch requests; 600 a minute per key lets that through and stops a runaway loop.
 const defaultRateLimitPerMinute = 600;
 
+// Failed authentication, per client address: an app with a wrong or revoked key retries a few
+// times a minute at most, a person pasting a key a few times; 20 a minute lets those through and
+// turns key guessing (or a flood of 401s to fill the logs) into 20 tries a minute per address.
+// Valid keys from the same address are not held back: a puskesmas's devices share one address.
+const defaultAuthFailuresPerMinute = 20;
+
 // A dead upstream shows itself within a few pushes: 5 transient failures in a row (with 8 workers,
 // one round of pushes) open the circuit. The first pause is 30 s, short enough that a blip costs
 // little; each failed probe doubles it up to 10 min, so a long outage costs one probe per 10 min
@@ -99,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
       ...defaultConnectionLimits,
       batchMaxRecords: 10_000,
       rateLimitPerMinute: defaultRateLimitPerMinute,
+      authFailuresPerMinute: defaultAuthFailuresPerMinute,
       ...withoutPlace(file.server ?? {}),
     },
     redisUrl: env.REDIS_URL || undefined,

@@ -96,6 +96,7 @@ export const configSchema = {
         batchMaxBytes: { type: 'integer', minimum: 1024 },
         jsonMaxDepth: { type: 'integer', minimum: 8, maximum: 1000 },
         rateLimitPerMinute: { type: 'integer', minimum: 1 },
+        authFailuresPerMinute: { type: 'integer', minimum: 1 },
         connectionTimeoutMs: { type: 'integer', minimum: 1000 },
         requestTimeoutMs: { type: 'integer', minimum: 1000 },
         headersTimeoutMs: { type: 'integer', minimum: 1000 },

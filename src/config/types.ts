@@ -100,6 +100,8 @@ export interface ServerConfig {
   /** how deeply objects and arrays may nest in any JSON body */
   jsonMaxDepth: number;
   rateLimitPerMinute: number;
+  /** failed authentications (401) one client address may make a minute before it gets 429 */
+  authFailuresPerMinute: number;
   /** connection limits: see defaultConnectionLimits in load.ts for why each is what it is */
   connectionTimeoutMs: number;
   requestTimeoutMs: number;

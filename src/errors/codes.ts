@@ -13,6 +13,7 @@ export const errorCodes = {
   // the record itself
   'record.invalid': { status: 422, issueType: 'invalid' },
   'record.not-found': { status: 404, issueType: 'not-found' },
+  'record.place-changed': { status: 409, issueType: 'conflict' },
   'schema.not-found': { status: 404, issueType: 'not-found' },
   'route.not-found': { status: 404, issueType: 'not-found' },
   'replay.nothing': { status: 409, issueType: 'conflict' },

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
+import { AuthFailures } from './auth/auth-failures.js';
 import { installAuthentication } from './auth/authenticate.js';
 import { parseClientJson } from '../ingest/json-text.js';
 import { installErrorHandling, malformedRequest } from './errors.js';
@@ -73,7 +74,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   app.server.maxConnections = server.maxConnections;
   installErrorHandling(app);
   installSecurityHeaders(app);
-  installAuthentication(app, services.config);
+  installAuthentication(app, services.config, opts.rateLimitRedis ? new AuthFailures(opts.rateLimitRedis, server.authFailuresPerMinute) : undefined);
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.
   void app.register(swagger, openApiOptions());

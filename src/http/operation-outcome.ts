@@ -14,6 +14,9 @@ const issueTypes: Array<[RegExp, OperationOutcomeIssue['code']]> = [
   [/^nik\.disagrees/, 'business-rule'],
   [/^date\.|^value\.|^nik\.|^field\./, 'value'],
   [/^mapping\./, 'invariant'],
+  [/^auth\.too-many-failures$/, 'throttled'],
+  [/^record\.id-out-of-scope$/, 'forbidden'],
+  [/^map\.history-not-consulted$/, 'informational'],
 ];
 
 function issueType(key: string): OperationOutcomeIssue['code'] {

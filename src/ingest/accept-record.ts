@@ -58,22 +58,38 @@ export async function acceptRecord(body: unknown, prepared: PreparedRecord, sour
     }),
   );
 
+  if (result.outcome === 'place-changed') throw placeChanged(prepared.record, result.storedPosyandu, deps.mayWrite);
+
   const memory = memoryOf(prepared.record, prepared.indicators, source);
   if (memory && result.outcome !== 'duplicate') await storeCall(() => history.remember(body, memory));
   return { ...result, warnings: prepared.warnings, indicators: prepared.indicators };
 }
 
-/** What a record adds to what Gerbang remembers of the person: a weighing, or a dose given. */
+/** What a record adds to what Gerbang remembers of the person: a weighing, or a dose given, with where it was recorded. */
 function memoryOf(record: CanonicalRecord, indicators: Indicators, source: string): Memory | undefined {
   const recordKey = `${source}.${record.recordId}`;
   const date = record.occurredAt.slice(0, 10);
   if (record.kind === 'anthropometry' && record.weightKg !== undefined) {
     const gain = (indicators.growth as { weightGain?: { status: 'N' | 'T' | 'O' | 'B' } } | undefined)?.weightGain;
-    if (gain) return { what: 'weighing', field: date.slice(0, 7), entry: { date, weightKg: record.weightKg, status: gain.status, recordKey } };
+    if (gain) return { what: 'weighing', field: date.slice(0, 7), entry: { date, weightKg: record.weightKg, status: gain.status, recordKey, posyandu: record.posyandu } };
   }
   const dose = indicators.immunization as { antigen: string; dose: number; given: boolean } | undefined;
-  if (record.kind === 'immunization' && dose?.given) return { what: 'doses', field: `${dose.antigen}.${dose.dose}`, entry: { date, recordKey } };
+  if (record.kind === 'immunization' && dose?.given) return { what: 'doses', field: `${dose.antigen}.${dose.dose}`, entry: { date, recordKey, posyandu: record.posyandu } };
   return undefined;
+}
+
+/**
+ * A copy of a record for another posyandu. A caller whose scope covers the record's own place
+ * hears where it is; any other gets a 403 that says only that the id is taken outside its scope
+ * (the app must use its own ids), not where, not since when, not whose.
+ */
+function placeChanged(record: CanonicalRecord, storedPosyandu: string, mayWrite: IngestDeps['mayWrite']): GerbangError {
+  if (mayWrite && !mayWrite(storedPosyandu)) {
+    return new GerbangError('auth.out-of-scope', [{ key: 'record.id-out-of-scope', severity: 'error', path: 'recordId', params: { recordId: record.recordId } }]);
+  }
+  return new GerbangError('record.place-changed', [
+    { key: 'record.place-changed', severity: 'error', path: 'posyandu', params: { recordId: record.recordId, posyandu: record.posyandu, stored: storedPosyandu } },
+  ]);
 }
 
 /** Redis errors at ingest are an outage of our store: a fast 503 the app can retry. */

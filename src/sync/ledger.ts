@@ -1,6 +1,7 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Redis } from 'ioredis';
 import type { Issue } from '../errors/gerbang-error.js';
+import { peopleOf, type People } from '../log/identity-mask.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import { reportingDay, transitionLua } from './aggregates.js';
 import { REPLAYABLE, type UpstreamStatus } from './states.js';
@@ -57,6 +58,14 @@ export interface AcceptResult {
   version: number;
 }
 
+/** The (source, recordId) is already a record of another posyandu (`storedPosyandu`): nothing was written. */
+export interface PlaceChanged {
+  id: string;
+  outcome: 'place-changed';
+  version: number;
+  storedPosyandu: string;
+}
+
 export interface StoredRecord {
   id: string;
   source: string;
@@ -71,6 +80,8 @@ export interface StoredRecord {
   warnings: Issue[];
   indicators: Record<string, unknown>;
   provenance?: unknown[];
+  /** the names and NIKs the record carries (none once its payload is dropped), to mask them where a key may not see them */
+  people: People;
   /** when retention dropped the record's payload (names, NIKs, Bundle) */
   payloadDroppedAt?: string;
   upstreams: Record<string, UpstreamStatus>;
@@ -100,7 +111,8 @@ end
 // Accepting is one atomic step, so two copies of a record posted at once cannot both become new,
 // and a record is never stored without its delivery being due: the same step puts it in the inbox,
 // which the dispatcher turns into queue jobs. A changed record becomes the next version and every
-// upstream goes back to queued for it.
+// upstream goes back to queued for it. A copy for another posyandu is not a new version: the
+// script answers place-changed with the record's own posyandu and writes nothing.
 const acceptScript = `${transitionLua}
 ${carryOverLua}
 local idxKey, receivedKey, inboxKey = KEYS[1], KEYS[2], KEYS[3]
@@ -112,6 +124,13 @@ local id, outcome, version
 if existing then
   id = existing
   local recKey = '${PREFIX}rec:' .. id
+  -- a record belongs to its place: another posyandu's copy is refused, and nothing changes
+  local stored = redis.call('HGET', recKey, 'posyandu')
+  for i = 6 + nUp, #ARGV - 1, 2 do
+    if ARGV[i] == 'posyandu' and stored and ARGV[i + 1] ~= stored then
+      return {id, 'place-changed', tonumber(redis.call('HGET', recKey, 'version')), stored}
+    end
+  end
   if redis.call('HGET', recKey, 'contentHash') == hash then
     return {id, 'duplicate', tonumber(redis.call('HGET', recKey, 'version'))}
   end
@@ -249,7 +268,7 @@ return 1
 
 type LedgerRedis = Redis & {
   gerbangRequeue(key: string, inbox: string, upstream: string, nowMs: number, day: string, nowIso: string, ...states: string[]): Promise<number>;
-  gerbangAccept(...args: Array<string | number | Buffer>): Promise<[string, AcceptResult['outcome'], number]>;
+  gerbangAccept(...args: Array<string | number | Buffer>): Promise<[string, AcceptResult['outcome'] | 'place-changed', number, string?]>;
   gerbangSetState(key: string, upstream: string, state: string, nowMs: number, day: string, nowIso: string, settleSubject?: string): Promise<number>;
   gerbangBeginBuffer(key: string, upstream: string, version: number, nowMs: number): Promise<Buffer[]>;
 };
@@ -265,7 +284,7 @@ export class Ledger {
     this.redis = redis as LedgerRedis;
   }
 
-  async accept(r: NewRecord): Promise<AcceptResult> {
+  async accept(r: NewRecord): Promise<AcceptResult | PlaceChanged> {
     const now = r.receivedAt.toISOString();
     const fields: Record<string, string | Buffer> = {
       source: r.source,
@@ -281,7 +300,7 @@ export class Ledger {
       indicators: JSON.stringify(r.indicators),
       ...(r.provenance ? { provenance: JSON.stringify(r.provenance) } : {}),
     };
-    const [id, outcome, version] = await this.redis.gerbangAccept(
+    const [id, outcome, version, storedPosyandu] = await this.redis.gerbangAccept(
       indexKey(r.source, r.record.recordId),
       receivedKey,
       inboxKey,
@@ -294,6 +313,7 @@ export class Ledger {
       ...Object.entries(fields).flat(),
       reportingDay(r.receivedAt.getTime()),
     );
+    if (outcome === 'place-changed') return { id, outcome, version: Number(version), storedPosyandu: storedPosyandu ?? '' };
     return { id, outcome, version: Number(version) };
   }
 
@@ -318,6 +338,7 @@ export class Ledger {
       warnings: h.warnings ? (JSON.parse(h.warnings) as Issue[]) : [],
       indicators: h.indicators ? (JSON.parse(h.indicators) as Record<string, unknown>) : {},
       ...(h.provenance ? { provenance: JSON.parse(h.provenance) as unknown[] } : {}),
+      people: peopleOf(h.record ? (JSON.parse(h.record) as unknown) : undefined),
       ...(h.payloadDroppedAt ? { payloadDroppedAt: h.payloadDroppedAt } : {}),
       upstreams,
     };

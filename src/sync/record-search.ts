@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { maskDigits } from '../log/logger.js';
+import { maskIdentity, peopleOf } from '../log/identity-mask.js';
 import { aggKeys } from './aggregates.js';
 import type { Place } from '../config/scope.js';
 import type { UpstreamState, UpstreamStatus } from './states.js';
@@ -99,9 +99,11 @@ export class RecordSearch {
     if (!id || !state) return undefined;
     const status = JSON.parse(state) as UpstreamStatus;
     if (status.state !== 'failed' && status.state !== 'waiting-identity') return undefined;
-    const subject = record ? (JSON.parse(record) as { subject?: { name?: string; nik?: string; birthDate?: string } }).subject : undefined;
+    const payload = record ? (JSON.parse(record) as { subject?: { name?: string; nik?: string; birthDate?: string } }) : undefined;
+    const subject = payload?.subject;
     const reason = reasonOf(status);
-    const hide = (x: unknown) => (showIdentity ? x : redactIdentity(x, subject?.name));
+    const people = peopleOf(payload);
+    const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, people));
     return {
       id,
       source: source ?? '',
@@ -114,8 +116,8 @@ export class RecordSearch {
       state: status.state,
       receivedAt: receivedAt ?? '',
       attempts: status.attempts,
-      reason: hide(reason) as FailureItem['reason'],
-      ...(status.lastError ? { lastError: hide(status.lastError) as UpstreamStatus['lastError'] } : {}),
+      reason: hide(reason),
+      ...(status.lastError ? { lastError: hide(status.lastError) } : {}),
       ...(status.outcome !== undefined ? { outcome: hide(status.outcome) } : {}),
       ...(showIdentity && subject ? { subject: { name: subject.name, nik: subject.nik, birthDate: subject.birthDate } } : {}),
     };
@@ -146,8 +148,8 @@ export class RecordSearch {
     return out.sort((a, b) => a.at - b.at).map(({ id, upstream }) => ({ id, upstream }));
   }
 
-  /** What a posyandu's app sent, newest first, optionally in one state at some upstream. */
-  async byPosyandu(q: { posyandu: string[]; state?: UpstreamState; from?: number; to?: number; limit: number; offset: number }) {
+  /** What a posyandu's app sent, newest first, optionally in one state at some upstream; upstream words masked without `showIdentity`. */
+  async byPosyandu(q: { posyandu: string[]; state?: UpstreamState; from?: number; to?: number; limit: number; offset: number; showIdentity: boolean }) {
     const candidates: Array<{ id: string; at: number }> = [];
     // Enough of each posyandu's newest to fill the page after filtering; a state filter reads more.
     const want = q.offset + q.limit + 1;
@@ -172,16 +174,20 @@ export class RecordSearch {
     const page = rows.slice(q.offset, q.offset + q.limit);
     return {
       more: rows.length > q.offset + q.limit,
-      items: page.map((r) => ({
-        id: r.id,
-        source: r.fields.source ?? '',
-        recordId: r.fields.recordId ?? '',
-        kind: r.fields.kind ?? '',
-        posyandu: r.fields.posyandu ?? '',
-        version: Number(r.fields.version),
-        receivedAt: r.fields.receivedAt ?? '',
-        upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: s.lastError } : {}) }])),
-      })),
+      items: page.map((r) => {
+        const people = peopleOf(r.fields.record ? (JSON.parse(r.fields.record) as unknown) : undefined);
+        const words = (e: UpstreamStatus['lastError']) => (q.showIdentity ? e : maskIdentity(e, people));
+        return {
+          id: r.id,
+          source: r.fields.source ?? '',
+          recordId: r.fields.recordId ?? '',
+          kind: r.fields.kind ?? '',
+          posyandu: r.fields.posyandu ?? '',
+          version: Number(r.fields.version),
+          receivedAt: r.fields.receivedAt ?? '',
+          upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: words(s.lastError) } : {}) }])),
+        };
+      }),
     };
   }
 }
@@ -192,13 +198,4 @@ function matches(item: FailureItem, f: Omit<FailureFilter, 'limit' | 'offset' | 
   if (f.kind && item.kind !== f.kind) return false;
   if (f.reason && item.reason.category !== f.reason && item.reason.code !== f.reason) return false;
   return true;
-}
-
-/** Upstream words may quote the patient; without the right to see identity, NIKs and the name go. */
-function redactIdentity(value: unknown, name: string | undefined): unknown {
-  const text = JSON.stringify(value);
-  if (text === undefined) return value;
-  let masked = maskDigits(text);
-  if (name && name.trim().length > 1) masked = masked.split(name).join('***');
-  return JSON.parse(masked) as unknown;
 }

@@ -6,12 +6,29 @@ import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a hash of the identity (NIK,
 // or the mother's NIK + birth date + birth order), so that no NIK is a Redis key.
 
+/** Where an entry was recorded: the posyandu of the record it came from (absent in entries kept before places were). */
+export interface Placed {
+  posyandu?: string;
+}
+
 /** Doses received through Gerbang, by "antigen.dose". */
-export type DoseHistory = Record<string, { date: string; recordKey: string }>;
+export type DoseHistory = Record<string, { date: string; recordKey: string } & Placed>;
 
 export interface SubjectHistory {
   weighings?: WeighingHistory;
   doses?: DoseHistory;
+}
+
+/**
+ * The part of a history recorded at the posyandu `covers` allows. An entry without a place (kept
+ * before entries had one) cannot be placed, so it is left out too.
+ */
+export function historyWithin(history: SubjectHistory, covers: (posyandu: string) => boolean): SubjectHistory {
+  const keep = <E extends Placed>(entries: Record<string, E> | undefined) =>
+    entries && Object.fromEntries(Object.entries(entries).filter(([, e]) => typeof e.posyandu === 'string' && covers(e.posyandu)));
+  const weighings = keep(history.weighings as Record<string, WeighingHistory[string] & Placed> | undefined);
+  const doses = keep(history.doses);
+  return { ...(weighings ? { weighings } : {}), ...(doses ? { doses } : {}) };
 }
 
 /** A person's key in Redis: a hash of the identity, never the NIK itself. */
@@ -23,7 +40,7 @@ const keyOf = (what: 'weighing' | 'doses', identity: string) => `g:${what}:${sub
 
 /** One thing to remember of an accepted record. */
 export type Memory =
-  | { what: 'weighing'; field: string; entry: WeighingHistory[string] }
+  | { what: 'weighing'; field: string; entry: WeighingHistory[string] & Placed }
   | { what: 'doses'; field: string; entry: DoseHistory[string] };
 
 export class SubjectHistoryStore {
@@ -42,6 +59,11 @@ export class SubjectHistoryStore {
     const identity = identityOf(body);
     if (identity) await this.redis.hset(keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry));
   }
+}
+
+/** Whether a record of this kind, for this identity, is judged against a history at all. */
+export function usesHistory(body: unknown): boolean {
+  return historyNeeded(body) !== undefined;
 }
 
 function historyNeeded(body: unknown): { what: 'weighing' | 'doses'; identity: string } | undefined {

@@ -34,7 +34,9 @@ const auth = (who: Who): Record<string, string> =>
   who === 'none' ? {} : { authorization: `Bearer ${who === 'unknown' ? 'gbk_nobody' : keys[who]}` };
 
 const redis = await startRedis();
-const gw = await startGateway({ redisUrl: redis.url, apiKeys, server: { host: '127.0.0.1' } });
+// The matrix sends some 50 requests without a valid key within seconds, more than an address may
+// fail in a minute; that throttle has its own test (scope.test.ts).
+const gw = await startGateway({ redisUrl: redis.url, apiKeys, server: { host: '127.0.0.1', authFailuresPerMinute: 1000 } });
 t.teardown(async () => {
   await gw.close();
   await redis.stop();

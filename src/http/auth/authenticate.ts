@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config, Role } from '../../config/types.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { bearerKey, hashApiKey } from './api-keys.js';
+import type { AuthFailures } from './auth-failures.js';
 import { ScopeCheck, type Place } from '../../config/scope.js';
 
 /**
@@ -41,9 +42,10 @@ declare module 'fastify' {
 
 /**
  * Checks the key before anything else runs. With no keys configured (local use, bound to
- * 127.0.0.1 only, which the configuration enforces) every caller is a local admin.
+ * 127.0.0.1 only, which the configuration enforces) every caller is a local admin. An address
+ * that keeps failing gets 429 instead of 401 for the rest of the minute (`failures`).
  */
-export function installAuthentication(app: FastifyInstance, config: Config): void {
+export function installAuthentication(app: FastifyInstance, config: Config, failures?: AuthFailures): void {
   const local: Caller | undefined =
     config.apiKeys.length === 0
       ? { keyId: 'local', role: 'admin', source: undefined, scope: new ScopeCheck(undefined, config.facilities), rateLimitPerMinute: undefined }
@@ -61,7 +63,13 @@ export function installAuthentication(app: FastifyInstance, config: Config): voi
     req.caller = local ?? (key ? callers.get(hashApiKey(key)) : undefined);
     if (access === 'public') return;
     const caller = req.caller;
-    if (!caller) throw new GerbangError(key ? 'auth.invalid-key' : 'auth.required');
+    if (!caller) {
+      const wait = await failures?.failed(req.ip);
+      if (wait !== undefined) {
+        throw new GerbangError('request.rate-limited', [{ key: 'auth.too-many-failures', severity: 'error', params: { seconds: wait } }], { retryAfterSeconds: wait });
+      }
+      throw new GerbangError(key ? 'auth.invalid-key' : 'auth.required');
+    }
     if (!allowed[access].includes(caller.role)) {
       throw new GerbangError('auth.forbidden', [{ key: 'auth.forbidden', severity: 'error', params: { role: caller.role } }]);
     }
@@ -72,6 +80,12 @@ export function installAuthentication(app: FastifyInstance, config: Config): voi
 export function callerOf(req: FastifyRequest): Caller {
   if (!req.caller) throw new GerbangError('auth.required');
   return req.caller;
+}
+
+// Names and NIKs are for the people who act on a record (admins at the puskesmas or dinas); a
+// monitor or a submitter sees places, states and reasons, with upstream words masked.
+export function mayShowIdentity(caller: Caller): boolean {
+  return caller.role === 'admin';
 }
 
 export function outOfScope(posyandu: string, path = 'posyandu'): GerbangError {

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { pickLanguage } from '../../errors/messages.js';
+import type { Issue } from '../../errors/gerbang-error.js';
 import { prepareItem } from '../../ingest/prepare-item.js';
+import { historyInScope } from '../../ingest/scoped-history.js';
 import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
@@ -27,18 +29,26 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
       },
     },
     async (req) => {
-    const source = sourceOf(req, callerOf(req));
+    const caller = callerOf(req);
+    const source = sourceOf(req, caller);
     const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
     const lang = pickLanguage(req.headers['accept-language']);
-    const history = (record: unknown) => services.history.forRecord(record).catch(() => undefined);
+    // Only history recorded in the caller's scope (the whole decision is in historyInScope).
+    const notices = new Map<unknown, Issue[]>();
+    const history = async (record: unknown) => {
+      const scoped = await historyInScope(services.history, record, caller.scope);
+      notices.set(record, scoped.notices);
+      return scoped.history;
+    };
     const { posyandu } = req.query;
     // ?source=<adapter>: the app's own row, judged as POST /v1/records?source= would judge it
     const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, now: new Date(), ...(posyandu ? { posyandu } : {}), history });
     const answers = [];
     for (const part of parts) {
       const read = part.adapted ? { kind: part.kind, record: part.adapted.record, provenance: part.adapted.provenance } : {};
+      const notice = notices.get(part.body) ?? [];
       if (!part.result.ok) {
-        answers.push({ valid: false, ...read, outcome: toOperationOutcome(part.result.issues, lang) });
+        answers.push({ valid: false, ...read, outcome: toOperationOutcome([...part.result.issues, ...notice], lang) });
         continue;
       }
       const { bundle, indicators, warnings } = part.result.prepared;
@@ -47,7 +57,7 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
         ...read,
         indicators,
         bundle,
-        outcome: toOperationOutcome(warnings, lang),
+        outcome: toOperationOutcome([...warnings, ...notice], lang),
         ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(bundle)) } } : {}),
       });
     }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
-import { outOfScope } from '../auth/authenticate.js';
+import { mayShowIdentity, outOfScope } from '../auth/authenticate.js';
+import { maskIdentity } from '../../log/identity-mask.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
@@ -75,7 +76,10 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
   app.get<{ Params: { id: string } }>(
     '/v1/records/:id',
     { config: { access: 'records:read' }, schema: { tags: ['records'], summary: 'A record: its state at each upstream, attempts, last error, upstream resource ids', params: idParams } },
-    async (req) => present(await readInScope(services, callerOf(req), req.params.id)),
+    async (req) => {
+      const caller = callerOf(req);
+      return present(await readInScope(services, caller, req.params.id), mayShowIdentity(caller));
+    },
   );
 
   app.get<{ Querystring: { posyandu?: string; state?: UpstreamState; from?: string; to?: string; limit: number; offset: number } }>(
@@ -104,7 +108,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       const q = req.query;
       if (q.posyandu && !caller.scope.coversPosyandu(q.posyandu)) throw outOfScope(q.posyandu);
       const posyandu = q.posyandu ? [q.posyandu] : caller.scope.posyanduCodes();
-      const { items, more } = await services.search.byPosyandu({ posyandu, ...(q.state ? { state: q.state } : {}), ...timeRange(q.from, q.to), limit: q.limit, offset: q.offset });
+      const { items, more } = await services.search.byPosyandu({ posyandu, ...(q.state ? { state: q.state } : {}), ...timeRange(q.from, q.to), limit: q.limit, offset: q.offset, showIdentity: mayShowIdentity(caller) });
       return { items: items.map((i) => ({ ...i, links: { self: `/v1/records/${i.id}` } })), ...(more ? { links: { next: nextLink('/v1/records', q, q.offset + q.limit) } } : {}) };
     },
   );
@@ -174,7 +178,9 @@ async function readInScope(services: Services, caller: Caller, id: string): Prom
   return stored;
 }
 
-function present(r: StoredRecord) {
+/** A stored record as a key sees it: without the right to see identity, upstream words and provenance are masked. */
+function present(r: StoredRecord, showIdentity: boolean) {
+  const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, r.people));
   return {
     id: r.id,
     source: r.source,
@@ -188,8 +194,8 @@ function present(r: StoredRecord) {
     ...(r.payloadDroppedAt ? { payloadDroppedAt: r.payloadDroppedAt } : {}),
     status: overallState(r),
     indicators: r.indicators,
-    ...(r.provenance ? { provenance: r.provenance } : {}),
-    upstreams: r.upstreams,
+    ...(r.provenance ? { provenance: hide(r.provenance) } : {}),
+    upstreams: Object.fromEntries(Object.entries(r.upstreams).map(([u, s]) => [u, { ...s, ...(s.lastError ? { lastError: hide(s.lastError) } : {}), ...(s.outcome !== undefined ? { outcome: hide(s.outcome) } : {}) }])),
     links: { self: `/v1/records/${r.id}` },
   };
 }

@@ -4,7 +4,7 @@ import { hasMessage, message, pickLanguage, type Language } from '../../errors/m
 import { recordSchemas } from '../../records/schemas/index.js';
 import { UPSTREAM_STATES } from '../../sync/states.js';
 import type { FailureItem } from '../../sync/record-search.js';
-import { callerOf, type Caller } from '../auth/authenticate.js';
+import { callerOf, mayShowIdentity, type Caller } from '../auth/authenticate.js';
 import type { Services } from '../services.js';
 import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 
@@ -105,12 +105,6 @@ export function failureFilter(services: Services, caller: Caller, q: Omit<Failur
     ...(q.reason ? { reason: q.reason } : {}),
     ...timeRange(q.from, q.to),
   };
-}
-
-// Names and NIKs are for the people who act on a record (admins at the puskesmas or dinas); a
-// monitor sees places, states and reasons.
-function mayShowIdentity(caller: Caller): boolean {
-  return caller.role === 'admin';
 }
 
 function withWords(item: FailureItem, lang: Language) {
