@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import type { Ledger } from '../sync/ledger.js';
+import type { StorePressure } from '../sync/store-pressure.js';
 import { identityOf, subjectKey, type Memory, type SubjectHistoryStore } from '../sync/subject-history.js';
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
@@ -14,6 +15,8 @@ export interface IngestDeps {
   config: Config;
   ledger: Ledger;
   history: SubjectHistoryStore;
+  /** absent: no high-water mark (tests that build the services themselves) */
+  pressure?: StorePressure;
   /** the caller's scope: whether it may post for this posyandu (absent: no limit) */
   mayWrite?: (posyandu: string) => boolean;
 }
@@ -33,6 +36,8 @@ export interface Accepted {
  */
 export async function acceptRecord(body: unknown, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
   const { config, ledger, history } = deps;
+  // Refused before any work: a full store is not made fuller, and the app hears it at once.
+  if (await deps.pressure?.full()) throw new GerbangError('store.full', [], { retryAfterSeconds: STORE_FULL_RETRY_SECONDS });
   const known = await storeCall(() => history.forRecord(body));
   let prepared;
   try {
@@ -84,6 +89,9 @@ function memoryOf(record: CanonicalRecord, indicators: Indicators, source: strin
   if (record.kind === 'immunization' && dose?.given) return { what: 'doses', field: `${dose.antigen}.${dose.dose}`, entry: { date, recordKey } };
   return undefined;
 }
+
+// Draining a backlog takes minutes, not seconds: an app that waits half a minute does not add to it.
+const STORE_FULL_RETRY_SECONDS = 30;
 
 /** Redis errors at ingest are an outage of our store: a fast 503 the app can retry. */
 async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
