@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
-import { closeDirectory, privateUmask } from './runtime/data-dir.js';
+import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { BulkReplays } from './sync/bulk-replay.js';
@@ -117,7 +117,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   let url: string | undefined;
   if (mode === 'serve') {
     const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-    const services = { config, ledger, history: new SubjectHistoryStore(producer), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

@@ -3,7 +3,7 @@ import type { Config } from '../config/types.js';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import type { Ledger } from '../sync/ledger.js';
 import type { StorePressure } from '../sync/store-pressure.js';
-import { identityOf, subjectKey, type Memory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import type { Memory, SubjectHistoryStore } from '../sync/subject-history.js';
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { Adapted } from '../records/adapters/adapter.js';
@@ -63,7 +63,7 @@ export async function acceptRecord(body: unknown, source: string, deps: IngestDe
       indicators: prepared.indicators,
       warnings: prepared.warnings,
       ...(adapted ? { provenance: adapted.provenance } : {}),
-      subject: subjectKey(identityOf(body)),
+      subject: history.subjectOf(body),
       posyandu: prepared.record.posyandu,
       puskesmas: posyandu?.puskesmas ?? '',
       regency: puskesmas?.regency ?? '',
