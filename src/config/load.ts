@@ -230,6 +230,12 @@ function checkCrossReferences(config: Config, origin: string): void {
   if (wait.maxHours * 60 < wait.firstMinutes) {
     problems.push(`  /delivery/identityWait/maxHours: must be at least firstMinutes (${wait.firstMinutes} min)`);
   }
+  // An unsynced payload may go only once delivery has stopped trying: by then every record is
+  // synced or failed, none still retrying or waiting for its person.
+  const tryingDays = Math.max(config.delivery.maxAgeHours / 24, wait.maxAgeDays);
+  if (config.retention.unsyncedPayloadDays <= tryingDays) {
+    problems.push(`  /retention/unsyncedPayloadDays: must be more than the ${tryingDays} days delivery keeps trying (delivery.maxAgeHours, delivery.identityWait.maxAgeDays)`);
+  }
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
     names.add(u.name);
