@@ -90,6 +90,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
+  const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   const search = new RecordSearch(producer);
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
 
@@ -109,14 +110,13 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     });
     workers.start();
     replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger });
+    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure });
     retention.start();
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
     const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });

@@ -1,7 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionConfig } from '../config/types.js';
+import { logRepeated } from '../log/logger.js';
 import { aggKeys } from './aggregates.js';
+import type { StorePressure } from './store-pressure.js';
+
+// A store above its high-water mark is looked at this often: what retention may drop is dropped
+// then, not at the next hourly sweep, since it is memory delivery can use.
+const PRESSURE_LOOK_MS = 10_000;
 
 const BATCH = 500;
 
@@ -45,25 +51,34 @@ const UNSYNCED_CURSOR = 'g:retention:unsynced-cursor';
  */
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
+  private pressureTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly deps: { redis: Redis; retention: RetentionConfig; logger: Logger }) {
+  constructor(private readonly deps: { redis: Redis; retention: RetentionConfig; logger: Logger; pressure?: StorePressure }) {
     deps.redis.defineCommand('gerbangDropPayload', { numberOfKeys: 2, lua: dropScript });
     deps.redis.defineCommand('gerbangDropUnsynced', { numberOfKeys: 1, lua: dropUnsyncedScript });
   }
 
   start(): void {
     const every = this.deps.retention.sweepIntervalMinutes * 60_000;
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((err: unknown) => this.deps.logger.warn({ err }, 'retention sweep failed; next time'))
-        .finally(() => (this.running = undefined));
-    }, every);
+    this.timer = setInterval(() => this.sweepInBackground(), every);
     this.timer.unref();
+    const { pressure } = this.deps;
+    if (pressure) {
+      this.pressureTimer = setInterval(() => void pressure.full().then((full) => full && this.sweepInBackground()), PRESSURE_LOOK_MS);
+      this.pressureTimer.unref();
+    }
+  }
+
+  private sweepInBackground(): void {
+    this.running ??= this.sweep()
+      .catch((err: unknown) => logRepeated(this.deps.logger, 'warn', 'retention', err, {}, 'retention sweep failed; next time'))
+      .finally(() => (this.running = undefined));
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.pressureTimer) clearInterval(this.pressureTimer);
     await this.running;
   }
 

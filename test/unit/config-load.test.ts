@@ -95,3 +95,10 @@ t.test('the store: maxmemory a quarter of the RAM within 64 MiB..1 GiB, high-wat
   t.match(problem({ upstreams: [satusehat], facilities, store: { highWaterPercent: 100 } }, { SS_ID: 'a', SS_SECRET: 'b' }), /highWaterPercent/);
   t.match(problem({ upstreams: [satusehat], facilities, security: { historyKey: 'short' } }, { SS_ID: 'a', SS_SECRET: 'b' }), /historyKey/);
 });
+
+t.test('unsynced payloads may go only after delivery has stopped trying', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b' };
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 20 } }, env), /unsyncedPayloadDays: must be more than the 30 days/);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 60 }, delivery: { maxAgeHours: 24 * 100 } }, env), /more than the 100 days/);
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 31 } }, env).retention.unsyncedPayloadDays, 31);
+});
