@@ -43,7 +43,7 @@ export async function startPrivateRedis(dir: string, opts: { maxmemoryMb: number
   const portFile = join(dir, 'redis.port');
   const survivor = await findRunning(portFile, dir, password);
   if (survivor) {
-    await setMaxmemory(survivor.url, opts.maxmemoryMb);
+    await applySettings(survivor.url, opts.maxmemoryMb, password);
     return { url: survivor.url, reused: true, stop: () => shutdown(survivor.url) };
   }
 
@@ -86,13 +86,17 @@ async function findRunning(portFile: string, dir: string, password: string): Pro
   return (await answers(url, dir)) ? { url } : undefined;
 }
 
-/** A server taken over keeps the cap this configuration asks for. */
-async function setMaxmemory(url: string, mb: number): Promise<void> {
+/**
+ * A server taken over gets the cap this configuration asks for, and the password (one left running
+ * by a gateway of 0.3.x had none; the connections it has stay authenticated).
+ */
+async function applySettings(url: string, mb: number, password: string): Promise<void> {
   const client = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   try {
     await client.config('SET', 'maxmemory', `${mb}mb`);
     await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await client.config('SET', 'requirepass', password);
   } finally {
     client.disconnect();
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import { getJson, postJson, spawnGateway, waitFor } from '../helpers/gateway.js';
 import { validAnthropometry } from '../fixtures/records.js';
+import { startRedis } from '../helpers/redis-server.js';
 
 /** One command over a bare socket (as any local program could), and the store's first answer line. */
 function rawCommand(port: number, command: string): Promise<string> {
@@ -68,6 +69,22 @@ t.test('no configuration: private Redis, outbox upstream, demo registry, loopbac
   probe.on('error', () => {});
   await t.rejects(probe.connect(), 'the private redis-server stopped with the gateway');
   probe.disconnect();
+});
+
+t.test('a private Redis left running without a password (0.3.x, killed) is taken over and given one', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gerbang-zero-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  mkdirSync(join(dataDir, 'redis'));
+  const left = await startRedis({ dir: join(dataDir, 'redis') });
+  t.teardown(() => left.stop());
+  writeFileSync(join(dataDir, 'redis', 'redis.port'), String(left.port));
+  t.match(await rawCommand(left.port, 'PING'), /^\+PONG/, 'it answers anyone before');
+  const g = await spawnGateway({ GERBANG_DATA_DIR: dataDir, PORT: '0' });
+  t.match(g.output(), /took over the private redis-server/);
+  t.equal((await postJson(`${g.url}/v1/records`, validAnthropometry)).status, 202, 'the gateway works on it');
+  t.match(await rawCommand(left.port, 'PING'), /^-NOAUTH/, 'and now it wants the password');
+  g.child.kill('SIGTERM');
+  t.equal(await g.exited, 0);
 });
 
 t.test('redis-server missing: says how to install it and exits non-zero', async (t) => {
