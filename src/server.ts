@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
+import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { BulkReplays } from './sync/bulk-replay.js';
@@ -12,6 +13,7 @@ import { Ledger } from './sync/ledger.js';
 import { DeliveryQueues } from './sync/queues.js';
 import { RecordSearch } from './sync/record-search.js';
 import { RetentionSweeper } from './sync/retention.js';
+import { StorePressure } from './sync/store-pressure.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
 import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
@@ -28,9 +30,9 @@ export interface Running {
 /** Redis for this process: the one REDIS_URL names, or a private redis-server under the data dir. */
 async function redisFor(config: Config, logger: Logger): Promise<{ url: string; privateRedis?: PrivateRedis }> {
   if (config.redisUrl) return { url: config.redisUrl };
-  const privateRedis = await startPrivateRedis(join(config.dataDir, 'redis'));
+  const privateRedis = await startPrivateRedis(join(config.dataDir, 'redis'), { maxmemoryMb: config.store.maxmemoryMb });
   logger.info(
-    { redis: privateRedis.url, dataDir: config.dataDir, reused: privateRedis.reused },
+    { redis: new URL(privateRedis.url).host, maxmemoryMb: config.store.maxmemoryMb, dataDir: config.dataDir, reused: privateRedis.reused },
     privateRedis.reused ? 'REDIS_URL not set: took over the private redis-server left running' : 'REDIS_URL not set: started a private redis-server (append-only file on)',
   );
   return { url: privateRedis.url, privateRedis };
@@ -70,6 +72,7 @@ function workerConnection(url: string, logger: Logger): Redis {
  */
 export async function start(config: Config, logger: Logger, mode: 'serve' | 'worker' = 'serve'): Promise<Running> {
   logStartup(config, logger, mode);
+  protectFiles(config);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
   const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
@@ -87,6 +90,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
+  const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   const search = new RecordSearch(producer);
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
 
@@ -106,14 +110,14 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     });
     workers.start();
     replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger });
+    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure });
     retention.start();
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer), upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }
@@ -136,6 +140,13 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
       logger.info('stopped');
     })());
   return { app, url, redisUrl, close };
+}
+
+/** The data directory and the outbox directories: this user's only, now and for what is written later. */
+function protectFiles(config: Config): void {
+  privateUmask();
+  closeDirectory(config.dataDir);
+  for (const u of config.upstreams) if (u.kind === 'outbox') closeDirectory(u.directory);
 }
 
 function logStartup(config: Config, logger: Logger, mode: string): void {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
@@ -36,7 +37,19 @@ const defaultDelivery: DeliveryConfig = {
 
 // Payloads hold names and NIKs. Once every upstream has a record, Gerbang needs only its states
 // and ids; 30 days leaves a month for a person to compare what the app sent with what arrived.
-const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinutes: 60 };
+// A record that never got through (failed, waiting for an identity) holds names and NIKs too. The
+// delivery retries for a week (maxAgeHours) and an identity is waited for a month; 90 days leaves a
+// person two months more to replay or fix it, after which its payload goes like a synced one's.
+const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinutes: 60, unsyncedPayloadDays: 90 };
+
+// The private Redis gets a memory cap, so that a flood fills a bounded store instead of the
+// machine: a quarter of the RAM, at most 1 GiB (at 7.4 KiB a queued record, ~140,000 records, more
+// than a province sends in a week) and at least 64 MiB. Ingest stops at 85% of it, so the other 15%
+// stay for what delivery writes (jobs, states) while it drains the backlog.
+export function defaultMaxmemoryMb(totalBytes = totalmem()): number {
+  return Math.max(64, Math.min(1024, Math.floor(totalBytes / 4 / 1024 / 1024)));
+}
+const defaultHighWaterPercent = 85;
 
 // A posyandu app sends a burst of a few hundred records after days offline, one request each or a
 // few $batch requests; 600 a minute per key lets that through and stops a runaway loop.
@@ -120,6 +133,8 @@ export function loadConfig(env: Env = process.env): Config {
       identityWait: { ...defaultDelivery.identityWait, ...(file.delivery?.identityWait ?? {}) },
     },
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
+    store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
+    security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
   return deepFreeze(config);
@@ -222,6 +237,12 @@ function checkCrossReferences(config: Config, origin: string): void {
   const wait = config.delivery.identityWait;
   if (wait.maxHours * 60 < wait.firstMinutes) {
     problems.push(`  /delivery/identityWait/maxHours: must be at least firstMinutes (${wait.firstMinutes} min)`);
+  }
+  // An unsynced payload may go only once delivery has stopped trying: by then every record is
+  // synced or failed, none still retrying or waiting for its person.
+  const tryingDays = Math.max(config.delivery.maxAgeHours / 24, wait.maxAgeDays);
+  if (config.retention.unsyncedPayloadDays <= tryingDays) {
+    problems.push(`  /retention/unsyncedPayloadDays: must be more than the ${tryingDays} days delivery keeps trying (delivery.maxAgeHours, delivery.identityWait.maxAgeDays)`);
   }
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);

@@ -111,6 +111,22 @@ export const configSchema = {
       properties: {
         payloadDays: { type: 'number', minimum: 0 },
         sweepIntervalMinutes: { type: 'number', exclusiveMinimum: 0 },
+        unsyncedPayloadDays: { type: 'number', minimum: 0 },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxmemoryMb: { type: 'integer', minimum: 16 },
+        highWaterPercent: { type: 'number', minimum: 10, maximum: 99 },
+      },
+    },
+    security: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        historyKey: { type: 'string', minLength: 32 },
       },
     },
     dataDir: { type: 'string', minLength: 1 },

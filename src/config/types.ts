@@ -124,6 +124,20 @@ export interface Config {
   apiKeys: ApiKeyConfig[];
   delivery: DeliveryConfig;
   retention: RetentionConfig;
+  store: StoreConfig;
+  security: SecurityConfig;
+}
+
+export interface StoreConfig {
+  /** maxmemory given to the private redis-server (an external Redis keeps its own) */
+  maxmemoryMb: number;
+  /** share of the store's maxmemory above which ingest answers 503 store.full */
+  highWaterPercent: number;
+}
+
+export interface SecurityConfig {
+  /** secret of the keyed hash naming a person's history; absent: generated once into the data directory */
+  historyKey?: string;
 }
 
 export type Role = 'submitter' | 'monitor' | 'admin';
@@ -150,4 +164,6 @@ export interface RetentionConfig {
   /** days after a record is synced at every upstream before its payload (the PHI) is dropped */
   payloadDays: number;
   sweepIntervalMinutes: number;
+  /** days after which the payload of a record not synced everywhere (failed, waiting) is dropped */
+  unsyncedPayloadDays: number;
 }

@@ -26,6 +26,7 @@ export const errorCodes = {
   'request.rate-limited': { status: 429, issueType: 'throttled' },
   // our own dependencies
   'store.unavailable': { status: 503, issueType: 'transient' },
+  'store.full': { status: 503, issueType: 'transient' },
   'internal': { status: 500, issueType: 'exception' },
 } as const satisfies Record<string, { status: number; issueType: string }>;
 

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import type { Ledger } from '../sync/ledger.js';
-import { identityOf, subjectKey, type Memory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import type { StorePressure } from '../sync/store-pressure.js';
+import type { Memory, SubjectHistoryStore } from '../sync/subject-history.js';
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { Adapted } from '../records/adapters/adapter.js';
@@ -13,6 +14,8 @@ export interface IngestDeps {
   config: Config;
   ledger: Ledger;
   history: SubjectHistoryStore;
+  /** absent: no high-water mark (tests that build the services themselves) */
+  pressure?: StorePressure;
   /** the caller's scope: whether it may post for this posyandu (absent: no limit) */
   mayWrite?: (posyandu: string) => boolean;
 }
@@ -32,6 +35,8 @@ export interface Accepted {
  */
 export async function acceptRecord(body: unknown, prepared: PreparedRecord, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
   const { config, ledger, history } = deps;
+  // Refused before any write: a full store is not made fuller, and the app hears it at once.
+  if (await deps.pressure?.full()) throw new GerbangError('store.full', [], { retryAfterSeconds: STORE_FULL_RETRY_SECONDS });
   if (deps.mayWrite && !deps.mayWrite(prepared.record.posyandu)) {
     throw new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path: 'posyandu', params: { posyandu: prepared.record.posyandu } }]);
   }
@@ -49,7 +54,7 @@ export async function acceptRecord(body: unknown, prepared: PreparedRecord, sour
       indicators: prepared.indicators,
       warnings: prepared.warnings,
       ...(adapted ? { provenance: adapted.provenance } : {}),
-      subject: subjectKey(identityOf(body)),
+      subject: history.subjectOf(body),
       posyandu: prepared.record.posyandu,
       puskesmas: posyandu?.puskesmas ?? '',
       regency: puskesmas?.regency ?? '',
@@ -91,6 +96,9 @@ function placeChanged(record: CanonicalRecord, storedPosyandu: string, mayWrite:
     { key: 'record.place-changed', severity: 'error', path: 'posyandu', params: { recordId: record.recordId, posyandu: record.posyandu, stored: storedPosyandu } },
   ]);
 }
+
+// Draining a backlog takes minutes, not seconds: an app that waits half a minute does not add to it.
+const STORE_FULL_RETRY_SECONDS = 30;
 
 /** Redis errors at ingest are an outage of our store: a fast 503 the app can retry. */
 export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { secretIn } from './data-dir.js';
 
 export class RedisNotInstalledError extends Error {
   override name = 'RedisNotInstalledError';
@@ -28,21 +29,32 @@ export interface PrivateRedis {
 
 /**
  * Starts a redis-server that belongs to this gateway: data under `dir` with the append-only file on
- * (an accepted record survives a crash), noeviction (BullMQ must never lose keys), loopback only.
- * If a gateway was killed and left its server running, that server is taken over rather than a
- * second one being started on the same files.
+ * (an accepted record survives a crash), noeviction (BullMQ must never lose keys), a memory cap
+ * (`maxmemoryMb`: a flood fills the store, not the machine; ingest stops before it, see
+ * StorePressure), loopback only, and a password generated once into `dir/redis.password` (0600):
+ * another local user can neither read the files nor talk to the server. The password goes in a
+ * configuration file, not on the command line, where `ps` would show it. If a gateway was killed
+ * and left its server running, that server is taken over rather than a second one being started
+ * on the same files.
  */
-export async function startPrivateRedis(dir: string): Promise<PrivateRedis> {
-  mkdirSync(dir, { recursive: true });
+export async function startPrivateRedis(dir: string, opts: { maxmemoryMb: number }): Promise<PrivateRedis> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const password = secretIn(join(dir, 'redis.password'));
   const portFile = join(dir, 'redis.port');
-  const survivor = await findRunning(portFile, dir);
-  if (survivor) return { url: survivor.url, reused: true, stop: () => shutdown(survivor.url) };
+  const survivor = await findRunning(portFile, dir, password);
+  if (survivor) {
+    await applySettings(survivor.url, opts.maxmemoryMb, password);
+    return { url: survivor.url, reused: true, stop: () => shutdown(survivor.url) };
+  }
 
   if (spawnSync('redis-server', ['--version']).error) throw new RedisNotInstalledError();
+  const confFile = join(dir, 'redis.conf');
+  writeFileSync(confFile, `requirepass ${password}\n`, { mode: 0o600 });
   const port = await freePort();
   const child = spawn(
     'redis-server',
     [
+      confFile,
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--dir', dir,
@@ -50,23 +62,44 @@ export async function startPrivateRedis(dir: string): Promise<PrivateRedis> {
       '--appendfsync', 'everysec',
       '--save', '',
       '--maxmemory-policy', 'noeviction',
+      '--maxmemory', `${opts.maxmemoryMb}mb`,
       '--logfile', 'redis.log',
       '--pidfile', join(dir, 'redis.pid'),
     ],
     { stdio: 'ignore' },
   );
-  const url = `redis://127.0.0.1:${port}`;
+  const url = urlOf(port, password);
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   await waitUntilReady(url, exited, join(dir, 'redis.log'));
   writeFileSync(portFile, String(port));
   return { url, reused: false, stop: () => stopChild(child, exited) };
 }
 
+function urlOf(port: number | string, password: string): string {
+  return `redis://:${password}@127.0.0.1:${port}`;
+}
+
 /** The server a killed gateway left running on these files, if it still answers (and is ours). */
-async function findRunning(portFile: string, dir: string): Promise<{ url: string } | undefined> {
+async function findRunning(portFile: string, dir: string, password: string): Promise<{ url: string } | undefined> {
   if (!existsSync(portFile)) return undefined;
-  const url = `redis://127.0.0.1:${readFileSync(portFile, 'utf8').trim()}`;
+  const url = urlOf(readFileSync(portFile, 'utf8').trim(), password);
   return (await answers(url, dir)) ? { url } : undefined;
+}
+
+/**
+ * A server taken over gets the cap this configuration asks for, and the password (one left running
+ * by a gateway of 0.3.x had none; the connections it has stay authenticated).
+ */
+async function applySettings(url: string, mb: number, password: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.config('SET', 'maxmemory', `${mb}mb`);
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await client.config('SET', 'requirepass', password);
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function answers(url: string, expectedDir?: string): Promise<boolean> {

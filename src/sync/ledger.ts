@@ -244,6 +244,8 @@ local recKey, inbox = KEYS[1], KEYS[2]
 local U, nowMs, day, nowIso = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local current = redis.call('HGET', recKey, 'u:' .. U)
 if not current then return 0 end
+-- nothing to send again once retention dropped the payload
+if redis.call('HEXISTS', recKey, 'bundle') == 0 then return 0 end
 local st = cjson.decode(current)
 local replayable = false
 for i = 5, #ARGV do if ARGV[i] == st.state then replayable = true end end

@@ -1,10 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { readMapping } from '../fhir/terminology.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
-// month (N/T) and immunisation doses received (status, IDL). Keyed by a hash of the identity (NIK,
-// or the mother's NIK + birth date + birth order), so that no NIK is a Redis key.
+// month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
+// the identity (NIK, or the mother's NIK + birth date + birth order): NIKs are few enough (region,
+// birth date, a 4-digit serial) that a plain hash is reversed by trying them all in seconds; without
+// the secret, a copy of the store does not say whose history a key is.
 
 /** Where an entry was recorded: the posyandu of the record it came from (absent in entries kept before places were). */
 export interface Placed {
@@ -31,33 +34,89 @@ export function historyWithin(history: SubjectHistory, covers: (posyandu: string
   return { ...(weighings ? { weighings } : {}), ...(doses ? { doses } : {}) };
 }
 
-/** A person's key in Redis: a hash of the identity, never the NIK itself. */
-export function subjectKey(identity: string | undefined): string {
-  return identity ? createHash('sha256').update(identity).digest('hex').slice(0, 40) : '';
+interface HistoryRetention {
+  weighingMonthsKept: number;
+  weighingsUntilAgeMonths: number;
+  dosesUntilAgeMonths: number;
+  fallbackDays: number;
 }
 
-const keyOf = (what: 'weighing' | 'doses', identity: string) => `g:${what}:${subjectKey(identity)}`;
+const retention = readMapping<HistoryRetention>('history-retention.json', (d, fail) => {
+  for (const k of ['weighingMonthsKept', 'weighingsUntilAgeMonths', 'dosesUntilAgeMonths', 'fallbackDays'] as const) {
+    if (!Number.isInteger(d[k]) || d[k] < 1) fail(k, 'must be a whole number of at least 1');
+  }
+});
 
 /** One thing to remember of an accepted record. */
 export type Memory =
   | { what: 'weighing'; field: string; entry: WeighingHistory[string] & Placed }
   | { what: 'doses'; field: string; entry: DoseHistory[string] };
 
+type What = Memory['what'];
+
+// A 0.3.x key (plain SHA-256 of the identity) is renamed to its keyed name the first time the
+// person is seen again, so the history carries on.
+const readScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
+return redis.call('HGETALL', KEYS[1])`;
+
+// Writes one entry; drops the month fields before ARGV[4] but the newest of them (it still tells
+// O from B); the key goes when the child is past the age the indicators need (ARGV[3], seconds).
+const rememberScript = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[4] ~= '' then
+  local older = {}
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do if f < ARGV[4] then older[#older + 1] = f end end
+  table.sort(older)
+  for i = 1, #older - 1 do redis.call('HDEL', KEYS[1], older[i]) end
+end
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1`;
+
+type Scripted = Redis & {
+  gerbangHistoryRead(key: string, legacy: string): Promise<string[]>;
+  gerbangHistoryRemember(key: string, field: string, entry: string, expireAt: number, keepFrom: string): Promise<number>;
+};
+
 export class SubjectHistoryStore {
-  constructor(private readonly redis: Redis) {}
+  private readonly redis: Scripted;
+
+  /** `secret`: security.historyKey, or the one generated into the data directory. */
+  constructor(redis: Redis, private readonly secret: string) {
+    redis.defineCommand('gerbangHistoryRead', { numberOfKeys: 2, lua: readScript });
+    redis.defineCommand('gerbangHistoryRemember', { numberOfKeys: 1, lua: rememberScript });
+    this.redis = redis as Scripted;
+  }
+
+  /** A person's key: a keyed hash of the identity, never the NIK itself nor a plain hash of it. */
+  subjectKey(identity: string | undefined): string {
+    return identity ? createHmac('sha256', this.secret).update(identity).digest('hex').slice(0, 40) : '';
+  }
+
+  /** The key of the person a record is about ('' when the record does not say). */
+  subjectOf(body: unknown): string {
+    return this.subjectKey(identityOf(body));
+  }
 
   /** The history a record of this kind is judged against (none for kinds that need none). */
   async forRecord(body: unknown): Promise<SubjectHistory | undefined> {
     const need = historyNeeded(body);
     if (!need) return undefined;
-    const h = await this.redis.hgetall(keyOf(need.what, need.identity));
-    const parsed = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as unknown]));
+    const flat = await this.redis.gerbangHistoryRead(this.keyOf(need.what, need.identity), legacyKeyOf(need.what, need.identity));
+    const parsed: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) parsed[flat[i]!] = JSON.parse(flat[i + 1]!) as unknown;
     return need.what === 'weighing' ? { weighings: parsed as WeighingHistory } : { doses: parsed as DoseHistory };
   }
 
-  async remember(body: unknown, memory: Memory): Promise<void> {
+  async remember(body: unknown, memory: Memory, now = Date.now()): Promise<void> {
     const identity = identityOf(body);
-    if (identity) await this.redis.hset(keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry));
+    if (!identity) return;
+    const keepFrom = memory.what === 'weighing' ? monthsBefore(memory.field, retention.weighingMonthsKept) : '';
+    await this.redis.gerbangHistoryRemember(this.keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry), expiryOf(memory.what, body, now), keepFrom);
+  }
+
+  private keyOf(what: What, identity: string): string {
+    return `g:${what}:${this.subjectKey(identity)}`;
   }
 }
 
@@ -66,7 +125,31 @@ export function usesHistory(body: unknown): boolean {
   return historyNeeded(body) !== undefined;
 }
 
-function historyNeeded(body: unknown): { what: 'weighing' | 'doses'; identity: string } | undefined {
+/** The name 0.3.x gave a history, to carry it over (see readScript). */
+function legacyKeyOf(what: What, identity: string): string {
+  return `g:${what}:${createHash('sha256').update(identity).digest('hex').slice(0, 40)}`;
+}
+
+/** "YYYY-MM" `n` months before a "YYYY-MM" field. */
+export function monthsBefore(field: string, n: number): string {
+  const m = /^(\d{4})-(\d{2})$/.exec(field);
+  if (!m) return '';
+  const index = Number(m[1]) * 12 + Number(m[2]) - 1 - n;
+  return `${String(Math.floor(index / 12)).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}`;
+}
+
+/** When a history may go (seconds since the epoch): the child past the age it serves, or the fallback. */
+export function expiryOf(what: What, body: unknown, now: number): number {
+  const birth = (body as { subject?: { birthDate?: unknown } } | null)?.subject?.birthDate;
+  const months = what === 'weighing' ? retention.weighingsUntilAgeMonths : retention.dosesUntilAgeMonths;
+  const born = typeof birth === 'string' ? /^(\d{4})-(\d{2})-(\d{2})/.exec(birth) : null;
+  if (!born) return Math.floor(now / 1000) + retention.fallbackDays * 86_400;
+  const until = Date.UTC(Number(born[1]), Number(born[2]) - 1 + months, Number(born[3]));
+  // at least a day, so that a record past the age still sees its own month
+  return Math.floor(Math.max(until, now + 86_400_000) / 1000);
+}
+
+function historyNeeded(body: unknown): { what: What; identity: string } | undefined {
   const kind = (body as { kind?: unknown } | null)?.kind;
   const what = kind === 'anthropometry' ? 'weighing' : kind === 'immunization' ? 'doses' : undefined;
   const identity = identityOf(body);

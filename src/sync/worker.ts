@@ -7,6 +7,7 @@ import { logRepeated } from '../log/logger.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
 import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
+import { isOutOfMemory, storeHasRoom } from './store-pressure.js';
 import { QUEUE_PREFIX, queueName, type DeliveryJob } from './queues.js';
 import { decide, isUpstreamFailure, lowerPriority, throttleMs, type Decision } from './retry-policy.js';
 import type { UpstreamError, UpstreamStatus } from './states.js';
@@ -17,6 +18,9 @@ const ORDER_WAIT_MS = 250;
 // BullMQ's limiter needs a maximum before a pause (Queue.rateLimit) takes effect; an upstream with
 // no configured rate gets one no worker pool reaches.
 const UNLIMITED_PER_SECOND = 1_000_000;
+
+// A store that refuses writes (full) is looked at this often until it takes them again.
+const ROOM_LOOK_MS = 1_000;
 
 interface Lane {
   upstream: Upstream;
@@ -33,6 +37,7 @@ interface Lane {
 export class DeliveryWorkers {
   private readonly workers: Worker<DeliveryJob>[] = [];
   private readonly lanes: Lane[] = [];
+  private roomWatch: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
@@ -59,7 +64,7 @@ export class DeliveryWorkers {
         queue: new Queue<DeliveryJob>(queueName(upstream.name), { connection, prefix: QUEUE_PREFIX }),
       };
       this.lanes.push(lane);
-      const worker = new Worker<DeliveryJob>(queueName(upstream.name), (job, token) => this.deliver(lane, job, token), {
+      const worker = new Worker<DeliveryJob>(queueName(upstream.name), (job, token) => this.deliverOrWait(lane, job, token), {
         connection,
         prefix: QUEUE_PREFIX,
         concurrency: delivery.concurrency,
@@ -111,8 +116,44 @@ export class DeliveryWorkers {
 
   /** Finishes the pushes in flight, then stops (SIGTERM). */
   async close(): Promise<void> {
+    clearInterval(this.roomWatch);
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all(this.lanes.map((l) => l.queue.close()));
+  }
+
+  /**
+   * A full store (Redis refusing writes with OOM) is not the record's fault: the job goes back
+   * untried, spending none of its attempts, and every worker of this process stops taking jobs
+   * until the store has room. Without this each job failed and was retried by BullMQ until its
+   * attempts ran out, and was then left failed with its record still "sending": delivery locked up
+   * instead of draining once memory was freed.
+   */
+  private async deliverOrWait(lane: Lane, job: Job<DeliveryJob>, token: string | undefined): Promise<string> {
+    try {
+      return await this.deliver(lane, job, token);
+    } catch (err) {
+      if (!isOutOfMemory(err)) throw err;
+      this.pauseUntilRoom(err);
+      // If even this move is refused, BullMQ's own retry has the job.
+      return this.later(job, token, (this.deps.now ?? Date.now)() + ROOM_LOOK_MS);
+    }
+  }
+
+  private pauseUntilRoom(err: unknown): void {
+    if (this.roomWatch) return;
+    logRepeated(this.deps.logger, 'warn', 'delivery:store-full', err, {}, 'the store refuses writes (full): delivery pauses until it has room');
+    // Local pauses: no Redis write, which the store would refuse.
+    for (const w of this.workers) void w.pause(true);
+    this.roomWatch = setInterval(() => {
+      void storeHasRoom(this.deps.connection).then((room) => {
+        if (!room || !this.roomWatch) return;
+        clearInterval(this.roomWatch);
+        this.roomWatch = undefined;
+        for (const w of this.workers) w.resume();
+        this.deps.logger.info('the store takes writes again: delivery resumes');
+      });
+    }, ROOM_LOOK_MS);
+    this.roomWatch.unref();
   }
 
   private async deliver(lane: Lane, job: Job<DeliveryJob>, token: string | undefined): Promise<string> {

@@ -20,6 +20,8 @@ export interface GatewayOptions {
   apiKeys?: unknown[];
   retention?: Record<string, unknown>;
   facilities?: unknown;
+  store?: Record<string, unknown>;
+  security?: Record<string, unknown>;
 }
 
 /**
@@ -48,6 +50,8 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
     delivery: { ...testDelivery, ...opts.delivery },
     ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
     ...(opts.retention ? { retention: opts.retention } : {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.security ? { security: opts.security } : {}),
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, defaultMaxmemoryMb, loadConfig } from '../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gerbang-config-'));
 const facilities = {
@@ -94,4 +94,25 @@ t.test('no API keys and no host named: listens on 127.0.0.1; with keys: on every
   const apiKeys = [{ id: 'k', hash: `sha256:${'a'.repeat(64)}`, role: 'monitor', scope: { puskesmas: ['P3201010101'] } }];
   writeFileSync(path, JSON.stringify({ ...file, apiKeys }));
   t.equal(loadConfig({ GERBANG_CONFIG: path }).server.host, '0.0.0.0', 'with keys the default is every interface');
+});
+
+t.test('the store: maxmemory a quarter of the RAM within 64 MiB..1 GiB, high-water mark 85%, both configurable', async (t) => {
+  const GiB = 1024 ** 3;
+  t.equal(defaultMaxmemoryMb(16 * GiB), 1024, 'a large machine: 1 GiB');
+  t.equal(defaultMaxmemoryMb(2 * GiB), 512, '2 GiB of RAM: 512 MiB');
+  t.equal(defaultMaxmemoryMb(GiB / 8), 64, 'a tiny machine: at least 64 MiB');
+  const cfg = load({ upstreams: [satusehat], facilities }, { SS_ID: 'a', SS_SECRET: 'b' });
+  t.equal(cfg.store.highWaterPercent, 85);
+  t.equal(cfg.store.maxmemoryMb, defaultMaxmemoryMb());
+  t.equal(cfg.retention.unsyncedPayloadDays, 90, 'failed and waiting payloads kept 90 days by default');
+  t.same(load({ upstreams: [satusehat], facilities, store: { maxmemoryMb: 256, highWaterPercent: 70 } }, { SS_ID: 'a', SS_SECRET: 'b' }).store, { maxmemoryMb: 256, highWaterPercent: 70 });
+  t.match(problem({ upstreams: [satusehat], facilities, store: { highWaterPercent: 100 } }, { SS_ID: 'a', SS_SECRET: 'b' }), /highWaterPercent/);
+  t.match(problem({ upstreams: [satusehat], facilities, security: { historyKey: 'short' } }, { SS_ID: 'a', SS_SECRET: 'b' }), /historyKey/);
+});
+
+t.test('unsynced payloads may go only after delivery has stopped trying', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b' };
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 20 } }, env), /unsyncedPayloadDays: must be more than the 30 days/);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 60 }, delivery: { maxAgeHours: 24 * 100 } }, env), /more than the 100 days/);
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 31 } }, env).retention.unsyncedPayloadDays, 31);
 });
