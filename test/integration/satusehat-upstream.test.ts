@@ -44,7 +44,7 @@ function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstr
     authUrl: srv.authBase,
     baseUrl: srv.fhirBase,
     credentials: { [ORG]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
-    timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000 },
+    timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
     redis,
     onTokenRefresh: () => refreshes++,
     now: () => clock,
@@ -228,7 +228,7 @@ t.test('a 401 refreshes the token once, never twice', async (t) => {
 });
 
 t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is written twice', async (t) => {
-  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000 } });
+  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000, totalMs: 20_000 } });
   const id = 'PB-2025-000500';
   const bundle = bundleOf(anthropometry(id));
   const sent = transactions();
