@@ -9,7 +9,7 @@ import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
 import { isDuplicateAnswer } from './duplicate-answer.js';
-import { findActiveEpisode, findByIdentifier } from './existing-resources.js';
+import { findActiveEpisode, findAllByIdentifier, findByIdentifier } from './existing-resources.js';
 import { IdentityCache } from './identity-cache.js';
 import { badAnswer, httpOutcome, isTransportError, transactionAnswerProblem, transportOutcome, type AnswerLimits } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
@@ -225,11 +225,12 @@ export class SatusehatUpstream implements Upstream {
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
     const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
     if (resending) {
-      for (const e of pending) {
-        if (e.role !== 'clinical') continue;
-        const id = await findByIdentifier(this.api, orgId, e.resource);
+      const clinical = pending.filter((e) => e.role === 'clinical');
+      const ids = await findAllByIdentifier(this.api, orgId, clinical.map((e) => e.resource));
+      clinical.forEach((e, i) => {
+        const id = ids[i];
         if (id) found(e, id);
-      }
+      });
     }
     await this.create(orgId, ctx, pending, refs, practitioners, resending, { adopt, duplicate, settled });
 
