@@ -15,7 +15,7 @@ export interface ApiReply {
 
 // A push makes several calls (look-ups, then the transaction) and fails whole when one fails. A
 // look-up or a PUT changes nothing when repeated, so on a failure of the platform (a network
-// error, 408, 5xx, a deadline) it is tried again at once, twice, after 100 and ~200 ms: on a
+// error, 408, 5xx, a deadline) it is tried twice more, after about 100 and 200 ms: on a
 // platform failing one request in ten, a push then fails for its transaction alone, not for any
 // of its five or so calls. A 429 is not retried here: the queue pauses for it (worker.ts).
 const IDEMPOTENT_TRIES = 3;

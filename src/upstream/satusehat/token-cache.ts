@@ -80,6 +80,14 @@ function neverSent(err: unknown): boolean {
   return typeof code === 'string' && NOT_CONNECTED.has(code);
 }
 
+/** What the token endpoint answered (a call that threw has already failed). */
+interface TokenAnswer {
+  started: number;
+  status: number;
+  text: string;
+  retryAfter: string | string[] | undefined;
+}
+
 interface Keys {
   token: string;
   lock: string;
@@ -196,7 +204,7 @@ export class TokenCache {
     }
   }
 
-  private async ask(orgId: string, keys: Keys): Promise<{ started: number; status: number; text: string; retryAfter: string | string[] | undefined }> {
+  private async ask(orgId: string, keys: Keys): Promise<TokenAnswer> {
     const creds = this.#credentials[orgId]!;
     const started = this.now();
     let status: number;
@@ -224,7 +232,7 @@ export class TokenCache {
     return { started, status, text, retryAfter };
   }
 
-  private async take(orgId: string, keys: Keys, answer: { started: number; status: number; text: string; retryAfter: string | string[] | undefined }): Promise<string> {
+  private async take(orgId: string, keys: Keys, answer: TokenAnswer): Promise<string> {
     const { started, status, text, retryAfter } = answer;
     if (status !== 200) return this.fail(orgId, keys, 'rejected', { status, retryAfterSeconds: retryAfterSeconds(retryAfter) });
     const parsed = parseToken(text);
