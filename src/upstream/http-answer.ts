@@ -58,19 +58,23 @@ export function httpOutcome(status: number, headers: IncomingHttpHeaders): PushO
  * body) says nothing about what was written, so the push is tried again, never called synced.
  */
 export function transactionAnswerProblem(sent: Bundle, answer: unknown): string | undefined {
-  if (!answer || typeof answer !== 'object' || Array.isArray(answer)) {
-    return `the upstream answered a transaction with a 2xx that is not JSON (${typeof answer === 'string' ? JSON.stringify(answer.slice(0, 60)) : typeof answer})`;
-  }
+  // The words name only what FHIR defines: the answer's own text could quote anything (a NIK).
+  if (!answer || typeof answer !== 'object' || Array.isArray(answer)) return 'the upstream answered a transaction with a 2xx that is not JSON';
   const b = answer as { resourceType?: unknown; type?: unknown; entry?: unknown };
   if (b.resourceType !== 'Bundle' || b.type !== 'transaction-response') {
-    return `the upstream answered a transaction with a 2xx that is not a transaction-response Bundle (resourceType ${String(b.resourceType).slice(0, 40)}, type ${String(b.type).slice(0, 40)})`;
+    return `the upstream answered a transaction with a 2xx that is not a transaction-response Bundle (resourceType ${token(b.resourceType)}, type ${token(b.type)})`;
   }
   const expected = sent.entry?.length ?? 0;
   const entries = Array.isArray(b.entry) ? (b.entry as Array<{ response?: { status?: unknown } } | null>) : [];
   if (entries.length !== expected) return `the transaction-response has ${entries.length} entries for the ${expected} sent`;
   const bad = entries.findIndex((e) => typeof e?.response?.status !== 'string' || !/^2\d\d(\s|$)/.test(e.response.status));
-  if (bad >= 0) return `entry ${bad} of the transaction-response has no 2xx status (${String(entries[bad]?.response?.status).slice(0, 40)})`;
+  if (bad >= 0) return `entry ${bad} of the transaction-response has no 2xx status (${token(entries[bad]?.response?.status)})`;
   return undefined;
+}
+
+/** A FHIR code or status line as it was, or `other` when it is not one. */
+function token(value: unknown): string {
+  return typeof value === 'string' && /^[A-Za-z0-9 -]{1,40}$/.test(value) ? value : value === undefined ? 'none' : 'other';
 }
 
 /** The outcome of a 2xx that cannot be used: transient, and counted against the upstream's health. */
