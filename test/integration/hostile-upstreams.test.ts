@@ -45,7 +45,7 @@ const front = createServer((req, res) => {
 async function passThrough(req: IncomingMessage, body: Buffer, res: ServerResponse) {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
-  const answer = await fetch(`${engine.origin}${req.url}`, { method: req.method ?? 'GET', headers, ...(body.length ? { body } : {}) });
+  const answer = await fetch(`${engine.origin}${req.url}`, { method: req.method ?? 'GET', headers, ...(body.length ? { body: body.toString('utf8') } : {}) });
   res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
   res.end(Buffer.from(await answer.arrayBuffer()));
 }
