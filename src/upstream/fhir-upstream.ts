@@ -35,7 +35,7 @@ export class FhirUpstream implements Upstream {
     });
     this.limits = { totalMs: cfg.timeouts.totalMs, maxAnswerBytes: cfg.maxAnswerBytes };
     const v = cfg.validation;
-    this.validationLimits = { totalMs: Math.min(v.totalMs, cfg.timeouts.totalMs), maxAnswerBytes: cfg.maxAnswerBytes };
+    this.validationLimits = { totalMs: v.totalMs, maxAnswerBytes: cfg.maxAnswerBytes };
     this.validationPool = new Pool(url.origin, {
       connections: v.connections,
       connectTimeout: Math.min(cfg.timeouts.connectMs, v.totalMs),
