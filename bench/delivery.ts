@@ -2,6 +2,9 @@
 //   satusehat: the worker draining records through the SATUSEHAT path (token and identity caches
 //              warm) to a local SATUSEHAT-shaped upstream that answers at once, vs raw undici POSTs
 //              of the same Bundles to that upstream's transaction endpoint
+//   flaky:     BENCH_FLAKY (48) records of mixed kinds drained through the SATUSEHAT test double
+//              answering 503 to 10% of all requests (seeded), against the same drain through a
+//              healthy double; floor: the flaky drain takes at most 3x as long
 //   backlog:   BENCH_BACKLOG (100,000) records queued with no worker running, then drained by one
 //              `gerbang worker` process: time, peak RSS of that process, Redis memory per queued record
 import { spawn } from 'node:child_process';
@@ -19,9 +22,16 @@ const { unpackBundle } = (await dist('sync/stored-bundle.js')) as typeof import(
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
 import { validAnthropometry } from '../test/fixtures/records.js';
+import { startSatusehatServer } from '../test/helpers/satusehat-server.js';
+import { ancRecord, childRecord, postAll, satusehatFacilities, satusehatUpstream, seedPeople, untilAllSynced } from '../test/helpers/satusehat-drain.js';
 
 const SATUSEHAT_RECORDS = Number(process.env.BENCH_SATUSEHAT ?? 2000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
+const FLAKY_RECORDS = Number(process.env.BENCH_FLAKY ?? 48);
+const FLAKY_FLOOR = 3;
+// Either drain taking longer than this ends the bench as failed, so a circuit that keeps pausing
+// cannot make it run for hours.
+const FLAKY_BOUND_MS = 300_000;
 const CONCURRENCY = 16;
 const ORG = '10000004';
 const SUPERVISOR_NIK = '3201014404800002';
@@ -275,16 +285,53 @@ async function benchBacklog(redisUrl: string) {
   return { fillSeconds, drainSeconds, synced, peakRssMb: peak, bytesPerQueued: (memoryQueued - memoryBefore) / BACKLOG };
 }
 
+/**
+ * One drain of the same records (a child's weighing, one in three an ANC visit) through a fresh
+ * SATUSEHAT test double, with the production delivery and circuit settings; seconds from the first
+ * post to the last record synced.
+ */
+async function drainThroughDouble(flakyRate: number, seed: number): Promise<{ seconds: number; requests: number; failed: number }> {
+  const redis = await startRedis({ appendonly: false });
+  const srv = await startSatusehatServer(flakyRate > 0 ? { flaky: { rate: flakyRate, status: 503, seed } } : {});
+  const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ ...satusehatUpstream(srv), circuit: {} }], facilities: satusehatFacilities(), delivery: { baseDelayMs: 2_000, maxDelayMs: 20 * 60_000, lockDurationMs: 30_000, concurrency: 8 } });
+  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1' });
+  const gw = await start(config, createLogger('warn'));
+  try {
+    const records = Array.from({ length: FLAKY_RECORDS }, (_, i) => (i % 3 === 2 ? ancRecord(i + 1) : childRecord(i + 1)));
+    await seedPeople(srv, records);
+    const started = performance.now();
+    const sent = await postAll(gw.url ?? '', 'bench', records);
+    await untilAllSynced(gw.url ?? '', sent, FLAKY_BOUND_MS);
+    return { seconds: (performance.now() - started) / 1000, requests: srv.requests.length, failed: srv.flakyFailures() };
+  } finally {
+    await gw.close();
+    await srv.close();
+    await redis.stop();
+    cfg.cleanup();
+  }
+}
+
+async function benchFlaky() {
+  console.error('bench: flaky SATUSEHAT drain');
+  const healthy = await drainThroughDouble(0, 1);
+  const flaky = await drainThroughDouble(0.1, 16);
+  return { healthy, flaky, ratio: flaky.seconds / healthy.seconds };
+}
+
 const redis = await startRedis({ appendonly: true });
 try {
-  const ss = await benchSatusehat(redis.url);
-  const backlog = await benchBacklog(redis.url);
+  // BENCH_PARTS=flaky (say) measures only that part; all three unless told.
+  const parts = new Set((process.env.BENCH_PARTS ?? 'satusehat,flaky,backlog').split(','));
+  const ss = parts.has('satusehat') ? await benchSatusehat(redis.url) : undefined;
+  const flaky = parts.has('flaky') ? await benchFlaky() : undefined;
+  const backlog = parts.has('backlog') ? await benchBacklog(redis.url) : undefined;
   const lines = [
-    `satusehat raw undici ${ss.rawRate.toFixed(0)} bundles/s | worker through the SATUSEHAT path ${ss.drainRate.toFixed(0)} records/s (${ss.synced}/${SATUSEHAT_RECORDS} synced; caches warm: ${ss.lookups} lookups, ${ss.tokens} token request(s) in all) | ratio ${((ss.drainRate / ss.rawRate) * 100).toFixed(1)}%`,
-    `backlog ${BACKLOG} records: queued in ${backlog.fillSeconds.toFixed(0)} s; one worker process drained them in ${backlog.drainSeconds.toFixed(0)} s (${(BACKLOG / backlog.drainSeconds).toFixed(0)} records/s, ${backlog.synced} synced) | peak RSS of the worker ${backlog.peakRssMb.toFixed(0)} MB | Redis ${(backlog.bytesPerQueued / 1024).toFixed(1)} KiB per queued record`,
+    ss && `satusehat raw undici ${ss.rawRate.toFixed(0)} bundles/s | worker through the SATUSEHAT path ${ss.drainRate.toFixed(0)} records/s (${ss.synced}/${SATUSEHAT_RECORDS} synced; caches warm: ${ss.lookups} lookups, ${ss.tokens} token request(s) in all) | ratio ${((ss.drainRate / ss.rawRate) * 100).toFixed(1)}%`,
+    flaky && `flaky SATUSEHAT (503 to ${flaky.flaky.failed} of ${flaky.flaky.requests} requests, 10%) drained ${FLAKY_RECORDS} records in ${flaky.flaky.seconds.toFixed(1)} s vs ${flaky.healthy.seconds.toFixed(1)} s through a healthy one (${flaky.healthy.requests} requests) | ratio ${flaky.ratio.toFixed(2)}x (floor ${FLAKY_FLOOR}x)`,
+    backlog && `backlog ${BACKLOG} records: queued in ${backlog.fillSeconds.toFixed(0)} s; one worker process drained them in ${backlog.drainSeconds.toFixed(0)} s (${(BACKLOG / backlog.drainSeconds).toFixed(0)} records/s, ${backlog.synced} synced) | peak RSS of the worker ${backlog.peakRssMb.toFixed(0)} MB | Redis ${(backlog.bytesPerQueued / 1024).toFixed(1)} KiB per queued record`,
   ];
-  console.log(lines.join('\n'));
-  if (ss.synced !== SATUSEHAT_RECORDS || backlog.synced !== BACKLOG) process.exitCode = 1;
+  console.log(lines.filter(Boolean).join('\n'));
+  if ((ss && ss.synced !== SATUSEHAT_RECORDS) || (backlog && backlog.synced !== BACKLOG) || (flaky && flaky.ratio > FLAKY_FLOOR)) process.exitCode = 1;
 } finally {
   await redis.stop();
 }

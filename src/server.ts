@@ -88,7 +88,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
-    createUpstream(u, { redis: upstreamRedis, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
+    createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   const search = new RecordSearch(producer);

@@ -10,7 +10,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const defaultTimeouts: Timeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 };
+// totalMs bounds one request whatever its pace: the phase timeouts only bound the silence between
+// bytes, so a server answering a byte every 20 s would otherwise hold a delivery slot for as long
+// as it likes. A minute is two full phases, and far more than any healthy answer takes.
+const defaultTimeouts: Timeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, totalMs: 60_000 };
+
+// A transaction-response for the largest Bundle Gerbang makes, with every resource returned, is a
+// few hundred KiB; 4 MiB leaves room and stops an endless answer from being read to its end.
+const defaultMaxAnswerBytes = 4 * 1024 * 1024;
+
+// $map?validate is a person's dry run: two connections and 15 s of their own, beside the delivery pool.
+const defaultValidation = { connections: 2, totalMs: 15_000 };
 
 // Delivery defaults. Kader sync in bursts after days offline and upstreams have maintenance windows
 // and long holidays, so a record keeps retrying for up to a week (maxAgeHours) before a person is
@@ -26,6 +36,7 @@ const defaultDelivery: DeliveryConfig = {
   baseDelayMs: 2_000,
   maxDelayMs: 20 * 60_000,
   lockDurationMs: 30_000,
+  maxRetryAfterSeconds: 900,
   identityWait: { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 },
   runWorker: true,
 };
@@ -65,7 +76,9 @@ const defaultAuthFailuresPerMinute = 20;
 // one round of pushes) open the circuit. The first pause is 30 s, short enough that a blip costs
 // little; each failed probe doubles it up to 10 min, so a long outage costs one probe per 10 min
 // instead of a retry storm, and a recovered upstream gets traffic within 10 min.
-const defaultCircuit: CircuitConfig = { failureThreshold: 5, openSeconds: 30, maxOpenSeconds: 600 };
+// A platform that fails one request in ten is slow, not down: the circuit opens on the share of
+// failed pushes among the last 20 (half of them, and at least 5), not on a run of bad luck.
+const defaultCircuit: CircuitConfig = { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 30, maxOpenSeconds: 600 };
 
 // SATUSEHAT: an IHS number or a nakes id does not change; a week keeps lookups rare and still
 // notices a merged or deactivated record. §2.2 (P07): nik-ibu registration only for 60 days.
@@ -194,6 +207,7 @@ type RawUpstream = NonNullable<ConfigFile['upstreams']>[number] & Record<string,
 
 function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
   const timeouts = { ...defaultTimeouts, ...((u.timeouts as Partial<Timeouts> | undefined) ?? {}) };
+  const maxAnswerBytes = (u.maxAnswerBytes as number | undefined) ?? defaultMaxAnswerBytes;
   const common = {
     name: u.name,
     pushesPerSecond: u.pushesPerSecond as number | undefined,
@@ -209,6 +223,8 @@ function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
         maxConnections: (u.maxConnections as number | undefined) ?? 16,
         maxEntriesPerTransaction: u.maxEntriesPerTransaction as number | undefined,
         timeouts,
+        maxAnswerBytes,
+        validation: { ...defaultValidation, ...((u.validation as Partial<typeof defaultValidation> | undefined) ?? {}) },
       };
     case 'outbox': {
       const dir = String(u.directory);
@@ -222,6 +238,7 @@ function normaliseUpstream(u: RawUpstream, dataDir: string): UpstreamConfig {
         baseUrl: String(u.baseUrl).replace(/\/+$/, ''),
         credentials: u.credentials as Record<string, { clientId: string; clientSecret: string }>,
         timeouts,
+        maxAnswerBytes,
         maxConnections: (u.maxConnections as number | undefined) ?? 8,
         identityCacheHours: (u.identityCacheHours as number | undefined) ?? defaultIdentityCacheHours,
         newbornMaxAgeDays: (u.newbornMaxAgeDays as number | undefined) ?? defaultNewbornMaxAgeDays,

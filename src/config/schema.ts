@@ -7,8 +7,11 @@ const timeoutsSchema = {
     connectMs: { type: 'integer', minimum: 100 },
     headersMs: { type: 'integer', minimum: 100 },
     bodyMs: { type: 'integer', minimum: 100 },
+    totalMs: { type: 'integer', minimum: 100 },
   },
 } as const;
+
+const maxAnswerBytesSchema = { type: 'integer', minimum: 1024 } as const;
 
 // Settings every upstream kind takes: how fast Gerbang may push to it, and when to stop trying for a while.
 const commonUpstreamProperties = {
@@ -20,6 +23,8 @@ const commonUpstreamProperties = {
     additionalProperties: false,
     properties: {
       failureThreshold: { type: 'integer', minimum: 1, maximum: 10000 },
+      failureRate: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+      windowSize: { type: 'integer', minimum: 1, maximum: 1000 },
       openSeconds: { type: 'number', minimum: 1 },
       maxOpenSeconds: { type: 'number', minimum: 1 },
     },
@@ -45,6 +50,12 @@ const upstreamSchema = {
         maxConnections: { type: 'integer', minimum: 1, maximum: 256 },
         maxEntriesPerTransaction: { type: 'integer', minimum: 4, maximum: 10000 },
         timeouts: timeoutsSchema,
+        maxAnswerBytes: maxAnswerBytesSchema,
+        validation: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { connections: { type: 'integer', minimum: 1, maximum: 64 }, totalMs: { type: 'integer', minimum: 100 } },
+        },
       },
     },
     {
@@ -70,6 +81,7 @@ const upstreamSchema = {
           },
         },
         timeouts: timeoutsSchema,
+        maxAnswerBytes: maxAnswerBytesSchema,
         maxConnections: { type: 'integer', minimum: 1, maximum: 256 },
         identityCacheHours: { type: 'number', exclusiveMinimum: 0 },
         newbornMaxAgeDays: { type: 'integer', minimum: 0, maximum: 365 },
@@ -202,6 +214,7 @@ export const configSchema = {
         baseDelayMs: { type: 'integer', minimum: 1 },
         maxDelayMs: { type: 'integer', minimum: 1 },
         lockDurationMs: { type: 'integer', minimum: 1000 },
+        maxRetryAfterSeconds: { type: 'integer', minimum: 1 },
         identityWait: {
           type: 'object',
           additionalProperties: false,

@@ -4,12 +4,18 @@ export interface Timeouts {
   connectMs: number;
   headersMs: number;
   bodyMs: number;
+  /** one request from its start to the last byte of its answer: a server that drips its answer is cut here */
+  totalMs: number;
 }
 
 /** When an upstream keeps failing, Gerbang stops sending to it for a while and then probes it. */
 export interface CircuitConfig {
-  /** transient failures in a row (no success in between) that open the circuit */
+  /** the fewest failures in the window that open the circuit (a dead upstream: this many in a row) */
   failureThreshold: number;
+  /** the share of failed pushes among the last `windowSize` that opens it (0.5: half of them) */
+  failureRate: number;
+  /** how many of the latest pushes the rate is taken over */
+  windowSize: number;
   /** how long the first opening lasts; each failed probe doubles it, up to maxOpenSeconds */
   openSeconds: number;
   maxOpenSeconds: number;
@@ -32,6 +38,10 @@ export type UpstreamConfig = UpstreamCommon &
         /** servers that cap conditional transactions (Medplum: 8) get the Bundle in ordered parts */
         maxEntriesPerTransaction: number | undefined;
         timeouts: Timeouts;
+        /** an answer longer than this is not read further: the call fails as upstream.answer-too-large */
+        maxAnswerBytes: number;
+        /** `$map?validate=` has connections of its own, so a crowd of dry runs never holds the delivery pool */
+        validation: { connections: number; totalMs: number };
       }
     | { kind: 'outbox'; directory: string }
     | {
@@ -41,6 +51,7 @@ export type UpstreamConfig = UpstreamCommon &
         /** by the puskesmas' SATUSEHAT Organization id: one client is bound to one Organization */
         credentials: Record<string, { clientId: string; clientSecret: string }>;
         timeouts: Timeouts;
+        maxAnswerBytes: number;
         maxConnections: number;
         identityCacheHours: number;
         newbornMaxAgeDays: number;
@@ -81,6 +92,8 @@ export interface DeliveryConfig {
   baseDelayMs: number;
   maxDelayMs: number;
   lockDurationMs: number;
+  /** the longest an upstream's Retry-After may pause its queue or a record; a longer one is read as this */
+  maxRetryAfterSeconds: number;
   /** the slow schedule of a record whose patient or health worker the upstream does not know yet */
   identityWait: IdentityWaitConfig;
   /** run the worker inside the gateway process (the default) or only in `gerbang worker` processes */

@@ -31,3 +31,15 @@ export const errorCodes = {
 } as const satisfies Record<string, { status: number; issueType: string }>;
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/**
+ * Codes a push to an upstream can end with (a record's `lastError.code` at that upstream), with
+ * their category: a `transient` one is tried again on the backoff schedule, and counts against the
+ * upstream's circuit. docs/errors.md lists them; words for a person are `reason.<code>` in
+ * mappings/messages.json.
+ */
+export const deliveryCodes = {
+  'upstream.bad-answer': { category: 'transient' },
+  'upstream.timeout': { category: 'transient' },
+  'upstream.answer-too-large': { category: 'transient' },
+} as const satisfies Record<string, { category: 'transient' | 'permanent' }>;

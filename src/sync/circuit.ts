@@ -2,15 +2,22 @@ import type { Redis } from 'ioredis';
 import type { CircuitConfig } from '../config/types.js';
 
 // A circuit per upstream, kept in Redis so that every worker process sees the same one. Key:
-//   g:circuit:{U}  hash  state (closed | open | half-open), failures (in a row), openUntil (ms),
-//                        openMs (the length of the current or next opening), probeUntil (ms)
+//   g:circuit:{U}  hash  state (closed | open | half-open), window (the latest pushes, oldest
+//                        first: '1' failed, '0' answered), openUntil (ms), openMs (the length of
+//                        the current or next opening), probeUntil (ms)
 //
-//   closed ──(failureThreshold transient failures in a row)──▶ open
+//   closed ──(of the last windowSize pushes, at least failureThreshold and at least
+//             failureRate of them failed)──▶ open
 //   open ──(openUntil passed: one worker takes the probe)──▶ half-open
 //   half-open ──probe delivered──▶ closed     half-open ──probe failed──▶ open, twice as long
 //
-// Only the upstream failing counts (network errors, 408, 5xx). A 4xx is the upstream working and
-// judging one record; a 429 is a throttle, handled by pausing the queue for its Retry-After.
+// A rate, not a run: a platform failing one request in ten fails a run of five pushes now and
+// then, and opening on that would pause a working upstream again and again. A dead one fails every
+// push, so it still opens after failureThreshold of them.
+//
+// Only the upstream failing counts (network errors, 408, 5xx, answers it cannot have meant). A 4xx
+// is the upstream working and judging one record; a 429 is a throttle, handled by pausing the queue
+// for its Retry-After.
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -20,9 +27,12 @@ export type Admission = { go: true; probe: boolean } | { go: false; waitMs: numb
 const admitScript = `
 local key = KEYS[1]
 local now, probeLeaseMs = tonumber(ARGV[1]), tonumber(ARGV[2])
-local f = redis.call('HMGET', key, 'state', 'openUntil', 'probeUntil', 'failures')
+local f = redis.call('HMGET', key, 'state', 'openUntil', 'probeUntil', 'window')
 local state = f[1] or 'closed'
-if state == 'closed' then return {0, 0, tonumber(f[4]) or 0} end
+if state == 'closed' then
+  local _, failures = string.gsub(f[4] or '', '1', '')
+  return {0, 0, failures}
+end
 if state == 'open' then
   local untilMs = tonumber(f[2]) or 0
   if now < untilMs then return {2, untilMs - now, 0} end
@@ -34,40 +44,59 @@ redis.call('HSET', key, 'state', 'half-open', 'probeUntil', now + probeLeaseMs)
 return {1, 0, 0}
 `;
 
-// ARGV: now, outcome ('ok' | 'fail'), wasProbe ('1' | '0'), threshold, baseOpenMs, maxOpenMs.
-// Returns the state after.
+// ARGV: now, outcome ('ok' | 'fail'), wasProbe ('1' | '0'), threshold, baseOpenMs, maxOpenMs,
+// failureRate, windowSize, oksBefore (pushes that went through since this process last told,
+// unrecorded while the window held no failure). Returns {state after, failures in the window}.
 const recordScript = `
 local key = KEYS[1]
 local now, outcome, probe = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local threshold, baseMs, maxMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local f = redis.call('HMGET', key, 'state', 'failures', 'openMs')
-local state, failures, openMs = f[1] or 'closed', tonumber(f[2]) or 0, tonumber(f[3]) or baseMs
-if outcome == 'ok' then
-  if state == 'closed' and failures == 0 then return state end
-  -- Only the probe closes an open circuit: a slow push that started before the opening and
-  -- happened to succeed says little about the upstream now.
-  if state ~= 'closed' and not probe then return state end
+local rate, size, oksBefore = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local f = redis.call('HMGET', key, 'state', 'window', 'openMs')
+local state, window, openMs = f[1] or 'closed', f[2] or '', tonumber(f[3]) or baseMs
+if state ~= 'closed' then
+  if outcome == 'ok' then
+    -- Only the probe closes an open circuit: a slow push that started before the opening and
+    -- happened to succeed says little about the upstream now.
+    if not probe then return {state, 0} end
+    redis.call('DEL', key)
+    return {'closed', 0}
+  end
+  if state == 'half-open' and probe then
+    redis.call('HSET', key, 'state', 'open', 'openUntil', now + openMs, 'openMs', math.min(maxMs, openMs * 2))
+    return {'open', 0}
+  end
+  return {state, 0}
+end
+window = window .. string.rep('0', math.min(oksBefore, size)) .. (outcome == 'ok' and '0' or '1')
+window = string.sub(window, -size)
+local _, failures = string.gsub(window, '1', '')
+if failures == 0 then
   redis.call('DEL', key)
-  return 'closed'
+  return {'closed', 0}
 end
-if state == 'half-open' and probe then
-  local nextMs = math.min(maxMs, openMs * 2)
-  redis.call('HSET', key, 'state', 'open', 'openUntil', now + openMs, 'openMs', nextMs, 'failures', failures + 1)
-  return 'open'
+if failures >= threshold and failures >= rate * string.len(window) then
+  redis.call('HSET', key, 'state', 'open', 'openUntil', now + baseMs, 'openMs', math.min(maxMs, baseMs * 2), 'window', '')
+  return {'open', failures}
 end
-if state ~= 'closed' then return state end
-failures = failures + 1
-if failures >= threshold then
-  redis.call('HSET', key, 'state', 'open', 'openUntil', now + baseMs, 'openMs', math.min(maxMs, baseMs * 2), 'failures', failures)
-  return 'open'
-end
-redis.call('HSET', key, 'failures', failures)
-return 'closed'
+redis.call('HSET', key, 'window', window)
+return {'closed', failures}
 `;
 
 type CircuitRedis = Redis & {
   gerbangCircuitAdmit(key: string, now: number, probeLeaseMs: number): Promise<[number, number, number]>;
-  gerbangCircuitRecord(key: string, now: number, outcome: string, probe: string, threshold: number, baseMs: number, maxMs: number): Promise<CircuitState>;
+  gerbangCircuitRecord(
+    key: string,
+    now: number,
+    outcome: string,
+    probe: string,
+    threshold: number,
+    baseMs: number,
+    maxMs: number,
+    rate: number,
+    size: number,
+    oksBefore: number,
+  ): Promise<[CircuitState, number]>;
 };
 
 // While the circuit is closed and healthy, a process trusts what it last read for this long instead
@@ -77,8 +106,10 @@ const VIEW_MS = 1_000;
 export class Circuit {
   private readonly redis: CircuitRedis;
   private readonly key: string;
-  /** closed with no failures counted, as of `at` (ms); otherwise every admit and record asks Redis */
+  /** closed with no failures in the window, as of `at` (ms); otherwise every admit and record asks Redis */
   private healthyAt = -Infinity;
+  /** pushes that went through while healthy and were not told to Redis: they enter the window with the next failure */
+  private oksUntold = 0;
 
   constructor(
     redis: Redis,
@@ -104,9 +135,14 @@ export class Circuit {
 
   /** What a push found out: `ok` when the upstream answered (a 4xx or a 429 too), not when it failed (network, 408, 5xx). */
   async record(ok: boolean, probe: boolean, now = Date.now()): Promise<CircuitState> {
-    if (ok && !probe && now - this.healthyAt < VIEW_MS) return 'closed';
+    if (ok && !probe && now - this.healthyAt < VIEW_MS) {
+      this.oksUntold++;
+      return 'closed';
+    }
     if (!ok) this.healthyAt = -Infinity;
-    const state = await this.redis.gerbangCircuitRecord(
+    const oksBefore = this.oksUntold;
+    this.oksUntold = 0;
+    const [state, failures] = await this.redis.gerbangCircuitRecord(
       this.key,
       now,
       ok ? 'ok' : 'fail',
@@ -114,8 +150,11 @@ export class Circuit {
       this.cfg.failureThreshold,
       this.cfg.openSeconds * 1000,
       this.cfg.maxOpenSeconds * 1000,
+      this.cfg.failureRate,
+      this.cfg.windowSize,
+      oksBefore,
     );
-    if (ok && state === 'closed') this.healthyAt = now;
+    if (ok && state === 'closed' && failures === 0) this.healthyAt = now;
     return state;
   }
 

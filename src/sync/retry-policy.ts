@@ -8,7 +8,8 @@ import type { DeliveryConfig } from '../config/types.js';
 export type PushOutcome =
   | { kind: 'delivered' }
   | { kind: 'http'; status: number; retryAfter?: string }
-  | { kind: 'network'; code: string }
+  /** unreachable, too slow, too long, or a 2xx that cannot be used (`bad-answer`); `detail` in words for a person */
+  | { kind: 'network'; code: string; detail?: string }
   /** the patient or health worker is not (yet) known upstream; `reason` is words, never a NIK or a name */
   | { kind: 'waiting-identity'; reason: string }
   /**
@@ -23,7 +24,7 @@ export type Decision =
   | { action: 'wait-identity'; delayMs: number }
   | { action: 'fail'; reason: 'rejected' | 'attempts-exhausted' | 'too-old' };
 
-export type RetryConfig = Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs' | 'identityWait'>;
+export type RetryConfig = Pick<DeliveryConfig, 'maxAttempts' | 'maxAgeHours' | 'baseDelayMs' | 'maxDelayMs' | 'identityWait' | 'maxRetryAfterSeconds'>;
 
 export function isTransient(outcome: PushOutcome): boolean {
   switch (outcome.kind) {
@@ -46,11 +47,11 @@ export function isUpstreamFailure(outcome: PushOutcome): boolean {
 
 /**
  * The upstream asked Gerbang to slow down (429): every push to it waits, not only this one, for
- * its Retry-After, or `fallbackMs` when it gave none.
+ * its Retry-After (at most `maxMs`), or `fallbackMs` when it gave none.
  */
-export function throttleMs(outcome: PushOutcome, now: number, fallbackMs: number): number | undefined {
+export function throttleMs(outcome: PushOutcome, now: number, fallbackMs: number, maxMs: number): number | undefined {
   if (outcome.kind !== 'http' || outcome.status !== 429) return undefined;
-  return (outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, now) : undefined) ?? fallbackMs;
+  return (outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, now, maxMs) : undefined) ?? fallbackMs;
 }
 
 /**
@@ -82,7 +83,7 @@ export function decide(
   if (!isTransient(outcome)) return { action: 'fail', reason: 'rejected' };
   if (ctx.attempts - (ctx.identityWaits ?? 0) >= cfg.maxAttempts) return { action: 'fail', reason: 'attempts-exhausted' };
   const backoff = fullJitterDelay(ctx.attempts - (ctx.identityWaits ?? 0), cfg, random);
-  const asked = 'retryAfter' in outcome && outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, ctx.now) : undefined;
+  const asked = 'retryAfter' in outcome && outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, ctx.now, cfg.maxRetryAfterSeconds * 1000) : undefined;
   const delayMs = Math.max(backoff, asked ?? 0);
   if (ctx.ageMs + delayMs > cfg.maxAgeHours * 3_600_000) return { action: 'fail', reason: 'too-old' };
   return { action: 'retry', delayMs };
@@ -114,8 +115,12 @@ export function fullJitterDelay(attempt: number, cfg: Pick<DeliveryConfig, 'base
   return Math.max(Math.round(cfg.baseDelayMs / 10), Math.round(random() * ceiling));
 }
 
-/** Retry-After as seconds or an HTTP date (RFC 9110 10.2.3); undefined when unreadable. Capped at a day. */
-export function retryAfterMs(value: string, now: number): number | undefined {
+/**
+ * Retry-After as seconds or an HTTP date (RFC 9110 10.2.3); undefined when unreadable. Capped at
+ * `maxMs` (delivery.maxRetryAfterSeconds): a misbehaving server asking for a day, or for ever,
+ * would otherwise stop the whole queue of its upstream that long.
+ */
+export function retryAfterMs(value: string, now: number, maxMs: number): number | undefined {
   const trimmed = value.trim();
   let ms: number | undefined;
   if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
@@ -123,5 +128,5 @@ export function retryAfterMs(value: string, now: number): number | undefined {
     const at = Date.parse(trimmed);
     if (!Number.isNaN(at)) ms = Math.max(0, at - now);
   }
-  return ms === undefined ? undefined : Math.min(ms, 86_400_000);
+  return ms === undefined ? undefined : Math.min(ms, maxMs);
 }

@@ -224,7 +224,7 @@ export class DeliveryWorkers {
     if (outcome.kind === 'not-sent') return; // the upstream's FHIR API was not called
     const state = await lane.circuit.record(!isUpstreamFailure(outcome), probe, now);
     if (state === 'open') this.deps.logger.warn({ upstream: lane.upstream.name, probe }, 'upstream keeps failing: circuit open, pushes paused');
-    const pause = throttleMs(outcome, now, this.deps.delivery.baseDelayMs);
+    const pause = throttleMs(outcome, now, this.deps.delivery.baseDelayMs, this.deps.delivery.maxRetryAfterSeconds * 1000);
     if (pause) await lane.queue.rateLimit(pause);
   }
 
@@ -286,7 +286,7 @@ function errorOf(result: PushResult, at: string): UpstreamError {
     case 'http':
       return { code: `upstream.http-${o.status}`, message: `the upstream answered HTTP ${o.status}`, httpStatus: o.status, at };
     case 'network':
-      return { code: `upstream.${o.code}`, message: `the upstream could not be reached (${o.code})`, at };
+      return { code: `upstream.${o.code}`, message: o.detail ?? `the upstream could not be reached (${o.code})`, at };
     case 'waiting-identity':
       return { code: 'upstream.identity-unknown', message: o.reason, at };
     case 'not-sent':

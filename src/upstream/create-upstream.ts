@@ -9,6 +9,8 @@ export interface UpstreamDeps {
   /** token and identity caches (SATUSEHAT); a connection that waits for Redis rather than failing fast */
   redis: Redis;
   onTokenRefresh?: (upstream: string) => void;
+  /** delivery.maxRetryAfterSeconds: also bounds the penalty a token endpoint's Retry-After asks for */
+  maxRetryAfterSeconds?: number;
 }
 
 export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstream {
@@ -24,6 +26,8 @@ export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstrea
         baseUrl: cfg.baseUrl,
         credentials: cfg.credentials,
         timeouts: cfg.timeouts,
+        maxAnswerBytes: cfg.maxAnswerBytes,
+        ...(deps.maxRetryAfterSeconds !== undefined ? { maxRetryAfterSeconds: deps.maxRetryAfterSeconds } : {}),
         redis: deps.redis,
         maxConnections: cfg.maxConnections,
         identityCacheTtlSeconds: Math.round(cfg.identityCacheHours * 3600),

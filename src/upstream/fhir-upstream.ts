@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
 import type { WrittenResource } from '../sync/states.js';
-import { httpOutcome, networkCode, readAnswer } from './http-answer.js';
+import { badAnswer, deadline, httpOutcome, networkCode, readAnswer, transactionAnswerProblem, transportOutcome, type AnswerLimits } from './http-answer.js';
 import { SUPERSEDED, droppedBy, withdrawn } from './corrections.js';
 import type { PushContext, PushResult, Upstream } from './upstream.js';
 
@@ -14,6 +14,11 @@ export class FhirUpstream implements Upstream {
   readonly kind = 'fhir';
   readonly name: string;
   private readonly pool: Pool;
+  /** $map?validate's own connections: a crowd of dry runs queues here, never in front of deliveries */
+  private readonly validationPool: Pool;
+  private readonly limits: AnswerLimits;
+  private readonly validationLimits: AnswerLimits;
+  private validating = 0;
   private readonly path: string;
 
   constructor(private readonly cfg: FhirConfig) {
@@ -27,6 +32,16 @@ export class FhirUpstream implements Upstream {
       headersTimeout: cfg.timeouts.headersMs,
       bodyTimeout: cfg.timeouts.bodyMs,
       keepAliveTimeout: 30_000,
+    });
+    this.limits = { totalMs: cfg.timeouts.totalMs, maxAnswerBytes: cfg.maxAnswerBytes };
+    const v = cfg.validation;
+    this.validationLimits = { totalMs: v.totalMs, maxAnswerBytes: cfg.maxAnswerBytes };
+    this.validationPool = new Pool(url.origin, {
+      connections: v.connections,
+      connectTimeout: Math.min(cfg.timeouts.connectMs, v.totalMs),
+      headersTimeout: v.totalMs,
+      bodyTimeout: v.totalMs,
+      keepAliveTimeout: 10_000,
     });
   }
 
@@ -81,18 +96,27 @@ export class FhirUpstream implements Upstream {
     return { outcome: { kind: 'delivered' }, resources, durationMs: performance.now() - started };
   }
 
-  /** The server's own judgement of the Bundle (HAPI and others offer Bundle/$validate); nothing is stored. */
+  /**
+   * The server's own judgement of the Bundle (HAPI and others offer Bundle/$validate); nothing is
+   * stored. At most validation.connections run at once, each within validation.totalMs; a dry run
+   * beyond that is told the validator is busy rather than queued behind the others.
+   */
   async validate(bundle: Bundle): Promise<{ httpStatus: number; outcome: unknown } | { error: string }> {
+    if (this.validating >= this.cfg.validation.connections) return { error: 'validator-busy' };
+    this.validating++;
     try {
-      const res = await this.pool.request({
+      const res = await this.validationPool.request({
+        ...deadline(this.validationLimits),
         method: 'POST',
         path: `${this.path.replace(/\/$/, '')}/Bundle/$validate`,
         headers: { ...this.cfg.headers, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
         body: JSON.stringify(bundle),
       });
-      return { httpStatus: res.statusCode, outcome: await readAnswer(res.body) };
+      return { httpStatus: res.statusCode, outcome: await readAnswer(res.body, this.validationLimits.maxAnswerBytes) };
     } catch (err) {
       return { error: networkCode(err) };
+    } finally {
+      this.validating--;
     }
   }
 
@@ -101,17 +125,17 @@ export class FhirUpstream implements Upstream {
     const path = `${this.path.replace(/\/$/, '')}/${h.resourceType}/${encodeURIComponent(h.id)}`;
     const headers = { ...this.cfg.headers, accept: 'application/fhir+json' };
     try {
-      const got = await this.pool.request({ method: 'GET', path, headers });
-      const current = await readAnswer(got.body);
+      const got = await this.pool.request({ method: 'GET', path, headers, ...deadline(this.limits) });
+      const current = await readAnswer(got.body, this.limits.maxAnswerBytes);
       if (got.statusCode === 404 || got.statusCode === 410) return undefined; // nothing left to withdraw
       if (got.statusCode < 200 || got.statusCode >= 300) return { outcome: httpOutcome(got.statusCode, got.headers), body: current };
       const marked = withdrawn(current as Resource);
       if (!marked) return undefined;
-      const put = await this.pool.request({ method: 'PUT', path, headers: { ...headers, 'content-type': 'application/fhir+json' }, body: JSON.stringify(marked) });
-      const answer = await readAnswer(put.body);
+      const put = await this.pool.request({ method: 'PUT', path, headers: { ...headers, 'content-type': 'application/fhir+json' }, body: JSON.stringify(marked), ...deadline(this.limits) });
+      const answer = await readAnswer(put.body, this.limits.maxAnswerBytes);
       return put.statusCode >= 200 && put.statusCode < 300 ? undefined : { outcome: httpOutcome(put.statusCode, put.headers), body: answer };
     } catch (err) {
-      return { outcome: { kind: 'network', code: networkCode(err) } };
+      return { outcome: transportOutcome(err, this.limits) };
     }
   }
 
@@ -127,20 +151,23 @@ export class FhirUpstream implements Upstream {
           accept: 'application/fhir+json',
         },
         body: JSON.stringify(bundle),
+        ...deadline(this.limits),
       });
-      const answer = await readAnswer(res.body);
+      const answer = await readAnswer(res.body, this.limits.maxAnswerBytes);
       const durationMs = performance.now() - started;
       if (res.statusCode >= 200 && res.statusCode < 300) {
+        const problem = transactionAnswerProblem(bundle, answer);
+        if (problem) return { outcome: badAnswer(problem), body: answer, durationMs };
         return { outcome: { kind: 'delivered' }, resources: writtenResources(bundle, answer), durationMs };
       }
       return { outcome: httpOutcome(res.statusCode, res.headers), body: answer, durationMs };
     } catch (err) {
-      return { outcome: { kind: 'network', code: networkCode(err) }, durationMs: performance.now() - started };
+      return { outcome: transportOutcome(err, this.limits), durationMs: performance.now() - started };
     }
   }
 
   async close(): Promise<void> {
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.validationPool.close()]);
   }
 }
 

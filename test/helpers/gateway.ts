@@ -36,7 +36,7 @@ export function sandboxUpstream(baseUrl: string): Record<string, unknown> {
 export const testDelivery = { baseDelayMs: 100, maxDelayMs: 1_000, lockDurationMs: 2_000, concurrency: 4 };
 
 /** A circuit that opens as in production but rests for a second, so outages in tests end quickly. */
-export const testCircuit = { failureThreshold: 5, openSeconds: 1, maxOpenSeconds: 2 };
+export const testCircuit = { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 1, maxOpenSeconds: 2 };
 
 /** A configuration file for a test, in its own directory (removed by the returned cleanup). */
 export function writeTestConfig(opts: GatewayOptions): { path: string; dir: string; cleanup: () => void } {

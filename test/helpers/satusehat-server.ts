@@ -61,7 +61,21 @@ export interface SatusehatServerOptions {
   ifNoneExist?: 'ignore' | 'refuse';
   /** Patient and Practitioner references in a Bundle must name a stored resource (invalid_reference, §8). Default true. */
   checkReferences?: boolean;
+  /** a flaky platform: this share of requests fails (see setFlaky); none unless told */
+  flaky?: FlakyOptions;
   now?: () => number;
+}
+
+/**
+ * Each request (of the targets) fails with `status` with probability `rate`, before it is
+ * processed, so nothing is written. Drawn from a generator seeded with `seed` (default 1), so a
+ * run that fails can be run again with the same draws.
+ */
+export interface FlakyOptions {
+  rate: number;
+  status?: number;
+  seed?: number;
+  on?: FaultTarget;
 }
 
 export interface RequestLogEntry {
@@ -126,6 +140,10 @@ export interface SatusehatServerHandle {
   delayNext(n: number, ms: number, opts?: { on?: FaultTarget }): void;
   /** forgets the faults and delays not used yet (failNext, throttle, delayNext) */
   clearFaults(): void;
+  /** starts (or, with undefined, stops) failing a share of requests at random, seeded */
+  setFlaky(flaky: FlakyOptions | undefined): void;
+  /** how many requests the flakiness failed so far */
+  flakyFailures(): number;
   down(): Promise<void>;
   up(): Promise<void>;
   countByIdentifier(resourceType: string): Promise<Record<string, number>>;
@@ -175,6 +193,12 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   const requests: RequestLogEntry[] = [];
   const faults: Fault[] = [];
   const delays: Delay[] = [];
+  let flaky: { rate: number; status: number; on: FaultTarget; draw: () => number } | undefined;
+  let flakyFailed = 0;
+  const setFlaky = (f: FlakyOptions | undefined) => {
+    flaky = f ? { rate: f.rate, status: f.status ?? 503, on: f.on ?? 'any', draw: seeded(f.seed ?? 1) } : undefined;
+  };
+  setFlaky(opts.flaky);
   const sockets = new Set<Socket>();
   let isDown = false;
 
@@ -591,7 +615,9 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     const url = new URL(req.url ?? '/', origin);
     const target = url.pathname.startsWith(AUTH_PATH) ? 'token' : 'fhir';
     const isTransaction = req.method === 'POST' && url.pathname.replace(/\/+$/, '') === FHIR_PATH;
-    const fault = take(faults, target, isTransaction);
+    const flakyHit = flaky && (flaky.on === 'any' || flaky.on === target || (flaky.on === 'transaction' && isTransaction)) && flaky.draw() < flaky.rate;
+    if (flakyHit) flakyFailed++;
+    const fault = flakyHit ? { on: flaky!.on, status: flaky!.status } as Fault : take(faults, target, isTransaction);
     let reply: Reply;
     if (fault) {
       const body = fault.body ?? outcome(fault.status === 429 ? 'throttled' : 'transient', fault.status === 429 ? 'Too Many Requests' : 'Injected fault');
@@ -704,6 +730,8 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
       faults.length = 0;
       delays.length = 0;
     },
+    setFlaky,
+    flakyFailures: () => flakyFailed,
     async down() {
       if (isDown) return;
       isDown = true;
@@ -767,4 +795,15 @@ function rewriteReferences<T>(value: T, targets: Map<string, { reference: string
     return out as T;
   }
   return value;
+}
+
+/** mulberry32: a small seeded generator, uniform in [0, 1). */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -10,19 +10,18 @@ t.teardown(async () => {
   await server.stop();
 });
 
-const cfg = { failureThreshold: 3, openSeconds: 10, maxOpenSeconds: 25 };
+const cfg = { failureThreshold: 3, failureRate: 0.5, windowSize: 20, openSeconds: 10, maxOpenSeconds: 25 };
 const LEASE = 5_000;
 
-t.test('opens after failures in a row, rests, lets one probe through, doubles its rest on a failed probe', async (t) => {
+t.test('opens after failures, rests, lets one probe through, doubles its rest on a failed probe', async (t) => {
   const a = new Circuit(redis, 'up-a', cfg, LEASE);
   const b = new Circuit(redis, 'up-a', cfg, LEASE); // another worker process
   let now = 1_000_000;
   t.same(await a.admit(now), { go: true, probe: false });
   t.equal(await a.record(false, false, now), 'closed');
-  t.equal(await a.record(true, false, now), 'closed', 'a success in between resets the count');
-  t.equal(await a.record(false, false, now), 'closed');
-  t.equal(await b.record(false, false, now), 'closed', 'failures seen by any process count');
-  t.equal(await a.record(false, false, now), 'open', 'third in a row');
+  for (let i = 0; i < 3; i++) t.equal(await a.record(true, false, now), 'closed', 'pushes through in between count in the window');
+  t.equal(await b.record(false, false, now), 'closed', 'two failures: fewer than failureThreshold');
+  t.equal(await a.record(false, false, now), 'open', 'failures seen by any process count: three of the last six, half');
   t.same(await b.admit(now + 1), { go: false, waitMs: 9_999 }, 'every process waits');
   t.equal(await a.state(), 'open');
 
@@ -69,4 +68,32 @@ t.test('while healthy, a process does not ask Redis before and after every push'
   for (let i = 0; i < 3; i++) await other.record(false, false, now + 100);
   t.same(await a.admit(now + 200), { go: true, probe: false }, 'within its view, a process may not see the opening yet');
   t.same(await a.admit(now + 1_100), { go: false, waitMs: 9_000 }, 'after it, it does');
+});
+
+t.test('a rate over the window, not a run: a platform failing one push in ten never opens it', async (t) => {
+  const a = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE);
+  const b = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE);
+  let now = 4_000_000;
+  for (let i = 0; i < 200; i++) {
+    const w = i % 2 ? a : b;
+    t.same(await w.admit(now), { go: true, probe: false });
+    t.equal(await w.record(i % 10 !== 3, false, now), 'closed');
+    now += 7;
+  }
+  for (let i = 0; i < 15; i++) await a.record(true, false, now);
+  for (let i = 0; i < 4; i++) t.equal(await a.record(false, false, now), 'closed', 'four failures in a row after fifteen pushes through');
+  t.equal(await a.record(false, false, now), 'closed', 'five in a row, but a quarter of the last twenty');
+  for (let i = 0; i < 4; i++) await a.record(true, false, now);
+  t.equal(await a.record(false, false, now), 'closed', 'six of twenty');
+  for (let i = 0; i < 3; i++) await a.record(false, false, now);
+  t.equal(await a.record(false, false, now), 'open', 'ten of the last twenty: half');
+});
+
+t.test('oks a healthy process did not tell Redis still count in the window', async (t) => {
+  const a = new Circuit(redis, 'up-e', { ...cfg, failureThreshold: 2 }, LEASE);
+  const now = 5_000_000;
+  await a.admit(now);
+  for (let i = 0; i < 10; i++) t.equal(await a.record(true, false, now + i), 'closed');
+  t.equal(await a.record(false, false, now + 20), 'closed');
+  t.equal(await a.record(false, false, now + 21), 'closed', 'two of twelve, not two of two');
 });

@@ -23,7 +23,7 @@ const up = new SatusehatUpstream({
   authUrl: srv.authBase,
   baseUrl: srv.fhirBase,
   credentials: { [DEFAULT_CLIENT.organizationId]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
-  timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000 },
+  timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
   redis,
   now: () => clock,
 });

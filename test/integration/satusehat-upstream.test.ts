@@ -44,7 +44,7 @@ function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstr
     authUrl: srv.authBase,
     baseUrl: srv.fhirBase,
     credentials: { [ORG]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
-    timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000 },
+    timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
     redis,
     onTokenRefresh: () => refreshes++,
     now: () => clock,
@@ -228,7 +228,7 @@ t.test('a 401 refreshes the token once, never twice', async (t) => {
 });
 
 t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is written twice', async (t) => {
-  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000 } });
+  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000, totalMs: 20_000 } });
   const id = 'PB-2025-000500';
   const bundle = bundleOf(anthropometry(id));
   const sent = transactions();
@@ -463,4 +463,29 @@ t.test('a correction whose entries were renamed (a mapping change) updates the s
   t.ok(obs.some((o) => o.valueQuantity?.unit === 'kg' && o.valueQuantity.value === 10.7), 'and holds the new values');
   t.ok((await identifierCounts('Observation', id)).every((n) => n === 1), 'once each');
   t.same(obs.map((o) => o.id).sort(), v1.resources!.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(), 'the same ids');
+});
+
+t.test('a 2xx SATUSEHAT cannot have meant is upstream.bad-answer, never delivered; failed look-ups are tried again within the push', async (t) => {
+  const id = 'PB-2025-000800';
+  srv.failNext(1, 200, { on: 'transaction', body: { resourceType: 'OperationOutcome', issue: [] } });
+  const notTx = await up.push(bundleOf(anthropometry(id)), ctx(id));
+  t.match(outcome(notTx), { kind: 'network', code: 'bad-answer', detail: /not a transaction-response Bundle/ });
+  t.equal(decide(notTx.outcome, { attempts: 1, ageMs: 0, now: Date.now() }, config.delivery).action, 'retry', 'transient');
+
+  const other = 'PB-2025-000801';
+  srv.failNext(1, 200, { on: 'fhir', body: { hello: 'a proxy page' } });
+  const badSearch = await up.push(bundleOf(anthropometry(other, { subject: { ...validAnthropometry.subject, nik: '3201015503230099' } })), ctx(other));
+  t.match(outcome(badSearch), { kind: 'network', code: 'bad-answer', detail: /search with a 2xx that is not a Bundle/ }, 'not "nobody found": the person is not left waiting for identity');
+
+  t.same((await up.push(bundleOf(anthropometry(id)), ctx(id))).outcome, { kind: 'delivered' }, 'the next attempt goes through');
+  t.same(await identifierCounts('Encounter', id), [1], 'once');
+
+  // Two look-ups in a row answered 503: the third try of the same look-up succeeds, the push goes.
+  const third = 'PB-2025-000802';
+  const nik = '3201015503230098'; // known to SATUSEHAT, not yet to the identity cache: the push starts with her look-up
+  await srv.addPatient({ nik, name: 'Anak Baru', birthDate: '2023-03-15', gender: 'female' });
+  const before = srv.requests.length;
+  srv.failNext(2, 503, { on: 'fhir' });
+  t.same((await up.push(bundleOf(anthropometry(third, { subject: { ...validAnthropometry.subject, nik } })), ctx(third))).outcome, { kind: 'delivered' });
+  t.ok(srv.requests.slice(before).filter((r) => r.status === 503).length === 2, 'after two 503s on the way');
 });

@@ -156,3 +156,32 @@ t.test('a 429 with a longer Retry-After lengthens the penalty', async (t) => {
   t.equal(err.httpStatus, 429);
   t.equal(err.retryAfterSeconds, 5);
 });
+
+t.test('a token endpoint briefly unavailable (503 twice) is asked again at once: a token, no penalty', async (t) => {
+  const flaky = await startSatusehatServer({ clients: [client('100009')] });
+  t.teardown(() => flaky.close());
+  const org = '100009';
+  flaky.failNext(2, 503, { on: 'token' });
+  const token = await cache(flaky, [org]).get(org);
+  t.equal(await fhirStatus(flaky, token), 200);
+  t.equal(flaky.requests.filter((r) => r.path.endsWith('/accesstoken')).length, 3, 'two 503s, then the token');
+  t.equal(await redis.pttl(`${TokenCache.tokenKey(client(org).clientId)}:penalty`), -2, 'no penalty started');
+
+  flaky.failNext(3, 503, { on: 'token' });
+  await redis.del(TokenCache.tokenKey(client(org).clientId));
+  const err = (await cache(flaky, [org]).get(org).catch((e: unknown) => e)) as TokenUnavailableError;
+  t.equal(err.reason, 'rejected', 'three in a row: it counts as failed');
+  t.equal(err.httpStatus, 503);
+});
+
+t.test('a token endpoint asking for a Retry-After of years is waited out for at most maxRetryAfterSeconds', async (t) => {
+  const greedy = await startSatusehatServer({ clients: [client('100010')] });
+  t.teardown(() => greedy.close());
+  const org = '100010';
+  greedy.throttle(1, 999_999_999, { on: 'token' });
+  const err = (await cache(greedy, [org], { maxRetryAfterSeconds: 120 }).get(org).catch((e: unknown) => e)) as TokenUnavailableError;
+  t.equal(err.httpStatus, 429);
+  t.equal(err.retryAfterSeconds, 120);
+  const left = await redis.pttl(`${TokenCache.tokenKey(client(org).clientId)}:penalty`);
+  t.ok(left > 110_000 && left <= 120_000, `the penalty lasts ${left} ms`);
+});

@@ -41,11 +41,14 @@ t.test('a SATUSEHAT upstream: secrets from the environment, defaults written out
   t.same(ss.credentials, { '10000004': { clientId: 'id-1', clientSecret: 's3cret' } });
   t.equal(ss.authUrl, 'https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1', 'trailing slash dropped');
   t.equal(ss.pushesPerSecond, undefined, 'no rate unless configured');
-  t.same(ss.circuit, { failureThreshold: 5, openSeconds: 30, maxOpenSeconds: 600 });
+  t.same(ss.circuit, { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 30, maxOpenSeconds: 600 });
+  t.same(ss.kind === 'satusehat' && { timeouts: ss.timeouts, maxAnswerBytes: ss.maxAnswerBytes }, { timeouts: { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, totalMs: 60_000 }, maxAnswerBytes: 4 * 1024 * 1024 }, 'every call has a total deadline and an answer cap');
+  t.equal(cfg.delivery.maxRetryAfterSeconds, 900, 'Retry-After is capped at 15 minutes');
   t.equal(ss.identityCacheHours, 168);
   t.equal(ss.newbornMaxAgeDays, 60);
   t.equal(sandbox?.pushesPerSecond, 20);
-  t.same(sandbox?.circuit, { failureThreshold: 5, openSeconds: 5, maxOpenSeconds: 600 }, 'one setting overrides its default only');
+  t.same(sandbox?.circuit, { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 5, maxOpenSeconds: 600 }, 'one setting overrides its default only');
+  t.same(sandbox?.kind === 'fhir' && sandbox.validation, { connections: 2, totalMs: 15_000 }, '$map?validate has connections and a deadline of its own');
   t.ok(Object.isFrozen(ss.credentials), 'frozen');
   t.same(cfg.delivery.identityWait, { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 }, 'the identity schedule written out');
   const tuned = load({ upstreams: [{ name: 'o', kind: 'outbox', directory: '/tmp/o' }], facilities, delivery: { identityWait: { maxAgeDays: 7 } } });
@@ -71,6 +74,8 @@ t.test('every problem at once, each with its place', async (t) => {
 t.test('schema problems name the field', async (t) => {
   t.match(problem({ upstreams: [{ ...satusehat, pushesPerSecond: 0 }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/pushesPerSecond');
   t.match(problem({ upstreams: [{ ...satusehat, circuit: { failureThreshold: 0 } }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/circuit/failureThreshold');
+  t.match(problem({ upstreams: [{ ...satusehat, circuit: { failureRate: 1.5 } }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/circuit/failureRate');
+  t.match(problem({ upstreams: [{ ...satusehat, maxAnswerBytes: 10 }], facilities }, { SS_ID: 'a', SS_SECRET: 'b' }), '/upstreams/0/maxAnswerBytes');
   t.match(problem({ upstreams: [satusehat], facilities }), 'uses ${SS_ID}, which is not set in the environment');
   t.match(problem('{"upstreams": ['), 'not valid JSON');
   t.match(problem({ upstreams: [satusehat], facilities, delivery: { identityWait: { firstMinutes: 0 } } }, { SS_ID: 'a', SS_SECRET: 'b' }), '/delivery/identityWait/firstMinutes');

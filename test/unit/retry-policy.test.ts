@@ -2,7 +2,7 @@ import t from 'tap';
 import { decide, fullJitterDelay, isTransient, isUpstreamFailure, lowerPriority, MAX_PRIORITY, retryAfterMs, throttleMs } from '../../src/sync/retry-policy.js';
 
 const identityWait = { firstMinutes: 15, maxHours: 6, maxAgeDays: 30 };
-const cfg = { maxAttempts: 5, maxAgeHours: 1, baseDelayMs: 1_000, maxDelayMs: 60_000, identityWait };
+const cfg = { maxAttempts: 5, maxAgeHours: 1, baseDelayMs: 1_000, maxDelayMs: 60_000, identityWait, maxRetryAfterSeconds: 900 };
 const now = Date.parse('2025-11-05T00:00:00Z');
 
 t.test('which failures are worth another try', async (t) => {
@@ -25,7 +25,9 @@ t.test('Retry-After is honoured when longer than the backoff, in seconds or as a
   t.same(decide({ kind: 'http', status: 429, retryAfter: '30' }, ctx, cfg), { action: 'retry', delayMs: 30_000 });
   t.same(decide({ kind: 'http', status: 503, retryAfter: new Date(now + 12_000).toUTCString() }, ctx, cfg), { action: 'retry', delayMs: 12_000 });
   t.same(decide({ kind: 'http', status: 503, retryAfter: 'soon' }, ctx, cfg), { action: 'retry', delayMs: 500 }, 'unreadable: ignored');
-  t.equal(retryAfterMs('999999', now), 86_400_000, 'capped at a day');
+  t.equal(retryAfterMs('999999999', now, 900_000), 900_000, 'capped at maxRetryAfterSeconds');
+  t.equal(retryAfterMs(new Date(now + 86_400_000 * 365).toUTCString(), now, 900_000), 900_000, 'a date a year away too');
+  t.same(decide({ kind: 'http', status: 429, retryAfter: '999999999' }, ctx, { ...cfg, maxAgeHours: 48 }), { action: 'retry', delayMs: 900_000 }, 'a record waits at most the cap');
 });
 
 t.test('full jitter: between a small floor and a doubling ceiling capped at maxDelay', async (t) => {
@@ -58,9 +60,10 @@ t.test('what counts against an upstream, and what pauses it', async (t) => {
   t.ok(isUpstreamFailure({ kind: 'http', status: 503 }));
   t.notOk(isUpstreamFailure({ kind: 'http', status: 429 }), 'a throttle is not a failure');
   t.notOk(isUpstreamFailure({ kind: 'http', status: 422 }), 'a judgement of one record is not a failure');
-  t.equal(throttleMs({ kind: 'http', status: 429, retryAfter: '7' }, now, 2_000), 7_000);
-  t.equal(throttleMs({ kind: 'http', status: 429 }, now, 2_000), 2_000, 'no Retry-After: the base delay');
-  t.equal(throttleMs({ kind: 'http', status: 503, retryAfter: '7' }, now, 2_000), undefined);
+  t.equal(throttleMs({ kind: 'http', status: 429, retryAfter: '7' }, now, 2_000, 900_000), 7_000);
+  t.equal(throttleMs({ kind: 'http', status: 429, retryAfter: '999999999' }, now, 2_000, 900_000), 900_000, 'a queue pauses at most the cap');
+  t.equal(throttleMs({ kind: 'http', status: 429 }, now, 2_000, 900_000), 2_000, 'no Retry-After: the base delay');
+  t.equal(throttleMs({ kind: 'http', status: 503, retryAfter: '7' }, now, 2_000, 900_000), undefined);
   t.equal(lowerPriority(3, 2), 203);
   t.equal(lowerPriority(MAX_PRIORITY - 5, 9), MAX_PRIORITY);
 });

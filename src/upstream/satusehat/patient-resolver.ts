@@ -1,7 +1,7 @@
 import type { Patient } from '@medplum/fhirtypes';
 import type { SatusehatApi } from './api-client.js';
 import type { IdentityCache } from './identity-cache.js';
-import { httpOutcome } from '../http-answer.js';
+import { badAnswer, httpOutcome } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
 import { NIK_IBU_SYSTEM, NIK_SYSTEM, PATIENT_PROFILE } from './systems.js';
 
@@ -111,6 +111,10 @@ async function register(deps: PatientResolverDeps, orgId: string, resource: Pati
   if (reply.status === 429 || reply.status === 408 || reply.status >= 500) throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
   const id = reply.status >= 200 && reply.status < 300 ? createdPatientId(reply.body) : undefined;
   if (id) return id;
+  // A 2xx that is not JSON (a proxy's page) says nothing about the baby: tried again, not left waiting.
+  if (reply.status >= 200 && reply.status < 300 && (!reply.body || typeof reply.body !== 'object')) {
+    throw new PushStopped(badAnswer('the upstream answered the newborn registration with a 2xx that is not JSON'), reply.body);
+  }
   throw new PushStopped(
     { kind: 'waiting-identity', reason: 'SATUSEHAT did not register the baby under the mother’s NIK; see the upstream’s answer' },
     reply.body,

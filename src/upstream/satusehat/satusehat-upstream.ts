@@ -9,9 +9,9 @@ import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
 import { isDuplicateAnswer } from './duplicate-answer.js';
-import { findActiveEpisode, findByIdentifier } from './existing-resources.js';
+import { findActiveEpisode, findAllByIdentifier, findByIdentifier } from './existing-resources.js';
 import { IdentityCache } from './identity-cache.js';
-import { httpOutcome, networkCode } from '../http-answer.js';
+import { badAnswer, httpOutcome, isTransportError, transactionAnswerProblem, transportOutcome, type AnswerLimits } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
 import type { PushOutcome } from '../../sync/retry-policy.js';
 import { resolvePatient } from './patient-resolver.js';
@@ -29,6 +29,10 @@ export interface SatusehatUpstreamOptions {
   /** per puskesmas Organization id (Master Sarana Index): one client is bound to one Organization (§1) */
   credentials: Record<string, ClientCredentials>;
   timeouts: Timeouts;
+  /** an answer longer than this fails the call (upstream.answer-too-large); 4 MiB unless told */
+  maxAnswerBytes?: number;
+  /** caps the token endpoint's Retry-After (delivery.maxRetryAfterSeconds) */
+  maxRetryAfterSeconds?: number;
   redis: Redis;
   onTokenRefresh?: () => void;
   /** how long an IHS number, nakes id or Location id is remembered; 7 days unless told */
@@ -65,6 +69,7 @@ export class SatusehatUpstream implements Upstream {
   private readonly marker: ResendMarker;
   private readonly now: () => number;
   private readonly newbornMaxAgeDays: number;
+  private readonly limits: AnswerLimits;
 
   constructor(opts: SatusehatUpstreamOptions) {
     this.name = opts.name;
@@ -72,6 +77,7 @@ export class SatusehatUpstream implements Upstream {
     this.credentials = opts.credentials;
     this.now = opts.now ?? Date.now;
     this.newbornMaxAgeDays = opts.newbornMaxAgeDays ?? 60;
+    this.limits = { totalMs: opts.timeouts.totalMs, maxAnswerBytes: opts.maxAnswerBytes ?? 4 * 1024 * 1024 };
     const poolOptions = {
       connections: opts.maxConnections ?? 8,
       connectTimeout: opts.timeouts.connectMs,
@@ -90,10 +96,11 @@ export class SatusehatUpstream implements Upstream {
       authUrl: opts.authUrl,
       credentials: opts.credentials,
       dispatcher: this.authPool ?? this.pool,
-      timeoutMs: Math.max(opts.timeouts.headersMs, opts.timeouts.bodyMs),
+      ...(opts.maxRetryAfterSeconds !== undefined ? { maxRetryAfterSeconds: opts.maxRetryAfterSeconds } : {}),
+      timeoutMs: Math.min(opts.timeouts.totalMs, Math.max(opts.timeouts.headersMs, opts.timeouts.bodyMs)),
       ...(opts.onTokenRefresh ? { onRefresh: () => opts.onTokenRefresh?.() } : {}),
     });
-    this.api = new SatusehatApi(this.pool, this.baseUrl, tokens);
+    this.api = new SatusehatApi(this.pool, this.baseUrl, tokens, this.limits);
     this.cache = new IdentityCache(
       opts.redis,
       opts.identityKeySecret ?? IdentityCache.secretFrom(opts.credentials),
@@ -147,7 +154,7 @@ export class SatusehatUpstream implements Upstream {
       if (err instanceof UnknownOrganizationError) {
         return done({ kind: 'not-sent', code: 'satusehat.no-credentials', message: err.message, transient: false });
       }
-      if (isNetworkError(err)) return done({ kind: 'network', code: networkCode(err) });
+      if (isTransportError(err)) return done(transportOutcome(err, this.limits));
       throw err;
     }
   }
@@ -218,11 +225,12 @@ export class SatusehatUpstream implements Upstream {
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
     const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
     if (resending) {
-      for (const e of pending) {
-        if (e.role !== 'clinical') continue;
-        const id = await findByIdentifier(this.api, orgId, e.resource);
+      const clinical = pending.filter((e) => e.role === 'clinical');
+      const ids = await findAllByIdentifier(this.api, orgId, clinical.map((e) => e.resource));
+      clinical.forEach((e, i) => {
+        const id = ids[i];
         if (id) found(e, id);
-      }
+      });
     }
     await this.create(orgId, ctx, pending, refs, practitioners, resending, { adopt, duplicate, settled });
 
@@ -263,6 +271,9 @@ export class SatusehatUpstream implements Upstream {
       await this.marker.markSending(ctx.recordId, ctx.version);
       const reply = await this.api.call(orgId, 'POST', '', tx);
       if (reply.status >= 200 && reply.status < 300) {
+        const problem = transactionAnswerProblem(tx, reply.body);
+        // Nothing tells what was written: the next attempt looks every resource up first.
+        if (problem) throw new PushStopped(badAnswer(problem), reply.body);
         const written = writtenResources(tx, reply.body);
         await this.rememberFaskesResources(remaining, written);
         for (const w of written) refs.set(w.fullUrl, `${w.resourceType}/${w.id}`);
@@ -343,10 +354,4 @@ function isOwned(e: PlannedEntry): boolean {
 function faskesKey(resource: Resource): string[] | undefined {
   const id = businessIdentifier(resource);
   return id?.system && id.value ? [resource.resourceType, id.system, id.value] : undefined;
-}
-
-/** undici's errors and the socket's system errors; anything else is a bug and is not hidden as a retry. */
-function isNetworkError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('UND_ERR') || /^E[A-Z]+$/.test(code));
 }

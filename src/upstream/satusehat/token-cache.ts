@@ -26,6 +26,8 @@ export interface TokenCacheOptions {
   penaltySeconds?: number;
   /** bound on the whole token call: headers, body and in total */
   timeoutMs?: number;
+  /** the longest wait a Retry-After of the token endpoint may impose (delivery.maxRetryAfterSeconds) */
+  maxRetryAfterSeconds?: number;
   /** how long a caller waits for another caller's refresh before giving up */
   lockWaitMs?: number;
   pollMs?: number;
@@ -61,6 +63,13 @@ const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return re
 
 const MAX_BODY = 64 * 1024;
 
+// The platform being briefly unavailable (a gateway's 502/503/504) is not a refused request: the
+// token call is tried again twice, after 200 and 400 ms, before it counts as failed and starts the
+// penalty that stops every push of the puskesmas for a minute.
+const UNAVAILABLE = new Set([502, 503, 504]);
+const UNAVAILABLE_TRIES = 3;
+const UNAVAILABLE_BACKOFF_MS = 200;
+
 // How long every caller waits after the token endpoint could not even be connected to (refused,
 // no route, name not found, connect timeout): the platform never saw the request.
 const UNREACHABLE_PAUSE_MS = 5_000;
@@ -69,6 +78,14 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTU
 function neverSent(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && NOT_CONNECTED.has(code);
+}
+
+/** What the token endpoint answered (a call that threw has already failed). */
+interface TokenAnswer {
+  started: number;
+  status: number;
+  text: string;
+  retryAfter: string | string[] | undefined;
 }
 
 interface Keys {
@@ -85,6 +102,7 @@ export class TokenCache {
   private readonly marginMs: number;
   private readonly penaltyMs: number;
   private readonly timeoutMs: number;
+  private readonly maxRetryAfterSeconds: number;
   private readonly lockTtlMs: number;
   private readonly lockWaitMs: number;
   private readonly pollMs: number;
@@ -103,8 +121,9 @@ export class TokenCache {
     this.marginMs = (opts.refreshMarginSeconds ?? 60) * 1000;
     this.penaltyMs = (opts.penaltySeconds ?? 60) * 1000;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    // Outlives the token call, so the lock never lapses while its holder is still asking.
-    this.lockTtlMs = this.timeoutMs + 5_000;
+    this.maxRetryAfterSeconds = opts.maxRetryAfterSeconds ?? 900;
+    // Outlives the token call (and its retries after a 5xx), so the lock never lapses while its holder is still asking.
+    this.lockTtlMs = this.timeoutMs * UNAVAILABLE_TRIES + 5_000;
     this.lockWaitMs = opts.lockWaitMs ?? this.lockTtlMs + 2_000;
     this.pollMs = opts.pollMs ?? 50;
     this.now = opts.now ?? Date.now;
@@ -172,12 +191,20 @@ export class TokenCache {
   // its wait.
   private async fail(orgId: string, keys: Keys, reason: TokenFailure, o: { status?: number; retryAfterSeconds?: number; penaltyMs?: number } = {}): Promise<never> {
     const { status, retryAfterSeconds = 0, penaltyMs = this.penaltyMs } = o;
-    const ms = Math.max(penaltyMs, retryAfterSeconds * 1000);
+    const ms = Math.max(penaltyMs, Math.min(retryAfterSeconds, this.maxRetryAfterSeconds) * 1000);
     await this.redis.set(keys.penalty, String(this.now() + ms), 'PX', ms);
     throw new TokenUnavailableError(orgId, reason, Math.ceil(ms / 1000), status);
   }
 
   private async refresh(orgId: string, keys: Keys): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.ask(orgId, keys);
+      if (attempt >= UNAVAILABLE_TRIES || !UNAVAILABLE.has(answer.status)) return this.take(orgId, keys, answer);
+      await new Promise((r) => setTimeout(r, UNAVAILABLE_BACKOFF_MS * attempt));
+    }
+  }
+
+  private async ask(orgId: string, keys: Keys): Promise<TokenAnswer> {
     const creds = this.#credentials[orgId]!;
     const started = this.now();
     let status: number;
@@ -202,6 +229,11 @@ export class TokenCache {
       // only a short pause shared by every caller, so an outage is not met by a crowd of attempts.
       return this.fail(orgId, keys, 'unreachable', neverSent(err) ? { penaltyMs: UNREACHABLE_PAUSE_MS } : {});
     }
+    return { started, status, text, retryAfter };
+  }
+
+  private async take(orgId: string, keys: Keys, answer: TokenAnswer): Promise<string> {
+    const { started, status, text, retryAfter } = answer;
     if (status !== 200) return this.fail(orgId, keys, 'rejected', { status, retryAfterSeconds: retryAfterSeconds(retryAfter) });
     const parsed = parseToken(text);
     if (!parsed) return this.fail(orgId, keys, 'malformed', { status });
