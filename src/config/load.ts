@@ -17,7 +17,7 @@ const defaultTimeouts: Timeouts = { connectMs: 5_000, headersMs: 30_000, bodyMs:
 
 // A transaction-response for the largest Bundle Gerbang makes, with every resource returned, is a
 // few hundred KiB; 4 MiB leaves room and stops an endless answer from being read to its end.
-const defaultMaxAnswerBytes = 4 * 1024 * 1024;
+export const defaultMaxAnswerBytes = 4 * 1024 * 1024;
 
 // $map?validate is a person's dry run: two connections and 15 s of their own, beside the delivery pool.
 const defaultValidation = { connections: 2, totalMs: 15_000 };

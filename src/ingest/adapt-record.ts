@@ -1,5 +1,5 @@
 import type { Config } from '../config/types.js';
-import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import type { Issue } from '../errors/gerbang-error.js';
 import { adapters, runAdapter, type Adapted } from '../records/adapters/adapter.js';
 import { prepareRecord } from './prepare-record.js';
 
@@ -37,14 +37,6 @@ export function adaptParts(body: unknown, adapterName: string, facilities: Confi
     const more = p.ok ? [] : withSources(p.issues.filter((i) => i.severity === 'error' && !already(i.path)), adapted);
     return { adapted, kind, issues: [...issues, ...more] };
   });
-}
-
-/** The whole row, refused when any of its records has a problem (what the adapter unit tests read). */
-export function adaptRecord(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string): Adapted[] {
-  const parts = adaptParts(body, adapterName, facilities, now, posyandu);
-  const issues = parts.flatMap((p) => p.issues);
-  if (issues.length > 0) throw new GerbangError('record.invalid', issues);
-  return parts.flatMap((p) => (p.adapted ? [p.adapted] : []));
 }
 
 /** Names the app's column next to each canonical field an issue is about. */

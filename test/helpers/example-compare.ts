@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
 // Compares a resource Gerbang produced with one of SATUSEHAT's official worked examples (the DTO
@@ -8,11 +8,16 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 // categories, interpretations, identifier systems, what each reference points at, performer
 // functions and the form of every date-time. Free text, displays and ids are not compared.
 
-// Beside the repository (/work/main → /work/shared) or, from a worktree one level deeper, beside its parent.
-const examplesDir =
-  ['../../../shared/reference/satusehat-examples/', '../../../../shared/reference/satusehat-examples/']
-    .map((rel) => new URL(rel, import.meta.url).pathname)
-    .find((dir) => existsSync(dir)) ?? new URL('../../../shared/reference/satusehat-examples/', import.meta.url).pathname;
+/** The official examples: ../shared/reference beside the checkout (found by walking up). */
+export const examplesDir = findExamples(dirname(new URL(import.meta.url).pathname));
+
+function findExamples(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'shared', 'reference', 'satusehat-examples');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`shared/reference/satusehat-examples not found above ${from}: the conformance tests need it beside the checkout`);
+}
 
 /** The example with this tag (`P14__045`), with Postman variables kept as strings. */
 export function loadExample(tag: string): Resource {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import type { Composition, Observation, QuestionnaireResponse } from '@medplum/fhirtypes';
-import { loadConfig } from '../../src/config/load.js';
+import { defaultMaxAnswerBytes, loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { SatusehatUpstream } from '../../src/upstream/satusehat/satusehat-upstream.js';
 import { validScreening, withChanges, type RecordLike } from '../fixtures/records.js';
@@ -24,6 +24,7 @@ const up = new SatusehatUpstream({
   baseUrl: srv.fhirBase,
   credentials: { [DEFAULT_CLIENT.organizationId]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
   timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
+  maxAnswerBytes: defaultMaxAnswerBytes,
   redis,
   now: () => clock,
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Bundle, Encounter, EpisodeOfCare, Immunization, Medication, MedicationDispense, Observation, Patient, Practitioner, Procedure } from '@medplum/fhirtypes';
-import { loadConfig } from '../../src/config/load.js';
+import { defaultMaxAnswerBytes, loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { decide } from '../../src/sync/retry-policy.js';
 import { ResendMarker } from '../../src/upstream/satusehat/resend-marker.js';
@@ -45,6 +45,7 @@ function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstr
     baseUrl: srv.fhirBase,
     credentials: { [ORG]: { clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret } },
     timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
+    maxAnswerBytes: defaultMaxAnswerBytes,
     redis,
     onTokenRefresh: () => refreshes++,
     now: () => clock,

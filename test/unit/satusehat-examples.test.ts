@@ -1,23 +1,15 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { projectRoot } from '../../src/config/paths.js';
 import { checkBundle } from '../../src/fhir/profile-check.js';
+import { examplesDir } from '../helpers/example-compare.js';
 import { ruleIssues } from '../helpers/satusehat-rules.js';
 
 // The SATUSEHAT rules under profiles/ are read from a third-party transcription; the platform's own
 // worked examples say what it accepts. Every example must pass the rules, except the slips below
 // (each with its reason), and the test double's evaluator must find exactly what Gerbang's finds.
-
-/** The official examples sit in shared/reference beside the repository (or its worktree). */
-function examplesDir(): string | undefined {
-  for (let dir = projectRoot; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'reference', 'satusehat-examples');
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 // file tag → rule numbers an example breaks, and why that does not make the rule wrong.
 const knownSlips: Record<string, { rules: number[]; why: string }> = {
@@ -32,66 +24,62 @@ const knownSlips: Record<string, { rules: number[]; why: string }> = {
   H08__057: { rules: [10383], why: 'as H08__056' },
 };
 
-const dir = examplesDir();
-if (!dir) {
-  t.comment('shared/reference/satusehat-examples not found above the project: nothing to compare with');
-} else {
-  const files = readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^[PH]\d\d-/.test(d.name))
-    .flatMap((d) => readdirSync(join(dir, d.name)).filter((f) => f.endsWith('.json')).map((f) => join(dir, d.name, f)));
-  const profiled = new Set(readdirSync(join(projectRoot, 'profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace('.json', '')));
+const dir = examplesDir;
+const files = readdirSync(dir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && /^[PH]\d\d-/.test(d.name))
+  .flatMap((d) => readdirSync(join(dir, d.name)).filter((f) => f.endsWith('.json')).map((f) => join(dir, d.name, f)));
+const profiled = new Set(readdirSync(join(projectRoot, 'profiles')).filter((f) => f.endsWith('.json')).map((f) => f.replace('.json', '')));
 
-  /** An example as a Bundle, with the resource types Gerbang has profiles for. */
-  const asBundle = (body: Resource): Bundle => {
-    const entries = body.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [{ fullUrl: 'urn:uuid:00000000-0000-4000-8000-000000000000', resource: body }];
-    return { resourceType: 'Bundle', type: 'transaction', entry: entries.filter((e) => e.resource && profiled.has(e.resource.resourceType)) };
-  };
-  // Postman variables ({{Org_id}}, {{$isoTimestamp}}) stand for values the example does not give.
-  const placeholder = (bundle: Bundle, expression: string) => JSON.stringify(valueAt(bundle, expression) ?? '').includes('{{');
+/** An example as a Bundle, with the resource types Gerbang has profiles for. */
+const asBundle = (body: Resource): Bundle => {
+  const entries = body.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [{ fullUrl: 'urn:uuid:00000000-0000-4000-8000-000000000000', resource: body }];
+  return { resourceType: 'Bundle', type: 'transaction', entry: entries.filter((e) => e.resource && profiled.has(e.resource.resourceType)) };
+};
+// Postman variables ({{Org_id}}, {{$isoTimestamp}}) stand for values the example does not give.
+const placeholder = (bundle: Bundle, expression: string) => JSON.stringify(valueAt(bundle, expression) ?? '').includes('{{');
 
-  t.test('every official example meets the encoded SATUSEHAT rules, but for its known slips', async (t) => {
-    let checked = 0;
-    for (const file of files) {
-      let body: Resource;
-      try {
-        body = JSON.parse(readFileSync(file, 'utf8')) as Resource;
-      } catch {
-        continue; // three bodies carry unquoted Postman variables (README of the examples)
-      }
-      const bundle = asBundle(body);
-      if (!bundle.entry?.length) continue;
-      checked++;
-      const tag = /([PH]\d\d__\d{3})/.exec(file)?.[1] ?? file;
-      const broken = [...new Set(checkBundle(bundle).filter((v) => v.ruleNumber && !placeholder(bundle, v.expression)).map((v) => v.ruleNumber))].sort();
-      t.same(broken, knownSlips[tag]?.rules ?? [], tag);
+t.test('every official example meets the encoded SATUSEHAT rules, but for its known slips', async (t) => {
+  let checked = 0;
+  for (const file of files) {
+    let body: Resource;
+    try {
+      body = JSON.parse(readFileSync(file, 'utf8')) as Resource;
+    } catch {
+      continue; // three bodies carry unquoted Postman variables (README of the examples)
     }
-    t.ok(checked > 400, `${checked} examples checked`);
-  });
+    const bundle = asBundle(body);
+    if (!bundle.entry?.length) continue;
+    checked++;
+    const tag = /([PH]\d\d__\d{3})/.exec(file)?.[1] ?? file;
+    const broken = [...new Set(checkBundle(bundle).filter((v) => v.ruleNumber && !placeholder(bundle, v.expression)).map((v) => v.ruleNumber))].sort();
+    t.same(broken, knownSlips[tag]?.rules ?? [], tag);
+  }
+  t.ok(checked > 400, `${checked} examples checked`);
+});
 
-  t.test("the test double's evaluator finds what Gerbang's finds, on every example", async (t) => {
-    let compared = 0;
-    for (const file of files) {
-      let body: Resource;
-      try {
-        body = JSON.parse(readFileSync(file, 'utf8')) as Resource;
-      } catch {
-        continue;
-      }
-      const bundle = asBundle(body);
-      // The double sees references resolved to Type/id (it rewrites urn:uuid before judging).
-      const types = new Map((bundle.entry ?? []).map((e) => [e.fullUrl, e.resource?.resourceType]));
-      const resolved = JSON.parse(JSON.stringify(bundle), (k, v) => (k === 'reference' && typeof v === 'string' && types.has(v) ? `${types.get(v)}/${v.slice(9)}` : v)) as Bundle;
-      const gerbang = checkBundle(bundle).filter((v) => v.ruleNumber).map((v) => `${v.ruleNumber} ${v.expression}`);
-      const double = (resolved.entry ?? []).flatMap((e, i) =>
-        ruleIssues(e.resource!, `Bundle.entry[${i}].resource`).map((x) => `${/RuleNumber: (\d+)/.exec(x.details?.text ?? '')?.[1]} ${x.expression?.[0]}`),
-      );
-      t.same([...new Set(double)].sort(), [...new Set(gerbang)].sort(), /([PH]\d\d__\d{3})/.exec(file)?.[1] ?? file);
-      if (gerbang.length > 0) compared++;
+t.test("the test double's evaluator finds what Gerbang's finds, on every example", async (t) => {
+  let compared = 0;
+  for (const file of files) {
+    let body: Resource;
+    try {
+      body = JSON.parse(readFileSync(file, 'utf8')) as Resource;
+    } catch {
+      continue;
     }
-    // Postman placeholders (dates as {{…}}) and the slips give both something to find.
-    t.ok(compared > 50, `${compared} examples where both found violations`);
-  });
-}
+    const bundle = asBundle(body);
+    // The double sees references resolved to Type/id (it rewrites urn:uuid before judging).
+    const types = new Map((bundle.entry ?? []).map((e) => [e.fullUrl, e.resource?.resourceType]));
+    const resolved = JSON.parse(JSON.stringify(bundle), (k, v) => (k === 'reference' && typeof v === 'string' && types.has(v) ? `${types.get(v)}/${v.slice(9)}` : v)) as Bundle;
+    const gerbang = checkBundle(bundle).filter((v) => v.ruleNumber).map((v) => `${v.ruleNumber} ${v.expression}`);
+    const double = (resolved.entry ?? []).flatMap((e, i) =>
+      ruleIssues(e.resource!, `Bundle.entry[${i}].resource`).map((x) => `${/RuleNumber: (\d+)/.exec(x.details?.text ?? '')?.[1]} ${x.expression?.[0]}`),
+    );
+    t.same([...new Set(double)].sort(), [...new Set(gerbang)].sort(), /([PH]\d\d__\d{3})/.exec(file)?.[1] ?? file);
+    if (gerbang.length > 0) compared++;
+  }
+  // Postman placeholders (dates as {{…}}) and the slips give both something to find.
+  t.ok(compared > 50, `${compared} examples where both found violations`);
+});
 
 function valueAt(root: unknown, expression: string): unknown {
   return expression

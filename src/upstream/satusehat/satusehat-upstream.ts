@@ -29,8 +29,8 @@ export interface SatusehatUpstreamOptions {
   /** per puskesmas Organization id (Master Sarana Index): one client is bound to one Organization (§1) */
   credentials: Record<string, ClientCredentials>;
   timeouts: Timeouts;
-  /** an answer longer than this fails the call (upstream.answer-too-large); 4 MiB unless told */
-  maxAnswerBytes?: number;
+  /** an answer longer than this fails the call (upstream.answer-too-large) */
+  maxAnswerBytes: number;
   /** caps the token endpoint's Retry-After (delivery.maxRetryAfterSeconds) */
   maxRetryAfterSeconds?: number;
   redis: Redis;
@@ -77,7 +77,7 @@ export class SatusehatUpstream implements Upstream {
     this.credentials = opts.credentials;
     this.now = opts.now ?? Date.now;
     this.newbornMaxAgeDays = opts.newbornMaxAgeDays ?? 60;
-    this.limits = { totalMs: opts.timeouts.totalMs, maxAnswerBytes: opts.maxAnswerBytes ?? 4 * 1024 * 1024 };
+    this.limits = { totalMs: opts.timeouts.totalMs, maxAnswerBytes: opts.maxAnswerBytes };
     const poolOptions = {
       connections: opts.maxConnections ?? 8,
       connectTimeout: opts.timeouts.connectMs,
