@@ -11,7 +11,8 @@ import { ancRecord, checkServerMatchesAccepted, childRecord, postAll, satusehatF
 
 // FLAKY_SEED and FLAKY_RATE (0 for the healthy drain to compare with) replay or vary a run.
 const FLAKY_SEED = Number(process.env.FLAKY_SEED ?? 16);
-// A healthy double drains these 40 in under 10 s on a quiet machine; the flaky one in 10-40 s. The
+// A healthy double drains these 40 in under 10 s on a quiet machine, the flaky one about as fast
+// (a resend after a 503 looks up one resource, not every one: satusehat-upstream.test.ts). The
 // bound leaves room for a loaded machine (the double's searches slow down most) and still fails a
 // drain that the circuit keeps pausing (each opening costs seconds, the pauses double).
 const BOUND_MS = 180_000;
@@ -47,7 +48,9 @@ t.test('40 records of mixed kinds through a SATUSEHAT failing 10% of requests: a
     if (process.env.FLAKY_DUMP) (await import('node:fs')).writeFileSync(process.env.FLAKY_DUMP, `${gw.logs.join('\n')}\n${JSON.stringify(srv.requests.map((r) => [r.at - started, r.method, r.path, r.status]))}`);
   }
   const tookMs = Date.now() - started;
-  t.ok(srv.flakyFailures() >= 10, `the platform failed ${srv.flakyFailures()} of ${srv.requests.length} requests`);
+  // 10% expected; which request draws a failure depends on the order they arrive in. A resend
+  // after a 503 makes one look-up now, so a drain is ~125 requests: 3% is ~2.5 deviations below.
+  t.ok(srv.flakyFailures() >= 0.03 * srv.requests.length, `the platform failed ${srv.flakyFailures()} of ${srv.requests.length} requests`);
   t.ok(tookMs < BOUND_MS, `drained in ${(tookMs / 1000).toFixed(1)} s`);
   const opened = gw.logs.filter((l) => l.includes('circuit open')).length;
   t.equal(opened, 0, 'one failure in ten never opens the circuit');

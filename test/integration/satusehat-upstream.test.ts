@@ -9,6 +9,7 @@ import { ResendMarker } from '../../src/upstream/satusehat/resend-marker.js';
 import { SatusehatUpstream, type SatusehatUpstreamOptions } from '../../src/upstream/satusehat/satusehat-upstream.js';
 import type { PushResult } from '../../src/upstream/upstream.js';
 import { newbornAnthropometry, validAncVisit, validAnthropometry, validImmunization, withChanges, type RecordLike } from '../fixtures/records.js';
+import { waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { DEFAULT_CLIENT, NIK_IBU_SYSTEM, NIK_SYSTEM, startSatusehatServer } from '../helpers/satusehat-server.js';
 
@@ -27,7 +28,12 @@ const config = loadConfig({});
 const SUPERVISOR_NIK = '3201014404800002';
 const facilities = {
   ...config.facilities,
-  posyandu: { ...config.facilities.posyandu, '3201010001-01': { ...config.facilities.posyandu['3201010001-01']!, supervisorNik: SUPERVISOR_NIK } },
+  posyandu: {
+    ...config.facilities.posyandu,
+    '3201010001-01': { ...config.facilities.posyandu['3201010001-01']!, supervisorNik: SUPERVISOR_NIK },
+    // A posyandu only the Location race below uses, so its Location is not on the server before.
+    '3201010001-09': { name: 'Posyandu Anggrek (test)', puskesmas: 'P3201010101', village: '3201010001', supervisorNik: SUPERVISOR_NIK },
+  },
 };
 let refreshes = 0;
 const opened: SatusehatUpstream[] = [];
@@ -228,6 +234,11 @@ t.test('a 401 refreshes the token once, never twice', async (t) => {
   t.same((await up.push(bundleOf(anthropometry('PB-2025-000411')), ctx('PB-2025-000411', 1))).outcome, { kind: 'delivered' });
 });
 
+// What SATUSEHAT holds of a record's own resources, as searched by identifier.
+const CLINICAL = ['Encounter', 'Observation', 'Condition', 'Immunization', 'Procedure', 'Medication', 'MedicationDispense'];
+const CLINICAL_SEARCH = new RegExp(`^/fhir-r4/v1/(${CLINICAL.join('|')})$`);
+const ownResources = (bundle: Bundle) => bundle.entry!.filter((e) => CLINICAL.includes(e.resource?.resourceType ?? '')).length;
+
 t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is written twice', async (t) => {
   const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000, totalMs: 20_000 } });
   const id = 'PB-2025-000500';
@@ -240,14 +251,86 @@ t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is writte
   t.ok(await encounterOf(id), 'and was committed');
   t.equal(await redis.exists(ResendMarker.key(`default.${id}`, 1)), 1, 'the attempt is remembered');
 
-  const retry = await impatient.push(bundle, ctx(id));
+  // Resent with the usual timeouts: a look-up slower than 400 ms on a loaded machine would be tried again.
+  const from = srv.requests.length;
+  const retry = await up.push(bundle, ctx(id));
   t.same(retry.outcome, { kind: 'delivered' });
   t.equal(transactions(), sent + 1, 'nothing sent again: every resource was found by identifier');
+  const searches = srv.requests.slice(from).filter((r) => r.method === 'GET' && CLINICAL_SEARCH.test(r.path));
+  t.equal(searches.length, ownResources(bundle), 'the Encounter found first, then one search for each other resource');
+  t.equal(searches[0]?.path, '/fhir-r4/v1/Encounter');
   t.same(await identifierCounts('Encounter', id), [1]);
   const obsCounts = await identifierCounts('Observation', id);
   t.ok(obsCounts.length > 0 && obsCounts.every((n) => n === 1), 'one of each Observation');
   const enc = await encounterOf(id);
   t.equal(retry.resources?.find((r) => r.resourceType === 'Encounter')?.id, enc?.id, 'the ids are the committed ones');
+  const committed = (await observationsOf(id)).map((o) => o.id).sort();
+  t.same(retry.resources?.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(), committed, 'every Observation id adopted, none missing');
+});
+
+t.test('a transaction answered 503 before SATUSEHAT carried it out: the resend makes one look-up, not one per resource', async (t) => {
+  const id = 'PB-2025-000510';
+  const bundle = bundleOf(anthropometry(id));
+  const own = ownResources(bundle);
+  t.ok(own >= 3, `the record has ${own} resources of its own`);
+  srv.failNext(1, 503, { on: 'transaction' });
+  const first = await up.push(bundle, ctx(id));
+  t.same(first.outcome, { kind: 'http', status: 503 });
+  t.notOk(await encounterOf(id), 'nothing was written');
+  t.equal(await redis.exists(ResendMarker.key(`default.${id}`, 1)), 1, 'the attempt is remembered: a 503 may also come after a commit');
+
+  const from = srv.requests.length;
+  const retry = await up.push(bundle, ctx(id));
+  t.same(retry.outcome, { kind: 'delivered' });
+  const after = srv.requests.slice(from);
+  const searches = after.filter((r) => r.method === 'GET' && CLINICAL_SEARCH.test(r.path));
+  t.same(searches.map((r) => r.path), ['/fhir-r4/v1/Encounter'], `the Encounter's absence answers for all ${own}: a transaction is carried out whole or not at all`);
+  t.same(after.filter((r) => r.method === 'POST').map((r) => r.status), [200], 'then one transaction');
+  t.same(await identifierCounts('Encounter', id), [1]);
+  const obsCounts = await identifierCounts('Observation', id);
+  t.ok(obsCounts.length > 0 && obsCounts.every((n) => n === 1), 'one of each Observation');
+});
+
+t.test('one Observation of the record already there without its Encounter: the duplicate answer still finds it by looking everything up', async (t) => {
+  const id = 'PB-2025-000513';
+  const bundle = bundleOf(anthropometry(id));
+  const planned = bundle.entry!.find((e) => e.resource?.resourceType === 'Observation')!.resource as Observation;
+  // Left by another sender or an earlier version whose ids the ledger lost: not all-or-nothing.
+  const stray = await srv.repo.createResource<Observation>({ resourceType: 'Observation', identifier: planned.identifier, status: 'final', code: planned.code, subject: { reference: `Patient/${childIhs}` } });
+  const from = srv.requests.length;
+  const res = await up.push(bundle, ctx(id));
+  t.same(res.outcome, { kind: 'delivered' });
+  const after = srv.requests.slice(from);
+  t.same(after.filter((r) => r.method === 'POST').map((r) => r.status), [400, 200], 'refused as a duplicate, then sent without it');
+  t.equal(after.filter((r) => r.method === 'GET' && CLINICAL_SEARCH.test(r.path)).length, 1 + ownResources(bundle), 'the Encounter found nothing, so every resource was looked up');
+  t.equal(res.resources?.find((r) => r.fullUrl === bundle.entry!.find((e) => e.resource === planned)?.fullUrl)?.id, stray.id, 'the Observation there is taken up');
+  t.ok((await identifierCounts('Observation', id)).every((n) => n === 1), 'none twice');
+  t.same(await identifierCounts('Encounter', id), [1]);
+  const replaced = (await srv.resources<Observation>('Observation')).find((o) => o.id === stray.id);
+  t.equal(replaced?.encounter?.reference, `Encounter/${(await encounterOf(id))?.id}`, 'and replaced by the record’s, in its Encounter');
+});
+
+t.test('a posyandu Location created by another push meanwhile: the duplicate answer costs two look-ups, not one per entry', async (t) => {
+  const id = 'PB-2025-000512';
+  const bundle = bundleOf(anthropometry(id, { posyandu: '3201010001-09' }));
+  const planned = bundle.entry!.find((e) => e.resource?.resourceType === 'Location')!.resource as { identifier?: unknown; name?: string };
+  const locationSearches = () => srv.requests.filter((r) => r.method === 'GET' && r.path === '/fhir-r4/v1/Location');
+  const before = locationSearches().length;
+  const from = srv.requests.length;
+  // The Location search is answered "none" late; meanwhile another push creates it.
+  srv.delayNext(1, 600, { on: 'fhir' });
+  const pushing = up.push(bundle, ctx(id));
+  await waitFor(() => srv.heldAnswers().some((r) => r.path === '/fhir-r4/v1/Location'), 5_000, 'the Location search held');
+  const other = await srv.repo.createResource({ resourceType: 'Location', identifier: planned.identifier, name: planned.name, status: 'active', managingOrganization: { reference: `Organization/${ORG}` } } as never);
+  const res = await pushing;
+  t.same(res.outcome, { kind: 'delivered' });
+  const after = srv.requests.slice(from);
+  t.same(after.filter((r) => r.method === 'POST').map((r) => r.status), [400, 200], 'refused as a duplicate, then sent without the Location');
+  t.equal(locationSearches().length - before, 2, 'the Location looked up again after the refusal');
+  t.same(after.filter((r) => r.method === 'GET' && CLINICAL_SEARCH.test(r.path)).map((r) => r.path), ['/fhir-r4/v1/Encounter'], 'the record’s own resources: one look-up');
+  t.equal(res.resources?.find((r) => r.resourceType === 'Location')?.id, (other as { id?: string }).id, 'the other push’s Location is adopted');
+  t.same(await identifierCounts('Encounter', id), [1]);
+  t.equal((await srv.resources('Location')).filter((l) => JSON.stringify((l as { identifier?: unknown }).identifier) === JSON.stringify(planned.identifier)).length, 1, 'one Location for the posyandu');
 });
 
 t.test('a duplicate answer: the existing resource is found, replaced by the record’s under its id, and the rest is sent', async (t) => {

@@ -14,9 +14,9 @@ export async function findByIdentifier(api: SatusehatApi, orgId: string, resourc
   return found[0]?.id;
 }
 
-// A resend looks up every clinical resource of the record (a dozen for an ANC visit), and one
-// search by identifier takes the platform a few hundred ms: four at a time keeps a resend close to
-// a first push in time without one push taking more than its share of the connections.
+// When a record's resources are there they are all looked up (a dozen for an ANC visit), and one
+// search by identifier takes the platform a few hundred ms: four at a time keeps that close to a
+// first push in time without one push taking more than its share of the connections.
 const LOOKUPS_AT_ONCE = 4;
 
 /** findByIdentifier for each resource, a few at a time; the ids in the same order. */
@@ -31,6 +31,32 @@ export async function findAllByIdentifier(api: SatusehatApi, orgId: string, reso
   };
   await Promise.all(Array.from({ length: Math.min(LOOKUPS_AT_ONCE, resources.length) }, lane));
   return ids;
+}
+
+/**
+ * findAllByIdentifier for resources that only ever went out together, in the same transactions. A
+ * transaction is carried out whole or not at all (§8), so either every one of them is there or
+ * none is: one search tells which, and only when it is there are the others looked up for their
+ * ids. The one searched is the Encounter, the search §8 names before a resend (a record has one,
+ * and there are fewer Encounters than Observations to search through). A resend after a 503 that
+ * wrote nothing then costs one look-up rather than one per resource.
+ */
+export async function findAllSentTogether(api: SatusehatApi, orgId: string, resources: Resource[]): Promise<Array<string | undefined>> {
+  const ids: Array<string | undefined> = new Array(resources.length).fill(undefined);
+  const probe = probeIndex(resources);
+  if (probe < 0) return ids;
+  ids[probe] = await findByIdentifier(api, orgId, resources[probe]!);
+  if (!ids[probe]) return ids;
+  const others = resources.map((_, i) => i).filter((i) => i !== probe);
+  const found = await findAllByIdentifier(api, orgId, others.map((i) => resources[i]!));
+  others.forEach((i, k) => (ids[i] = found[k]));
+  return ids;
+}
+
+/** The resource that answers for the others: the Encounter when it has an identifier, else the first that has one; -1 when none has. */
+function probeIndex(resources: Resource[]): number {
+  const searchable = resources.map((r, i) => (businessIdentifier(r) ? i : -1)).filter((i) => i >= 0);
+  return searchable.find((i) => resources[i]!.resourceType === 'Encounter') ?? searchable[0] ?? -1;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
 import { isDuplicateAnswer } from './duplicate-answer.js';
-import { findActiveEpisode, findAllByIdentifier, findByIdentifier } from './existing-resources.js';
+import { findActiveEpisode, findAllByIdentifier, findAllSentTogether, findByIdentifier } from './existing-resources.js';
 import { IdentityCache } from './identity-cache.js';
 import { badAnswer, httpOutcome, isTransportError, transactionAnswerProblem, transportOutcome, type AnswerLimits } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
@@ -225,8 +225,9 @@ export class SatusehatUpstream implements Upstream {
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
     const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
     if (resending) {
+      // Every transaction of this version carried all of these that were not known to be there.
       const clinical = pending.filter((e) => e.role === 'clinical');
-      const ids = await findAllByIdentifier(this.api, orgId, clinical.map((e) => e.resource));
+      const ids = await findAllSentTogether(this.api, orgId, clinical.map((e) => e.resource));
       clinical.forEach((e, i) => {
         const id = ids[i];
         if (id) found(e, id);
@@ -282,17 +283,7 @@ export class SatusehatUpstream implements Upstream {
       }
       if (round < DUPLICATE_ROUNDS && isDuplicateAnswer(reply.body)) {
         // Take up whatever is already there (never resend under a new identifier, §8), then send the rest.
-        const before = refs.size;
-        for (const e of remaining) {
-          if (e.role === 'episode') {
-            const id = await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs);
-            if (id) on.adopt(e, id);
-          } else {
-            const id = await findByIdentifier(this.api, orgId, e.resource);
-            if (id) on.duplicate(e, id);
-          }
-        }
-        if (refs.size > before) continue;
+        if (await this.takeUpExisting(orgId, remaining, refs, on)) continue;
       }
       // A transaction is all or nothing, and an answer other than 408 or 5xx (a 429 above all)
       // says it was not carried out. When no earlier attempt left any doubt either, the next
@@ -301,6 +292,36 @@ export class SatusehatUpstream implements Upstream {
       if (!resending && !mayHaveWritten(reply.status)) await this.marker.clear(ctx.recordId, ctx.version);
       throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
     }
+  }
+
+  /**
+   * After a duplicate answer: finds which of the refused entries SATUSEHAT already holds; whether
+   * any was. What other records share (the posyandu Location, the pregnancy's episode) is what
+   * usually races, so it is looked up first, and the record's own resources as one group
+   * (findAllSentTogether). Only when neither shows anything is every entry looked up: a lost
+   * ledger or another sender may have left some of them without the others.
+   */
+  private async takeUpExisting(
+    orgId: string,
+    remaining: PlannedEntry[],
+    refs: Map<string, string>,
+    on: { adopt: (e: PlannedEntry, id: string) => void; duplicate: (e: PlannedEntry, id: string) => void },
+  ): Promise<boolean> {
+    const before = refs.size;
+    for (const e of remaining.filter((x) => x.role !== 'clinical')) {
+      const id = e.role === 'episode' ? await this.findEpisode(orgId, e.resource as EpisodeOfCare, refs) : await this.findFaskesResource(orgId, e.resource);
+      if (id) on.adopt(e, id);
+    }
+    const clinical = remaining.filter((e) => e.role === 'clinical');
+    const takeUp = (ids: Array<string | undefined>) =>
+      clinical.forEach((e, i) => {
+        const id = ids[i];
+        if (id) on.duplicate(e, id);
+      });
+    takeUp(await findAllSentTogether(this.api, orgId, clinical.map((e) => e.resource)));
+    if (refs.size > before) return true;
+    takeUp(await findAllByIdentifier(this.api, orgId, clinical.map((e) => e.resource)));
+    return refs.size > before;
   }
 
   private resolverDeps() {
