@@ -5,6 +5,11 @@
 
 export type Read<T> = { ok: true; value: T; rules: string[] } | { ok: false; problem: string };
 
+/** What every app means by "nothing here": absent, null, an empty cell, a dash. */
+export function isBlank(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'string' && ['', '-', '--'].includes(v.trim()));
+}
+
 const ok = <T>(value: T, ...rules: string[]): Read<T> => ({ ok: true, value, rules: rules.filter(Boolean) });
 const fail = <T>(problem: string): Read<T> => ({ ok: false, problem });
 

@@ -1,0 +1,124 @@
+import t from 'tap';
+import { loadConfig } from '../../src/config/load.js';
+import { message } from '../../src/errors/messages.js';
+import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
+import { at } from '../../src/records/adapters/paths.js';
+
+// The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
+// tried on a row it must read and on one it must not.
+
+const { facilities } = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-unit' });
+const ctx = { facilities, posyandu: '3201010001-01' };
+const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => runAdapter({ name: 'test-app', app: 'test', ...adapter }, row, ctx);
+const child = { nik: '3201015503230004', nama: 'Siti Aminah', jk: 'P', tgl_lahir: '2023-03-15' };
+const subjectFields = {
+  'subject.nik': { path: 'anak.nik', as: 'nik' as const, optional: true },
+  'subject.name': { path: 'anak.nama' },
+  'subject.sex': { path: 'anak.jk', map: 'sex' },
+  'subject.birthDate': { path: 'anak.tgl_lahir', as: 'date' as const },
+};
+
+t.test('when: anyOf and allOf, $present and $absent', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anthropometry',
+        when: { anyOf: [{ panjang_badan: ['$present'] }, { tinggi_badan: ['$present'] }], status: ['$absent'] },
+        fields: { recordId: { template: 'timbang-{id}' }, heightCm: { path: ['panjang_badan', 'tinggi_badan'], as: 'number' as const } },
+      },
+    ],
+  };
+  t.equal(run(adapter, { id: 1, panjang_badan: '70,5' }).records[0]?.record.heightCm, 70.5, 'a length');
+  t.equal(run(adapter, { id: 1, tinggi_badan: 88 }).records[0]?.record.heightCm, 88, 'or a height');
+  const neither = run(adapter, { id: 1, berat_badan: 9 });
+  t.same(neither.records, [], 'neither: no record');
+  const both = run({ records: [{ ...adapter.records[0]!, when: { allOf: [{ panjang_badan: ['$present'] }, { tinggi_badan: ['$present'] }] } }] }, { id: 1, panjang_badan: 70 });
+  t.same(both.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'tinggi_badan']], 'allOf names the part missing');
+  t.same(run(adapter, { id: 1, panjang_badan: 70, status: 'batal' }).issues.map((i) => i.key), ['adapter.not-a-record-value'], '$absent: a value there is not a record');
+});
+
+t.test('a path picks an array element by a property; a path list tries places in order', async (t) => {
+  const row = { orang_tua: [{ hubungan: 'Ayah', nik: '3201011203900001' }, { hubungan: 'IBU', nik: '3201014507950002', nama: 'Dewi' }] };
+  t.equal(at(row, 'orang_tua[hubungan=ibu].nik'), '3201014507950002', 'compared without regard to case');
+  t.equal(at(row, 'orang_tua[hubungan=ibu kandung].nik'), undefined, 'no such element: absent');
+  t.equal(at(row, 'orang_tua[1].nama'), 'Dewi');
+  t.equal(at({ a: { b: [{ k: 2, v: 'x' }] } }, 'a.b[k=2].v'), 'x', 'a number compared as text');
+  const adapter = {
+    records: [
+      {
+        kind: 'immunization',
+        fields: {
+          'subject.mother.nik': { path: ['nik_ibu', 'orang_tua[hubungan=ibu].nik', 'ibu.nik'], as: 'nik' as const, optional: true },
+        },
+      },
+    ],
+  };
+  const [fromParents] = run(adapter, row).records;
+  t.same(fromParents?.record.subject, { mother: { nik: '3201014507950002' } });
+  t.equal(fromParents?.provenance[0]?.source, 'orang_tua[hubungan=ibu].nik', 'the provenance names the place that held the value');
+  const [fromRow] = run(adapter, { ...row, nik_ibu: '3201014507950003' }).records;
+  t.same(fromRow?.record.subject, { mother: { nik: '3201014507950003' } }, 'the first place present wins');
+  const [blank] = run(adapter, { ...row, nik_ibu: '' }).records;
+  t.same(blank?.record.subject, { mother: { nik: '3201014507950002' } }, 'an empty cell is not present');
+});
+
+t.test('relations: a person nested where the app puts it, every field from the same object', async (t) => {
+  const adapter = {
+    relations: { anak: ['kunjungan.pasien', 'child_visit.child', 'pasien'] },
+    records: [{ kind: 'anthropometry', when: { 'anak.nama': ['$present'] }, fields: { recordId: { template: 'k-{id}' }, ...subjectFields } }],
+  };
+  for (const row of [{ id: 1, pasien: child }, { id: 1, kunjungan: { pasien: child } }, { id: 1, child_visit: { child } }]) {
+    const [r] = run(adapter, row).records;
+    t.match(r?.record, { subject: { nik: child.nik, name: child.nama, sex: 'female', birthDate: '2023-03-15' } }, JSON.stringify(Object.keys(row)));
+  }
+  const [nested] = run(adapter, { id: 1, kunjungan: { pasien: child } }).records;
+  t.equal(nested?.provenance.find((p) => p.field === 'subject.name')?.source, 'kunjungan.pasien.nama');
+  const mixed = run(adapter, { id: 1, kunjungan: { pasien: { nama: 'Siti Aminah' } }, pasien: child });
+  t.same(mixed.records[0]?.issues.map((i) => [i.key, i.path, i.source]), [
+    ['field.required', 'subject.sex', 'kunjungan.pasien.jk | child_visit.child.jk | pasien.jk'],
+    ['field.required', 'subject.birthDate', 'kunjungan.pasien.tgl_lahir | child_visit.child.tgl_lahir | pasien.tgl_lahir'],
+  ], 'the first relation present is the person: its missing fields are not filled from another person');
+  const missing = run(adapter, { id: 1, kunjungan: { tanggal: '2025-08-01' } });
+  t.same(missing.issues.map((i) => [i.key, i.params?.needs]), [['adapter.no-record', 'anthropometry: kunjungan.pasien.nama / child_visit.child.nama / pasien.nama']], 'a missing relation is named by its places');
+});
+
+t.test('cases: a field read by the first case whose when holds', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anthropometry',
+        fields: {
+          position: {
+            optional: true,
+            cases: [
+              { when: { panjang_badan: ['$present'] }, const: 'lying' },
+              { when: { tinggi_badan: ['$present'] }, const: 'standing' },
+            ],
+          },
+        },
+      },
+    ],
+  };
+  t.equal(run(adapter, { panjang_badan: 70 }).records[0]?.record.position, 'lying');
+  t.equal(run(adapter, { tinggi_badan: 90 }).records[0]?.record.position, 'standing');
+  t.equal(run(adapter, {}).records[0]?.record.position, undefined, 'no case: absent');
+  const required = { records: [{ kind: 'anthropometry', fields: { position: { cases: [{ when: { x: [1] }, const: 'lying' }] } } }] };
+  t.same(run(required, {}).issues.map((i) => [i.key, i.path]), [['field.required', 'position']], 'no case of a required field: refused');
+});
+
+t.test('no entry applies: the closest entries say what is missing or which value is not a record', async (t) => {
+  const adapter = {
+    records: [
+      { kind: 'anc-visit', when: { 'kehamilan.hpht': ['$present'], tanggal_kunjungan: ['$present'] }, fields: {} },
+      { kind: 'immunization', when: { status: ['diberikan', 'sudah'], jenis_vaksin: ['$present'] }, fields: {} },
+    ],
+  };
+  const visit = run(adapter, { tanggal_kunjungan: '2025-08-01' });
+  t.same(visit.issues, [{ key: 'adapter.record-incomplete', severity: 'error', source: 'kehamilan.hpht', params: { adapter: 'test-app', kind: ['anc-visit'], missing: 'kehamilan.hpht' } }]);
+  t.match(message('adapter.record-incomplete', 'en', visit.issues[0]?.params), /looks like a anc-visit record, but kehamilan.hpht is missing/);
+  const planned = run(adapter, { status: 'belum', jenis_vaksin: 'Campak' });
+  t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value, i.params?.allowed]), [['adapter.not-a-record-value', 'status', 'belum', ['diberikan', 'sudah']]]);
+  const other = run(adapter, { foo: 1 });
+  t.same(other.issues.map((i) => i.key), ['adapter.no-record'], 'a row that meets no part of any entry');
+  t.equal(message('adapter.no-record', 'en', other.issues[0]?.params), 'This data holds no record Gerbang sends (adapter test-app). What each kind of record needs: anc-visit: kehamilan.hpht, tanggal_kunjungan; immunization: status = "diberikan" / "sudah", jenis_vaksin.');
+});
