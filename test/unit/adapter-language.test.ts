@@ -122,3 +122,33 @@ t.test('no entry applies: the closest entries say what is missing or which value
   t.same(other.issues.map((i) => i.key), ['adapter.no-record'], 'a row that meets no part of any entry');
   t.equal(message('adapter.no-record', 'en', other.issues[0]?.params), 'This data holds no record Gerbang sends (adapter test-app). What each kind of record needs: anc-visit: kehamilan.hpht, tanggal_kunjungan; immunization: status = "diberikan" / "sudah", jenis_vaksin.');
 });
+
+t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date-times with an offset', async (t) => {
+  const dates = (timeZone: Adapter['timeZone'] | undefined, value: unknown, as: 'date' | 'datetime' = 'date') => {
+    const out = run({ ...(timeZone ? { timeZone } : {}), records: [{ kind: 'anthropometry', fields: { 'subject.birthDate': { path: 'd', as } } }] }, { d: value });
+    const [r] = out.records;
+    return out.issues.length > 0 ? out.issues.map((i) => `${i.key}@${i.path}<${i.source}`).join() : `${String(r?.record.subject && (r.record.subject as Record<string, unknown>).birthDate)} ${r?.provenance[0]?.rules.join(',')}`;
+  };
+  t.equal(dates('WITA', '2023-03-14T16:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WITA', 'a WITA date column serialised by Laravel');
+  t.equal(dates('Asia/Jakarta', '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'WIB, named as in config/app.php');
+  t.equal(dates('WIT', '2023-03-14T15:00:00Z'), '2023-03-15 date-from-utc-midnight-WIT');
+  t.equal(dates('UTC', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'an app on UTC');
+  t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'UTC midnight is the same day wherever the app runs');
+  t.equal(dates(undefined, '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'no zone stated: the posyandu\'s (WIB) midnight');
+  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and not a WIB midnight: refused, never guessed');
+  t.equal(dates('WITA', '2023-03-15T09:30:00+08:00'), '2023-03-15 date-from-datetime-offset', 'an offset: the date as written');
+  t.equal(dates('WIB', '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'a moment: the day it was at the posyandu');
+  t.equal(dates(undefined, '2023-03-15 10:20:00'), '2023-03-15 date-from-local-datetime');
+  t.equal(dates('WITA', '2023-02-30T16:00:00Z'), 'adapter.not-a-date@subject.birthDate<d', 'a date that does not exist');
+  t.equal(dates('WITA', 'kemarin'), 'adapter.not-a-date@subject.birthDate<d', 'unreadable: refused naming the field and the column');
+  const moment = (timeZone: Adapter['timeZone'] | undefined, value: unknown) => {
+    const out = run({ ...(timeZone ? { timeZone } : {}), records: [{ kind: 'immunization', fields: { occurredAt: { path: 'd', as: 'datetime' as const } } }] }, { d: value });
+    return out.issues.length > 0 ? out.issues.map((i) => i.key).join() : `${String(out.records[0]?.record.occurredAt)} ${out.records[0]?.provenance[0]?.rules.join(',')}`;
+  };
+  t.equal(moment('WITA', '2025-08-12T16:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WITA', 'a date column as a moment is a date, not a visit at midnight');
+  t.equal(moment('WIB', '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'a UTC moment in the posyandu\'s zone');
+  t.equal(moment('WITA', '2025-08-13 09:31'), '2025-08-13T09:31:00+08:00 local-time-WITA', 'a local time in the app\'s zone');
+  t.equal(moment(undefined, '2025-08-13 09:31'), '2025-08-13T09:31:00+07:00 local-time-WIB', 'not stated: the posyandu\'s');
+  t.equal(moment('WIB', '2025-08-13T09:31:00+08:00'), '2025-08-13T09:31:00+08:00 ', 'an offset is kept');
+  t.equal(moment('WIB', '13/08/2025'), '2025-08-13 day-month-year');
+});

@@ -9,13 +9,20 @@ import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
 import { conditionPaths, evaluate, holds, type Condition, type Failure } from './conditions.js';
 import { at, parsePath, placeOf, placesOf, type Relations } from './paths.js';
-import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read } from './values.js';
+import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zone, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
 // (mappings/adapters/<name>.json): where each canonical field comes from, how its value is read,
 // which app words mean what. No code per app. README "Writing an adapter" explains the format.
 
 type As = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'datetime' | 'nik' | 'systolic' | 'diastolic' | 'year-month' | 'gravida' | 'para' | 'abortus';
+
+// An app states its zone as Indonesians say it or as its framework's configuration does.
+const timeZoneNames = {
+  WIB: 'WIB', WITA: 'WITA', WIT: 'WIT', UTC: 'UTC',
+  'Asia/Jakarta': 'WIB', 'Asia/Pontianak': 'WIB', 'Asia/Makassar': 'WITA', 'Asia/Jayapura': 'WIT',
+} as const satisfies Record<string, Zone>;
+type TimeZoneName = keyof typeof timeZoneNames;
 
 export interface FieldSpec {
   path?: string | string[];
@@ -28,6 +35,8 @@ export interface FieldSpec {
   missing?: unknown[];
   optional?: boolean;
   derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
+  /** the zone this column's dates and times are written in, when not the adapter's */
+  timeZone?: TimeZoneName;
   /** the first case whose `when` holds gives the value; none: the field is absent */
   cases?: Array<FieldSpec & { when?: Condition }>;
 }
@@ -43,6 +52,8 @@ export interface Adapter {
   name: string;
   app: string;
   description?: string;
+  /** the zone the app's server writes dates and times in (Laravel's `app.timezone`) */
+  timeZone?: TimeZoneName;
   /** a name for the first place present of several, e.g. {"pasien": ["kunjungan.pasien", "pasien"]} */
   relations?: Record<string, string[]>;
   records: RecordSpec[];
@@ -81,6 +92,7 @@ const fieldProperties = {
   missing: { type: 'array' },
   optional: { type: 'boolean' },
   derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
+  timeZone: { enum: Object.keys(timeZoneNames) },
 } as const;
 
 const relationsSchema = { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } } } as const;
@@ -103,6 +115,7 @@ const adapterFileSchema = {
     app: { type: 'string' },
     description: { type: 'string' },
     relations: relationsSchema,
+    timeZone: { enum: Object.keys(timeZoneNames) },
     valueMaps: { type: 'object', additionalProperties: { type: 'object' } },
     records: {
       type: 'array',
@@ -261,7 +274,7 @@ function buildRecord(spec: RecordSpec, r: Reading) {
   for (const [field, fs] of Object.entries(spec.fields)) {
     // A field that can be derived is read from the row first; the derivation fills it only when
     // the row has no value, so the row's own birth date or sex is never replaced by the NIK's.
-    const out = fs.path === undefined && fs.cases === undefined && fs.derive ? undefined : readField(field, fs.derive ? { ...fs, optional: true } : fs, r, zoneOf(r.ctx, record));
+    const out = fs.path === undefined && fs.cases === undefined && fs.derive ? undefined : readField(field, fs.derive ? { ...fs, optional: true } : fs, r, record);
     if (out && 'issue' in out) issues.push(out.issue);
     else if (out && out.value !== undefined) {
       setPath(record, field, out.value);
@@ -281,10 +294,13 @@ function buildRecord(spec: RecordSpec, r: Reading) {
   return { record, provenance, issues };
 }
 
-function zoneOf(ctx: Context, record: Record<string, unknown>): TimeZone {
-  const code = (typeof record.posyandu === 'string' ? record.posyandu : ctx.posyandu) ?? '';
-  const p = ctx.facilities.posyandu[code];
-  return p?.timeZone ?? (p ? ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+/** The posyandu's zone (of the record read so far, else of the request) and the app's, if stated. */
+function zonesOf(r: Reading, fs: FieldSpec, record: Record<string, unknown>): Zones {
+  const code = (typeof record.posyandu === 'string' ? record.posyandu : r.ctx.posyandu) ?? '';
+  const p = r.ctx.facilities.posyandu[code];
+  const place: TimeZone = p?.timeZone ?? (p ? r.ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+  const app = fs.timeZone ?? r.adapter.timeZone;
+  return { place, ...(app ? { app: timeZoneNames[app] } : {}) };
 }
 
 /** The app's places a field reads, for a problem: every place its relations may stand for. */
@@ -295,7 +311,7 @@ function sourceOf(fs: FieldSpec, relations: Relations): string | undefined {
 
 type FieldOut = { value: unknown; provenance: Provenance } | { issue: Issue };
 
-function readField(field: string, spec: FieldSpec, r: Reading, zone: TimeZone): FieldOut {
+function readField(field: string, spec: FieldSpec, r: Reading, record: Record<string, unknown>): FieldOut {
   const { adapter, native, ctx, relations } = r;
   // A field with cases reads as its first case whose `when` holds; with none, it is absent.
   const fs: FieldSpec = spec.cases ? { ...spec.cases.find((c) => holds(c.when, native, relations)), ...(spec.optional ? { optional: true } : {}) } : spec;
@@ -337,7 +353,7 @@ function readField(field: string, spec: FieldSpec, r: Reading, zone: TimeZone): 
     rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
   }
   if (fs.as && fs.as !== 'string') {
-    const read = readAs(fs.as, value, zone);
+    const read = readAs(fs.as, value, zonesOf(r, fs, record));
     if (!read.ok) {
       return { issue: { key: `adapter.${read.problem}`, severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
     }
@@ -354,7 +370,7 @@ function readField(field: string, spec: FieldSpec, r: Reading, zone: TimeZone): 
   return { value, provenance: { field, ...(source ? { source } : {}), original, value, rules } };
 }
 
-function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
+function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {
   switch (as) {
     case 'number':
       return readNumber(v);
@@ -363,9 +379,9 @@ function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
     case 'boolean':
       return readBoolean(v);
     case 'date':
-      return readDate(v);
+      return readDate(v, zones);
     case 'datetime':
-      return readDateTime(v, zone);
+      return readDateTime(v, zones);
     case 'nik':
       return readNik(v);
     case 'systolic':
