@@ -1,6 +1,7 @@
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
-import { message } from '../../src/errors/messages.js';
+import { issueText, message } from '../../src/errors/messages.js';
+import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
 import { at } from '../../src/records/adapters/paths.js';
 
@@ -151,4 +152,51 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   t.equal(moment(undefined, '2025-08-13 09:31'), '2025-08-13T09:31:00+07:00 local-time-WIB', 'not stated: the posyandu\'s');
   t.equal(moment('WIB', '2025-08-13T09:31:00+08:00'), '2025-08-13T09:31:00+08:00 ', 'an offset is kept');
   t.equal(moment('WIB', '13/08/2025'), '2025-08-13 day-month-year');
+});
+
+t.test('identity: the row\'s own birth date and sex win over the NIK\'s, with a warning naming both; a baby by its mother\'s NIK', async (t) => {
+  const adapter = {
+    relations: { pasien: ['kunjungan.pasien', 'pasien'] },
+    records: [
+      {
+        kind: 'anthropometry',
+        fields: {
+          recordId: { template: 'k-{id}' },
+          occurredAt: { path: 'tanggal', as: 'date' as const },
+          posyandu: { context: 'posyandu' as const },
+          'subject.nik': { path: 'pasien.nik', as: 'nik' as const, optional: true },
+          'subject.name': { path: 'pasien.nama' },
+          'subject.sex': { path: 'pasien.jk', map: 'sex', derive: 'sex-from-nik' as const },
+          'subject.birthDate': { path: 'pasien.tgl_lahir', as: 'date' as const, derive: 'birth-date-from-nik' as const },
+          'subject.mother.nik': { path: ['pasien.nik_ibu', 'pasien.orang_tua[hubungan=ibu].nik'], as: 'nik' as const, optional: true },
+          weightKg: { path: 'bb', as: 'number' as const },
+        },
+      },
+    ],
+  };
+  const now = new Date('2025-11-06T00:00:00Z');
+  const row = (pasien: Record<string, unknown>) => ({ id: 7, tanggal: '2025-08-14', bb: '9,8', kunjungan: { pasien: { nama: 'Siti', ...pasien } } });
+  // 3201015503230004: a girl born 15-03-23
+  const [own] = run(adapter, row({ nik: '3201015503230004', jk: 'L', tgl_lahir: '2023-03-16' })).records;
+  t.match(own?.record.subject, { sex: 'male', birthDate: '2023-03-16' }, 'the row\'s values are kept');
+  t.same(own?.provenance.filter((p) => p.field === 'subject.sex' || p.field === 'subject.birthDate').map((p) => p.source), ['kunjungan.pasien.jk', 'kunjungan.pasien.tgl_lahir']);
+  const judged = prepareRecord(own?.record, 'test-app', facilities, now);
+  t.ok(judged.ok);
+  const warnings = judged.ok ? judged.prepared.warnings.filter((w) => w.key.startsWith('nik.disagrees')) : [];
+  t.same(warnings.map((w) => [w.key, w.params]), [
+    ['nik.disagrees-birth-date', { inNik: '15-03-23', sent: '2023-03-16' }],
+    ['nik.disagrees-sex', { inNik: 'female', sent: 'male' }],
+  ]);
+  t.equal(issueText(warnings[1]!, 'id'), 'Jenis kelamin menurut NIK sasaran (perempuan) tidak sama dengan jenis kelamin yang dikirim (laki-laki). Catatan diterima dengan jenis kelamin yang dikirim; periksa kembali.');
+  const [fromNik] = run(adapter, row({ nik: '3201015503230004' })).records;
+  t.match(fromNik?.record.subject, { sex: 'female', birthDate: '2023-03-15' }, 'no values in the row: read from the NIK');
+  t.same(fromNik?.provenance.find((p) => p.field === 'subject.birthDate')?.rules, ['birth-date-from-nik']);
+  const unreadable = run(adapter, row({ nik: '3201015503230004', tgl_lahir: '31-02-2023' })).records[0];
+  t.same(unreadable?.issues.map((i) => [i.key, i.path]), [['adapter.not-a-date', 'subject.birthDate']], 'an unreadable birth date is refused, not replaced by the NIK\'s');
+  const baby = run(adapter, row({ jk: 'P', tgl_lahir: '2025-07-01', orang_tua: [{ hubungan: 'Ayah', nik: '3201011203900001' }, { hubungan: 'Ibu', nik: '3201014507950002' }] })).records[0];
+  t.same(baby?.record.subject, { name: 'Siti', sex: 'female', birthDate: '2025-07-01', mother: { nik: '3201014507950002' } });
+  t.ok(prepareRecord(baby?.record, 'test-app', facilities, now).ok, 'a baby without NIK goes in by its mother\'s NIK');
+  const nobody = run(adapter, row({ jk: 'P', tgl_lahir: '2024-07-01' })).records[0];
+  const refused = prepareRecord(nobody?.record, 'test-app', facilities, now);
+  t.same(refused.ok ? [] : refused.issues.map((i) => i.key), ['subject.needs-identity'], 'birth date and sex alone cannot identify a person to SATUSEHAT: refused');
 });
