@@ -200,3 +200,39 @@ t.test('identity: the row\'s own birth date and sex win over the NIK\'s, with a 
   const refused = prepareRecord(nobody?.record, 'test-app', facilities, now);
   t.same(refused.ok ? [] : refused.issues.map((i) => i.key), ['subject.needs-identity'], 'birth date and sex alone cannot identify a person to SATUSEHAT: refused');
 });
+
+t.test('the app\'s own values: numeric zero as not measured, status words, words mapped to nothing, unmapped values', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anc-visit',
+        when: { status: ['diberikan', 'sudah'], dibatalkan: [0, '$absent'] },
+        fields: {
+          fundalHeightCm: { path: 'tfu', as: 'number' as const, optional: true, missing: [0] },
+          status: { path: 'status', map: 'immunizationStatus' },
+          vitaminA: { path: 'vit_a', map: { Merah: 'red', Biru: 'blue', Tidak: null }, optional: true },
+          vaccine: { path: 'vaksin', map: { Campak: 'MR' }, unmapped: 'keep' as const },
+          'performer.role': { path: 'petugas', map: { Bidan: 'bidan' }, unmapped: 'missing' as const, optional: true },
+        },
+      },
+    ],
+  };
+  const read = (row: Record<string, unknown>) => run(adapter, { status: 'Diberikan', vaksin: 'BCG', ...row }).records[0];
+  for (const zero of [0, 0.0, '0', '0.00', '0,0']) {
+    const r = read({ tfu: zero });
+    t.equal(r?.record.fundalHeightCm, undefined, `${JSON.stringify(zero)} is not measured`);
+    t.same(r?.provenance.find((p) => p.field === 'fundalHeightCm'), { field: 'fundalHeightCm', source: 'tfu', original: zero, value: undefined, rules: ['missing-value'] }, 'and the provenance says so');
+  }
+  t.equal(read({ tfu: '0.5' })?.record.fundalHeightCm, 0.5, 'another number is read');
+  t.equal(read({})?.record.status, 'given', 'the app\'s status word');
+  t.equal(read({ status: 'SUDAH' })?.record.status, 'given');
+  t.equal(read({ vit_a: 'tidak' })?.record.vitaminA, undefined, 'a word mapped to null: not given, no value');
+  t.equal(read({ vit_a: 'Merah' })?.record.vitaminA, 'red');
+  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR', 'unmapped "keep": a mapped word is mapped');
+  t.equal(read({ vaksin: 'DPT-HB-Hib 1' })?.record.vaccine, 'DPT-HB-Hib 1', 'and another is kept as it is');
+  t.equal(read({ petugas: 'Kader Posyandu' })?.record.performer, undefined, 'unmapped "missing": another is not recorded');
+  t.equal(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: '0.00' }).records.length, 1, 'a number in when matches however it is written');
+  t.same(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: 1 }).issues.map((i) => i.key), ['adapter.not-a-record-value']);
+  const planned = run(adapter, { status: 'belum', vaksin: 'BCG' });
+  t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value]), [['adapter.not-a-record-value', 'status', 'belum']], 'a dose not given yet is not a record, and the answer says which value');
+});

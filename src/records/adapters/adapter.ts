@@ -33,6 +33,8 @@ export interface FieldSpec {
   map?: string | Record<string, unknown>;
   unit?: 'g' | 'mm' | 'g/L';
   missing?: unknown[];
+  /** a value not in `map`: refused (default), kept as it is, or taken as not recorded */
+  unmapped?: 'refuse' | 'keep' | 'missing';
   optional?: boolean;
   derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
   /** the zone this column's dates and times are written in, when not the adapter's */
@@ -90,6 +92,7 @@ const fieldProperties = {
   map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
   unit: { enum: ['g', 'mm', 'g/L'] },
   missing: { type: 'array' },
+  unmapped: { enum: ['refuse', 'keep', 'missing'] },
   optional: { type: 'boolean' },
   derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
   timeZone: { enum: Object.keys(timeZoneNames) },
@@ -279,7 +282,11 @@ function buildRecord(spec: RecordSpec, r: Reading) {
     else if (out && out.value !== undefined) {
       setPath(record, field, out.value);
       provenance.push(out.provenance);
-    } else if (fs.derive) deferred.push([field, fs]);
+    } else {
+      // A value the adapter declares as "not recorded" (0.00, "Tidak") is shown as such.
+      if (out && out.provenance.rules.length > 0) provenance.push(out.provenance);
+      if (fs.derive) deferred.push([field, fs]);
+    }
   }
   for (const [field, fs] of deferred) {
     const derived = derive(fs.derive, record);
@@ -317,7 +324,7 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   const fs: FieldSpec = spec.cases ? { ...spec.cases.find((c) => holds(c.when, native, relations)), ...(spec.optional ? { optional: true } : {}) } : spec;
   const paths = fs.path === undefined ? [] : Array.isArray(fs.path) ? fs.path : [fs.path];
   const missing = [...DEFAULT_MISSING, ...(fs.missing ?? [])];
-  const isMissing = (v: unknown) => isBlank(v) || missing.includes(v) || (typeof v === 'string' && missing.includes(v.trim()));
+  const isMissing = (v: unknown) => isBlank(v) || missing.some((m) => sameValue(m, v));
   let source = sourceOf(spec, relations);
   let original: unknown;
   let rules: string[] = [];
@@ -333,24 +340,32 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
     original = y === undefined || m === undefined ? undefined : `${String(y)}-${String(m)}`;
   } else {
     // The first place that holds a value wins; the provenance names that place.
-    const hit = paths.map((p) => ({ p, v: at(native, p, relations) })).find(({ v }) => !isMissing(v));
+    const found = paths.map((p) => ({ p, v: at(native, p, relations) }));
+    // ...else the first value the adapter declares as "not recorded", to be shown as such.
+    const hit = found.find(({ v }) => !isMissing(v)) ?? found.find(({ v }) => !isBlank(v));
     original = hit?.v;
     if (hit) source = placeOf(native, hit.p, relations);
   }
-  if (isMissing(original)) {
-    if (fs.optional) return { value: undefined, provenance: { field, ...(source ? { source } : {}), value: undefined, rules: [] } };
-    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}) } };
-  }
+  const absent = (...why: string[]): FieldOut => {
+    if (fs.optional) return { value: undefined, provenance: { field, ...(source ? { source } : {}), original, value: undefined, rules: why } };
+    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}), ...(original === undefined ? {} : { params: { value: String(original) } }) } };
+  };
+  if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
   if (fs.map !== undefined) {
     const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? common.valueMaps[fs.map] ?? {}) : fs.map;
     const key = String(value).trim().toLowerCase();
     const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
-    if (!hit) {
+    if (hit) {
+      // A word the app writes for "not done / not measured" maps to null: the field is absent.
+      if (hit[1] === null) return absent(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+      value = hit[1];
+      rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+    } else if (fs.unmapped === 'missing') {
+      return absent('value-map-unmapped-missing');
+    } else if (fs.unmapped !== 'keep') {
       return { issue: { key: 'adapter.unknown-value', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(value), allowed: Object.keys(table) } } };
     }
-    value = hit[1];
-    rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
   }
   if (fs.as && fs.as !== 'string') {
     const read = readAs(fs.as, value, zonesOf(r, fs, record));
@@ -368,6 +383,15 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
     rules.push(`unit-${fs.unit}`);
   }
   return { value, provenance: { field, ...(source ? { source } : {}), original, value, rules } };
+}
+
+/** A `missing` entry matches the same text, or, when a number, that number however it is written. */
+function sameValue(m: unknown, v: unknown): boolean {
+  if (typeof m === 'number') {
+    const n = readNumber(v);
+    return n.ok && n.value === m;
+  }
+  return m === v || (typeof m === 'string' && typeof v === 'string' && m.trim().toLowerCase() === v.trim().toLowerCase());
 }
 
 function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {

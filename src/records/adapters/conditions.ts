@@ -1,5 +1,5 @@
 import { at, placesOf, type Relations } from './paths.js';
-import { isBlank } from './values.js';
+import { isBlank, readNumber } from './values.js';
 
 // A `when` says which rows (or which field case) an entry applies to: every listed path has one of
 // the listed values, `"$present"` or `"$absent"`; `anyOf` holds when one of its conditions does,
@@ -30,6 +30,11 @@ function valueMatches(wanted: unknown, v: unknown): boolean {
   if (wanted === '$present') return present(v);
   if (wanted === '$absent') return !present(v);
   if (v === null || typeof v === 'object' || wanted === null || typeof wanted === 'object') return wanted === v;
+  // A number matches however the app wrote it: 0, "0", "0.00" (a float column cast to text).
+  if (typeof wanted === 'number') {
+    const n = readNumber(v);
+    return n.ok && n.value === wanted;
+  }
   return String(wanted).trim().toLowerCase() === String(v).trim().toLowerCase();
 }
 
