@@ -1,6 +1,7 @@
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { issueText, message } from '../../src/errors/messages.js';
+import { adaptParts } from '../../src/ingest/adapt-record.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
 import { at } from '../../src/records/adapters/paths.js';
@@ -235,4 +236,20 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
   t.same(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: 1 }).issues.map((i) => i.key), ['adapter.not-a-record-value']);
   const planned = run(adapter, { status: 'belum', vaksin: 'BCG' });
   t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value]), [['adapter.not-a-record-value', 'status', 'belum']], 'a dose not given yet is not a record, and the answer says which value');
+});
+
+t.test('a lone number in a "120/80" column: the diastolic is missing, not "150/150 swapped?"', async (t) => {
+  const visit = { id: 66, tanggal: '2025-08-09', berat_badan: '62.00', lansia: { nama: 'Bambang', nik: '3201010106510001', tanggal_lahir: '1951-06-01', jenis_kelamin: 'L' } };
+  const errors = (row: Record<string, unknown>) =>
+    adaptParts({ ...visit, ...row }, 'simpel-posyandu-feri', facilities, new Date('2025-11-06T00:00:00Z'), '3201010001-01')
+      .flatMap((p) => p.issues)
+      .filter((i) => i.severity === 'error')
+      .map((i) => `${i.key}@${i.path}<${i.source}`);
+  t.same(errors({ tekanan_darah: '150' }), ['adapter.diastolic-missing@diastolic<tekanan_darah']);
+  t.same(errors({ tekanan_darah: 150 }), ['adapter.diastolic-missing@diastolic<tekanan_darah'], 'also as a JSON number');
+  t.same(errors({ tekanan_darah: '150/90' }), []);
+  t.same(errors({ tekanan_darah: '14090' }), ['adapter.not-blood-pressure@systolic<tekanan_darah', 'adapter.not-blood-pressure@diastolic<tekanan_darah']);
+  t.equal(message('adapter.diastolic-missing', 'en', { field: 'diastolic', source: 'tekanan_darah', value: '150' }), 'Diastolic blood pressure (mmHg) is missing: tekanan_darah holds one number only (150). Write the whole blood pressure, e.g. 120/80.');
+  const split = { records: [{ kind: 'screening', fields: { systolic: { path: 'sistole', as: 'systolic' as const }, diastolic: { path: 'diastole', as: 'diastolic' as const } } }] };
+  t.match(run(split, { sistole: '150', diastole: '90' }).records[0]?.record, { systolic: 150, diastolic: 90 }, 'split columns hold one number each');
 });

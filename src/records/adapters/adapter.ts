@@ -220,6 +220,8 @@ interface Reading {
   relations: Relations;
   native: unknown;
   ctx: Context;
+  /** columns both systolic and diastolic are read from: "120/80" in one cell */
+  bloodPressureColumns: Set<string>;
 }
 
 export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): AdapterResult {
@@ -232,7 +234,7 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
   for (const spec of specs) {
-    const out = buildRecord(spec, { adapter, relations: relationsOf(spec), native, ctx });
+    const out = buildRecord(spec, { adapter, relations: relationsOf(spec), native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
@@ -267,6 +269,12 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
       ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
       : { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: [...allowed].map(String) } },
   );
+}
+
+function bloodPressureColumns(spec: RecordSpec): Set<string> {
+  const pathsAs = (as: As) => new Set(Object.values(spec.fields).flatMap((f) => (f.as === as ? [f.path ?? []].flat() : [])));
+  const diastolic = pathsAs('diastolic');
+  return new Set([...pathsAs('systolic')].filter((p) => diastolic.has(p)));
 }
 
 function buildRecord(spec: RecordSpec, r: Reading) {
@@ -367,6 +375,10 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
       return { issue: { key: 'adapter.unknown-value', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(value), allowed: Object.keys(table) } } };
     }
   }
+  // One number in a "120/80" column is a systolic pressure without its diastolic, not both.
+  if (fs.as === 'diastolic' && paths.some((p) => r.bloodPressureColumns.has(p)) && isLonePressure(value)) {
+    return { issue: { key: 'adapter.diastolic-missing', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
+  }
   if (fs.as && fs.as !== 'string') {
     const read = readAs(fs.as, value, zonesOf(r, fs, record));
     if (!read.ok) {
@@ -394,6 +406,8 @@ function sameValue(m: unknown, v: unknown): boolean {
   return m === v || (typeof m === 'string' && typeof v === 'string' && m.trim().toLowerCase() === v.trim().toLowerCase());
 }
 
+const isLonePressure = (v: unknown) => (typeof v === 'number' && v >= 10 && v < 1000) || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v));
+
 function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {
   switch (as) {
     case 'number':
@@ -413,7 +427,7 @@ function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {
       const bp = readBloodPressure(v);
       if (bp.ok) return { ok: true, value: bp.value[as], rules: bp.rules };
       // A split column holds one number; a "14090" in a "120/80" column is not one.
-      return typeof v === 'number' || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v)) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
+      return isLonePressure(v) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
     }
     case 'year-month': {
       const m = /^(\d{4})-(\d{1,2})$/.exec(String(v));
