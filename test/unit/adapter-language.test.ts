@@ -1,17 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { issueText, message } from '../../src/errors/messages.js';
 import { adaptParts } from '../../src/ingest/adapt-record.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
+import { checkAdapterText, checkCommonText } from '../../src/records/adapters/adapter-file.js';
 import { at } from '../../src/records/adapters/paths.js';
+import { shippedAdaptersDir } from '../../src/records/adapters/registry.js';
 
 // The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
 // tried on a row it must read and on one it must not.
 
 const { facilities } = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-unit' });
 const ctx = { facilities, posyandu: '3201010001-01' };
-const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => runAdapter({ name: 'test-app', app: 'test', ...adapter }, row, ctx);
+const commonFile = join(shippedAdaptersDir, '_common.json');
+const common = checkCommonText(readFileSync(commonFile, 'utf8'), commonFile);
+/** An adapter as a file holds it: checked as a reload checks it, then run on a row. */
+const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => {
+  const checked = checkAdapterText(JSON.stringify({ name: 'test-app', app: 'test', ...adapter }), 'test-app.json', common.ok ? common.value : {});
+  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
+  return runAdapter(checked.value, row, ctx);
+};
 const child = { nik: '3201015503230004', nama: 'Siti Aminah', jk: 'P', tgl_lahir: '2023-03-15' };
 const subjectFields = {
   'subject.nik': { path: 'anak.nik', as: 'nik' as const, optional: true },

@@ -1,66 +1,19 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import { mappingsDir } from '../../config/paths.js';
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
 import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
-import { conditionPaths, evaluate, holds, type Condition, type Failure } from './conditions.js';
-import { at, parsePath, placeOf, placesOf, type Relations } from './paths.js';
-import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zone, type Zones } from './values.js';
+import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
+import { timeZoneNames } from './adapter-format.js';
+import { evaluate, holds, type Failure } from './conditions.js';
+import { at, placeOf, placesOf, type Relations } from './paths.js';
+import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
-// (mappings/adapters/<name>.json): where each canonical field comes from, how its value is read,
-// which app words mean what. No code per app. README "Writing an adapter" explains the format.
+// (mappings/adapters/<name>.json, checked by adapter-file.ts): where each canonical field comes
+// from, how its value is read, which app words mean what. No code per app. docs/adapters.md
+// explains the format.
 
-type As = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'datetime' | 'nik' | 'systolic' | 'diastolic' | 'year-month' | 'gravida' | 'para' | 'abortus';
-
-// An app states its zone as Indonesians say it or as its framework's configuration does.
-const timeZoneNames = {
-  WIB: 'WIB', WITA: 'WITA', WIT: 'WIT', UTC: 'UTC',
-  'Asia/Jakarta': 'WIB', 'Asia/Pontianak': 'WIB', 'Asia/Makassar': 'WITA', 'Asia/Jayapura': 'WIT',
-} as const satisfies Record<string, Zone>;
-type TimeZoneName = keyof typeof timeZoneNames;
-
-export interface FieldSpec {
-  path?: string | string[];
-  const?: unknown;
-  context?: 'posyandu';
-  template?: string;
-  as?: As;
-  map?: string | Record<string, unknown>;
-  unit?: 'g' | 'mm' | 'g/L';
-  missing?: unknown[];
-  /** a value not in `map`: refused (default), kept as it is, or taken as not recorded */
-  unmapped?: 'refuse' | 'keep' | 'missing';
-  optional?: boolean;
-  derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
-  /** the zone this column's dates and times are written in, when not the adapter's */
-  timeZone?: TimeZoneName;
-  /** the first case whose `when` holds gives the value; none: the field is absent */
-  cases?: Array<FieldSpec & { when?: Condition }>;
-}
-
-export interface RecordSpec {
-  kind: string;
-  when?: Condition;
-  relations?: Record<string, string[]>;
-  fields: Record<string, FieldSpec>;
-}
-
-export interface Adapter {
-  name: string;
-  app: string;
-  description?: string;
-  /** the zone the app's server writes dates and times in (Laravel's `app.timezone`) */
-  timeZone?: TimeZoneName;
-  /** a name for the first place present of several, e.g. {"pasien": ["kunjungan.pasien", "pasien"]} */
-  relations?: Record<string, string[]>;
-  records: RecordSpec[];
-  valueMaps?: Record<string, Record<string, unknown>>;
-}
+export type { Adapter } from './adapter-format.js';
 
 export interface Provenance {
   field: string;
@@ -81,130 +34,6 @@ export interface AdapterResult {
   records: Array<Adapted & { issues: Issue[] }>;
   /** every problem: of the row as a whole (no record in it), or of one of its records */
   issues: Issue[];
-}
-
-const fieldProperties = {
-  path: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-  const: {},
-  context: { enum: ['posyandu'] },
-  template: { type: 'string' },
-  as: { enum: ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'nik', 'systolic', 'diastolic', 'year-month', 'gravida', 'para', 'abortus'] },
-  map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
-  unit: { enum: ['g', 'mm', 'g/L'] },
-  missing: { type: 'array' },
-  unmapped: { enum: ['refuse', 'keep', 'missing'] },
-  optional: { type: 'boolean' },
-  derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
-  timeZone: { enum: Object.keys(timeZoneNames) },
-} as const;
-
-const relationsSchema = { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } } } as const;
-
-const adapterFileSchema = {
-  type: 'object',
-  required: ['name', 'app', 'records'],
-  $defs: {
-    condition: {
-      type: 'object',
-      properties: {
-        anyOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
-        allOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
-      },
-      additionalProperties: { type: 'array', minItems: 1 },
-    },
-  },
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
-    app: { type: 'string' },
-    description: { type: 'string' },
-    relations: relationsSchema,
-    timeZone: { enum: Object.keys(timeZoneNames) },
-    valueMaps: { type: 'object', additionalProperties: { type: 'object' } },
-    records: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['kind', 'fields'],
-        properties: {
-          kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-          when: { $ref: '#/$defs/condition' },
-          relations: relationsSchema,
-          fields: {
-            type: 'object',
-            additionalProperties: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
-                ...fieldProperties,
-                cases: {
-                  type: 'array',
-                  minItems: 1,
-                  items: { type: 'object', additionalProperties: false, properties: { ...fieldProperties, when: { $ref: '#/$defs/condition' } } },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
-const validateFile = new Ajv({ allErrors: true, strict: false }).compile(adapterFileSchema);
-const adaptersDir = join(mappingsDir, 'adapters');
-const common = JSON.parse(readFileSync(join(adaptersDir, '_common.json'), 'utf8')) as { valueMaps: Record<string, Record<string, unknown>> };
-
-/** Every adapter under mappings/adapters, read and checked once (a bad file stops start-up). */
-export const adapters: ReadonlyMap<string, Adapter> = loadAdapters();
-
-function loadAdapters(): Map<string, Adapter> {
-  const out = new Map<string, Adapter>();
-  for (const file of readdirSync(adaptersDir).filter((f) => f.endsWith('.json') && !f.startsWith('_')).sort()) {
-    const path = join(adaptersDir, file);
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new MappingDataError(`${path}: cannot be read as JSON (${(err as Error).message})`);
-    }
-    if (!validateFile(data)) {
-      const e = validateFile.errors?.[0];
-      throw new MappingDataError(`${path}: ${e?.instancePath || '/'} ${e?.message ?? 'is not a valid adapter'}`);
-    }
-    const adapter = data as Adapter;
-    const problem = referenceProblems(adapter)[0];
-    if (problem) throw new MappingDataError(`${path}: ${problem.pointer}: ${problem.message}`);
-    out.set(adapter.name, adapter);
-  }
-  return out;
-}
-
-/** What the file schema cannot see: value maps that do not exist, paths that cannot be read. */
-function referenceProblems(adapter: Adapter): Array<{ pointer: string; message: string }> {
-  const out: Array<{ pointer: string; message: string }> = [];
-  const badPath = (pointer: string, p: string) => {
-    if (!parsePath(p)) out.push({ pointer, message: `"${p}" is not a path (steps joined by ".", [n] or [key=value])` });
-  };
-  const condition = (pointer: string, c: Condition | undefined) => {
-    for (const p of conditionPaths(c)) badPath(pointer, p);
-  };
-  for (const [name, places] of Object.entries(adapter.relations ?? {})) places.forEach((p, i) => badPath(`/relations/${name}/${i}`, p));
-  for (const [i, r] of adapter.records.entries()) {
-    condition(`/records/${i}/when`, r.when);
-    for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
-    for (const [field, spec] of Object.entries(r.fields)) {
-      const base = `/records/${i}/fields/${field}`;
-      for (const [j, fs] of [spec, ...(spec.cases ?? [])].entries()) {
-        const here = j === 0 ? base : `${base}/cases/${j - 1}`;
-        if (typeof fs.map === 'string' && !adapter.valueMaps?.[fs.map] && !common.valueMaps[fs.map]) out.push({ pointer: `${here}/map`, message: `no value map "${fs.map}"` });
-        for (const p of [fs.path ?? []].flat()) badPath(`${here}/path`, p);
-        for (const [, p = ''] of (fs.template ?? '').matchAll(/\{([^}]+)\}/g)) for (const alt of p.split('|')) badPath(`${here}/template`, alt.trim());
-        if ('when' in fs) condition(`${here}/when`, (fs as { when?: Condition }).when);
-      }
-    }
-  }
-  return out;
 }
 
 const DEFAULT_MISSING: unknown[] = [null, undefined, '', '-', '--'];
@@ -361,7 +190,7 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
   if (fs.map !== undefined) {
-    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? common.valueMaps[fs.map] ?? {}) : fs.map;
+    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? {}) : fs.map;
     const key = String(value).trim().toLowerCase();
     const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
     if (hit) {
