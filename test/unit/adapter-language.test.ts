@@ -264,3 +264,38 @@ t.test('a lone number in a "120/80" column: the diastolic is missing, not "150/1
   const split = { records: [{ kind: 'screening', fields: { systolic: { path: 'sistole', as: 'systolic' as const }, diastolic: { path: 'diastole', as: 'diastolic' as const } } }] };
   t.match(run(split, { sistole: '150', diastole: '90' }).records[0]?.record, { systolic: 150, diastolic: 90 }, 'split columns hold one number each');
 });
+
+t.test('each: one record per element of a list, named by the element the app sent', async (t) => {
+  const adapter = {
+    relations: { anak: ['kunjungan.anak', 'anak'] },
+    records: [
+      {
+        kind: 'immunization',
+        each: { path: 'kunjungan.imunisasi', as: 'dosis' },
+        when: { 'dosis.status': ['diberikan'] },
+        fields: {
+          recordId: { template: 'imunisasi-{dosis.id}' },
+          vaccine: { path: 'dosis.vaksin' },
+          occurredAt: { path: ['dosis.tanggal', 'kunjungan.tanggal'], as: 'date' as const },
+          'subject.name': { path: 'anak.nama' },
+        },
+      },
+    ],
+  };
+  const row = {
+    kunjungan: {
+      tanggal: '2025-08-13', anak: { nama: 'Siti' },
+      imunisasi: [{ id: 1, vaksin: 'BCG', status: 'diberikan' }, { id: 2, vaksin: 'Polio 1', status: 'belum' }, { id: 3, vaksin: 'DPT-HB-Hib 1', status: 'diberikan', tanggal: '2025-08-14' }],
+    },
+  };
+  const out = run(adapter, row);
+  t.same(out.records.map((r) => r.record), [
+    { kind: 'immunization', recordId: 'imunisasi-1', vaccine: 'BCG', occurredAt: '2025-08-13', subject: { name: 'Siti' } },
+    { kind: 'immunization', recordId: 'imunisasi-3', vaccine: 'DPT-HB-Hib 1', occurredAt: '2025-08-14', subject: { name: 'Siti' } },
+  ], 'the given doses, each with the visit\'s child; the one not given is no record');
+  t.same(out.records[1]?.provenance.map((p) => p.source), [undefined, 'kunjungan.imunisasi[2].vaksin', 'kunjungan.imunisasi[2].tanggal', 'kunjungan.anak.nama']);
+  const empty = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [] } });
+  t.same(empty.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'kunjungan.imunisasi[0]']], 'an empty list: no record, and the answer says so');
+  const missingField = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [{ id: 4, status: 'diberikan' }] } });
+  t.same(missingField.issues.map((i) => [i.key, i.path, i.source]), [['field.required', 'vaccine', 'kunjungan.imunisasi[0].vaksin']], 'a problem names the element');
+});

@@ -67,6 +67,12 @@ const adapterFileSchema = {
         properties: {
           kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
           when: { $ref: '#/$defs/condition' },
+          each: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path', 'as'],
+            properties: { path: { type: 'string' }, as: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+          },
           relations: relationsSchema,
           fields: {
             type: 'object',
@@ -178,6 +184,7 @@ function referenceProblems(adapter: Adapter, common: ValueMaps): Array<{ pointer
   for (const [name, places] of Object.entries(adapter.relations ?? {})) places.forEach((p, i) => badPath(`/relations/${name}/${i}`, p));
   for (const [i, r] of adapter.records.entries()) {
     condition(`/records/${i}/when`, r.when);
+    if (r.each) badPath(`/records/${i}/each/path`, r.each.path);
     for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
     for (const [field, spec] of Object.entries(r.fields)) {
       const base = `/records/${i}/fields/${field}`;

@@ -34,6 +34,8 @@ export interface FieldSpec {
 
 export interface RecordSpec {
   kind: string;
+  /** one record per element of the list at `path`, the element named `as` in this entry's paths */
+  each?: { path: string; as: string };
   when?: Condition;
   relations?: Record<string, string[]>;
   fields: Record<string, FieldSpec>;

@@ -58,12 +58,12 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
   const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
-  const specs = adapter.records.filter((r) => holds(r.when, native, relationsOf(r)));
-  if (specs.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
+  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((relations) => holds(spec.when, native, relations)).map((relations) => ({ spec, relations })));
+  if (applying.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
-  for (const spec of specs) {
-    const out = buildRecord(spec, { adapter, relations: relationsOf(spec), native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
+  for (const { spec, relations } of applying) {
+    const out = buildRecord(spec, { adapter, relations, native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
@@ -76,11 +76,17 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
  * entry is another kind of row altogether.
  */
 function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: RecordSpec) => Relations): Issue[] {
-  const all = adapter.records.map((r) => ({ kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) }));
+  const all = adapter.records.map((r) => {
+    // An entry per element of a list needs an element; its conditions are told of the first one.
+    const [first] = instancesOf(r, native, relationsOf(r));
+    if (!r.each) return { kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) };
+    if (!first) return { kind: r.kind, ...evaluate({ [r.each.path]: ['$present'], [`${r.each.path}[0]`]: ['$present'] }, native, relationsOf(r)) };
+    return { kind: r.kind, ...evaluate(r.when, native, first) };
+  });
   const tried = all.filter((e) => e.held > 0);
   const fewest = Math.min(...tried.map((e) => e.failures.length));
   const closest = tried.filter((e) => e.failures.length === fewest);
-  if (closest.length === 0) {
+  if (closest.length === 0 || closest.every((e) => e.failures.length === 0)) {
     const needs = all.map((e) => `${e.kind}: ${e.failures.map((f) => (f.allowed ? `${f.path} = ${f.allowed.map((a) => JSON.stringify(a)).join(' / ')}` : f.path)).join(', ')}`);
     return [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name, needs: needs.join('; ') } }];
   }
@@ -98,6 +104,19 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
       ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
       : { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: [...allowed].map(String) } },
   );
+}
+
+/**
+ * The relations an entry reads each of its records with: one record, or with `each`, one per
+ * element of a list, the element named by `each.as` (a relation to `list[i]`, so that provenance
+ * and problems name the element the app sent).
+ */
+function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Relations[] {
+  if (!spec.each) return [relations];
+  const list = at(native, spec.each.path, relations);
+  if (!Array.isArray(list)) return [];
+  const place = placeOf(native, spec.each.path, relations);
+  return list.map((_, i) => ({ ...relations, [spec.each?.as ?? '']: [`${place}[${i}]`] }));
 }
 
 function bloodPressureColumns(spec: RecordSpec): Set<string> {
