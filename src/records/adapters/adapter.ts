@@ -102,7 +102,8 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
   return [...byPath.entries()].map(([path, { failure, kinds, allowed }]): Issue =>
     failure.missing
       ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
-      : { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: [...allowed].map(String) } },
+      : // `$absent` allows no value at all: said as a word ("empty"), not as an empty list
+        { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: allowed.size > 0 ? [...allowed].map(String) : 'empty' } },
   );
 }
 
