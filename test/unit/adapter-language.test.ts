@@ -150,7 +150,9 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   t.equal(dates('UTC', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'an app on UTC');
   t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'UTC midnight is the same day wherever the app runs');
   t.equal(dates(undefined, '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'no zone stated: the posyandu\'s (WIB) midnight');
-  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and not a WIB midnight: refused, never guessed');
+  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and a WITA midnight at a WIB posyandu: refused, never guessed');
+  t.equal(dates(undefined, '2023-03-14T15:00:00Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'or a WIT one');
+  t.equal(dates(undefined, '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'no zone stated, a moment that is no midnight: the posyandu\'s day');
   t.equal(dates('WITA', '2023-03-15T09:30:00+08:00'), '2023-03-15 date-from-datetime-offset', 'an offset: the date as written');
   t.equal(dates('WIB', '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'a moment: the day it was at the posyandu');
   t.equal(dates(undefined, '2023-03-15 10:20:00'), '2023-03-15 date-from-local-datetime');
@@ -162,6 +164,9 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   };
   t.equal(moment('WITA', '2025-08-12T16:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WITA', 'a date column as a moment is a date, not a visit at midnight');
   t.equal(moment('WIB', '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'a UTC moment in the posyandu\'s zone');
+  t.equal(moment(undefined, '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'also when the app\'s zone is not stated');
+  t.equal(moment(undefined, '2025-08-12T16:00:00.000000Z'), 'adapter.date-needs-time-zone', 'but a WITA midnight at a WIB posyandu is not read as 23:00 the day before');
+  t.equal(moment(undefined, '2025-08-12T17:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WIB', 'the posyandu\'s own midnight is its date');
   t.equal(moment('WITA', '2025-08-13 09:31'), '2025-08-13T09:31:00+08:00 local-time-WITA', 'a local time in the app\'s zone');
   t.equal(moment(undefined, '2025-08-13 09:31'), '2025-08-13T09:31:00+07:00 local-time-WIB', 'not stated: the posyandu\'s');
   t.equal(moment('WIB', '2025-08-13T09:31:00+08:00'), '2025-08-13T09:31:00+08:00 ', 'an offset is kept');
@@ -225,7 +230,7 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
           fundalHeightCm: { path: 'tfu', as: 'number' as const, optional: true, missing: [0] },
           status: { path: 'status', map: 'immunizationStatus' },
           vitaminA: { path: 'vit_a', map: { Merah: 'red', Biru: 'blue', Tidak: null }, optional: true },
-          vaccine: { path: 'vaksin', map: { Campak: 'MR' }, unmapped: 'keep' as const },
+          vaccine: { path: 'vaksin', map: { Campak: 'MR 1' }, unmapped: 'keep' as const },
           'performer.role': { path: 'petugas', map: { Bidan: 'bidan' }, unmapped: 'missing' as const, optional: true },
         },
       },
@@ -242,7 +247,7 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
   t.equal(read({ status: 'SUDAH' })?.record.status, 'given');
   t.equal(read({ vit_a: 'tidak' })?.record.vitaminA, undefined, 'a word mapped to null: not given, no value');
   t.equal(read({ vit_a: 'Merah' })?.record.vitaminA, 'red');
-  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR', 'unmapped "keep": a mapped word is mapped');
+  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR 1', 'unmapped "keep": a mapped word is mapped');
   t.equal(read({ vaksin: 'DPT-HB-Hib 1' })?.record.vaccine, 'DPT-HB-Hib 1', 'and another is kept as it is');
   t.equal(read({ petugas: 'Kader Posyandu' })?.record.performer, undefined, 'unmapped "missing": another is not recorded');
   t.equal(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: '0.00' }).records.length, 1, 'a number in when matches however it is written');
