@@ -306,3 +306,9 @@ t.test('each: one record per element of a list, named by the element the app sen
   const missingField = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [{ id: 4, status: 'diberikan' }] } });
   t.same(missingField.issues.map((i) => [i.key, i.path, i.source]), [['field.required', 'vaccine', 'kunjungan.imunisasi[0].vaksin']], 'a problem names the element');
 });
+
+t.test('a word the map names is a value, even one that usually means "nothing"', async (t) => {
+  const adapter = { records: [{ kind: 'anc-visit', fields: { urineProtein: { path: 'protein', map: 'urineProtein', optional: true }, fetalPresentation: { path: 'letak', map: 'presentation', optional: true } } }] };
+  t.equal(run(adapter, { protein: '-' }).records[0]?.record.urineProtein, 'negative', '"-" for a negative urine protein');
+  t.equal(run(adapter, { letak: '-' }).records[0]?.record.fetalPresentation, undefined, 'a "-" the map does not name is still nothing');
+});
