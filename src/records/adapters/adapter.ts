@@ -1,46 +1,19 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import { mappingsDir } from '../../config/paths.js';
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
 import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
-import { readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read } from './values.js';
+import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
+import { timeZoneNames } from './adapter-format.js';
+import { evaluate, holds, type Failure } from './conditions.js';
+import { at, placeOf, placesOf, type Relations } from './paths.js';
+import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
-// (mappings/adapters/<name>.json): where each canonical field comes from, how its value is read,
-// which app words mean what. No code per app. README "Writing an adapter" explains the format.
+// (mappings/adapters/<name>.json, checked by adapter-file.ts): where each canonical field comes
+// from, how its value is read, which app words mean what. No code per app. docs/adapters.md
+// explains the format.
 
-type As = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'datetime' | 'nik' | 'systolic' | 'diastolic' | 'year-month' | 'gravida' | 'para' | 'abortus';
-
-export interface FieldSpec {
-  path?: string | string[];
-  const?: unknown;
-  context?: 'posyandu';
-  template?: string;
-  as?: As;
-  map?: string | Record<string, unknown>;
-  unit?: 'g' | 'mm' | 'g/L';
-  missing?: unknown[];
-  optional?: boolean;
-  derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
-}
-
-export interface RecordSpec {
-  kind: string;
-  when?: Record<string, unknown[]>;
-  fields: Record<string, FieldSpec>;
-}
-
-export interface Adapter {
-  name: string;
-  app: string;
-  description?: string;
-  records: RecordSpec[];
-  valueMaps?: Record<string, Record<string, unknown>>;
-}
+export type { Adapter } from './adapter-format.js';
 
 export interface Provenance {
   field: string;
@@ -63,199 +36,201 @@ export interface AdapterResult {
   issues: Issue[];
 }
 
-const adapterFileSchema = {
-  type: 'object',
-  required: ['name', 'app', 'records'],
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
-    app: { type: 'string' },
-    description: { type: 'string' },
-    valueMaps: { type: 'object', additionalProperties: { type: 'object' } },
-    records: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['kind', 'fields'],
-        properties: {
-          kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-          when: { type: 'object', additionalProperties: { type: 'array' } },
-          fields: {
-            type: 'object',
-            additionalProperties: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
-                path: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-                const: {},
-                context: { enum: ['posyandu'] },
-                template: { type: 'string' },
-                as: { enum: ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'nik', 'systolic', 'diastolic', 'year-month', 'gravida', 'para', 'abortus'] },
-                map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
-                unit: { enum: ['g', 'mm', 'g/L'] },
-                missing: { type: 'array' },
-                optional: { type: 'boolean' },
-                derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
-const validateFile = new Ajv({ allErrors: true, strict: false }).compile(adapterFileSchema);
-const adaptersDir = join(mappingsDir, 'adapters');
-const common = JSON.parse(readFileSync(join(adaptersDir, '_common.json'), 'utf8')) as { valueMaps: Record<string, Record<string, unknown>> };
-
-/** Every adapter under mappings/adapters, read and checked once (a bad file stops start-up). */
-export const adapters: ReadonlyMap<string, Adapter> = loadAdapters();
-
-function loadAdapters(): Map<string, Adapter> {
-  const out = new Map<string, Adapter>();
-  for (const file of readdirSync(adaptersDir).filter((f) => f.endsWith('.json') && !f.startsWith('_')).sort()) {
-    const path = join(adaptersDir, file);
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new MappingDataError(`${path}: cannot be read as JSON (${(err as Error).message})`);
-    }
-    if (!validateFile(data)) {
-      const e = validateFile.errors?.[0];
-      throw new MappingDataError(`${path}: ${e?.instancePath || '/'} ${e?.message ?? 'is not a valid adapter'}`);
-    }
-    const adapter = data as Adapter;
-    for (const [i, r] of adapter.records.entries()) {
-      for (const [field, spec] of Object.entries(r.fields)) {
-        if (typeof spec.map === 'string' && !adapter.valueMaps?.[spec.map] && !common.valueMaps[spec.map]) {
-          throw new MappingDataError(`${path}: /records/${i}/fields/${field}/map: no value map "${spec.map}"`);
-        }
-      }
-    }
-    out.set(adapter.name, adapter);
-  }
-  return out;
-}
-
-const DEFAULT_MISSING = [null, undefined, '', '-', '--'];
-
-/** Reads a dotted path (with [n] indexes) from a native record. */
-function at(native: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, step) => {
-    if (node === null || typeof node !== 'object') return undefined;
-    const m = /^(.+)\[(\d+)\]$/.exec(step);
-    if (m) {
-      const arr = (node as Record<string, unknown>)[m[1] ?? ''];
-      return Array.isArray(arr) ? arr[Number(m[2])] : undefined;
-    }
-    return (node as Record<string, unknown>)[step];
-  }, native);
-}
+const DEFAULT_MISSING: unknown[] = [null, undefined, '', '-', '--'];
 
 interface Context {
   posyandu?: string;
   facilities: Config['facilities'];
 }
 
+/** What one record entry reads with: the row, the request, and the relations of the entry. */
+interface Reading {
+  adapter: Adapter;
+  relations: Relations;
+  native: unknown;
+  ctx: Context;
+  /** columns both systolic and diastolic are read from: "120/80" in one cell */
+  bloodPressureColumns: Set<string>;
+}
+
 export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): AdapterResult {
   if (native === null || typeof native !== 'object' || Array.isArray(native)) {
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
-  const specs = adapter.records.filter((r) => matches(r, native));
-  if (specs.length === 0) return { records: [], issues: [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name } }] };
+  const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
+  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((relations) => holds(spec.when, native, relations)).map((relations) => ({ spec, relations })));
+  if (applying.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
-  for (const spec of specs) {
-    const out = buildRecord(adapter, spec, native, ctx);
+  for (const { spec, relations } of applying) {
+    const out = buildRecord(spec, { adapter, relations, native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
   return { records, issues };
 }
 
-/** `when` picks the native records a spec applies to: listed values, or "$present". */
-function matches(spec: RecordSpec, native: unknown): boolean {
-  return Object.entries(spec.when ?? {}).every(([path, values]) => {
-    const v = at(native, path);
-    return values.some((w) =>
-      w === '$present' ? v !== undefined && v !== null : typeof w === 'string' && typeof v === 'string' ? w.toLowerCase() === v.trim().toLowerCase() : w === v,
-    );
+/**
+ * No entry applies. The entries the row came closest to (fewest parts of `when` failing, at least
+ * one holding) say what is missing or which value is not a record; a row that meets no part of any
+ * entry is another kind of row altogether.
+ */
+function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: RecordSpec) => Relations): Issue[] {
+  const all = adapter.records.map((r) => {
+    // An entry per element of a list needs an element; its conditions are told of the first one.
+    const [first] = instancesOf(r, native, relationsOf(r));
+    if (!r.each) return { kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) };
+    if (!first) return { kind: r.kind, ...evaluate({ [r.each.path]: ['$present'], [`${r.each.path}[0]`]: ['$present'] }, native, relationsOf(r)) };
+    return { kind: r.kind, ...evaluate(r.when, native, first) };
   });
+  const tried = all.filter((e) => e.held > 0);
+  const fewest = Math.min(...tried.map((e) => e.failures.length));
+  const closest = tried.filter((e) => e.failures.length === fewest);
+  if (closest.length === 0 || closest.every((e) => e.failures.length === 0)) {
+    const needs = all.map((e) => `${e.kind}: ${e.failures.map((f) => (f.allowed ? `${f.path} = ${f.allowed.map((a) => JSON.stringify(a)).join(' / ')}` : f.path)).join(', ')}`);
+    return [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name, needs: needs.join('; ') } }];
+  }
+  const byPath = new Map<string, { failure: Failure; kinds: Set<string>; allowed: Set<unknown> }>();
+  for (const e of closest) {
+    for (const f of e.failures) {
+      const seen = byPath.get(f.path) ?? { failure: f, kinds: new Set<string>(), allowed: new Set<unknown>() };
+      seen.kinds.add(e.kind);
+      for (const a of f.allowed ?? []) seen.allowed.add(a);
+      byPath.set(f.path, seen);
+    }
+  }
+  return [...byPath.entries()].map(([path, { failure, kinds, allowed }]): Issue =>
+    failure.missing
+      ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
+      : // `$absent` allows no value at all: said as a word ("empty"), not as an empty list
+        { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: allowed.size > 0 ? [...allowed].map(String) : 'empty' } },
+  );
 }
 
-function buildRecord(adapter: Adapter, spec: RecordSpec, native: unknown, ctx: Context) {
+/**
+ * The relations an entry reads each of its records with: one record, or with `each`, one per
+ * element of a list, the element named by `each.as` (a relation to `list[i]`, so that provenance
+ * and problems name the element the app sent).
+ */
+function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Relations[] {
+  if (!spec.each) return [relations];
+  const list = at(native, spec.each.path, relations);
+  if (!Array.isArray(list)) return [];
+  const place = placeOf(native, spec.each.path, relations);
+  return list.map((_, i) => ({ ...relations, [spec.each?.as ?? '']: [`${place}[${i}]`] }));
+}
+
+function bloodPressureColumns(spec: RecordSpec): Set<string> {
+  const pathsAs = (as: As) => new Set(Object.values(spec.fields).flatMap((f) => (f.as === as ? [f.path ?? []].flat() : [])));
+  const diastolic = pathsAs('diastolic');
+  return new Set([...pathsAs('systolic')].filter((p) => diastolic.has(p)));
+}
+
+function buildRecord(spec: RecordSpec, r: Reading) {
   const record: Record<string, unknown> = { kind: spec.kind };
   const provenance: Provenance[] = [];
   const issues: Issue[] = [];
   const deferred: Array<[string, FieldSpec]> = [];
   for (const [field, fs] of Object.entries(spec.fields)) {
-    if (fs.derive) {
-      deferred.push([field, fs]);
-      continue;
-    }
-    const out = readField(adapter, field, fs, native, ctx, zoneOf(ctx, record));
-    if ('issue' in out) issues.push(out.issue);
-    else if (out.value !== undefined) {
+    // A field that can be derived is read from the row first; the derivation fills it only when
+    // the row has no value, so the row's own birth date or sex is never replaced by the NIK's.
+    const out = fs.path === undefined && fs.cases === undefined && fs.derive ? undefined : readField(field, fs.derive ? { ...fs, optional: true } : fs, r, record);
+    if (out && 'issue' in out) issues.push(out.issue);
+    else if (out && out.value !== undefined) {
       setPath(record, field, out.value);
       provenance.push(out.provenance);
+    } else {
+      // A value the adapter declares as "not recorded" (0.00, "Tidak") is shown as such.
+      if (out && out.provenance.rules.length > 0) provenance.push(out.provenance);
+      if (fs.derive) deferred.push([field, fs]);
     }
   }
   for (const [field, fs] of deferred) {
-    if (getPath(record, field) !== undefined) continue;
     const derived = derive(fs.derive, record);
     if (derived !== undefined) {
       setPath(record, field, derived.value);
       provenance.push({ field, value: derived.value, rules: [derived.rule] });
     } else if (!fs.optional) {
-      issues.push({ key: 'field.required', severity: 'error', path: field, ...(fs.path ? { source: [fs.path].flat().join(' | ') } : {}) });
+      const source = sourceOf(fs, r.relations);
+      issues.push({ key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}) });
     }
   }
   return { record, provenance, issues };
 }
 
-function zoneOf(ctx: Context, record: Record<string, unknown>): TimeZone {
-  const code = (typeof record.posyandu === 'string' ? record.posyandu : ctx.posyandu) ?? '';
-  const p = ctx.facilities.posyandu[code];
-  return p?.timeZone ?? (p ? ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+/** The posyandu's zone (of the record read so far, else of the request) and the app's, if stated. */
+function zonesOf(r: Reading, fs: FieldSpec, record: Record<string, unknown>): Zones {
+  const code = (typeof record.posyandu === 'string' ? record.posyandu : r.ctx.posyandu) ?? '';
+  const p = r.ctx.facilities.posyandu[code];
+  const place: TimeZone = p?.timeZone ?? (p ? r.ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+  const app = fs.timeZone ?? r.adapter.timeZone;
+  return { place, ...(app ? { app: timeZoneNames[app] } : {}) };
+}
+
+/** The app's places a field reads, for a problem: every place its relations may stand for. */
+function sourceOf(fs: FieldSpec, relations: Relations): string | undefined {
+  const paths = [fs.path ?? [], ...(fs.cases ?? []).map((c) => c.path ?? [])].flat();
+  return [...new Set(paths.flatMap((p) => placesOf(p, relations)))].join(' | ') || undefined;
 }
 
 type FieldOut = { value: unknown; provenance: Provenance } | { issue: Issue };
 
-function readField(adapter: Adapter, field: string, fs: FieldSpec, native: unknown, ctx: Context, zone: TimeZone): FieldOut {
+function readField(field: string, spec: FieldSpec, r: Reading, record: Record<string, unknown>): FieldOut {
+  const { adapter, native, ctx, relations } = r;
+  // A field with cases reads as its first case whose `when` holds; with none, it is absent.
+  const fs: FieldSpec = spec.cases ? { ...spec.cases.find((c) => holds(c.when, native, relations)), ...(spec.optional ? { optional: true } : {}) } : spec;
   const paths = fs.path === undefined ? [] : Array.isArray(fs.path) ? fs.path : [fs.path];
-  const source = paths.join(' | ') || undefined;
   const missing = [...DEFAULT_MISSING, ...(fs.missing ?? [])];
+  const table = fs.map === undefined ? undefined : typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? {}) : fs.map;
+  const entryOf = (v: unknown) => (table && v !== null && v !== undefined ? Object.entries(table).find(([k]) => k.toLowerCase() === String(v).trim().toLowerCase()) : undefined);
+  // A word the map names is a value, even one that usually means nothing ("-" for a negative urine protein).
+  const isMissing = (v: unknown) => !entryOf(v) && (isBlank(v) || missing.some((m) => sameValue(m, v)));
+  let source = sourceOf(spec, relations);
   let original: unknown;
   let rules: string[] = [];
   if (fs.const !== undefined) original = fs.const;
   else if (fs.context === 'posyandu') original = ctx.posyandu;
   else if (fs.template !== undefined) {
-    original = fs.template.replace(/\{([^}]+)\}/g, (_, p: string) => String(at(native, p) ?? ''));
+    original = fs.template.replace(/\{([^}]+)\}/g, (_, p: string) => {
+      const v = p.split('|').map((alt) => at(native, alt.trim(), relations)).find((x) => !isBlank(x));
+      return v === undefined ? '' : String(v);
+    });
   } else if (fs.as === 'year-month') {
-    const [y, m] = paths.map((p) => at(native, p));
+    const [y, m] = paths.map((p) => at(native, p, relations));
     original = y === undefined || m === undefined ? undefined : `${String(y)}-${String(m)}`;
   } else {
-    original = paths.map((p) => at(native, p)).find((v) => !missing.includes(v as never));
+    // The first place that holds a value wins; the provenance names that place.
+    const found = paths.map((p) => ({ p, v: at(native, p, relations) }));
+    // ...else the first value the adapter declares as "not recorded", to be shown as such.
+    const hit = found.find(({ v }) => !isMissing(v)) ?? found.find(({ v }) => !isBlank(v));
+    original = hit?.v;
+    if (hit) source = placeOf(native, hit.p, relations);
   }
-  if (missing.includes(original as never) || (typeof original === 'string' && missing.includes(original.trim()))) {
-    if (fs.optional) return { value: undefined, provenance: { field, source, value: undefined, rules: [] } };
-    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}) } };
-  }
+  const absent = (...why: string[]): FieldOut => {
+    if (fs.optional) return { value: undefined, provenance: { field, ...(source ? { source } : {}), original, value: undefined, rules: why } };
+    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}), ...(original === undefined ? {} : { params: { value: String(original) } }) } };
+  };
+  if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
-  if (fs.map !== undefined) {
-    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? common.valueMaps[fs.map] ?? {}) : fs.map;
-    const key = String(value).trim().toLowerCase();
-    const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
-    if (!hit) {
+  if (table) {
+    const hit = entryOf(value);
+    if (hit) {
+      // A word the app writes for "not done / not measured" maps to null: the field is absent.
+      if (hit[1] === null) return absent(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+      value = hit[1];
+      rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+    } else if (fs.unmapped === 'missing') {
+      return absent('value-map-unmapped-missing');
+    } else if (fs.unmapped !== 'keep') {
       return { issue: { key: 'adapter.unknown-value', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(value), allowed: Object.keys(table) } } };
     }
-    value = hit[1];
-    rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+  }
+  // One number in a "120/80" column is a systolic pressure without its diastolic, not both.
+  if (fs.as === 'diastolic' && paths.some((p) => r.bloodPressureColumns.has(p)) && isLonePressure(value)) {
+    return { issue: { key: 'adapter.diastolic-missing', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
   }
   if (fs.as && fs.as !== 'string') {
-    const read = readAs(fs.as, value, zone);
+    const read = readAs(fs.as, value, zonesOf(r, fs, record));
     if (!read.ok) {
       return { issue: { key: `adapter.${read.problem}`, severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
     }
@@ -272,7 +247,18 @@ function readField(adapter: Adapter, field: string, fs: FieldSpec, native: unkno
   return { value, provenance: { field, ...(source ? { source } : {}), original, value, rules } };
 }
 
-function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
+/** A `missing` entry matches the same text, or, when a number, that number however it is written. */
+function sameValue(m: unknown, v: unknown): boolean {
+  if (typeof m === 'number') {
+    const n = readNumber(v);
+    return n.ok && n.value === m;
+  }
+  return m === v || (typeof m === 'string' && typeof v === 'string' && m.trim().toLowerCase() === v.trim().toLowerCase());
+}
+
+const isLonePressure = (v: unknown) => (typeof v === 'number' && v >= 10 && v < 1000) || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v));
+
+function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {
   switch (as) {
     case 'number':
       return readNumber(v);
@@ -281,9 +267,9 @@ function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
     case 'boolean':
       return readBoolean(v);
     case 'date':
-      return readDate(v);
+      return readDate(v, zones);
     case 'datetime':
-      return readDateTime(v, zone);
+      return readDateTime(v, zones);
     case 'nik':
       return readNik(v);
     case 'systolic':
@@ -291,7 +277,7 @@ function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
       const bp = readBloodPressure(v);
       if (bp.ok) return { ok: true, value: bp.value[as], rules: bp.rules };
       // A split column holds one number; a "14090" in a "120/80" column is not one.
-      return typeof v === 'number' || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v)) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
+      return isLonePressure(v) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
     }
     case 'year-month': {
       const m = /^(\d{4})-(\d{1,2})$/.exec(String(v));
