@@ -191,11 +191,17 @@ function buildRecord(adapter: Adapter, spec: RecordSpec, native: unknown, ctx: C
   const issues: Issue[] = [];
   const deferred: Array<[string, FieldSpec]> = [];
   for (const [field, fs] of Object.entries(spec.fields)) {
-    if (fs.derive) {
+    // With a path as well, the row's own value comes first; the derivation fills in only when the
+    // row has none (an app whose export sometimes leaves out the patient's date of birth).
+    if (fs.derive && fs.path === undefined) {
       deferred.push([field, fs]);
       continue;
     }
-    const out = readField(adapter, field, fs, native, ctx, zoneOf(ctx, record));
+    const out = readField(adapter, field, fs.derive ? { ...fs, optional: true } : fs, native, ctx, zoneOf(ctx, record));
+    if (fs.derive && !('issue' in out) && out.value === undefined) {
+      deferred.push([field, fs]);
+      continue;
+    }
     if ('issue' in out) issues.push(out.issue);
     else if (out.value !== undefined) {
       setPath(record, field, out.value);
