@@ -32,6 +32,7 @@ interface VaccineTable {
   leadingWords: string[];
   ageDoses: Record<string, Record<string, number> | string>;
   volumeUnits: string[];
+  firstDoseUnderMonths: Record<string, number | string | boolean>;
 }
 
 export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail) => {
@@ -52,6 +53,9 @@ export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail)
       }
     });
   });
+  for (const [key, v] of Object.entries(d.firstDoseUnderMonths ?? {})) {
+    if (typeof v === 'number' && !keys.has(key)) fail(`firstDoseUnderMonths.${key}`, 'unknown antigen');
+  }
   for (const [name, v] of Object.entries(d.exact ?? {})) {
     if (typeof v === 'object' && !keys.has(v.antigen)) fail(`exact.${name}`, `unknown antigen "${v.antigen}"`);
   }
