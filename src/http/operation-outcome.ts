@@ -33,7 +33,7 @@ export function toOperationOutcome(issues: Issue[], lang: Language): OperationOu
         severity: i.severity,
         code: issueType(i.key),
         details: { coding: [{ system: ISSUE_SYSTEM, code: i.key }, ...(i.coding ?? [])], text: issueText(i, lang) },
-        ...(i.path ? { expression: [i.path, ...(i.source ? [i.source] : [])], location: [toPointer(i.path)] } : {}),
+        ...(i.path ? { expression: [i.path, ...(i.source ? [i.source] : [])], location: [toPointer(i.path)] } : i.source ? { expression: [i.source] } : {}),
       };
     }),
   };

@@ -67,8 +67,13 @@ function checkIdentity(record: CanonicalRecord): Issue[] {
     if (!parsed.ok) {
       issues.push({ key: `nik.${parsed.problem}`, severity: 'error', path });
     } else if (path === 'subject.nik') {
+      // Both values, so that a person can tell which one is wrong; the record keeps what was sent
+      // (a temporary NIK encodes no real birth date).
+      const { day, month, yy, sex } = parsed.nik;
+      const inNik = { 'birth-date': `${String(day).padStart(2, '0')}-${String(month).padStart(2, '0')}-${String(yy).padStart(2, '0')}`, sex };
+      const sent = { 'birth-date': subject.birthDate, sex: subject.sex };
       for (const d of nikDisagreements(parsed.nik, subject.birthDate, subject.sex)) {
-        issues.push({ key: `nik.disagrees-${d}`, severity: 'warning', path });
+        issues.push({ key: `nik.disagrees-${d}`, severity: 'warning', path, params: { inNik: inNik[d], sent: sent[d] } });
       }
     }
   }

@@ -7,13 +7,22 @@ import type { Issue } from '../../errors/gerbang-error.js';
 import { MappingDataError } from '../../fhir/mapping-data-error.js';
 import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
-import { readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read } from './values.js';
+import { conditionPaths, evaluate, holds, type Condition, type Failure } from './conditions.js';
+import { at, parsePath, placeOf, placesOf, type Relations } from './paths.js';
+import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zone, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
 // (mappings/adapters/<name>.json): where each canonical field comes from, how its value is read,
 // which app words mean what. No code per app. README "Writing an adapter" explains the format.
 
 type As = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'datetime' | 'nik' | 'systolic' | 'diastolic' | 'year-month' | 'gravida' | 'para' | 'abortus';
+
+// An app states its zone as Indonesians say it or as its framework's configuration does.
+const timeZoneNames = {
+  WIB: 'WIB', WITA: 'WITA', WIT: 'WIT', UTC: 'UTC',
+  'Asia/Jakarta': 'WIB', 'Asia/Pontianak': 'WIB', 'Asia/Makassar': 'WITA', 'Asia/Jayapura': 'WIT',
+} as const satisfies Record<string, Zone>;
+type TimeZoneName = keyof typeof timeZoneNames;
 
 export interface FieldSpec {
   path?: string | string[];
@@ -24,13 +33,20 @@ export interface FieldSpec {
   map?: string | Record<string, unknown>;
   unit?: 'g' | 'mm' | 'g/L';
   missing?: unknown[];
+  /** a value not in `map`: refused (default), kept as it is, or taken as not recorded */
+  unmapped?: 'refuse' | 'keep' | 'missing';
   optional?: boolean;
   derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
+  /** the zone this column's dates and times are written in, when not the adapter's */
+  timeZone?: TimeZoneName;
+  /** the first case whose `when` holds gives the value; none: the field is absent */
+  cases?: Array<FieldSpec & { when?: Condition }>;
 }
 
 export interface RecordSpec {
   kind: string;
-  when?: Record<string, unknown[]>;
+  when?: Condition;
+  relations?: Record<string, string[]>;
   fields: Record<string, FieldSpec>;
 }
 
@@ -38,6 +54,10 @@ export interface Adapter {
   name: string;
   app: string;
   description?: string;
+  /** the zone the app's server writes dates and times in (Laravel's `app.timezone`) */
+  timeZone?: TimeZoneName;
+  /** a name for the first place present of several, e.g. {"pasien": ["kunjungan.pasien", "pasien"]} */
+  relations?: Record<string, string[]>;
   records: RecordSpec[];
   valueMaps?: Record<string, Record<string, unknown>>;
 }
@@ -63,13 +83,42 @@ export interface AdapterResult {
   issues: Issue[];
 }
 
+const fieldProperties = {
+  path: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+  const: {},
+  context: { enum: ['posyandu'] },
+  template: { type: 'string' },
+  as: { enum: ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'nik', 'systolic', 'diastolic', 'year-month', 'gravida', 'para', 'abortus'] },
+  map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
+  unit: { enum: ['g', 'mm', 'g/L'] },
+  missing: { type: 'array' },
+  unmapped: { enum: ['refuse', 'keep', 'missing'] },
+  optional: { type: 'boolean' },
+  derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
+  timeZone: { enum: Object.keys(timeZoneNames) },
+} as const;
+
+const relationsSchema = { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } } } as const;
+
 const adapterFileSchema = {
   type: 'object',
   required: ['name', 'app', 'records'],
+  $defs: {
+    condition: {
+      type: 'object',
+      properties: {
+        anyOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
+        allOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
+      },
+      additionalProperties: { type: 'array', minItems: 1 },
+    },
+  },
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
     app: { type: 'string' },
     description: { type: 'string' },
+    relations: relationsSchema,
+    timeZone: { enum: Object.keys(timeZoneNames) },
     valueMaps: { type: 'object', additionalProperties: { type: 'object' } },
     records: {
       type: 'array',
@@ -79,23 +128,20 @@ const adapterFileSchema = {
         required: ['kind', 'fields'],
         properties: {
           kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-          when: { type: 'object', additionalProperties: { type: 'array' } },
+          when: { $ref: '#/$defs/condition' },
+          relations: relationsSchema,
           fields: {
             type: 'object',
             additionalProperties: {
               type: 'object',
               additionalProperties: false,
               properties: {
-                path: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-                const: {},
-                context: { enum: ['posyandu'] },
-                template: { type: 'string' },
-                as: { enum: ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'nik', 'systolic', 'diastolic', 'year-month', 'gravida', 'para', 'abortus'] },
-                map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
-                unit: { enum: ['g', 'mm', 'g/L'] },
-                missing: { type: 'array' },
-                optional: { type: 'boolean' },
-                derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
+                ...fieldProperties,
+                cases: {
+                  type: 'array',
+                  minItems: 1,
+                  items: { type: 'object', additionalProperties: false, properties: { ...fieldProperties, when: { $ref: '#/$defs/condition' } } },
+                },
               },
             },
           },
@@ -127,141 +173,214 @@ function loadAdapters(): Map<string, Adapter> {
       throw new MappingDataError(`${path}: ${e?.instancePath || '/'} ${e?.message ?? 'is not a valid adapter'}`);
     }
     const adapter = data as Adapter;
-    for (const [i, r] of adapter.records.entries()) {
-      for (const [field, spec] of Object.entries(r.fields)) {
-        if (typeof spec.map === 'string' && !adapter.valueMaps?.[spec.map] && !common.valueMaps[spec.map]) {
-          throw new MappingDataError(`${path}: /records/${i}/fields/${field}/map: no value map "${spec.map}"`);
-        }
-      }
-    }
+    const problem = referenceProblems(adapter)[0];
+    if (problem) throw new MappingDataError(`${path}: ${problem.pointer}: ${problem.message}`);
     out.set(adapter.name, adapter);
   }
   return out;
 }
 
-const DEFAULT_MISSING = [null, undefined, '', '-', '--'];
-
-/** Reads a dotted path (with [n] indexes) from a native record. */
-function at(native: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, step) => {
-    if (node === null || typeof node !== 'object') return undefined;
-    const m = /^(.+)\[(\d+)\]$/.exec(step);
-    if (m) {
-      const arr = (node as Record<string, unknown>)[m[1] ?? ''];
-      return Array.isArray(arr) ? arr[Number(m[2])] : undefined;
+/** What the file schema cannot see: value maps that do not exist, paths that cannot be read. */
+function referenceProblems(adapter: Adapter): Array<{ pointer: string; message: string }> {
+  const out: Array<{ pointer: string; message: string }> = [];
+  const badPath = (pointer: string, p: string) => {
+    if (!parsePath(p)) out.push({ pointer, message: `"${p}" is not a path (steps joined by ".", [n] or [key=value])` });
+  };
+  const condition = (pointer: string, c: Condition | undefined) => {
+    for (const p of conditionPaths(c)) badPath(pointer, p);
+  };
+  for (const [name, places] of Object.entries(adapter.relations ?? {})) places.forEach((p, i) => badPath(`/relations/${name}/${i}`, p));
+  for (const [i, r] of adapter.records.entries()) {
+    condition(`/records/${i}/when`, r.when);
+    for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
+    for (const [field, spec] of Object.entries(r.fields)) {
+      const base = `/records/${i}/fields/${field}`;
+      for (const [j, fs] of [spec, ...(spec.cases ?? [])].entries()) {
+        const here = j === 0 ? base : `${base}/cases/${j - 1}`;
+        if (typeof fs.map === 'string' && !adapter.valueMaps?.[fs.map] && !common.valueMaps[fs.map]) out.push({ pointer: `${here}/map`, message: `no value map "${fs.map}"` });
+        for (const p of [fs.path ?? []].flat()) badPath(`${here}/path`, p);
+        for (const [, p = ''] of (fs.template ?? '').matchAll(/\{([^}]+)\}/g)) for (const alt of p.split('|')) badPath(`${here}/template`, alt.trim());
+        if ('when' in fs) condition(`${here}/when`, (fs as { when?: Condition }).when);
+      }
     }
-    return (node as Record<string, unknown>)[step];
-  }, native);
+  }
+  return out;
 }
+
+const DEFAULT_MISSING: unknown[] = [null, undefined, '', '-', '--'];
 
 interface Context {
   posyandu?: string;
   facilities: Config['facilities'];
 }
 
+/** What one record entry reads with: the row, the request, and the relations of the entry. */
+interface Reading {
+  adapter: Adapter;
+  relations: Relations;
+  native: unknown;
+  ctx: Context;
+  /** columns both systolic and diastolic are read from: "120/80" in one cell */
+  bloodPressureColumns: Set<string>;
+}
+
 export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): AdapterResult {
   if (native === null || typeof native !== 'object' || Array.isArray(native)) {
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
-  const specs = adapter.records.filter((r) => matches(r, native));
-  if (specs.length === 0) return { records: [], issues: [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name } }] };
+  const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
+  const specs = adapter.records.filter((r) => holds(r.when, native, relationsOf(r)));
+  if (specs.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
   for (const spec of specs) {
-    const out = buildRecord(adapter, spec, native, ctx);
+    const out = buildRecord(spec, { adapter, relations: relationsOf(spec), native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
   return { records, issues };
 }
 
-/** `when` picks the native records a spec applies to: listed values, or "$present". */
-function matches(spec: RecordSpec, native: unknown): boolean {
-  return Object.entries(spec.when ?? {}).every(([path, values]) => {
-    const v = at(native, path);
-    return values.some((w) =>
-      w === '$present' ? v !== undefined && v !== null : typeof w === 'string' && typeof v === 'string' ? w.toLowerCase() === v.trim().toLowerCase() : w === v,
-    );
-  });
+/**
+ * No entry applies. The entries the row came closest to (fewest parts of `when` failing, at least
+ * one holding) say what is missing or which value is not a record; a row that meets no part of any
+ * entry is another kind of row altogether.
+ */
+function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: RecordSpec) => Relations): Issue[] {
+  const all = adapter.records.map((r) => ({ kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) }));
+  const tried = all.filter((e) => e.held > 0);
+  const fewest = Math.min(...tried.map((e) => e.failures.length));
+  const closest = tried.filter((e) => e.failures.length === fewest);
+  if (closest.length === 0) {
+    const needs = all.map((e) => `${e.kind}: ${e.failures.map((f) => (f.allowed ? `${f.path} = ${f.allowed.map((a) => JSON.stringify(a)).join(' / ')}` : f.path)).join(', ')}`);
+    return [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name, needs: needs.join('; ') } }];
+  }
+  const byPath = new Map<string, { failure: Failure; kinds: Set<string>; allowed: Set<unknown> }>();
+  for (const e of closest) {
+    for (const f of e.failures) {
+      const seen = byPath.get(f.path) ?? { failure: f, kinds: new Set<string>(), allowed: new Set<unknown>() };
+      seen.kinds.add(e.kind);
+      for (const a of f.allowed ?? []) seen.allowed.add(a);
+      byPath.set(f.path, seen);
+    }
+  }
+  return [...byPath.entries()].map(([path, { failure, kinds, allowed }]): Issue =>
+    failure.missing
+      ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
+      : { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: [...allowed].map(String) } },
+  );
 }
 
-function buildRecord(adapter: Adapter, spec: RecordSpec, native: unknown, ctx: Context) {
+function bloodPressureColumns(spec: RecordSpec): Set<string> {
+  const pathsAs = (as: As) => new Set(Object.values(spec.fields).flatMap((f) => (f.as === as ? [f.path ?? []].flat() : [])));
+  const diastolic = pathsAs('diastolic');
+  return new Set([...pathsAs('systolic')].filter((p) => diastolic.has(p)));
+}
+
+function buildRecord(spec: RecordSpec, r: Reading) {
   const record: Record<string, unknown> = { kind: spec.kind };
   const provenance: Provenance[] = [];
   const issues: Issue[] = [];
   const deferred: Array<[string, FieldSpec]> = [];
   for (const [field, fs] of Object.entries(spec.fields)) {
-    // With a path as well, the row's own value comes first; the derivation fills in only when the
-    // row has none (an app whose export sometimes leaves out the patient's date of birth).
-    if (fs.derive && fs.path === undefined) {
-      deferred.push([field, fs]);
-      continue;
-    }
-    const out = readField(adapter, field, fs.derive ? { ...fs, optional: true } : fs, native, ctx, zoneOf(ctx, record));
-    if (fs.derive && !('issue' in out) && out.value === undefined) {
-      deferred.push([field, fs]);
-      continue;
-    }
-    if ('issue' in out) issues.push(out.issue);
-    else if (out.value !== undefined) {
+    // A field that can be derived is read from the row first; the derivation fills it only when
+    // the row has no value, so the row's own birth date or sex is never replaced by the NIK's.
+    const out = fs.path === undefined && fs.cases === undefined && fs.derive ? undefined : readField(field, fs.derive ? { ...fs, optional: true } : fs, r, record);
+    if (out && 'issue' in out) issues.push(out.issue);
+    else if (out && out.value !== undefined) {
       setPath(record, field, out.value);
       provenance.push(out.provenance);
+    } else {
+      // A value the adapter declares as "not recorded" (0.00, "Tidak") is shown as such.
+      if (out && out.provenance.rules.length > 0) provenance.push(out.provenance);
+      if (fs.derive) deferred.push([field, fs]);
     }
   }
   for (const [field, fs] of deferred) {
-    if (getPath(record, field) !== undefined) continue;
     const derived = derive(fs.derive, record);
     if (derived !== undefined) {
       setPath(record, field, derived.value);
       provenance.push({ field, value: derived.value, rules: [derived.rule] });
     } else if (!fs.optional) {
-      issues.push({ key: 'field.required', severity: 'error', path: field, ...(fs.path ? { source: [fs.path].flat().join(' | ') } : {}) });
+      const source = sourceOf(fs, r.relations);
+      issues.push({ key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}) });
     }
   }
   return { record, provenance, issues };
 }
 
-function zoneOf(ctx: Context, record: Record<string, unknown>): TimeZone {
-  const code = (typeof record.posyandu === 'string' ? record.posyandu : ctx.posyandu) ?? '';
-  const p = ctx.facilities.posyandu[code];
-  return p?.timeZone ?? (p ? ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+/** The posyandu's zone (of the record read so far, else of the request) and the app's, if stated. */
+function zonesOf(r: Reading, fs: FieldSpec, record: Record<string, unknown>): Zones {
+  const code = (typeof record.posyandu === 'string' ? record.posyandu : r.ctx.posyandu) ?? '';
+  const p = r.ctx.facilities.posyandu[code];
+  const place: TimeZone = p?.timeZone ?? (p ? r.ctx.facilities.puskesmas[p.puskesmas]?.timeZone : undefined) ?? 'WIB';
+  const app = fs.timeZone ?? r.adapter.timeZone;
+  return { place, ...(app ? { app: timeZoneNames[app] } : {}) };
+}
+
+/** The app's places a field reads, for a problem: every place its relations may stand for. */
+function sourceOf(fs: FieldSpec, relations: Relations): string | undefined {
+  const paths = [fs.path ?? [], ...(fs.cases ?? []).map((c) => c.path ?? [])].flat();
+  return [...new Set(paths.flatMap((p) => placesOf(p, relations)))].join(' | ') || undefined;
 }
 
 type FieldOut = { value: unknown; provenance: Provenance } | { issue: Issue };
 
-function readField(adapter: Adapter, field: string, fs: FieldSpec, native: unknown, ctx: Context, zone: TimeZone): FieldOut {
+function readField(field: string, spec: FieldSpec, r: Reading, record: Record<string, unknown>): FieldOut {
+  const { adapter, native, ctx, relations } = r;
+  // A field with cases reads as its first case whose `when` holds; with none, it is absent.
+  const fs: FieldSpec = spec.cases ? { ...spec.cases.find((c) => holds(c.when, native, relations)), ...(spec.optional ? { optional: true } : {}) } : spec;
   const paths = fs.path === undefined ? [] : Array.isArray(fs.path) ? fs.path : [fs.path];
-  const source = paths.join(' | ') || undefined;
   const missing = [...DEFAULT_MISSING, ...(fs.missing ?? [])];
+  const isMissing = (v: unknown) => isBlank(v) || missing.some((m) => sameValue(m, v));
+  let source = sourceOf(spec, relations);
   let original: unknown;
   let rules: string[] = [];
   if (fs.const !== undefined) original = fs.const;
   else if (fs.context === 'posyandu') original = ctx.posyandu;
   else if (fs.template !== undefined) {
-    original = fs.template.replace(/\{([^}]+)\}/g, (_, p: string) => String(at(native, p) ?? ''));
+    original = fs.template.replace(/\{([^}]+)\}/g, (_, p: string) => {
+      const v = p.split('|').map((alt) => at(native, alt.trim(), relations)).find((x) => !isBlank(x));
+      return v === undefined ? '' : String(v);
+    });
   } else if (fs.as === 'year-month') {
-    const [y, m] = paths.map((p) => at(native, p));
+    const [y, m] = paths.map((p) => at(native, p, relations));
     original = y === undefined || m === undefined ? undefined : `${String(y)}-${String(m)}`;
   } else {
-    original = paths.map((p) => at(native, p)).find((v) => !missing.includes(v as never));
+    // The first place that holds a value wins; the provenance names that place.
+    const found = paths.map((p) => ({ p, v: at(native, p, relations) }));
+    // ...else the first value the adapter declares as "not recorded", to be shown as such.
+    const hit = found.find(({ v }) => !isMissing(v)) ?? found.find(({ v }) => !isBlank(v));
+    original = hit?.v;
+    if (hit) source = placeOf(native, hit.p, relations);
   }
-  if (missing.includes(original as never) || (typeof original === 'string' && missing.includes(original.trim()))) {
-    if (fs.optional) return { value: undefined, provenance: { field, source, value: undefined, rules: [] } };
-    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}) } };
-  }
+  const absent = (...why: string[]): FieldOut => {
+    if (fs.optional) return { value: undefined, provenance: { field, ...(source ? { source } : {}), original, value: undefined, rules: why } };
+    return { issue: { key: 'field.required', severity: 'error', path: field, ...(source ? { source } : {}), ...(original === undefined ? {} : { params: { value: String(original) } }) } };
+  };
+  if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
   if (fs.map !== undefined) {
     const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? common.valueMaps[fs.map] ?? {}) : fs.map;
     const key = String(value).trim().toLowerCase();
     const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
-    if (!hit) {
+    if (hit) {
+      // A word the app writes for "not done / not measured" maps to null: the field is absent.
+      if (hit[1] === null) return absent(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+      value = hit[1];
+      rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+    } else if (fs.unmapped === 'missing') {
+      return absent('value-map-unmapped-missing');
+    } else if (fs.unmapped !== 'keep') {
       return { issue: { key: 'adapter.unknown-value', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(value), allowed: Object.keys(table) } } };
     }
-    value = hit[1];
-    rules.push(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);
+  }
+  // One number in a "120/80" column is a systolic pressure without its diastolic, not both.
+  if (fs.as === 'diastolic' && paths.some((p) => r.bloodPressureColumns.has(p)) && isLonePressure(value)) {
+    return { issue: { key: 'adapter.diastolic-missing', severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
   }
   if (fs.as && fs.as !== 'string') {
-    const read = readAs(fs.as, value, zone);
+    const read = readAs(fs.as, value, zonesOf(r, fs, record));
     if (!read.ok) {
       return { issue: { key: `adapter.${read.problem}`, severity: 'error', path: field, ...(source ? { source } : {}), params: { value: String(original) } } };
     }
@@ -278,7 +397,18 @@ function readField(adapter: Adapter, field: string, fs: FieldSpec, native: unkno
   return { value, provenance: { field, ...(source ? { source } : {}), original, value, rules } };
 }
 
-function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
+/** A `missing` entry matches the same text, or, when a number, that number however it is written. */
+function sameValue(m: unknown, v: unknown): boolean {
+  if (typeof m === 'number') {
+    const n = readNumber(v);
+    return n.ok && n.value === m;
+  }
+  return m === v || (typeof m === 'string' && typeof v === 'string' && m.trim().toLowerCase() === v.trim().toLowerCase());
+}
+
+const isLonePressure = (v: unknown) => (typeof v === 'number' && v >= 10 && v < 1000) || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v));
+
+function readAs(as: As, v: unknown, zones: Zones): Read<unknown> {
   switch (as) {
     case 'number':
       return readNumber(v);
@@ -287,9 +417,9 @@ function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
     case 'boolean':
       return readBoolean(v);
     case 'date':
-      return readDate(v);
+      return readDate(v, zones);
     case 'datetime':
-      return readDateTime(v, zone);
+      return readDateTime(v, zones);
     case 'nik':
       return readNik(v);
     case 'systolic':
@@ -297,7 +427,7 @@ function readAs(as: As, v: unknown, zone: TimeZone): Read<unknown> {
       const bp = readBloodPressure(v);
       if (bp.ok) return { ok: true, value: bp.value[as], rules: bp.rules };
       // A split column holds one number; a "14090" in a "120/80" column is not one.
-      return typeof v === 'number' || /^\s*\d{2,3}(\.0+)?\s*$/.test(String(v)) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
+      return isLonePressure(v) ? readInteger(v) : { ok: false, problem: 'not-blood-pressure' };
     }
     case 'year-month': {
       const m = /^(\d{4})-(\d{1,2})$/.exec(String(v));

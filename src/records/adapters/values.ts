@@ -5,6 +5,11 @@
 
 export type Read<T> = { ok: true; value: T; rules: string[] } | { ok: false; problem: string };
 
+/** What every app means by "nothing here": absent, null, an empty cell, a dash. */
+export function isBlank(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'string' && ['', '-', '--'].includes(v.trim()));
+}
+
 const ok = <T>(value: T, ...rules: string[]): Read<T> => ({ ok: true, value, rules: rules.filter(Boolean) });
 const fail = <T>(problem: string): Read<T> => ({ ok: false, problem });
 
@@ -49,17 +54,85 @@ function isoDate(y: number, m: number, d: number): string | undefined {
   return `${y}-${pad(m)}-${pad(d)}`;
 }
 
+/** UTC offsets in minutes of the zones an app's server or a posyandu may keep its clock in. */
+export const zoneOffsetMinutes = { WIB: 420, WITA: 480, WIT: 540, UTC: 0 } as const;
+export type Zone = keyof typeof zoneOffsetMinutes;
+
+/**
+ * The clocks a date or time is read against: the app's own (an adapter's `timeZone`, the zone its
+ * server serialises dates in), when stated, and the posyandu's (from the facility registry).
+ */
+export interface Zones {
+  app?: Zone;
+  place: Exclude<Zone, 'UTC'>;
+}
+
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?$/;
+
+interface DateTimeParts {
+  date: string;
+  /** HH:MM:SS */
+  time: string;
+  /** minutes east of UTC, when the value says */
+  offset?: number;
+  /** 00:00:00 with no fraction: how a date column looks as a moment */
+  midnight: boolean;
+  fraction: number;
+}
+
+function dateTimeParts(t: string): DateTimeParts | undefined {
+  const m = ISO_DATE_TIME.exec(t);
+  if (!m) return undefined;
+  const date = isoDate(Number(m[1]), Number(m[2]), Number(m[3]));
+  const [hh, mm, ss] = [Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];
+  if (!date || hh > 23 || mm > 59 || ss > 59) return undefined;
+  const fraction = Number(m[7] ?? 0);
+  const o = m[8];
+  const offset = o === undefined ? undefined : o === 'Z' ? 0 : (o.startsWith('-') ? -1 : 1) * (Number(o.slice(1, 3)) * 60 + Number(o.slice(-2)));
+  return { date, time: `${pad(hh)}:${pad(mm)}:${pad(ss)}`, ...(offset === undefined ? {} : { offset }), midnight: hh === 0 && mm === 0 && ss === 0 && fraction === 0, fraction };
+}
+
+/** The local date and time in `zone` of a moment given as a date, a time and its offset. */
+function inZone(p: DateTimeParts & { offset: number }, zone: Zone): DateTimeParts {
+  const ms = Date.parse(`${p.date}T${p.time}Z`) - p.offset * 60_000 + zoneOffsetMinutes[zone] * 60_000;
+  const iso = new Date(ms).toISOString();
+  const time = iso.slice(11, 19);
+  return { date: iso.slice(0, 10), time, offset: zoneOffsetMinutes[zone], midnight: time === '00:00:00' && p.fraction === 0, fraction: p.fraction };
+}
+
+/**
+ * A date column an app serialised as a moment: Laravel writes a date as its server's local
+ * midnight in UTC (`2025-08-12T16:00:00.000000Z` is 13 August in WITA). When the app's zone is
+ * stated, such a midnight is that date; any other moment is the day it was at the posyandu. When it
+ * is not stated, only the posyandu's own midnight (or UTC midnight) can be told from a moment.
+ */
+function dateOfMoment(p: DateTimeParts & { offset: number }, zones: Zones): Read<string> {
+  if (p.offset !== 0) return ok(p.date, 'date-from-datetime-offset');
+  const app = zones.app ?? zones.place;
+  const local = inZone(p, app);
+  if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
+  if (p.midnight) return ok(p.date, 'date-from-midnight-timestamp');
+  if (!zones.app) return fail('date-needs-time-zone');
+  return ok(inZone(p, zones.place).date, `date-from-utc-${zones.place}`);
+}
+
 /** A calendar date from the shapes apps use. Excel serials count days from 1899-12-30. */
-export function readDate(v: unknown): Read<string> {
+export function readDate(v: unknown, zones: Zones = { place: 'WIB' }): Read<string> {
   if (typeof v === 'number' && Number.isInteger(v) && v > 20000 && v < 80000) {
     return ok(new Date(Date.UTC(1899, 11, 30) + v * 86_400_000).toISOString().slice(0, 10), 'excel-serial-date');
   }
   if (typeof v !== 'string') return fail('not-a-date');
   const t = v.trim();
-  let m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00:00(?:\.0+)?Z?)?$/.exec(t);
+  let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
   if (m) {
     const d = isoDate(Number(m[1]), Number(m[2]), Number(m[3]));
-    return d ? ok(d, t.length > 10 ? 'date-from-midnight-timestamp' : '') : fail('not-a-date');
+    return d ? ok(d) : fail('not-a-date');
+  }
+  const p = dateTimeParts(t);
+  if (p) {
+    if (p.offset !== undefined) return dateOfMoment({ ...p, offset: p.offset }, zones);
+    // A time without offset is the app's local time: its date is the day.
+    return ok(p.date, p.midnight ? 'date-from-midnight-timestamp' : 'date-from-local-datetime');
   }
   m = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/.exec(t);
   if (m) {
@@ -72,30 +145,34 @@ export function readDate(v: unknown): Read<string> {
     const d = month ? isoDate(Number(m[3]), month, Number(m[1])) : undefined;
     return d ? ok(d, 'month-name') : fail('not-a-date');
   }
-  if (/^\d{5}$/.test(t)) return readDate(Number(t));
+  if (/^\d{5}$/.test(t)) return readDate(Number(t), zones);
   return fail('not-a-date');
 }
 
-const offsets = { WIB: '+07:00', WITA: '+08:00', WIT: '+09:00' } as const;
+const offsetText = (minutes: number) => `${minutes < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
 
 /**
- * A moment: with its offset kept, or, without one, taken in the posyandu's time zone (an app's
- * "2025-08-09 08:41" is local time). A bare date stays a date.
+ * A moment, with its offset. A time in UTC is given in the posyandu's zone, so that its calendar
+ * date is the posyandu's; a time without offset is taken in the app's zone (or, not stated, the
+ * posyandu's). A midnight that is a date column serialised as a moment (see dateOfMoment) is that
+ * date, and a bare date stays a date.
  */
-export function readDateTime(v: unknown, zone: keyof typeof offsets): Read<string> {
-  if (typeof v === 'string') {
-    const t = v.trim();
-    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
-    if (m) {
-      const time = (m[2] ?? '').length === 5 ? `${m[2]}:00` : m[2];
-      if (m[4]) {
-        const offset = m[4] === 'Z' ? 'Z' : m[4].includes(':') ? m[4] : `${m[4].slice(0, 3)}:${m[4].slice(3)}`;
-        return ok(`${m[1]}T${time}${offset}`);
-      }
-      return ok(`${m[1]}T${time}${offsets[zone]}`, `local-time-${zone}`);
-    }
+export function readDateTime(v: unknown, zones: Zones = { place: 'WIB' }): Read<string> {
+  const p = typeof v === 'string' ? dateTimeParts(v.trim()) : undefined;
+  if (!p) return readDate(v, zones);
+  if (p.offset === undefined) {
+    if (p.midnight) return ok(p.date, 'date-from-midnight-timestamp');
+    const zone = zones.app ?? zones.place;
+    return ok(`${p.date}T${p.time}${offsetText(zoneOffsetMinutes[zone])}`, `local-time-${zone}`);
   }
-  return readDate(v);
+  const moment = { ...p, offset: p.offset };
+  if (p.offset !== 0) return p.midnight ? ok(p.date, 'date-from-midnight-timestamp') : ok(`${p.date}T${p.time}${offsetText(p.offset)}`);
+  const app = zones.app ?? zones.place;
+  const local = inZone(moment, app);
+  if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
+  if (p.midnight && !zones.app) return ok(p.date, 'date-from-midnight-timestamp');
+  const there = inZone(moment, zones.place);
+  return ok(`${there.date}T${there.time}${offsetText(zoneOffsetMinutes[zones.place])}`, `utc-to-${zones.place}`);
 }
 
 /** "120/80", "120/80 mmHg", "120 / 80". */

@@ -38,7 +38,7 @@ t.test('a balita check-up with its patient under kunjungan.pasien, dates as midn
     weightKg: 10.7, heightCm: 80.2, position: 'lying', headCircumferenceCm: 46.5, muacCm: 14.9,
   });
   t.same(rulesOf(j, 'occurredAt'), ['date-from-midnight-timestamp']);
-  t.equal(j.provenance.find((p) => p.field === 'subject.nik')?.source, 'kunjungan.pasien.nik | balita.nik');
+  t.equal(j.provenance.find((p) => p.field === 'subject.nik')?.source, 'kunjungan.pasien.nik', 'the place the patient was found');
 });
 
 t.test('a baby without NIK goes by its mother\'s NIK from the same patient row', async (t) => {

@@ -47,6 +47,9 @@ t.test('the balita check-up and the posyandu-day service result are weighings', 
   }, { now });
   t.same(service.errors, []);
   t.match(service.record, { kind: 'anthropometry', recordId: 'hasil-pelayanan-120', occurredAt: '2025-09-09', weightKg: 9.6, heightCm: 77, muacCm: 14.5, headCircumferenceCm: 45.4 });
+  t.match(service.record, { subject: { mother: { nik: '3578014506950002', name: 'Rahma Dewi' } } }, 'the registering warga, a woman, is the mother');
+  const father = judgeOne('simpel-posyandu-feri', { id: 121, kegiatan_id: 7, berat_badan: '9.60', balita: balita({ warga: { id: 10, nik: '3578011203900001', jenis_kelamin: 'L' } }), kegiatan: { tanggal: '2025-09-09T00:00:00.000000Z' } }, { now });
+  t.same(father.errors, ['subject.needs-identity@subject.mother.nik'], 'a father\'s NIK is not the mother\'s');
 });
 
 t.test('an ANC visit with its pregnancy; a teen check-up', async (t) => {

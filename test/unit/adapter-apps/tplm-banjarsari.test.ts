@@ -6,7 +6,8 @@ import { judge, judgeOne, rulesOf } from './judge.js';
 // strings, date mode 'date' serialised as midnight UTC, text UUID ids), enums of src/constants/enum.ts
 // (gender male/female, immunization_status not_yet/scheduled/completed/missed); the API answers a
 // table's own columns (src/repositories/*-repository.ts, getTableColumns), so the child and the vaccine
-// rows are added beside the record. Vaccine name as in src/validations/vaccines-validation.ts. Values invented.
+// rows are added beside the record, and the parents (src/db/schemas/{parents,relation-childrens}-schema.ts,
+// relation father/mother/guardian) as `parents`. Vaccine name as in src/validations/vaccines-validation.ts. Values invented.
 
 const children = {
   id: '5d1c0e2a-6b7f-4c3d-9e8a-1f2b3c4d5e6f', posyandu_id: 'p-01', name: 'Raka Pratama', identity_number: '3205121407230003', gender: 'male', child_category: 'baduta',
@@ -19,12 +20,17 @@ t.test('a nutrition record: decimals as strings, a date column as midnight UTC',
   const j = judgeOne('tplm-banjarsari', {
     id: 'b7e1', children_id: children.id, measurement_date: '2025-08-14T00:00:00.000Z', weight_kg: '10.85', height_cm: '81.20', head_circumference_cm: '46.50', age_months: 25,
     nutrition_status: 'normal', cadre_id: 'c-1', midwife_id: null, notes: null, created_at: '2025-08-14T03:00:00.000Z', updated_at: '2025-08-14T03:00:00.000Z', children,
+    parents: [
+      { id: 'pa-1', user_id: 'u-1', identity_number: '3205120101900007', date_of_birth: '1990-01-01T00:00:00.000Z', relation: 'father' },
+      { id: 'pa-2', user_id: 'u-2', identity_number: '3205124503930004', date_of_birth: '1993-03-05T00:00:00.000Z', relation: 'mother' },
+    ],
   }, { now });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anthropometry', recordId: 'nutrition-b7e1', occurredAt: '2025-08-14', subject: { nik: '3205121407230003', name: 'Raka Pratama', sex: 'male', birthDate: '2023-07-14', birthOrder: 2 },
     weightKg: 10.85, heightCm: 81.2, position: 'standing', headCircumferenceCm: 46.5,
   });
+  t.equal((j.record.subject as { mother?: { nik?: string } }).mother?.nik, '3205124503930004', 'the mother among the parents, not the first of them');
   t.same(rulesOf(j, 'subject.birthDate'), ['date-from-midnight-timestamp']);
 });
 

@@ -1,0 +1,255 @@
+import t from 'tap';
+import { loadConfig } from '../../src/config/load.js';
+import { issueText, message } from '../../src/errors/messages.js';
+import { adaptParts } from '../../src/ingest/adapt-record.js';
+import { prepareRecord } from '../../src/ingest/prepare-record.js';
+import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
+import { at } from '../../src/records/adapters/paths.js';
+
+// The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
+// tried on a row it must read and on one it must not.
+
+const { facilities } = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-unit' });
+const ctx = { facilities, posyandu: '3201010001-01' };
+const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => runAdapter({ name: 'test-app', app: 'test', ...adapter }, row, ctx);
+const child = { nik: '3201015503230004', nama: 'Siti Aminah', jk: 'P', tgl_lahir: '2023-03-15' };
+const subjectFields = {
+  'subject.nik': { path: 'anak.nik', as: 'nik' as const, optional: true },
+  'subject.name': { path: 'anak.nama' },
+  'subject.sex': { path: 'anak.jk', map: 'sex' },
+  'subject.birthDate': { path: 'anak.tgl_lahir', as: 'date' as const },
+};
+
+t.test('when: anyOf and allOf, $present and $absent', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anthropometry',
+        when: { anyOf: [{ panjang_badan: ['$present'] }, { tinggi_badan: ['$present'] }], status: ['$absent'] },
+        fields: { recordId: { template: 'timbang-{id}' }, heightCm: { path: ['panjang_badan', 'tinggi_badan'], as: 'number' as const } },
+      },
+    ],
+  };
+  t.equal(run(adapter, { id: 1, panjang_badan: '70,5' }).records[0]?.record.heightCm, 70.5, 'a length');
+  t.equal(run(adapter, { id: 1, tinggi_badan: 88 }).records[0]?.record.heightCm, 88, 'or a height');
+  const neither = run(adapter, { id: 1, berat_badan: 9 });
+  t.same(neither.records, [], 'neither: no record');
+  const both = run({ records: [{ ...adapter.records[0]!, when: { allOf: [{ panjang_badan: ['$present'] }, { tinggi_badan: ['$present'] }] } }] }, { id: 1, panjang_badan: 70 });
+  t.same(both.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'tinggi_badan']], 'allOf names the part missing');
+  t.same(run(adapter, { id: 1, panjang_badan: 70, status: 'batal' }).issues.map((i) => i.key), ['adapter.not-a-record-value'], '$absent: a value there is not a record');
+});
+
+t.test('a path picks an array element by a property; a path list tries places in order', async (t) => {
+  const row = { orang_tua: [{ hubungan: 'Ayah', nik: '3201011203900001' }, { hubungan: 'IBU', nik: '3201014507950002', nama: 'Dewi' }] };
+  t.equal(at(row, 'orang_tua[hubungan=ibu].nik'), '3201014507950002', 'compared without regard to case');
+  t.equal(at(row, 'orang_tua[hubungan=ibu kandung].nik'), undefined, 'no such element: absent');
+  t.equal(at(row, 'orang_tua[1].nama'), 'Dewi');
+  t.equal(at({ a: { b: [{ k: 2, v: 'x' }] } }, 'a.b[k=2].v'), 'x', 'a number compared as text');
+  const adapter = {
+    records: [
+      {
+        kind: 'immunization',
+        fields: {
+          'subject.mother.nik': { path: ['nik_ibu', 'orang_tua[hubungan=ibu].nik', 'ibu.nik'], as: 'nik' as const, optional: true },
+        },
+      },
+    ],
+  };
+  const [fromParents] = run(adapter, row).records;
+  t.same(fromParents?.record.subject, { mother: { nik: '3201014507950002' } });
+  t.equal(fromParents?.provenance[0]?.source, 'orang_tua[hubungan=ibu].nik', 'the provenance names the place that held the value');
+  const [fromRow] = run(adapter, { ...row, nik_ibu: '3201014507950003' }).records;
+  t.same(fromRow?.record.subject, { mother: { nik: '3201014507950003' } }, 'the first place present wins');
+  const [blank] = run(adapter, { ...row, nik_ibu: '' }).records;
+  t.same(blank?.record.subject, { mother: { nik: '3201014507950002' } }, 'an empty cell is not present');
+});
+
+t.test('relations: a person nested where the app puts it, every field from the same object', async (t) => {
+  const adapter = {
+    relations: { anak: ['kunjungan.pasien', 'child_visit.child', 'pasien'] },
+    records: [{ kind: 'anthropometry', when: { 'anak.nama': ['$present'] }, fields: { recordId: { template: 'k-{id}' }, ...subjectFields } }],
+  };
+  for (const row of [{ id: 1, pasien: child }, { id: 1, kunjungan: { pasien: child } }, { id: 1, child_visit: { child } }]) {
+    const [r] = run(adapter, row).records;
+    t.match(r?.record, { subject: { nik: child.nik, name: child.nama, sex: 'female', birthDate: '2023-03-15' } }, JSON.stringify(Object.keys(row)));
+  }
+  const [nested] = run(adapter, { id: 1, kunjungan: { pasien: child } }).records;
+  t.equal(nested?.provenance.find((p) => p.field === 'subject.name')?.source, 'kunjungan.pasien.nama');
+  const mixed = run(adapter, { id: 1, kunjungan: { pasien: { nama: 'Siti Aminah' } }, pasien: child });
+  t.same(mixed.records[0]?.issues.map((i) => [i.key, i.path, i.source]), [
+    ['field.required', 'subject.sex', 'kunjungan.pasien.jk | child_visit.child.jk | pasien.jk'],
+    ['field.required', 'subject.birthDate', 'kunjungan.pasien.tgl_lahir | child_visit.child.tgl_lahir | pasien.tgl_lahir'],
+  ], 'the first relation present is the person: its missing fields are not filled from another person');
+  const missing = run(adapter, { id: 1, kunjungan: { tanggal: '2025-08-01' } });
+  t.same(missing.issues.map((i) => [i.key, i.params?.needs]), [['adapter.no-record', 'anthropometry: kunjungan.pasien.nama / child_visit.child.nama / pasien.nama']], 'a missing relation is named by its places');
+});
+
+t.test('cases: a field read by the first case whose when holds', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anthropometry',
+        fields: {
+          position: {
+            optional: true,
+            cases: [
+              { when: { panjang_badan: ['$present'] }, const: 'lying' },
+              { when: { tinggi_badan: ['$present'] }, const: 'standing' },
+            ],
+          },
+        },
+      },
+    ],
+  };
+  t.equal(run(adapter, { panjang_badan: 70 }).records[0]?.record.position, 'lying');
+  t.equal(run(adapter, { tinggi_badan: 90 }).records[0]?.record.position, 'standing');
+  t.equal(run(adapter, {}).records[0]?.record.position, undefined, 'no case: absent');
+  const required = { records: [{ kind: 'anthropometry', fields: { position: { cases: [{ when: { x: [1] }, const: 'lying' }] } } }] };
+  t.same(run(required, {}).issues.map((i) => [i.key, i.path]), [['field.required', 'position']], 'no case of a required field: refused');
+});
+
+t.test('no entry applies: the closest entries say what is missing or which value is not a record', async (t) => {
+  const adapter = {
+    records: [
+      { kind: 'anc-visit', when: { 'kehamilan.hpht': ['$present'], tanggal_kunjungan: ['$present'] }, fields: {} },
+      { kind: 'immunization', when: { status: ['diberikan', 'sudah'], jenis_vaksin: ['$present'] }, fields: {} },
+    ],
+  };
+  const visit = run(adapter, { tanggal_kunjungan: '2025-08-01' });
+  t.same(visit.issues, [{ key: 'adapter.record-incomplete', severity: 'error', source: 'kehamilan.hpht', params: { adapter: 'test-app', kind: ['anc-visit'], missing: 'kehamilan.hpht' } }]);
+  t.match(message('adapter.record-incomplete', 'en', visit.issues[0]?.params), /looks like a anc-visit record, but kehamilan.hpht is missing/);
+  const planned = run(adapter, { status: 'belum', jenis_vaksin: 'Campak' });
+  t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value, i.params?.allowed]), [['adapter.not-a-record-value', 'status', 'belum', ['diberikan', 'sudah']]]);
+  const other = run(adapter, { foo: 1 });
+  t.same(other.issues.map((i) => i.key), ['adapter.no-record'], 'a row that meets no part of any entry');
+  t.equal(message('adapter.no-record', 'en', other.issues[0]?.params), 'This data holds no record Gerbang sends (adapter test-app). What each kind of record needs: anc-visit: kehamilan.hpht, tanggal_kunjungan; immunization: status = "diberikan" / "sudah", jenis_vaksin.');
+});
+
+t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date-times with an offset', async (t) => {
+  const dates = (timeZone: Adapter['timeZone'] | undefined, value: unknown, as: 'date' | 'datetime' = 'date') => {
+    const out = run({ ...(timeZone ? { timeZone } : {}), records: [{ kind: 'anthropometry', fields: { 'subject.birthDate': { path: 'd', as } } }] }, { d: value });
+    const [r] = out.records;
+    return out.issues.length > 0 ? out.issues.map((i) => `${i.key}@${i.path}<${i.source}`).join() : `${String(r?.record.subject && (r.record.subject as Record<string, unknown>).birthDate)} ${r?.provenance[0]?.rules.join(',')}`;
+  };
+  t.equal(dates('WITA', '2023-03-14T16:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WITA', 'a WITA date column serialised by Laravel');
+  t.equal(dates('Asia/Jakarta', '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'WIB, named as in config/app.php');
+  t.equal(dates('WIT', '2023-03-14T15:00:00Z'), '2023-03-15 date-from-utc-midnight-WIT');
+  t.equal(dates('UTC', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'an app on UTC');
+  t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'UTC midnight is the same day wherever the app runs');
+  t.equal(dates(undefined, '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'no zone stated: the posyandu\'s (WIB) midnight');
+  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and not a WIB midnight: refused, never guessed');
+  t.equal(dates('WITA', '2023-03-15T09:30:00+08:00'), '2023-03-15 date-from-datetime-offset', 'an offset: the date as written');
+  t.equal(dates('WIB', '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'a moment: the day it was at the posyandu');
+  t.equal(dates(undefined, '2023-03-15 10:20:00'), '2023-03-15 date-from-local-datetime');
+  t.equal(dates('WITA', '2023-02-30T16:00:00Z'), 'adapter.not-a-date@subject.birthDate<d', 'a date that does not exist');
+  t.equal(dates('WITA', 'kemarin'), 'adapter.not-a-date@subject.birthDate<d', 'unreadable: refused naming the field and the column');
+  const moment = (timeZone: Adapter['timeZone'] | undefined, value: unknown) => {
+    const out = run({ ...(timeZone ? { timeZone } : {}), records: [{ kind: 'immunization', fields: { occurredAt: { path: 'd', as: 'datetime' as const } } }] }, { d: value });
+    return out.issues.length > 0 ? out.issues.map((i) => i.key).join() : `${String(out.records[0]?.record.occurredAt)} ${out.records[0]?.provenance[0]?.rules.join(',')}`;
+  };
+  t.equal(moment('WITA', '2025-08-12T16:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WITA', 'a date column as a moment is a date, not a visit at midnight');
+  t.equal(moment('WIB', '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'a UTC moment in the posyandu\'s zone');
+  t.equal(moment('WITA', '2025-08-13 09:31'), '2025-08-13T09:31:00+08:00 local-time-WITA', 'a local time in the app\'s zone');
+  t.equal(moment(undefined, '2025-08-13 09:31'), '2025-08-13T09:31:00+07:00 local-time-WIB', 'not stated: the posyandu\'s');
+  t.equal(moment('WIB', '2025-08-13T09:31:00+08:00'), '2025-08-13T09:31:00+08:00 ', 'an offset is kept');
+  t.equal(moment('WIB', '13/08/2025'), '2025-08-13 day-month-year');
+});
+
+t.test('identity: the row\'s own birth date and sex win over the NIK\'s, with a warning naming both; a baby by its mother\'s NIK', async (t) => {
+  const adapter = {
+    relations: { pasien: ['kunjungan.pasien', 'pasien'] },
+    records: [
+      {
+        kind: 'anthropometry',
+        fields: {
+          recordId: { template: 'k-{id}' },
+          occurredAt: { path: 'tanggal', as: 'date' as const },
+          posyandu: { context: 'posyandu' as const },
+          'subject.nik': { path: 'pasien.nik', as: 'nik' as const, optional: true },
+          'subject.name': { path: 'pasien.nama' },
+          'subject.sex': { path: 'pasien.jk', map: 'sex', derive: 'sex-from-nik' as const },
+          'subject.birthDate': { path: 'pasien.tgl_lahir', as: 'date' as const, derive: 'birth-date-from-nik' as const },
+          'subject.mother.nik': { path: ['pasien.nik_ibu', 'pasien.orang_tua[hubungan=ibu].nik'], as: 'nik' as const, optional: true },
+          weightKg: { path: 'bb', as: 'number' as const },
+        },
+      },
+    ],
+  };
+  const now = new Date('2025-11-06T00:00:00Z');
+  const row = (pasien: Record<string, unknown>) => ({ id: 7, tanggal: '2025-08-14', bb: '9,8', kunjungan: { pasien: { nama: 'Siti', ...pasien } } });
+  // 3201015503230004: a girl born 15-03-23
+  const [own] = run(adapter, row({ nik: '3201015503230004', jk: 'L', tgl_lahir: '2023-03-16' })).records;
+  t.match(own?.record.subject, { sex: 'male', birthDate: '2023-03-16' }, 'the row\'s values are kept');
+  t.same(own?.provenance.filter((p) => p.field === 'subject.sex' || p.field === 'subject.birthDate').map((p) => p.source), ['kunjungan.pasien.jk', 'kunjungan.pasien.tgl_lahir']);
+  const judged = prepareRecord(own?.record, 'test-app', facilities, now);
+  t.ok(judged.ok);
+  const warnings = judged.ok ? judged.prepared.warnings.filter((w) => w.key.startsWith('nik.disagrees')) : [];
+  t.same(warnings.map((w) => [w.key, w.params]), [
+    ['nik.disagrees-birth-date', { inNik: '15-03-23', sent: '2023-03-16' }],
+    ['nik.disagrees-sex', { inNik: 'female', sent: 'male' }],
+  ]);
+  t.equal(issueText(warnings[1]!, 'id'), 'Jenis kelamin menurut NIK sasaran (perempuan) tidak sama dengan jenis kelamin yang dikirim (laki-laki). Catatan diterima dengan jenis kelamin yang dikirim; periksa kembali.');
+  const [fromNik] = run(adapter, row({ nik: '3201015503230004' })).records;
+  t.match(fromNik?.record.subject, { sex: 'female', birthDate: '2023-03-15' }, 'no values in the row: read from the NIK');
+  t.same(fromNik?.provenance.find((p) => p.field === 'subject.birthDate')?.rules, ['birth-date-from-nik']);
+  const unreadable = run(adapter, row({ nik: '3201015503230004', tgl_lahir: '31-02-2023' })).records[0];
+  t.same(unreadable?.issues.map((i) => [i.key, i.path]), [['adapter.not-a-date', 'subject.birthDate']], 'an unreadable birth date is refused, not replaced by the NIK\'s');
+  const baby = run(adapter, row({ jk: 'P', tgl_lahir: '2025-07-01', orang_tua: [{ hubungan: 'Ayah', nik: '3201011203900001' }, { hubungan: 'Ibu', nik: '3201014507950002' }] })).records[0];
+  t.same(baby?.record.subject, { name: 'Siti', sex: 'female', birthDate: '2025-07-01', mother: { nik: '3201014507950002' } });
+  t.ok(prepareRecord(baby?.record, 'test-app', facilities, now).ok, 'a baby without NIK goes in by its mother\'s NIK');
+  const nobody = run(adapter, row({ jk: 'P', tgl_lahir: '2024-07-01' })).records[0];
+  const refused = prepareRecord(nobody?.record, 'test-app', facilities, now);
+  t.same(refused.ok ? [] : refused.issues.map((i) => i.key), ['subject.needs-identity'], 'birth date and sex alone cannot identify a person to SATUSEHAT: refused');
+});
+
+t.test('the app\'s own values: numeric zero as not measured, status words, words mapped to nothing, unmapped values', async (t) => {
+  const adapter = {
+    records: [
+      {
+        kind: 'anc-visit',
+        when: { status: ['diberikan', 'sudah'], dibatalkan: [0, '$absent'] },
+        fields: {
+          fundalHeightCm: { path: 'tfu', as: 'number' as const, optional: true, missing: [0] },
+          status: { path: 'status', map: 'immunizationStatus' },
+          vitaminA: { path: 'vit_a', map: { Merah: 'red', Biru: 'blue', Tidak: null }, optional: true },
+          vaccine: { path: 'vaksin', map: { Campak: 'MR' }, unmapped: 'keep' as const },
+          'performer.role': { path: 'petugas', map: { Bidan: 'bidan' }, unmapped: 'missing' as const, optional: true },
+        },
+      },
+    ],
+  };
+  const read = (row: Record<string, unknown>) => run(adapter, { status: 'Diberikan', vaksin: 'BCG', ...row }).records[0];
+  for (const zero of [0, 0.0, '0', '0.00', '0,0']) {
+    const r = read({ tfu: zero });
+    t.equal(r?.record.fundalHeightCm, undefined, `${JSON.stringify(zero)} is not measured`);
+    t.same(r?.provenance.find((p) => p.field === 'fundalHeightCm'), { field: 'fundalHeightCm', source: 'tfu', original: zero, value: undefined, rules: ['missing-value'] }, 'and the provenance says so');
+  }
+  t.equal(read({ tfu: '0.5' })?.record.fundalHeightCm, 0.5, 'another number is read');
+  t.equal(read({})?.record.status, 'given', 'the app\'s status word');
+  t.equal(read({ status: 'SUDAH' })?.record.status, 'given');
+  t.equal(read({ vit_a: 'tidak' })?.record.vitaminA, undefined, 'a word mapped to null: not given, no value');
+  t.equal(read({ vit_a: 'Merah' })?.record.vitaminA, 'red');
+  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR', 'unmapped "keep": a mapped word is mapped');
+  t.equal(read({ vaksin: 'DPT-HB-Hib 1' })?.record.vaccine, 'DPT-HB-Hib 1', 'and another is kept as it is');
+  t.equal(read({ petugas: 'Kader Posyandu' })?.record.performer, undefined, 'unmapped "missing": another is not recorded');
+  t.equal(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: '0.00' }).records.length, 1, 'a number in when matches however it is written');
+  t.same(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: 1 }).issues.map((i) => i.key), ['adapter.not-a-record-value']);
+  const planned = run(adapter, { status: 'belum', vaksin: 'BCG' });
+  t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value]), [['adapter.not-a-record-value', 'status', 'belum']], 'a dose not given yet is not a record, and the answer says which value');
+});
+
+t.test('a lone number in a "120/80" column: the diastolic is missing, not "150/150 swapped?"', async (t) => {
+  const visit = { id: 66, tanggal: '2025-08-09', berat_badan: '62.00', lansia: { nama: 'Bambang', nik: '3201010106510001', tanggal_lahir: '1951-06-01', jenis_kelamin: 'L' } };
+  const errors = (row: Record<string, unknown>) =>
+    adaptParts({ ...visit, ...row }, 'simpel-posyandu-feri', facilities, new Date('2025-11-06T00:00:00Z'), '3201010001-01')
+      .flatMap((p) => p.issues)
+      .filter((i) => i.severity === 'error')
+      .map((i) => `${i.key}@${i.path}<${i.source}`);
+  t.same(errors({ tekanan_darah: '150' }), ['adapter.diastolic-missing@diastolic<tekanan_darah']);
+  t.same(errors({ tekanan_darah: 150 }), ['adapter.diastolic-missing@diastolic<tekanan_darah'], 'also as a JSON number');
+  t.same(errors({ tekanan_darah: '150/90' }), []);
+  t.same(errors({ tekanan_darah: '14090' }), ['adapter.not-blood-pressure@systolic<tekanan_darah', 'adapter.not-blood-pressure@diastolic<tekanan_darah']);
+  t.equal(message('adapter.diastolic-missing', 'en', { field: 'diastolic', source: 'tekanan_darah', value: '150' }), 'Diastolic blood pressure (mmHg) is missing: tekanan_darah holds one number only (150). Write the whole blood pressure, e.g. 120/80.');
+  const split = { records: [{ kind: 'screening', fields: { systolic: { path: 'sistole', as: 'systolic' as const }, diastolic: { path: 'diastole', as: 'diastolic' as const } } }] };
+  t.match(run(split, { sistole: '150', diastole: '90' }).records[0]?.record, { systolic: 150, diastolic: 90 }, 'split columns hold one number each');
+});
