@@ -13,7 +13,7 @@ export type DoseBasis = 'name' | 'schedule' | 'history' | 'age';
 
 export type DoseReading =
   | { ok: true; antigen: Antigen; dose: number; basis: DoseBasis; after?: { dose: number; date: string }; ageMonths?: number }
-  | { ok: false; reason: 'not-a-vaccine' | 'unknown' }
+  | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' }
   | { ok: false; reason: 'dose-missing'; antigen: Antigen; choices: number[] };
 
 export function resolveDose(record: ImmunizationRecord, doses: DoseHistory | undefined, recordKey: string | undefined): DoseReading {

@@ -71,13 +71,21 @@ const kfaPresentation = /\(([^(),]*[a-z][^(),]*),\s*\d+\s*\)/g;
 
 export type VaccineName =
   | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
-  | { ok: false; reason: 'not-a-vaccine' | 'unknown' };
+  | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' };
 
 export function antigenByKey(key: string): Antigen | undefined {
   return vaccineTable.antigens.find((a) => a.key === key);
 }
 
 export function normaliseVaccineName(text: string): VaccineName {
+  // "BCG, Polio 1": an app's list of the day's doses. One record is one dose; reading the first
+  // name alone would drop the others without a word.
+  const parts = text.split(/[,;+&]|\s+dan\s+/i).map((p) => p.trim()).filter(Boolean);
+  if (parts.length > 1 && parts.every((p) => normaliseOne(p).ok)) return { ok: false, reason: 'several' };
+  return normaliseOne(text);
+}
+
+function normaliseOne(text: string): VaccineName {
   const exact = vaccineTable.exact[text.trim()];
   if (exact && typeof exact === 'object') {
     const antigen = antigenByKey(exact.antigen);
