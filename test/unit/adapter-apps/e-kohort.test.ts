@@ -7,7 +7,7 @@ import { judge, judgeOne, rulesOf, WITA } from './judge.js';
 // app/Models/{AncVisit,Pregnancy,Patient,Child,ChildVisit,ChildGrowthRecord,GeneralVisit}.php
 // (decimal:n as strings, float as numbers); columns from database/migrations/2026_01_07_0209{03,31,32}_*,
 // 2026_01_08_000003_*, 2026_01_15_06{0800,0840,0919,1100}_*, 2026_02_01_164508_create_general_visits_table.php,
-// 2026_02_02_120000_*; relations as app/Livewire/AncVisitIndex.php (pregnancy.patient) and
+// 2026_02_02_120000_*, 2026_01_17_050722_add_new_columns_to_child_visits_table.php; relations as app/Livewire/AncVisitIndex.php (pregnancy.patient) and
 // ImmunizationAction::childVisit / ChildVisit::child / Child::patient load them; vaccine codes from
 // database/seeders/VaccineSeeder.php; option words from app/Livewire/GrowthEntry.php and
 // resources/views/livewire/anc-visit-wizard.blade.php. Values invented.
@@ -84,6 +84,15 @@ t.test('an immunisation action with its visit and child (child_visit.child), a s
     t.match(j.record, { subject: { birthDate: '2025-07-03' } });
     t.same(j.errors, ['vaccine.lot-missing@expirationDate'], 'the app keeps no expiry date, which SATUSEHAT needs of a health worker\'s dose');
   });
+});
+
+t.test('a child visit (sick or immunisation visit) with its weighing is an anthropometry record', async (t) => {
+  const j = judgeOne('e-kohort', {
+    id: 301, child_id: 77, visit_date: '2025-09-04T01:35:00.000000Z', age_month: 2, complaint: 'Imunisasi', weight: 5.3, height: 57.5, temperature: 36.6, heart_rate: 120,
+    respiratory_rate: 36, head_circumference: 38.9, development_notes: null, icd_code: 'Z23', diagnosis_name: 'Imunisasi', informed_consent: true, service_fee: '0.00', child: child(),
+  }, { posyandu: WITA });
+  t.same(j.errors, []);
+  t.match(j.record, { kind: 'anthropometry', recordId: 'child-visit-301', occurredAt: '2025-09-04T09:35:00+08:00', weightKg: 5.3, heightCm: 57.5, position: 'lying', headCircumferenceCm: 38.9, subject: { birthDate: '2025-07-03', mother: { nik: '5271015708960003' } } });
 });
 
 t.test('a general (clinic) visit of an adult is a screening', async (t) => {
