@@ -14,6 +14,7 @@ import { DeliveryQueues } from './sync/queues.js';
 import { RecordSearch } from './sync/record-search.js';
 import { RetentionSweeper } from './sync/retention.js';
 import { StorePressure } from './sync/store-pressure.js';
+import { registryFor, type AdapterRegistry, type ReloadReport } from './records/adapters/registry.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
 import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
@@ -116,8 +117,13 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
+  let adapters: AdapterRegistry | undefined;
+  let stopWatching: (() => void) | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    adapters = registryFor(config);
+    logAdapters(adapters.reload(), logger);
+    if (config.adapters.watch) stopWatching = adapters.watch((report) => logAdapters(report, logger));
+    const services = { config, adapters, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }
@@ -126,6 +132,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const close = () =>
     (closing ??= (async () => {
       await app?.close(); // stop taking records, finish the requests in flight
+      stopWatching?.();
       await dispatcher.close(); // the inbox keeps what is not yet a job
       await workers?.close(); // finish the pushes in flight
       await retention?.close();
@@ -140,6 +147,12 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
       logger.info('stopped');
     })());
   return { app, url, redisUrl, close };
+}
+
+/** The adapters served, and each file refused with its place (the others are served all the same). */
+function logAdapters(report: ReloadReport, logger: Logger): void {
+  logger.info({ adapters: report.loaded.map((a) => a.name), kept: report.kept.map((a) => a.name), removed: report.removed }, 'adapters loaded');
+  for (const p of report.refused) logger.error({ file: p.file, line: p.line, column: p.column, pointer: p.pointer, problem: p.message }, 'adapter file refused');
 }
 
 /** The data directory and the outbox directories: this user's only, now and for what is written later. */

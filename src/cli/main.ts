@@ -10,7 +10,7 @@ const usage = `gerbang: FHIR gateway from posyandu apps to SATUSEHAT
 Usage:
   gerbang serve     start the gateway (HTTP ingest + delivery worker)   [default]
   gerbang worker    start only the delivery worker (to scale out)
-  gerbang adapter test <adapter> <file> [--posyandu CODE]
+  gerbang adapter test <adapter | adapter-file.json> <file> [--posyandu CODE]
                     show the canonical records an app's native record becomes, or its problems
   gerbang import <file.ndjson> [--url URL] [--key KEY] [--source APP] [--posyandu CODE] [--chunk N]
                     send a backlog file to $batch with a progress bar; run it again to resume

@@ -146,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
       identityWait: { ...defaultDelivery.identityWait, ...(file.delivery?.identityWait ?? {}) },
     },
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
+    adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
     security: { ...(file.security ?? {}) },
   };

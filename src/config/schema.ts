@@ -117,6 +117,14 @@ export const configSchema = {
         maxConnections: { type: 'integer', minimum: 1 },
       },
     },
+    adapters: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        directory: { type: 'string', minLength: 1, description: "a folder of the site's own adapter files, read beside mappings/adapters" },
+        watch: { type: 'boolean', description: 'reload the adapters when a file in their folders changes' },
+      },
+    },
     retention: {
       type: 'object',
       additionalProperties: false,

@@ -137,8 +137,16 @@ export interface Config {
   apiKeys: ApiKeyConfig[];
   delivery: DeliveryConfig;
   retention: RetentionConfig;
+  adapters: AdaptersConfig;
   store: StoreConfig;
   security: SecurityConfig;
+}
+
+export interface AdaptersConfig {
+  /** the site's own adapter files, beside the shipped mappings/adapters (same name: the site's wins) */
+  directory?: string;
+  /** reload when a file in an adapter folder changes (besides POST /v1/admin/adapters/$reload) */
+  watch: boolean;
 }
 
 export interface StoreConfig {

@@ -12,6 +12,7 @@ import { parseClientJson } from '../ingest/json-text.js';
 import { installErrorHandling, malformedRequest } from './errors.js';
 import { openApiOptions, openApiTransform } from './openapi.js';
 import { installSecurityHeaders } from './security-headers.js';
+import { adminRoutes } from './routes/admin.js';
 import { batchRoutes } from './routes/batch.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
@@ -90,6 +91,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
     mapRoutes(api, services);
     syncRoutes(api, services);
     meRoutes(api);
+    adminRoutes(api, services);
     dashboardRoutes(api);
   });
   return app;

@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { AdapterRegistry } from '../records/adapters/registry.js';
 import type { BulkReplays } from '../sync/bulk-replay.js';
 import type { Ledger } from '../sync/ledger.js';
 import type { RecordSearch } from '../sync/record-search.js';
@@ -11,6 +12,8 @@ import type { Upstream } from '../upstream/upstream.js';
 /** What the HTTP layer is given; built by the process (server.ts), or by a test. */
 export interface Services {
   config: Config;
+  /** the adapters served, reloaded by POST /v1/admin/adapters/$reload; absent: the shipped ones */
+  adapters?: AdapterRegistry;
   ledger: Ledger;
   history: SubjectHistoryStore;
   pressure?: StorePressure;

@@ -7,11 +7,14 @@ import type { Memory, SubjectHistoryStore } from '../sync/subject-history.js';
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { Adapted } from '../records/adapters/adapter.js';
+import type { AdapterRegistry } from '../records/adapters/registry.js';
 import { contentHash } from './content-hash.js';
 import type { PreparedRecord } from './prepare-record.js';
 
 export interface IngestDeps {
   config: Config;
+  /** the adapters the process serves; absent: the shipped ones */
+  adapters?: AdapterRegistry;
   ledger: Ledger;
   history: SubjectHistoryStore;
   /** absent: no high-water mark (tests that build the services themselves) */

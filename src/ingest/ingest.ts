@@ -25,7 +25,7 @@ export interface RefusedPart {
  * GerbangError that refuses the item when none of its records can go in.
  */
 export async function ingest(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Array<Ingested | RefusedPart>> {
-  const parts = await prepareItem(body, source, { facilities: deps.config.facilities, now, ...(posyandu ? { posyandu } : {}), history: (r) => storeCall(() => deps.history.forRecord(r)) });
+  const parts = await prepareItem(body, source, { facilities: deps.config.facilities, ...(deps.adapters ? { adapters: deps.adapters } : {}), now, ...(posyandu ? { posyandu } : {}), history: (r) => storeCall(() => deps.history.forRecord(r)) });
   const out: Array<Ingested | RefusedPart> = [];
   for (const part of parts) {
     const provenance = part.adapted ? { provenance: part.adapted.provenance } : {};

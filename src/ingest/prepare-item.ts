@@ -1,5 +1,6 @@
 import type { Config } from '../config/types.js';
 import type { Adapted } from '../records/adapters/adapter.js';
+import type { AdapterRegistry } from '../records/adapters/registry.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import { adaptParts, isAdapter, withSources } from './adapt-record.js';
 import { prepareRecord, type Preparation } from './prepare-record.js';
@@ -18,6 +19,8 @@ export interface PreparedPart {
 export interface PrepareContext {
   facilities: Config['facilities'];
   now: Date;
+  /** the adapters the process serves; absent: the shipped ones */
+  adapters?: AdapterRegistry;
   /** `?posyandu=`, for adapters of apps whose rows do not name it */
   posyandu?: string;
   /** what Gerbang remembers of a record's subject; absent: each record is judged on its own */
@@ -30,9 +33,9 @@ export interface PrepareContext {
  * own row, which may yield several records. Each record is judged on its own; nothing is stored.
  */
 export async function prepareItem(body: unknown, source: string, ctx: PrepareContext): Promise<PreparedPart[]> {
-  if (!isAdapter(source)) return [{ ...kindOf(body), body, result: prepareRecord(body, source, ctx.facilities, ctx.now, await ctx.history?.(body)) }];
+  if (!isAdapter(source, ctx.adapters)) return [{ ...kindOf(body), body, result: prepareRecord(body, source, ctx.facilities, ctx.now, await ctx.history?.(body)) }];
   const parts: PreparedPart[] = [];
-  for (const part of adaptParts(body, source, ctx.facilities, ctx.now, ctx.posyandu)) {
+  for (const part of adaptParts(body, source, ctx.facilities, ctx.now, ctx.posyandu, ctx.adapters)) {
     const { adapted } = part;
     const kind = part.kind === undefined ? {} : { kind: part.kind };
     if (!adapted || part.issues.length > 0) {

@@ -1,17 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { issueText, message } from '../../src/errors/messages.js';
 import { adaptParts } from '../../src/ingest/adapt-record.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
+import { checkAdapterText, checkCommonText } from '../../src/records/adapters/adapter-file.js';
 import { at } from '../../src/records/adapters/paths.js';
+import { shippedAdaptersDir } from '../../src/records/adapters/registry.js';
 
 // The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
 // tried on a row it must read and on one it must not.
 
 const { facilities } = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-unit' });
 const ctx = { facilities, posyandu: '3201010001-01' };
-const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => runAdapter({ name: 'test-app', app: 'test', ...adapter }, row, ctx);
+const commonFile = join(shippedAdaptersDir, '_common.json');
+const common = checkCommonText(readFileSync(commonFile, 'utf8'), commonFile);
+/** An adapter as a file holds it: checked as a reload checks it, then run on a row. */
+const run = (adapter: Partial<Adapter> & Pick<Adapter, 'records'>, row: unknown) => {
+  const checked = checkAdapterText(JSON.stringify({ name: 'test-app', app: 'test', ...adapter }), 'test-app.json', common.ok ? common.value : {});
+  if (!checked.ok) throw new Error(JSON.stringify(checked.problems));
+  return runAdapter(checked.value, row, ctx);
+};
 const child = { nik: '3201015503230004', nama: 'Siti Aminah', jk: 'P', tgl_lahir: '2023-03-15' };
 const subjectFields = {
   'subject.nik': { path: 'anak.nik', as: 'nik' as const, optional: true },
@@ -36,7 +47,9 @@ t.test('when: anyOf and allOf, $present and $absent', async (t) => {
   t.same(neither.records, [], 'neither: no record');
   const both = run({ records: [{ ...adapter.records[0]!, when: { allOf: [{ panjang_badan: ['$present'] }, { tinggi_badan: ['$present'] }] } }] }, { id: 1, panjang_badan: 70 });
   t.same(both.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'tinggi_badan']], 'allOf names the part missing');
-  t.same(run(adapter, { id: 1, panjang_badan: 70, status: 'batal' }).issues.map((i) => i.key), ['adapter.not-a-record-value'], '$absent: a value there is not a record');
+  const cancelled = run(adapter, { id: 1, panjang_badan: 70, status: 'batal' });
+  t.same(cancelled.issues.map((i) => i.key), ['adapter.not-a-record-value'], '$absent: a value there is not a record');
+  t.equal(issueText(cancelled.issues[0]!, 'en'), 'status holds "batal": adapter test-app makes records of kind anthropometry only for empty.');
 });
 
 t.test('a path picks an array element by a property; a path list tries places in order', async (t) => {
@@ -117,7 +130,7 @@ t.test('no entry applies: the closest entries say what is missing or which value
   };
   const visit = run(adapter, { tanggal_kunjungan: '2025-08-01' });
   t.same(visit.issues, [{ key: 'adapter.record-incomplete', severity: 'error', source: 'kehamilan.hpht', params: { adapter: 'test-app', kind: ['anc-visit'], missing: 'kehamilan.hpht' } }]);
-  t.match(message('adapter.record-incomplete', 'en', visit.issues[0]?.params), /looks like a anc-visit record, but kehamilan.hpht is missing/);
+  t.match(message('adapter.record-incomplete', 'en', visit.issues[0]?.params), /looks like a record of kind anc-visit, but kehamilan.hpht is missing/);
   const planned = run(adapter, { status: 'belum', jenis_vaksin: 'Campak' });
   t.same(planned.issues.map((i) => [i.key, i.source, i.params?.value, i.params?.allowed]), [['adapter.not-a-record-value', 'status', 'belum', ['diberikan', 'sudah']]]);
   const other = run(adapter, { foo: 1 });
@@ -137,7 +150,9 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   t.equal(dates('UTC', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'an app on UTC');
   t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'UTC midnight is the same day wherever the app runs');
   t.equal(dates(undefined, '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'no zone stated: the posyandu\'s (WIB) midnight');
-  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and not a WIB midnight: refused, never guessed');
+  t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and a WITA midnight at a WIB posyandu: refused, never guessed');
+  t.equal(dates(undefined, '2023-03-14T15:00:00Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'or a WIT one');
+  t.equal(dates(undefined, '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'no zone stated, a moment that is no midnight: the posyandu\'s day');
   t.equal(dates('WITA', '2023-03-15T09:30:00+08:00'), '2023-03-15 date-from-datetime-offset', 'an offset: the date as written');
   t.equal(dates('WIB', '2023-03-14T20:31:10.000000Z'), '2023-03-15 date-from-utc-WIB', 'a moment: the day it was at the posyandu');
   t.equal(dates(undefined, '2023-03-15 10:20:00'), '2023-03-15 date-from-local-datetime');
@@ -149,6 +164,9 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   };
   t.equal(moment('WITA', '2025-08-12T16:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WITA', 'a date column as a moment is a date, not a visit at midnight');
   t.equal(moment('WIB', '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'a UTC moment in the posyandu\'s zone');
+  t.equal(moment(undefined, '2025-08-13T02:31:10.000000Z'), '2025-08-13T09:31:10+07:00 utc-to-WIB', 'also when the app\'s zone is not stated');
+  t.equal(moment(undefined, '2025-08-12T16:00:00.000000Z'), 'adapter.date-needs-time-zone', 'but a WITA midnight at a WIB posyandu is not read as 23:00 the day before');
+  t.equal(moment(undefined, '2025-08-12T17:00:00.000000Z'), '2025-08-13 date-from-utc-midnight-WIB', 'the posyandu\'s own midnight is its date');
   t.equal(moment('WITA', '2025-08-13 09:31'), '2025-08-13T09:31:00+08:00 local-time-WITA', 'a local time in the app\'s zone');
   t.equal(moment(undefined, '2025-08-13 09:31'), '2025-08-13T09:31:00+07:00 local-time-WIB', 'not stated: the posyandu\'s');
   t.equal(moment('WIB', '2025-08-13T09:31:00+08:00'), '2025-08-13T09:31:00+08:00 ', 'an offset is kept');
@@ -212,7 +230,7 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
           fundalHeightCm: { path: 'tfu', as: 'number' as const, optional: true, missing: [0] },
           status: { path: 'status', map: 'immunizationStatus' },
           vitaminA: { path: 'vit_a', map: { Merah: 'red', Biru: 'blue', Tidak: null }, optional: true },
-          vaccine: { path: 'vaksin', map: { Campak: 'MR' }, unmapped: 'keep' as const },
+          vaccine: { path: 'vaksin', map: { Campak: 'MR 1' }, unmapped: 'keep' as const },
           'performer.role': { path: 'petugas', map: { Bidan: 'bidan' }, unmapped: 'missing' as const, optional: true },
         },
       },
@@ -229,7 +247,7 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
   t.equal(read({ status: 'SUDAH' })?.record.status, 'given');
   t.equal(read({ vit_a: 'tidak' })?.record.vitaminA, undefined, 'a word mapped to null: not given, no value');
   t.equal(read({ vit_a: 'Merah' })?.record.vitaminA, 'red');
-  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR', 'unmapped "keep": a mapped word is mapped');
+  t.equal(read({ vaksin: 'Campak' })?.record.vaccine, 'MR 1', 'unmapped "keep": a mapped word is mapped');
   t.equal(read({ vaksin: 'DPT-HB-Hib 1' })?.record.vaccine, 'DPT-HB-Hib 1', 'and another is kept as it is');
   t.equal(read({ petugas: 'Kader Posyandu' })?.record.performer, undefined, 'unmapped "missing": another is not recorded');
   t.equal(run(adapter, { status: 'sudah', vaksin: 'BCG', dibatalkan: '0.00' }).records.length, 1, 'a number in when matches however it is written');
@@ -252,4 +270,39 @@ t.test('a lone number in a "120/80" column: the diastolic is missing, not "150/1
   t.equal(message('adapter.diastolic-missing', 'en', { field: 'diastolic', source: 'tekanan_darah', value: '150' }), 'Diastolic blood pressure (mmHg) is missing: tekanan_darah holds one number only (150). Write the whole blood pressure, e.g. 120/80.');
   const split = { records: [{ kind: 'screening', fields: { systolic: { path: 'sistole', as: 'systolic' as const }, diastolic: { path: 'diastole', as: 'diastolic' as const } } }] };
   t.match(run(split, { sistole: '150', diastole: '90' }).records[0]?.record, { systolic: 150, diastolic: 90 }, 'split columns hold one number each');
+});
+
+t.test('each: one record per element of a list, named by the element the app sent', async (t) => {
+  const adapter = {
+    relations: { anak: ['kunjungan.anak', 'anak'] },
+    records: [
+      {
+        kind: 'immunization',
+        each: { path: 'kunjungan.imunisasi', as: 'dosis' },
+        when: { 'dosis.status': ['diberikan'] },
+        fields: {
+          recordId: { template: 'imunisasi-{dosis.id}' },
+          vaccine: { path: 'dosis.vaksin' },
+          occurredAt: { path: ['dosis.tanggal', 'kunjungan.tanggal'], as: 'date' as const },
+          'subject.name': { path: 'anak.nama' },
+        },
+      },
+    ],
+  };
+  const row = {
+    kunjungan: {
+      tanggal: '2025-08-13', anak: { nama: 'Siti' },
+      imunisasi: [{ id: 1, vaksin: 'BCG', status: 'diberikan' }, { id: 2, vaksin: 'Polio 1', status: 'belum' }, { id: 3, vaksin: 'DPT-HB-Hib 1', status: 'diberikan', tanggal: '2025-08-14' }],
+    },
+  };
+  const out = run(adapter, row);
+  t.same(out.records.map((r) => r.record), [
+    { kind: 'immunization', recordId: 'imunisasi-1', vaccine: 'BCG', occurredAt: '2025-08-13', subject: { name: 'Siti' } },
+    { kind: 'immunization', recordId: 'imunisasi-3', vaccine: 'DPT-HB-Hib 1', occurredAt: '2025-08-14', subject: { name: 'Siti' } },
+  ], 'the given doses, each with the visit\'s child; the one not given is no record');
+  t.same(out.records[1]?.provenance.map((p) => p.source), [undefined, 'kunjungan.imunisasi[2].vaksin', 'kunjungan.imunisasi[2].tanggal', 'kunjungan.anak.nama']);
+  const empty = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [] } });
+  t.same(empty.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'kunjungan.imunisasi[0]']], 'an empty list: no record, and the answer says so');
+  const missingField = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [{ id: 4, status: 'diberikan' }] } });
+  t.same(missingField.issues.map((i) => [i.key, i.path, i.source]), [['field.required', 'vaccine', 'kunjungan.imunisasi[0].vaksin']], 'a problem names the element');
 });

@@ -42,7 +42,7 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
     };
     const { posyandu } = req.query;
     // ?source=<adapter>: the app's own row, judged as POST /v1/records?source= would judge it
-    const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, now: new Date(), ...(posyandu ? { posyandu } : {}), history });
+    const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, ...(services.adapters ? { adapters: services.adapters } : {}), now: new Date(), ...(posyandu ? { posyandu } : {}), history });
     const answers = [];
     for (const part of parts) {
       const read = part.adapted ? { kind: part.kind, record: part.adapted.record, provenance: part.adapted.provenance } : {};

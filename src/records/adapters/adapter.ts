@@ -1,66 +1,19 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import { mappingsDir } from '../../config/paths.js';
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
 import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
-import { conditionPaths, evaluate, holds, type Condition, type Failure } from './conditions.js';
-import { at, parsePath, placeOf, placesOf, type Relations } from './paths.js';
-import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zone, type Zones } from './values.js';
+import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
+import { timeZoneNames } from './adapter-format.js';
+import { evaluate, holds, type Failure } from './conditions.js';
+import { at, placeOf, placesOf, type Relations } from './paths.js';
+import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
-// (mappings/adapters/<name>.json): where each canonical field comes from, how its value is read,
-// which app words mean what. No code per app. README "Writing an adapter" explains the format.
+// (mappings/adapters/<name>.json, checked by adapter-file.ts): where each canonical field comes
+// from, how its value is read, which app words mean what. No code per app. docs/adapters.md
+// explains the format.
 
-type As = 'string' | 'number' | 'integer' | 'boolean' | 'date' | 'datetime' | 'nik' | 'systolic' | 'diastolic' | 'year-month' | 'gravida' | 'para' | 'abortus';
-
-// An app states its zone as Indonesians say it or as its framework's configuration does.
-const timeZoneNames = {
-  WIB: 'WIB', WITA: 'WITA', WIT: 'WIT', UTC: 'UTC',
-  'Asia/Jakarta': 'WIB', 'Asia/Pontianak': 'WIB', 'Asia/Makassar': 'WITA', 'Asia/Jayapura': 'WIT',
-} as const satisfies Record<string, Zone>;
-type TimeZoneName = keyof typeof timeZoneNames;
-
-export interface FieldSpec {
-  path?: string | string[];
-  const?: unknown;
-  context?: 'posyandu';
-  template?: string;
-  as?: As;
-  map?: string | Record<string, unknown>;
-  unit?: 'g' | 'mm' | 'g/L';
-  missing?: unknown[];
-  /** a value not in `map`: refused (default), kept as it is, or taken as not recorded */
-  unmapped?: 'refuse' | 'keep' | 'missing';
-  optional?: boolean;
-  derive?: 'sex-from-nik' | 'birth-date-from-nik' | 'position-from-age';
-  /** the zone this column's dates and times are written in, when not the adapter's */
-  timeZone?: TimeZoneName;
-  /** the first case whose `when` holds gives the value; none: the field is absent */
-  cases?: Array<FieldSpec & { when?: Condition }>;
-}
-
-export interface RecordSpec {
-  kind: string;
-  when?: Condition;
-  relations?: Record<string, string[]>;
-  fields: Record<string, FieldSpec>;
-}
-
-export interface Adapter {
-  name: string;
-  app: string;
-  description?: string;
-  /** the zone the app's server writes dates and times in (Laravel's `app.timezone`) */
-  timeZone?: TimeZoneName;
-  /** a name for the first place present of several, e.g. {"pasien": ["kunjungan.pasien", "pasien"]} */
-  relations?: Record<string, string[]>;
-  records: RecordSpec[];
-  valueMaps?: Record<string, Record<string, unknown>>;
-}
+export type { Adapter } from './adapter-format.js';
 
 export interface Provenance {
   field: string;
@@ -81,130 +34,6 @@ export interface AdapterResult {
   records: Array<Adapted & { issues: Issue[] }>;
   /** every problem: of the row as a whole (no record in it), or of one of its records */
   issues: Issue[];
-}
-
-const fieldProperties = {
-  path: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-  const: {},
-  context: { enum: ['posyandu'] },
-  template: { type: 'string' },
-  as: { enum: ['string', 'number', 'integer', 'boolean', 'date', 'datetime', 'nik', 'systolic', 'diastolic', 'year-month', 'gravida', 'para', 'abortus'] },
-  map: { anyOf: [{ type: 'string' }, { type: 'object' }] },
-  unit: { enum: ['g', 'mm', 'g/L'] },
-  missing: { type: 'array' },
-  unmapped: { enum: ['refuse', 'keep', 'missing'] },
-  optional: { type: 'boolean' },
-  derive: { enum: ['sex-from-nik', 'birth-date-from-nik', 'position-from-age'] },
-  timeZone: { enum: Object.keys(timeZoneNames) },
-} as const;
-
-const relationsSchema = { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } } } as const;
-
-const adapterFileSchema = {
-  type: 'object',
-  required: ['name', 'app', 'records'],
-  $defs: {
-    condition: {
-      type: 'object',
-      properties: {
-        anyOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
-        allOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
-      },
-      additionalProperties: { type: 'array', minItems: 1 },
-    },
-  },
-  properties: {
-    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
-    app: { type: 'string' },
-    description: { type: 'string' },
-    relations: relationsSchema,
-    timeZone: { enum: Object.keys(timeZoneNames) },
-    valueMaps: { type: 'object', additionalProperties: { type: 'object' } },
-    records: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['kind', 'fields'],
-        properties: {
-          kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
-          when: { $ref: '#/$defs/condition' },
-          relations: relationsSchema,
-          fields: {
-            type: 'object',
-            additionalProperties: {
-              type: 'object',
-              additionalProperties: false,
-              properties: {
-                ...fieldProperties,
-                cases: {
-                  type: 'array',
-                  minItems: 1,
-                  items: { type: 'object', additionalProperties: false, properties: { ...fieldProperties, when: { $ref: '#/$defs/condition' } } },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-} as const;
-
-const validateFile = new Ajv({ allErrors: true, strict: false }).compile(adapterFileSchema);
-const adaptersDir = join(mappingsDir, 'adapters');
-const common = JSON.parse(readFileSync(join(adaptersDir, '_common.json'), 'utf8')) as { valueMaps: Record<string, Record<string, unknown>> };
-
-/** Every adapter under mappings/adapters, read and checked once (a bad file stops start-up). */
-export const adapters: ReadonlyMap<string, Adapter> = loadAdapters();
-
-function loadAdapters(): Map<string, Adapter> {
-  const out = new Map<string, Adapter>();
-  for (const file of readdirSync(adaptersDir).filter((f) => f.endsWith('.json') && !f.startsWith('_')).sort()) {
-    const path = join(adaptersDir, file);
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new MappingDataError(`${path}: cannot be read as JSON (${(err as Error).message})`);
-    }
-    if (!validateFile(data)) {
-      const e = validateFile.errors?.[0];
-      throw new MappingDataError(`${path}: ${e?.instancePath || '/'} ${e?.message ?? 'is not a valid adapter'}`);
-    }
-    const adapter = data as Adapter;
-    const problem = referenceProblems(adapter)[0];
-    if (problem) throw new MappingDataError(`${path}: ${problem.pointer}: ${problem.message}`);
-    out.set(adapter.name, adapter);
-  }
-  return out;
-}
-
-/** What the file schema cannot see: value maps that do not exist, paths that cannot be read. */
-function referenceProblems(adapter: Adapter): Array<{ pointer: string; message: string }> {
-  const out: Array<{ pointer: string; message: string }> = [];
-  const badPath = (pointer: string, p: string) => {
-    if (!parsePath(p)) out.push({ pointer, message: `"${p}" is not a path (steps joined by ".", [n] or [key=value])` });
-  };
-  const condition = (pointer: string, c: Condition | undefined) => {
-    for (const p of conditionPaths(c)) badPath(pointer, p);
-  };
-  for (const [name, places] of Object.entries(adapter.relations ?? {})) places.forEach((p, i) => badPath(`/relations/${name}/${i}`, p));
-  for (const [i, r] of adapter.records.entries()) {
-    condition(`/records/${i}/when`, r.when);
-    for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
-    for (const [field, spec] of Object.entries(r.fields)) {
-      const base = `/records/${i}/fields/${field}`;
-      for (const [j, fs] of [spec, ...(spec.cases ?? [])].entries()) {
-        const here = j === 0 ? base : `${base}/cases/${j - 1}`;
-        if (typeof fs.map === 'string' && !adapter.valueMaps?.[fs.map] && !common.valueMaps[fs.map]) out.push({ pointer: `${here}/map`, message: `no value map "${fs.map}"` });
-        for (const p of [fs.path ?? []].flat()) badPath(`${here}/path`, p);
-        for (const [, p = ''] of (fs.template ?? '').matchAll(/\{([^}]+)\}/g)) for (const alt of p.split('|')) badPath(`${here}/template`, alt.trim());
-        if ('when' in fs) condition(`${here}/when`, (fs as { when?: Condition }).when);
-      }
-    }
-  }
-  return out;
 }
 
 const DEFAULT_MISSING: unknown[] = [null, undefined, '', '-', '--'];
@@ -229,12 +58,12 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
   const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
-  const specs = adapter.records.filter((r) => holds(r.when, native, relationsOf(r)));
-  if (specs.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
+  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((relations) => holds(spec.when, native, relations)).map((relations) => ({ spec, relations })));
+  if (applying.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
-  for (const spec of specs) {
-    const out = buildRecord(spec, { adapter, relations: relationsOf(spec), native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
+  for (const { spec, relations } of applying) {
+    const out = buildRecord(spec, { adapter, relations, native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
@@ -247,11 +76,17 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
  * entry is another kind of row altogether.
  */
 function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: RecordSpec) => Relations): Issue[] {
-  const all = adapter.records.map((r) => ({ kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) }));
+  const all = adapter.records.map((r) => {
+    // An entry per element of a list needs an element; its conditions are told of the first one.
+    const [first] = instancesOf(r, native, relationsOf(r));
+    if (!r.each) return { kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) };
+    if (!first) return { kind: r.kind, ...evaluate({ [r.each.path]: ['$present'], [`${r.each.path}[0]`]: ['$present'] }, native, relationsOf(r)) };
+    return { kind: r.kind, ...evaluate(r.when, native, first) };
+  });
   const tried = all.filter((e) => e.held > 0);
   const fewest = Math.min(...tried.map((e) => e.failures.length));
   const closest = tried.filter((e) => e.failures.length === fewest);
-  if (closest.length === 0) {
+  if (closest.length === 0 || closest.every((e) => e.failures.length === 0)) {
     const needs = all.map((e) => `${e.kind}: ${e.failures.map((f) => (f.allowed ? `${f.path} = ${f.allowed.map((a) => JSON.stringify(a)).join(' / ')}` : f.path)).join(', ')}`);
     return [{ key: 'adapter.no-record', severity: 'error', params: { adapter: adapter.name, needs: needs.join('; ') } }];
   }
@@ -267,8 +102,22 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
   return [...byPath.entries()].map(([path, { failure, kinds, allowed }]): Issue =>
     failure.missing
       ? { key: 'adapter.record-incomplete', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], missing: path } }
-      : { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: [...allowed].map(String) } },
+      : // `$absent` allows no value at all: said as a word ("empty"), not as an empty list
+        { key: 'adapter.not-a-record-value', severity: 'error', source: path, params: { adapter: adapter.name, kind: [...kinds], value: String(failure.value), allowed: allowed.size > 0 ? [...allowed].map(String) : 'empty' } },
   );
+}
+
+/**
+ * The relations an entry reads each of its records with: one record, or with `each`, one per
+ * element of a list, the element named by `each.as` (a relation to `list[i]`, so that provenance
+ * and problems name the element the app sent).
+ */
+function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Relations[] {
+  if (!spec.each) return [relations];
+  const list = at(native, spec.each.path, relations);
+  if (!Array.isArray(list)) return [];
+  const place = placeOf(native, spec.each.path, relations);
+  return list.map((_, i) => ({ ...relations, [spec.each?.as ?? '']: [`${place}[${i}]`] }));
 }
 
 function bloodPressureColumns(spec: RecordSpec): Set<string> {
@@ -361,7 +210,7 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
   if (fs.map !== undefined) {
-    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? common.valueMaps[fs.map] ?? {}) : fs.map;
+    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? {}) : fs.map;
     const key = String(value).trim().toLowerCase();
     const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
     if (hit) {

@@ -46,7 +46,7 @@ function select(node: unknown, s: Selector): unknown {
   if (!Array.isArray(node)) return undefined;
   if ('index' in s) return node[s.index];
   return node.find((el) => {
-    const v = el !== null && typeof el === 'object' ? (el as Record<string, unknown>)[s.key] : undefined;
+    const v = s.key.split('.').reduce<unknown>((n, k) => (n !== null && typeof n === 'object' ? (n as Record<string, unknown>)[k] : undefined), el);
     return (typeof v === 'string' || typeof v === 'number') && String(v).trim().toLowerCase() === s.value;
   });
 }

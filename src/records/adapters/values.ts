@@ -104,7 +104,8 @@ function inZone(p: DateTimeParts & { offset: number }, zone: Zone): DateTimePart
  * A date column an app serialised as a moment: Laravel writes a date as its server's local
  * midnight in UTC (`2025-08-12T16:00:00.000000Z` is 13 August in WITA). When the app's zone is
  * stated, such a midnight is that date; any other moment is the day it was at the posyandu. When it
- * is not stated, only the posyandu's own midnight (or UTC midnight) can be told from a moment.
+ * is not stated, the midnight of another Indonesian zone than the posyandu's cannot be told from a
+ * moment (a day apart), and is refused rather than guessed.
  */
 function dateOfMoment(p: DateTimeParts & { offset: number }, zones: Zones): Read<string> {
   if (p.offset !== 0) return ok(p.date, 'date-from-datetime-offset');
@@ -112,7 +113,7 @@ function dateOfMoment(p: DateTimeParts & { offset: number }, zones: Zones): Read
   const local = inZone(p, app);
   if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
   if (p.midnight) return ok(p.date, 'date-from-midnight-timestamp');
-  if (!zones.app) return fail('date-needs-time-zone');
+  if (!zones.app && (['WIB', 'WITA', 'WIT'] as const).some((z) => inZone(p, z).midnight)) return fail('date-needs-time-zone');
   return ok(inZone(p, zones.place).date, `date-from-utc-${zones.place}`);
 }
 
@@ -171,6 +172,7 @@ export function readDateTime(v: unknown, zones: Zones = { place: 'WIB' }): Read<
   const local = inZone(moment, app);
   if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
   if (p.midnight && !zones.app) return ok(p.date, 'date-from-midnight-timestamp');
+  if (!zones.app && (['WIB', 'WITA', 'WIT'] as const).some((z) => inZone(moment, z).midnight)) return fail('date-needs-time-zone');
   const there = inZone(moment, zones.place);
   return ok(`${there.date}T${there.time}${offsetText(zoneOffsetMinutes[zones.place])}`, `utc-to-${zones.place}`);
 }
