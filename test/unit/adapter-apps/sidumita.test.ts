@@ -5,7 +5,7 @@ import { judge, judgeOne } from './judge.js';
 // tb_detail_keluarga as database/migrations/2022_12_16_*_create_tb_{pemeriksaan_balita,balita,
 // detail_keluarga}_table.php declare them, with the casts of app/{PemeriksaanBalita,Balita}.php (double
 // measurements) and the relation the API loads (app/Http/Controllers/API/V1/PemeriksaanBalitaController.php:
-// with('balita')); the person's family via app/Keluarga.php detail_keluargas; option words (Laki-Laki/
+// with('balita'), show() with 'vaksin'; tb_vaksin of 2022_12_16_*_create_tb_vaksin_table.php); the person's family via app/Keluarga.php detail_keluargas; option words (Laki-Laki/
 // Perempuan, status_dalam_keluarga Anak/Ayah/Ibu) from sidumita-posyandu/sidumita
 // resources/views/detail-keluarga/create.blade.php. Values invented.
 
@@ -35,6 +35,20 @@ t.test('a child check-up: the person from detail_keluarga, the mother from the f
     kind: 'anthropometry', recordId: 'pemeriksaan-balita-310', occurredAt: '2023-05-10', subject: { name: 'Putu Ayu Lestari', sex: 'female', birthDate: '2022-06-02', mother: { nik: '5103015503950002', name: 'Ni Kadek Sri' } },
     weightKg: 8.9, heightCm: 73.2, position: 'lying', headCircumferenceCm: 44.5, muacCm: 14.1,
   });
+});
+
+t.test('the vaccines of a check-up: one immunisation each', async (t) => {
+  const vaksin = [
+    { id: 3, nama_vaksin: 'Campak', dosis: '0,5 ml subkutan', catatan: '-', status: 'aktif', pivot: { pemeriksaan_balita_id: 310, vaksin_id: 3 } },
+    { id: 5, nama_vaksin: 'Polio 4', dosis: '2 tetes', catatan: '-', status: 'aktif', pivot: { pemeriksaan_balita_id: 310, vaksin_id: 5 } },
+  ];
+  const [weighing, measles, polio, ...rest] = judge('sidumita', row({ vaksin }), { now });
+  t.equal(rest.length, 0);
+  t.equal(weighing?.kind, 'anthropometry');
+  t.match(measles?.record, { kind: 'immunization', recordId: 'pemeriksaan-balita-310-vaksin-3', vaccine: 'Campak', subject: { mother: { nik: '5103015503950002' } } });
+  t.same(measles?.errors, [], 'measles at 11 months is MR 1');
+  t.same(measles?.warnings, ['vaccine.dose-from-age@vaccine<vaksin[0].nama_vaksin']);
+  t.match(polio?.record, { recordId: 'pemeriksaan-balita-310-vaksin-5', vaccine: 'Polio 4' });
 });
 
 t.test('refused, naming the field', async (t) => {
