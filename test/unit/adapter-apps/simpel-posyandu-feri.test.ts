@@ -8,7 +8,7 @@ import { judge, judgeOne } from './judge.js';
 // 2026_07_05_130000_add_columns_to_kehamilan_and_anc_tables.php, 2026_07_05_140000_create_lansia_full_tables.php;
 // casts from app/Models/{Balita,PemeriksaanBalita,ImunisasiBalita,HasilPelayanan,KegiatanPosyandu,Kehamilan,
 // Anc,PemeriksaanRemaja,Lansia,PemeriksaanLansia}.php (decimal:2 as strings, PemeriksaanLansia floats as
-// numbers); relations as HasilPelayananController loads them (balita.warga, kegiatan); option words from
+// numbers); status 'diberikan' as app/Http/Controllers/Pegawai/BalitaMedisController.php sets it; relations as HasilPelayananController loads them (balita.warga, kegiatan); option words from
 // resources/views (posisi_janin Normal/Sungsang/Melintang, status_hb Normal/Ringan/Sedang/Berat). Values invented.
 
 const balita = (over: Record<string, unknown> = {}) => ({
@@ -19,13 +19,14 @@ const balita = (over: Record<string, unknown> = {}) => ({
 });
 const now = new Date('2025-11-06T00:00:00Z');
 
-t.test('a dose given (status "sudah"); a "belum" row is not an event', async (t) => {
+t.test('a dose given (status "diberikan", as the app writes it, or "sudah"); a "belum" row is not an event', async (t) => {
   const row = (status: string) => ({
     id: 61, balita_id: 14, jenis_imunisasi: 'DPT-HB-Hib 3', tanggal: '2025-02-05T00:00:00.000000Z', status, catatan: null, pegawai_id: 3,
     created_at: '2025-02-05T03:00:00.000000Z', updated_at: '2025-02-05T03:00:00.000000Z', deleted_at: null, balita: balita({ nik: '3578010310240003' }),
   });
-  const j = judgeOne('simpel-posyandu-feri', row('sudah'), { now });
+  const j = judgeOne('simpel-posyandu-feri', row('diberikan'), { now });
   t.same(j.errors, []);
+  t.same(judgeOne('simpel-posyandu-feri', row('sudah'), { now }).errors, []);
   t.match(j.record, { kind: 'immunization', recordId: 'imunisasi-balita-61', occurredAt: '2025-02-05', vaccine: 'DPT-HB-Hib 3', subject: { nik: '3578010310240003', sex: 'male', birthDate: '2024-10-03', birthOrder: 2 } });
   const [pending] = judge('simpel-posyandu-feri', row('belum'), { now });
   t.ok(pending?.errors.length, 'nothing was given');
