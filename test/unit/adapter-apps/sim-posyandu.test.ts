@@ -6,7 +6,7 @@ import { judge, judgeOne, rulesOf } from './judge.js';
 // PemeriksaanController.php and Bidan/ImunisasiController.php load 'kunjungan.pasien'); the app's
 // time zone is UTC (config/app.php), so a `date` cast serialises as midnight UTC; app/Models/
 // Pemeriksaan.php casts weights, lengths, glucose and uric acid to float; other decimal columns
-// (hemoglobin, berat_lahir) come as MySQL strings. Columns as in database/posyandu.sql. Values invented.
+// (hemoglobin, berat_lahir) come as MySQL strings; imunisasi options from resources/views/bidan/imunisasi/create.blade.php. Columns as in database/posyandu.sql. Values invented.
 
 const balita = (over: Record<string, unknown> = {}) => ({
   id: 5011, user_id: null, kode_balita: 'BLT-26040001', nik: '3326034511230002', nama_lengkap: 'Anindya Kirana', tempat_lahir: 'Pekalongan',
@@ -81,6 +81,8 @@ t.test('imunisasi: programme option plus the free-text dose; a volume names no d
   const given = judgeOne('sim-posyandu', row('DPT-HB-Hib', 'Dosis 2'));
   t.same(given.errors, []);
   t.match(given.record, { kind: 'immunization', recordId: 'imunisasi-3301', occurredAt: '2025-08-14', vaccine: 'DPT-HB-Hib Dosis 2', lotNumber: '3012425', expirationDate: '2026-10-31', subject: { mother: { nik: '3326035203950004' } } });
+  const other = judgeOne('sim-posyandu', { ...row('Lainnya', '1'), vaksin: 'JE' });
+  t.match(other.record, { vaccine: 'JE 1' }, 'the form\'s "Lainnya": the vaccine is in the free-text column');
   const volume = judgeOne('sim-posyandu', row('Hepatitis B', '0,5 ml'));
   t.notMatch(volume.record, { vaccine: { dose: 0 } });
   t.same(volume.errors, []);
