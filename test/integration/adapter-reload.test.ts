@@ -94,6 +94,9 @@ t.test('a new adapter serves after an admin reload, without a restart', async (t
   t.same(dry.body.provenance.find((p: { field: string }) => p.field === 'subject.mother.nik').source, 'kunjungan.pasien.orang_tua[hubungan=ibu].nik');
   const sent = await postJson(`${gw.url}/v1/records?source=my-app&posyandu=${POSYANDU}`, good, as(keys.submitter));
   t.equal(sent.status, 202, 'and a baby without NIK goes in by its mother\'s');
+  const batch = await postJson(`${gw.url}/v1/records/$batch?source=my-app&posyandu=${POSYANDU}`, [good, { ...good, id: 504 }], as(keys.submitter));
+  t.equal(batch.status, 200);
+  t.same(batch.body.results.map((r: { result: string }) => r.result), ['duplicate', 'accepted'], '$batch reads with the reloaded adapter too');
 });
 
 t.test('a broken file is refused with its place; the other adapters keep working', async (t) => {

@@ -148,7 +148,7 @@ t.test('dates in the app\'s stated time zone: Laravel\'s UTC midnights, ISO date
   t.equal(dates('Asia/Jakarta', '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'WIB, named as in config/app.php');
   t.equal(dates('WIT', '2023-03-14T15:00:00Z'), '2023-03-15 date-from-utc-midnight-WIT');
   t.equal(dates('UTC', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'an app on UTC');
-  t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-midnight-timestamp', 'UTC midnight is the same day wherever the app runs');
+  t.equal(dates('WITA', '2023-03-15T00:00:00.000000Z'), '2023-03-15 date-from-utc-WIB', 'UTC midnight is a moment of the same day in every Indonesian zone');
   t.equal(dates(undefined, '2023-03-14T17:00:00.000000Z'), '2023-03-15 date-from-utc-midnight-WIB', 'no zone stated: the posyandu\'s (WIB) midnight');
   t.equal(dates(undefined, '2023-03-14T16:00:00.000000Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'no zone stated and a WITA midnight at a WIB posyandu: refused, never guessed');
   t.equal(dates(undefined, '2023-03-14T15:00:00Z'), 'adapter.date-needs-time-zone@subject.birthDate<d', 'or a WIT one');
@@ -305,4 +305,10 @@ t.test('each: one record per element of a list, named by the element the app sen
   t.same(empty.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'kunjungan.imunisasi[0]']], 'an empty list: no record, and the answer says so');
   const missingField = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [{ id: 4, status: 'diberikan' }] } });
   t.same(missingField.issues.map((i) => [i.key, i.path, i.source]), [['field.required', 'vaccine', 'kunjungan.imunisasi[0].vaksin']], 'a problem names the element');
+});
+
+t.test('a word the map names is a value, even one that usually means "nothing"', async (t) => {
+  const adapter = { records: [{ kind: 'anc-visit', fields: { urineProtein: { path: 'protein', map: 'urineProtein', optional: true }, fetalPresentation: { path: 'letak', map: 'presentation', optional: true } } }] };
+  t.equal(run(adapter, { protein: '-' }).records[0]?.record.urineProtein, 'negative', '"-" for a negative urine protein');
+  t.equal(run(adapter, { letak: '-' }).records[0]?.record.fetalPresentation, undefined, 'a "-" the map does not name is still nothing');
 });

@@ -87,3 +87,19 @@ t.test('a watched folder reloads by itself when a file is added', async (t) => {
   t.ok(registry.has('added'), 'served without a reload call');
   t.ok(reports.some((r) => r.loaded.some((l) => l.name === 'added')));
 });
+
+t.test('a misspelt key is refused, not ignored', async (t) => {
+  const site = mkdtempSync(join(tmpdir(), 'gerbang-typo-adapters-'));
+  t.teardown(() => rmSync(site, { recursive: true, force: true }));
+  const base = { name: 'typo', app: 'x', _note: 'notes are allowed', records: [{ kind: 'anthropometry', _note: 'here too', fields: {} }] };
+  writeFileSync(join(site, 'zone.json'), JSON.stringify({ ...base, timezone: 'WITA' }));
+  writeFileSync(join(site, 'anyof.json'), JSON.stringify({ ...base, name: 'anyof', records: [{ kind: 'anthropometry', when: { anyof: [{ a: ['$present'] }] }, fields: {} }] }));
+  writeFileSync(join(site, 'fine.json'), JSON.stringify({ ...base, name: 'fine' }));
+  const registry = new AdapterRegistry([site]);
+  const report = registry.reload();
+  t.same(registry.names(), ['fine']);
+  t.same(report.refused.map((p) => [p.file.slice(site.length + 1), p.pointer, p.message]), [
+    ['anyof.json', '/records/0/when/anyof/0', 'must be string,number,boolean,null'],
+    ['zone.json', '/timezone', '"timezone" is not a key the adapter format knows'],
+  ]);
+});

@@ -48,9 +48,13 @@ const adapterFileSchema = {
         anyOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
         allOf: { type: 'array', minItems: 1, items: { $ref: '#/$defs/condition' } },
       },
-      additionalProperties: { type: 'array', minItems: 1 },
+      // a path's values are words or numbers: a misspelt "anyof" is refused, not read as a path
+      additionalProperties: { type: 'array', minItems: 1, items: { type: ['string', 'number', 'boolean', 'null'] } },
     },
   },
+  // A misspelt key ("timezone") is refused rather than silently ignored; "_" keys are notes.
+  additionalProperties: false,
+  patternProperties: { '^_': {} },
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
     app: { type: 'string' },
@@ -64,7 +68,10 @@ const adapterFileSchema = {
       items: {
         type: 'object',
         required: ['kind', 'fields'],
+        additionalProperties: false,
+        patternProperties: { '^_': {} },
         properties: {
+          description: { type: 'string' },
           kind: { enum: ['anthropometry', 'anc-visit', 'immunization', 'screening'] },
           when: { $ref: '#/$defs/condition' },
           each: {

@@ -181,7 +181,10 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   const fs: FieldSpec = spec.cases ? { ...spec.cases.find((c) => holds(c.when, native, relations)), ...(spec.optional ? { optional: true } : {}) } : spec;
   const paths = fs.path === undefined ? [] : Array.isArray(fs.path) ? fs.path : [fs.path];
   const missing = [...DEFAULT_MISSING, ...(fs.missing ?? [])];
-  const isMissing = (v: unknown) => isBlank(v) || missing.some((m) => sameValue(m, v));
+  const table = fs.map === undefined ? undefined : typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? {}) : fs.map;
+  const entryOf = (v: unknown) => (table && v !== null && v !== undefined ? Object.entries(table).find(([k]) => k.toLowerCase() === String(v).trim().toLowerCase()) : undefined);
+  // A word the map names is a value, even one that usually means nothing ("-" for a negative urine protein).
+  const isMissing = (v: unknown) => !entryOf(v) && (isBlank(v) || missing.some((m) => sameValue(m, v)));
   let source = sourceOf(spec, relations);
   let original: unknown;
   let rules: string[] = [];
@@ -209,10 +212,8 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   };
   if (isMissing(original)) return absent(...(isBlank(original) ? [] : ['missing-value']));
   let value: unknown = original;
-  if (fs.map !== undefined) {
-    const table = typeof fs.map === 'string' ? (adapter.valueMaps?.[fs.map] ?? {}) : fs.map;
-    const key = String(value).trim().toLowerCase();
-    const hit = Object.entries(table).find(([k]) => k.toLowerCase() === key);
+  if (table) {
+    const hit = entryOf(value);
     if (hit) {
       // A word the app writes for "not done / not measured" maps to null: the field is absent.
       if (hit[1] === null) return absent(`value-map${typeof fs.map === 'string' ? `:${fs.map}` : ''}`);

@@ -101,20 +101,26 @@ function inZone(p: DateTimeParts & { offset: number }, zone: Zone): DateTimePart
 }
 
 /**
- * A date column an app serialised as a moment: Laravel writes a date as its server's local
- * midnight in UTC (`2025-08-12T16:00:00.000000Z` is 13 August in WITA). When the app's zone is
- * stated, such a midnight is that date; any other moment is the day it was at the posyandu. When it
- * is not stated, the midnight of another Indonesian zone than the posyandu's cannot be told from a
- * moment (a day apart), and is refused rather than guessed.
+ * A UTC moment that is a date column: Laravel writes a date as its server's local midnight in UTC
+ * (`2025-08-12T16:00:00.000000Z` is 13 August in WITA). With the app's zone stated, its midnight is
+ * that date. Without, the posyandu's zone is taken for the app's, UTC midnight is the date as
+ * written, and another Indonesian zone's midnight cannot be told from a moment a day apart: it is
+ * refused rather than guessed. Undefined: a moment, not a date.
  */
-function dateOfMoment(p: DateTimeParts & { offset: number }, zones: Zones): Read<string> {
-  if (p.offset !== 0) return ok(p.date, 'date-from-datetime-offset');
+function dateColumn(m: DateTimeParts & { offset: number }, zones: Zones): Read<string> | undefined {
   const app = zones.app ?? zones.place;
-  const local = inZone(p, app);
+  const local = inZone(m, app);
   if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
-  if (p.midnight) return ok(p.date, 'date-from-midnight-timestamp');
-  if (!zones.app && (['WIB', 'WITA', 'WIT'] as const).some((z) => inZone(p, z).midnight)) return fail('date-needs-time-zone');
-  return ok(inZone(p, zones.place).date, `date-from-utc-${zones.place}`);
+  if (zones.app) return undefined;
+  if (m.midnight) return ok(m.date, 'date-from-midnight-timestamp');
+  if ((['WIB', 'WITA', 'WIT'] as const).some((z) => inZone(m, z).midnight)) return fail('date-needs-time-zone');
+  return undefined;
+}
+
+/** The date of a moment: as written with its offset; in UTC, a date column's, or the posyandu's day. */
+function dateOfMoment(m: DateTimeParts & { offset: number }, zones: Zones): Read<string> {
+  if (m.offset !== 0) return ok(m.date, 'date-from-datetime-offset');
+  return dateColumn(m, zones) ?? ok(inZone(m, zones.place).date, `date-from-utc-${zones.place}`);
 }
 
 /** A calendar date from the shapes apps use. Excel serials count days from 1899-12-30. */
@@ -168,11 +174,8 @@ export function readDateTime(v: unknown, zones: Zones = { place: 'WIB' }): Read<
   }
   const moment = { ...p, offset: p.offset };
   if (p.offset !== 0) return p.midnight ? ok(p.date, 'date-from-midnight-timestamp') : ok(`${p.date}T${p.time}${offsetText(p.offset)}`);
-  const app = zones.app ?? zones.place;
-  const local = inZone(moment, app);
-  if (local.midnight) return ok(local.date, app === 'UTC' ? 'date-from-midnight-timestamp' : `date-from-utc-midnight-${app}`);
-  if (p.midnight && !zones.app) return ok(p.date, 'date-from-midnight-timestamp');
-  if (!zones.app && (['WIB', 'WITA', 'WIT'] as const).some((z) => inZone(moment, z).midnight)) return fail('date-needs-time-zone');
+  const column = dateColumn(moment, zones);
+  if (column) return column;
   const there = inZone(moment, zones.place);
   return ok(`${there.date}T${there.time}${offsetText(zoneOffsetMinutes[zones.place])}`, `utc-to-${zones.place}`);
 }
