@@ -207,6 +207,8 @@ function checkImmunization(record: CanonicalRecord, history: SubjectHistory | un
   } else if (read.basis === 'schedule' && read.antigen.maxDose > 1) {
     // A vaccine of one dose (BCG, JE) needs no word; HB0 is the schedule's only Hepatitis B dose of several.
     issues.push({ key: 'vaccine.dose-from-schedule', severity: 'warning', path: 'vaccine', params: { value: sent, dose: read.dose, antigen: read.antigen.name.id } });
+  } else if (read.basis === 'age') {
+    issues.push({ key: 'vaccine.dose-from-age', severity: 'warning', path: 'vaccine', params: { value: sent, dose: read.dose, age: read.ageMonths } });
   } else if (read.basis === 'history' && read.after) {
     issues.push({ key: 'vaccine.dose-from-history', severity: 'warning', path: 'vaccine', params: { value: sent, dose: read.dose, after: read.after.dose, afterDate: read.after.date } });
   }

@@ -32,6 +32,7 @@ interface VaccineTable {
   leadingWords: string[];
   ageDoses: Record<string, Record<string, number> | string>;
   volumeUnits: string[];
+  firstDoseUnderMonths: Record<string, number | string | boolean>;
 }
 
 export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail) => {
@@ -52,6 +53,9 @@ export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail)
       }
     });
   });
+  for (const [key, v] of Object.entries(d.firstDoseUnderMonths ?? {})) {
+    if (typeof v === 'number' && !keys.has(key)) fail(`firstDoseUnderMonths.${key}`, 'unknown antigen');
+  }
   for (const [name, v] of Object.entries(d.exact ?? {})) {
     if (typeof v === 'object' && !keys.has(v.antigen)) fail(`exact.${name}`, `unknown antigen "${v.antigen}"`);
   }
@@ -67,13 +71,21 @@ const kfaPresentation = /\(([^(),]*[a-z][^(),]*),\s*\d+\s*\)/g;
 
 export type VaccineName =
   | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
-  | { ok: false; reason: 'not-a-vaccine' | 'unknown' };
+  | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' };
 
 export function antigenByKey(key: string): Antigen | undefined {
   return vaccineTable.antigens.find((a) => a.key === key);
 }
 
 export function normaliseVaccineName(text: string): VaccineName {
+  // "BCG, Polio 1": an app's list of the day's doses. One record is one dose; reading the first
+  // name alone would drop the others without a word.
+  const parts = text.split(/[,;+&]|\s+dan\s+/i).map((p) => p.trim()).filter(Boolean);
+  if (parts.length > 1 && parts.every((p) => normaliseOne(p).ok)) return { ok: false, reason: 'several' };
+  return normaliseOne(text);
+}
+
+function normaliseOne(text: string): VaccineName {
   const exact = vaccineTable.exact[text.trim()];
   if (exact && typeof exact === 'object') {
     const antigen = antigenByKey(exact.antigen);

@@ -73,7 +73,7 @@ t.test('e-kohort: ANC visit, growth record, immunisation action', async (t) => {
   t.match(growth?.record, { kind: 'anthropometry', position: 'standing', vitaminA: 'red', weightKg: 11.1 });
   t.ok(prepareRecord(growth?.record, 'e-kohort', facilities, now).ok);
   const [imm] = adapt('e-kohort__immunization_action__01');
-  t.match(imm?.record, { kind: 'immunization', vaccine: 'BCG', occurredAt: '2025-08-04T08:35:00+07:00', lotNumber: '0551224' });
+  t.match(imm?.record, { kind: 'immunization', vaccine: 'BCG', occurredAt: '2025-08-04T08:35:00+08:00', lotNumber: '0551224' });
   const immCheck = prepareRecord(imm?.record, 'e-kohort', facilities, now);
   t.same(immCheck.ok ? [] : immCheck.issues.filter((i) => i.severity === 'error').map((i) => i.key), ['subject.needs-identity', 'vaccine.lot-missing'], 'the app has no NIK for the baby nor its mother, and no expiry date for a bidan\'s dose (SATUSEHAT 10307): it cannot go to SATUSEHAT yet');
   t.same(refusal('e-kohort__pregnancy__01'), ['adapter.no-record@'], 'a pregnancy header without a visit is not a record');
