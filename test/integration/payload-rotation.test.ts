@@ -60,7 +60,7 @@ async function keyIdsInStore(): Promise<Record<string, number>> {
   return counts;
 }
 
-async function rotate(security: object): Promise<{ code: number; stdout: string; stderr: string }> {
+async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
   const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security });
   try {
     const env = { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisServer.url, HOST: '127.0.0.1' };
