@@ -30,7 +30,7 @@ export class PayloadUnreadableError extends Error {
     super(
       reason === 'key-missing'
         ? `stored payload sealed with payload key "${keyId}", which is not in security.payloadKeys: add it back (docs/at-rest.md)`
-        : `stored payload sealed with payload key "${keyId}" failed its integrity check: it was changed after it was written`,
+        : `stored payload sealed with payload key "${keyId}" failed its integrity check: it was changed after it was written, or the key configured under that id is not the one it was sealed with`,
     );
   }
 }

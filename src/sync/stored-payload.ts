@@ -61,7 +61,16 @@ export class StoredPayload {
   }
 
   openBundle(source: string, recordId: string, stored: Buffer): Bundle {
-    return unpackJson<Bundle>(this.openField('bundle', source, recordId, stored));
+    return this.unpack<Bundle>(stored, this.openField('bundle', source, recordId, stored));
+  }
+
+  /** A value that opened but does not unpack was not written by Gerbang: changed, like one failing its check. */
+  private unpack<T>(stored: Buffer, packed: Buffer): T {
+    try {
+      return unpackJson<T>(packed);
+    } catch {
+      throw new PayloadUnreadableError(PayloadCipher.keyIdOf(stored) ?? 'none', 'tampered');
+    }
   }
 
   /** A state as stored: the upstream's words sealed, the rest in clear for the scripts. */
@@ -113,7 +122,7 @@ export class StoredPayload {
       const stored = raw[field];
       if (!stored) continue;
       try {
-        const value = unpackJson<unknown>(this.openField(field, source, recordId, stored));
+        const value = this.unpack<unknown>(stored, this.openField(field, source, recordId, stored));
         if (field === 'record') out.record = value;
         else out.provenance = value as unknown[];
       } catch (err) {
@@ -126,8 +135,16 @@ export class StoredPayload {
       out.upstreams[k.slice(2)] = status;
       if (unreadable) out.unreadable ??= unreadable;
     }
+    // Without the record there are no names to mask the upstream's words with: they are left out.
+    const { unreadable } = out;
+    if (unreadable) for (const s of Object.values(out.upstreams)) withoutWords(s, unreadable);
     return out;
   }
+}
+
+function withoutWords(status: UpstreamStatus, why: Unreadable): void {
+  delete status.outcome;
+  if (status.lastError) status.lastError = { ...status.lastError, message: new PayloadUnreadableError(why.keyId, why.reason).message };
 }
 
 /** Field names and values (hmgetBuffer's answer) as the hash openRecord reads. */

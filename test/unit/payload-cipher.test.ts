@@ -92,3 +92,27 @@ t.test('a state keeps in clear what the scripts read, and seals the upstream wor
   const plainState = { state: 'queued', version: 1, attempts: 0, updatedAt: 'x' } as UpstreamStatus;
   t.same(JSON.parse(payload.sealStatus('rec-1', 'sandbox', plainState)), plainState, 'nothing to seal: as it was');
 });
+
+t.test('a record whose payload cannot be opened shows its states but neither names nor the upstream words', async (t) => {
+  const writer = new StoredPayload(new PayloadCipher({ current: 'a', keys: { a: KEY_A } }));
+  const reader = new StoredPayload(new PayloadCipher({ current: 'b', keys: { a: KEY_B, b: KEY_B } }));
+  const status: UpstreamStatus = {
+    state: 'failed', version: 1, attempts: 1, updatedAt: 'x',
+    lastError: { code: 'upstream.http-422', message: 'Siti Aminah refused', at: 'x' },
+    outcome: { issue: [{ diagnostics: 'Siti Aminah' }] },
+  };
+  const sealed = writer.seal('app', 'PB-1', { record: { subject: { name: 'Siti Aminah' } }, bundle: { resourceType: 'Bundle', type: 'transaction' } });
+  const hash = { id: Buffer.from('rec-1'), source: Buffer.from('app'), recordId: Buffer.from('PB-1'), record: sealed.record!, 'u:sandbox': Buffer.from(writer.sealStatus('rec-1', 'sandbox', status)) };
+  const changedKey = reader.openRecord(hash);
+  t.match(changedKey.unreadable, { keyId: 'a', reason: 'tampered' }, 'the same id with other key bytes');
+  t.notOk(changedKey.record);
+  t.equal(changedKey.upstreams.sandbox?.state, 'failed');
+  t.notMatch(JSON.stringify(changedKey), /Siti/);
+  // the record unreadable, its state readable (sealed with a key the reader has): the words still go
+  const mixed = new StoredPayload(new PayloadCipher({ current: 'b', keys: { b: KEY_B } }));
+  const opened = mixed.openRecord({ ...hash, 'u:sandbox': Buffer.from(mixed.sealStatus('rec-1', 'sandbox', status)) });
+  t.match(opened.unreadable, { keyId: 'a', reason: 'key-missing' });
+  t.notMatch(JSON.stringify(opened), /Siti/, 'no words to mask them with: left out');
+  const garbage = writer.openRecord({ ...hash, record: Buffer.from('not json, not sealed') });
+  t.match(garbage.unreadable, { reason: 'tampered' }, 'a value neither sealed nor JSON is a changed one');
+});
