@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import t from 'tap';
+import { gunzipSync } from 'node:zlib';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
+import { StoredPayload } from '../../src/sync/stored-payload.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { getJson, postJson, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -13,7 +15,8 @@ import { withChanges } from '../fixtures/records.js';
 // Rotating the payload key as docs/at-rest.md says: records sealed with key A, key B added and made
 // current, `gerbang keys rotate-payloads`, key A removed; the records are still read and delivered.
 // A gateway that lacks a record's key says so and keeps the record, and the command refuses to call
-// the rotation done while a value is still sealed with a key it does not have.
+// the rotation done while a value is still sealed with a key it does not have. A record stored in
+// clear by 0.4.x is sealed by the same command.
 
 const root = join(import.meta.dirname, '..', '..');
 const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';
@@ -112,7 +115,15 @@ t.test('the command refuses to finish without key A, and changes nothing', async
   t.same(await keyIdsInStore(), before);
 });
 
-t.test('with A kept and B current, the command seals everything with B', async (t) => {
+t.test('with A kept and B current, the command seals everything with B (also a record 0.4 stored in clear)', async (t) => {
+  // One record as 0.4.x left it: the record as JSON text, the Bundle gzip, nothing sealed.
+  const legacy = `g:rec:${ids[2]}`;
+  const withA = new StoredPayload(new PayloadCipher(onlyA.payloadKeys));
+  const h = await redis.hgetallBuffer(legacy);
+  const [source, recordId] = [h.source!.toString(), h.recordId!.toString()];
+  await redis.hset(legacy, 'record', gunzipSync(withA.openField('record', source, recordId, h.record!)).toString());
+  await redis.hset(legacy, 'bundle', withA.openField('bundle', source, recordId, h.bundle!));
+  t.match(await keyIdsInStore(), { clear: 2 });
   const r = await rotate(both);
   t.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as { records: number; resealed: number; unreadable: object; currentKey: string };
