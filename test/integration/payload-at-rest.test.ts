@@ -4,7 +4,8 @@ import { constants, inflateRawSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
+import { RetentionSweeper } from '../../src/sync/retention.js';
+import { getJson, memoryLogger, postJson, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { validAncVisit, withChanges } from '../fixtures/records.js';
 
@@ -187,4 +188,22 @@ t.test('a changed sealed value is detected: the record says so, is not sent, and
   t.match(failures.body.items, [{ id: ids.b, reason: { code: 'payload.tampered' }, payloadUnreadable: { reason: 'tampered' } }]);
   t.notOk(failures.body.items[0].subject, 'no person to show');
   t.ok(gw.logs.some((l) => /"level":(50|"error")/.test(l) && l.includes('integrity check') && l.includes(ids.b!)), 'the worker logs it as an error');
+});
+
+t.test("retention drops the upstream's words with the payload; the states stay", async (t) => {
+  const sweeper = new RetentionSweeper({ redis, retention: gw.config.retention, logger: memoryLogger('info').logger });
+  t.ok((await sweeper.sweep(Date.now() + (gw.config.retention.unsyncedPayloadDays + 1) * 86_400_000)) >= 4, 'every payload dropped');
+  for (const id of Object.values(ids)) {
+    const raw = (await redis.hget(`g:rec:${id}`, 'u:sandbox'))!;
+    t.notMatch(raw, /"sealed"/, 'no words kept');
+    t.doesNotThrow(() => JSON.parse(raw), 'still JSON');
+  }
+  const refused = (await getJson(`${gw.url}/v1/records/${ids.b}`)).body;
+  t.ok(refused.payloadDroppedAt);
+  t.match(refused.upstreams.sandbox, { state: 'failed', lastError: { code: 'payload.tampered' } });
+  t.notOk(refused.upstreams.sandbox.lastError.message, 'the words went with the payload');
+  t.notOk(refused.payloadUnreadable, 'nothing left to read');
+  const synced = (await getJson(`${gw.url}/v1/records/${ids.a}`)).body;
+  t.equal(synced.upstreams.sandbox.state, 'synced');
+  t.ok(synced.upstreams.sandbox.resources.some((r: { resourceType: string; id: string }) => r.resourceType === 'Patient' && r.id), 'a synced state keeps the upstream ids');
 });
