@@ -22,8 +22,8 @@ export async function rotatePayloadsCommand(config: Config): Promise<number> {
   const redis = new Redis(config.redisUrl ?? privateRedis!.url, { maxRetriesPerRequest: 3 });
   try {
     const report = await rotatePayloads(redis, payload);
-    const rewritten = await rewriteAppendOnlyFile(redis);
-    console.log(JSON.stringify({ currentKey: payload.cipher.currentKeyId, ...report, appendOnlyFileRewrite: rewritten ? 'started' : 'not started' }, null, 2));
+    const appendOnlyFileRewrite = await rewriteAppendOnlyFile(redis);
+    console.log(JSON.stringify({ currentKey: payload.cipher.currentKeyId, ...report, appendOnlyFileRewrite }, null, 2));
     console.error(summary(report, payload.cipher.currentKeyId));
     return Object.keys(report.unreadable).length > 0 ? 1 : 0;
   } finally {

@@ -93,14 +93,21 @@ function statusNeedsRotation(text: string, cipher: PayloadCipher): boolean {
 }
 
 /**
- * Asks Redis to rewrite its append-only file, so the values just replaced (sealed with the old key,
- * or in clear) leave the disk too. False when Redis refused (no AOF, or a rewrite already running).
+ * Has Redis rewrite its append-only file, so the values just replaced (sealed with the old key, or
+ * in clear) leave the disk too, and waits for the rewrite to end (a server stopped during it keeps
+ * the old file). `not-started` when Redis refused (no append-only file, or not allowed).
  */
-export async function rewriteAppendOnlyFile(redis: Redis): Promise<boolean> {
+export async function rewriteAppendOnlyFile(redis: Redis, timeoutMs = 120_000): Promise<'done' | 'not-started' | 'still-running'> {
   try {
     await redis.bgrewriteaof();
-    return true;
   } catch {
-    return false;
+    return 'not-started';
   }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const info = await redis.info('persistence');
+    if (/aof_rewrite_in_progress:0/.test(info) && /aof_rewrite_scheduled:0/.test(info)) return 'done';
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return 'still-running';
 }

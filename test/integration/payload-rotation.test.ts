@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -63,6 +64,15 @@ async function keyIdsInStore(): Promise<Record<string, number>> {
   return counts;
 }
 
+/** Every file of Redis' append-only file, concatenated. */
+function appendOnlyFiles(): Buffer {
+  const dir = join(redisServer.dir, 'appendonlydir');
+  return Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
+}
+
+/** The header that starts a value sealed with `keyId`. */
+const sealedWith = (keyId: string) => Buffer.concat([Buffer.from([0x00, 0xe1, keyId.length]), Buffer.from(keyId)]);
+
 async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
   const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security });
   try {
@@ -124,14 +134,19 @@ t.test('with A kept and B current, the command seals everything with B (also a r
   await redis.hset(legacy, 'record', gunzipSync(withA.openField('record', source, recordId, h.record!)).toString());
   await redis.hset(legacy, 'bundle', withA.openField('bundle', source, recordId, h.bundle!));
   t.match(await keyIdsInStore(), { clear: 2 });
+  t.ok(appendOnlyFiles().includes(sealedWith('a')), 'the append-only file holds values sealed with a');
   const r = await rotate(both);
   t.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as { records: number; resealed: number; unreadable: object; currentKey: string };
-  t.match(report, { currentKey: 'b', records: 3, unreadable: {} });
+  t.match(report, { currentKey: 'b', records: 3, unreadable: {}, appendOnlyFileRewrite: 'done' });
   t.ok(report.resealed >= 6, `${report.resealed} values sealed again (record, Bundle and the upstream words of each)`);
   t.notOk(r.stderr.includes(KEY_A) || r.stderr.includes(KEY_B) || r.stdout.includes(KEY_B), 'no key printed');
   const counts = await keyIdsInStore();
   t.same(Object.keys(counts), ['b'], 'every sealed value under b');
+  const aof = appendOnlyFiles();
+  t.ok(aof.includes(sealedWith('b')), 'the rewritten append-only file holds the values sealed with b');
+  t.notOk(aof.includes(sealedWith('a')), 'and none sealed with a any more');
+  t.notOk(aof.includes(Buffer.from(people[2]!.name)), 'nor the record that was in clear');
   t.same((await rotate(both)).code, 0, 'a second run finds nothing to do');
 });
 
