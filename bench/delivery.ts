@@ -19,8 +19,8 @@ const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { start } = (await dist('server.js')) as typeof import('../src/server.js');
-const { unpackBundle } = (await dist('sync/stored-bundle.js')) as typeof import('../src/sync/stored-bundle.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
+import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
 import { validAnthropometry } from '../test/fixtures/records.js';
 import { startSatusehatServer } from '../test/helpers/satusehat-server.js';
@@ -185,8 +185,8 @@ async function benchSatusehat(redisUrl: string) {
   const lookupsWarm = ss.lookups();
 
   const ids = await queue(gw.url ?? '', Array.from({ length: SATUSEHAT_RECORDS }, (_, i) => record('ss', i % children, 1 + Math.floor(i / children))));
-  // The JSON text the worker sends: the ledger keeps each Bundle compressed.
-  const bundles = await Promise.all(ids.map(async (id) => JSON.stringify(unpackBundle((await redis.hgetBuffer(`g:rec:${id}`, 'bundle')) ?? Buffer.from('{}')))));
+  // The JSON text the worker sends: the ledger keeps each Bundle compressed and sealed.
+  const bundles = await storedBundles(redis, config, ids);
   const started = performance.now();
   worker = await start(config, logger, 'worker');
   const synced = await untilSynced(redis, 'ss', ids);

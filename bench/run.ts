@@ -16,9 +16,9 @@ const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { start } = (await dist('server.js')) as typeof import('../src/server.js');
-const { unpackBundle } = (await dist('sync/stored-bundle.js')) as typeof import('../src/sync/stored-bundle.js');
 const { computeGrowth } = (await dist('indicators/growth/zscore.js')) as typeof import('../src/indicators/growth/zscore.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
+import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
 import { validAnthropometry } from '../test/fixtures/records.js';
 
@@ -170,8 +170,8 @@ async function benchDrain(redisUrl: string) {
   console.error(`bench: drain: ${ids.length} queued`);
   await ingest.close();
   const redis = new Redis(redisUrl);
-  // The JSON text the worker sends: the ledger keeps each Bundle compressed.
-  const bundles = await Promise.all(ids.map(async (id) => JSON.stringify(unpackBundle((await redis.hgetBuffer(`g:rec:${id}`, 'bundle')) ?? Buffer.from('{}')))));
+  // The JSON text the worker sends: the ledger keeps each Bundle compressed and sealed.
+  const bundles = await storedBundles(redis, config, ids);
 
   // Baseline: the same Bundles POSTed with undici at the same concurrency.
   const upstreamOrigin = new URL(upstream.url);

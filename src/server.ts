@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
 import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
+import { storedPayloadFor } from './runtime/payload-keys.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { BulkReplays } from './sync/bulk-replay.js';
@@ -74,11 +75,12 @@ function workerConnection(url: string, logger: Logger): Redis {
 export async function start(config: Config, logger: Logger, mode: 'serve' | 'worker' = 'serve'): Promise<Running> {
   logStartup(config, logger, mode);
   protectFiles(config);
+  const payload = storedPayloadFor(config, logger);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
   const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
-  const ledger = new Ledger(producer);
+  const ledger = new Ledger(producer, payload);
   const queues = new DeliveryQueues(producer, upstreamNames);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
@@ -92,7 +94,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  const search = new RecordSearch(producer);
+  const search = new RecordSearch(producer, payload);
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
 
   let workers: DeliveryWorkers | undefined;
@@ -102,7 +104,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     workerRedis = workerConnection(redisUrl, logger);
     workers = new DeliveryWorkers({
       connection: workerRedis,
-      ledger: new Ledger(workerRedis),
+      ledger: new Ledger(workerRedis, payload),
       upstreams,
       upstreamConfigs: config.upstreams,
       delivery: config.delivery,

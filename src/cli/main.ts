@@ -17,6 +17,9 @@ Usage:
   gerbang key create --id ID --role submitter|monitor|admin [--puskesmas P1,P2] [--posyandu ..] [--regency ..]
                     [--source APP] [--rate PER_MINUTE] [--config FILE]
                     make an API key: prints it once, stores only its hash in the configuration file
+  gerbang keys rotate-payloads
+                    seal every stored payload again with the current key of security.payloadKeys
+                    (docs/at-rest.md says how to rotate)
   gerbang help
 
 Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL,
@@ -94,6 +97,11 @@ async function main(): Promise<void> {
       process.exit(1);
     });
     console.error(`selesai: ${result.accepted} diterima, ${result.duplicate} duplikat, ${result.refused} ditolak${result.refused ? ` (lihat ${file}.refused.ndjson)` : ''}`);
+    return;
+  }
+  if (command === 'keys' && positionals[1] === 'rotate-payloads') {
+    const { rotatePayloadsCommand } = await import('./rotate-payloads.js');
+    process.exitCode = await rotatePayloadsCommand(loadConfig());
     return;
   }
   if (command !== 'serve' && command !== 'worker') {

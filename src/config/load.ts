@@ -282,6 +282,8 @@ function checkCrossReferences(config: Config, origin: string): void {
       problems.push(`  /facilities/posyandu/${code}/puskesmas: "${p.puskesmas}" is not in /facilities/puskesmas`);
     }
   }
+  const ring = config.security.payloadKeys;
+  if (ring && !(ring.current in ring.keys)) problems.push(`  /security/payloadKeys/current: "${ring.current}" is not one of /security/payloadKeys/keys`);
   const keyIds = new Set<string>();
   const keyHashes = new Set<string>();
   const regencies = new Set(Object.values(config.facilities.puskesmas).map((p) => p.regency));

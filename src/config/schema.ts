@@ -147,6 +147,20 @@ export const configSchema = {
       additionalProperties: false,
       properties: {
         historyKey: { type: 'string', minLength: 32 },
+        payloadKeys: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['current', 'keys'],
+          properties: {
+            current: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+            keys: {
+              type: 'object',
+              minProperties: 1,
+              propertyNames: { pattern: '^[A-Za-z0-9._-]{1,64}$' },
+              additionalProperties: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+            },
+          },
+        },
       },
     },
     dataDir: { type: 'string', minLength: 1 },

@@ -159,6 +159,14 @@ export interface StoreConfig {
 export interface SecurityConfig {
   /** secret of the keyed hash naming a person's history; absent: generated once into the data directory */
   historyKey?: string;
+  /** keys sealing the stored payload, by id (64 hex characters each); absent: one generated once into the data directory */
+  payloadKeys?: PayloadKeysConfig;
+}
+
+export interface PayloadKeysConfig {
+  /** the id of the key new values are sealed with */
+  current: string;
+  keys: Record<string, string>;
 }
 
 export type Role = 'submitter' | 'monitor' | 'admin';

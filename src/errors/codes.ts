@@ -42,4 +42,6 @@ export const deliveryCodes = {
   'upstream.bad-answer': { category: 'transient' },
   'upstream.timeout': { category: 'transient' },
   'upstream.answer-too-large': { category: 'transient' },
+  'payload.key-missing': { category: 'transient' },
+  'payload.tampered': { category: 'permanent' },
 } as const satisfies Record<string, { category: 'transient' | 'permanent' }>;

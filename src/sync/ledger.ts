@@ -5,12 +5,14 @@ import { peopleOf, type People } from '../log/identity-mask.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import { reportingDay, transitionLua } from './aggregates.js';
 import { REPLAYABLE, type UpstreamStatus } from './states.js';
-import { packBundle, unpackBundle } from './stored-bundle.js';
+import { PayloadUnreadableError } from './payload-cipher.js';
+import type { StoredPayload, Unreadable } from './stored-payload.js';
 
 // The ledger keeps each accepted record, its mapped Bundle and its state at every upstream, in
 // Redis next to the queue. Keys:
 //   g:idx:{source}\n{recordId}  → record id (the idempotency key)
-//   g:rec:{id}                  → hash: metadata, record, bundle (gzip), and one field u:{upstream} per upstream
+//   g:rec:{id}                  → hash: metadata, record, bundle, provenance (sealed: stored-payload.ts),
+//                                  and one field u:{upstream} per upstream
 //                                  (its state there, with the upstream ids of what it wrote: `resources`
 //                                  once synced, `held` from the last synced version until then)
 //   g:received                  → sorted set of record ids by time received
@@ -47,6 +49,8 @@ export interface NewRecord {
 
 export type DeliveryStart =
   | { kind: 'go'; bundle: Bundle; status: UpstreamStatus; receivedAt: string; subject: string }
+  /** the Bundle is sealed with a key this process does not have, or was changed */
+  | { kind: 'unreadable'; error: PayloadUnreadableError; status: UpstreamStatus; receivedAt: string; subject: string }
   | { kind: 'settled'; state: UpstreamStatus['state'] }
   | { kind: 'wait' }
   | { kind: 'superseded' }
@@ -84,6 +88,8 @@ export interface StoredRecord {
   people: People;
   /** when retention dropped the record's payload (names, NIKs, Bundle) */
   payloadDroppedAt?: string;
+  /** the sealed payload cannot be read (its key is not configured, or it was changed): names, NIKs and provenance are left out */
+  payloadUnreadable?: Unreadable;
   upstreams: Record<string, UpstreamStatus>;
 }
 
@@ -219,7 +225,7 @@ return 1
 // (a settled one also leaves its person's queue).
 const beginScript = `
 local U, v = ARGV[1], tonumber(ARGV[2])
-local f = redis.call('HMGET', KEYS[1], 'version', 'receivedAt', 'bundle', 'u:' .. U, 'subject', 'id')
+local f = redis.call('HMGET', KEYS[1], 'version', 'receivedAt', 'bundle', 'u:' .. U, 'subject', 'id', 'source', 'recordId')
 if not f[1] or not f[2] or not f[3] or not f[4] then return {'missing'} end
 local st = cjson.decode(f[4])
 if tonumber(f[1]) > v or st.version > v then return {'superseded'} end
@@ -234,7 +240,7 @@ if subject ~= '' then
   if head and head ~= f[6] then return {'wait'} end
 end
 if st.earlierSending and tonumber(st.earlierSending.untilMs or 0) > tonumber(ARGV[3]) then return {'wait'} end
-return {'go', f[3], f[4], f[2], subject}
+return {'go', f[3], f[4], f[2], subject, f[7] or '', f[8] or ''}
 `;
 
 // A person's replay: back to queued at one upstream, attempts from zero, and into the inbox as a
@@ -278,7 +284,10 @@ type LedgerRedis = Redis & {
 export class Ledger {
   private readonly redis: LedgerRedis;
 
-  constructor(redis: Redis) {
+  constructor(
+    redis: Redis,
+    private readonly payload: StoredPayload,
+  ) {
     redis.defineCommand('gerbangAccept', { numberOfKeys: 3, lua: acceptScript });
     redis.defineCommand('gerbangSetState', { numberOfKeys: 1, lua: setStateScript });
     redis.defineCommand('gerbangRequeue', { numberOfKeys: 2, lua: requeueScript });
@@ -296,11 +305,9 @@ export class Ledger {
       puskesmas: r.puskesmas,
       regency: r.regency,
       subject: r.subject,
-      record: JSON.stringify(r.record),
-      bundle: packBundle(r.bundle),
+      ...this.payload.seal(r.source, r.record.recordId, { record: r.record, bundle: r.bundle, ...(r.provenance ? { provenance: r.provenance } : {}) }),
       warnings: JSON.stringify(r.warnings),
       indicators: JSON.stringify(r.indicators),
-      ...(r.provenance ? { provenance: JSON.stringify(r.provenance) } : {}),
     };
     const [id, outcome, version, storedPosyandu] = await this.redis.gerbangAccept(
       indexKey(r.source, r.record.recordId),
@@ -320,12 +327,9 @@ export class Ledger {
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
-    const h = await this.redis.hgetall(recordKey(id));
+    const opened = this.payload.openRecord(await this.redis.hgetallBuffer(recordKey(id)));
+    const h = opened.text;
     if (!h.id) return undefined;
-    const upstreams: Record<string, UpstreamStatus> = {};
-    for (const [field, value] of Object.entries(h)) {
-      if (field.startsWith('u:')) upstreams[field.slice(2)] = JSON.parse(value) as UpstreamStatus;
-    }
     return {
       id: h.id,
       source: h.source ?? '',
@@ -339,10 +343,11 @@ export class Ledger {
       updatedAt: h.updatedAt ?? '',
       warnings: h.warnings ? (JSON.parse(h.warnings) as Issue[]) : [],
       indicators: h.indicators ? (JSON.parse(h.indicators) as Record<string, unknown>) : {},
-      ...(h.provenance ? { provenance: JSON.parse(h.provenance) as unknown[] } : {}),
-      people: peopleOf(h.record ? (JSON.parse(h.record) as unknown) : undefined),
+      ...(opened.provenance ? { provenance: opened.provenance } : {}),
+      people: peopleOf(opened.record),
       ...(h.payloadDroppedAt ? { payloadDroppedAt: h.payloadDroppedAt } : {}),
-      upstreams,
+      ...(opened.unreadable ? { payloadUnreadable: opened.unreadable } : {}),
+      upstreams: opened.upstreams,
     };
   }
 
@@ -350,7 +355,7 @@ export class Ledger {
   async stateAt(id: string, upstream: string): Promise<{ status: UpstreamStatus; subject: string } | undefined> {
     const [status, subject] = await this.redis.hmget(recordKey(id), `u:${upstream}`, 'subject');
     if (!status) return undefined;
-    return { status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
+    return { status: this.payload.openStatus(id, upstream, status).status, subject: subject ?? '' };
   }
 
   /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
@@ -358,8 +363,16 @@ export class Ledger {
     // As Buffers: the Bundle is stored compressed, and a binary reply must not be decoded as text.
     const r = await this.redis.gerbangBeginBuffer(recordKey(id), upstream, version, now);
     switch (r[0]?.toString()) {
-      case 'go':
-        return { kind: 'go', bundle: unpackBundle(r[1]!), status: JSON.parse(r[2]!.toString()) as UpstreamStatus, receivedAt: r[3]!.toString(), subject: r[4]?.toString() ?? '' };
+      case 'go': {
+        const status = this.payload.openStatus(id, upstream, r[2]!.toString()).status;
+        const common = { status, receivedAt: r[3]!.toString(), subject: r[4]?.toString() ?? '' };
+        try {
+          return { kind: 'go', bundle: this.payload.openBundle(r[5]!.toString(), r[6]!.toString(), r[1]!), ...common };
+        } catch (error) {
+          if (!(error instanceof PayloadUnreadableError)) throw error;
+          return { kind: 'unreadable', error, ...common };
+        }
+      }
       case 'settled':
         return { kind: 'settled', state: r[1]!.toString() as UpstreamStatus['state'] };
       case 'wait':
@@ -382,7 +395,7 @@ export class Ledger {
     const at = Number.isNaN(now) ? Date.now() : now;
     const day = reportingDay(at);
     const iso = new Date(at).toISOString();
-    const done = await this.redis.gerbangSetState(recordKey(id), upstream, JSON.stringify(status), at, day, iso, ...(settleSubject ? [settleSubject] : []));
+    const done = await this.redis.gerbangSetState(recordKey(id), upstream, this.payload.sealStatus(id, upstream, status), at, day, iso, ...(settleSubject ? [settleSubject] : []));
     return done === 1;
   }
 

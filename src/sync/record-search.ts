@@ -3,6 +3,7 @@ import { maskIdentity, peopleOf } from '../log/identity-mask.js';
 import { aggKeys } from './aggregates.js';
 import type { Place } from '../config/scope.js';
 import type { UpstreamState, UpstreamStatus } from './states.js';
+import { hashOf, type OpenedRecord, type StoredPayload, type Unreadable } from './stored-payload.js';
 
 // Lists for people and apps: records that need a person (failed, waiting for identity), and what
 // one posyandu sent. Both walk small indexes (aggregates.ts), never every record.
@@ -36,6 +37,8 @@ export interface FailureItem extends Place {
   lastError?: UpstreamStatus['lastError'];
   outcome?: unknown;
   subject?: { name?: string; nik?: string; birthDate?: string };
+  /** the sealed payload cannot be read with the configured keys (docs/at-rest.md) */
+  payloadUnreadable?: Unreadable;
 }
 
 const CHUNK = 500;
@@ -60,7 +63,10 @@ function firstDiagnostics(outcome: unknown): string | undefined {
 }
 
 export class RecordSearch {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly payload: StoredPayload,
+  ) {}
 
   /**
    * Failed and waiting records, newest received first, in the places `covers` allows. Without
@@ -75,11 +81,11 @@ export class RecordSearch {
         const ids = await this.redis.zrange(key, filter.to ?? '+inf', filter.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', start, CHUNK);
         if (ids.length === 0) break;
         const pipe = this.redis.pipeline();
-        for (const id of ids) pipe.hmget(`g:rec:${id}`, ...FIELDS, `u:${upstream}`);
+        for (const id of ids) pipe.hmgetBuffer(`g:rec:${id}`, ...FIELDS, `u:${upstream}`);
         const rows = (await pipe.exec()) ?? [];
         for (const [err, value] of rows) {
           if (err || !Array.isArray(value)) continue;
-          const item = this.failureItem(value as Array<string | null>, upstream, showIdentity);
+          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, showIdentity);
           if (!item || !covers(item) || !matches(item, filter)) continue;
           if (skipped < filter.offset) {
             skipped += 1;
@@ -94,12 +100,16 @@ export class RecordSearch {
     return { items, more: false };
   }
 
-  private failureItem(v: Array<string | null>, upstream: string, showIdentity: boolean): FailureItem | undefined {
-    const [id, source, recordId, kind, regency, puskesmas, posyandu, receivedAt, record, state] = v;
-    if (!id || !state) return undefined;
-    const status = JSON.parse(state) as UpstreamStatus;
+  private open(values: Array<Buffer | null>, upstream: string): OpenedRecord {
+    return this.payload.openRecord(hashOf([...FIELDS, `u:${upstream}`], values));
+  }
+
+  private failureItem(opened: OpenedRecord, upstream: string, showIdentity: boolean): FailureItem | undefined {
+    const { id, source, recordId, kind, regency, puskesmas, posyandu, receivedAt } = opened.text;
+    const status = opened.upstreams[upstream];
+    if (!id || !status) return undefined;
     if (status.state !== 'failed' && status.state !== 'waiting-identity') return undefined;
-    const payload = record ? (JSON.parse(record) as { subject?: { name?: string; nik?: string; birthDate?: string } }) : undefined;
+    const payload = opened.record as { subject?: { name?: string; nik?: string; birthDate?: string } } | undefined;
     const subject = payload?.subject;
     const reason = reasonOf(status);
     const people = peopleOf(payload);
@@ -120,6 +130,7 @@ export class RecordSearch {
       ...(status.lastError ? { lastError: hide(status.lastError) } : {}),
       ...(status.outcome !== undefined ? { outcome: hide(status.outcome) } : {}),
       ...(showIdentity && subject ? { subject: { name: subject.name, nik: subject.nik, birthDate: subject.birthDate } } : {}),
+      ...(opened.unreadable ? { payloadUnreadable: opened.unreadable } : {}),
     };
   }
 
@@ -134,11 +145,11 @@ export class RecordSearch {
         const flat = await this.redis.zrange(aggKeys.problems(upstream), filter.from ?? '-inf', filter.to ?? '+inf', 'BYSCORE', 'LIMIT', start, CHUNK, 'WITHSCORES');
         if (flat.length === 0) break;
         const pipe = this.redis.pipeline();
-        for (let i = 0; i < flat.length; i += 2) pipe.hmget(`g:rec:${flat[i]!}`, ...FIELDS, `u:${upstream}`);
+        for (let i = 0; i < flat.length; i += 2) pipe.hmgetBuffer(`g:rec:${flat[i]!}`, ...FIELDS, `u:${upstream}`);
         const rows = (await pipe.exec()) ?? [];
         rows.forEach(([err, value], i) => {
           if (err || !Array.isArray(value)) return;
-          const item = this.failureItem(value as Array<string | null>, upstream, false);
+          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, false);
           if (!item || !covers(item) || !matches(item, filter) || (filter.state && item.state !== filter.state)) return;
           out.push({ id: item.id, upstream, at: Number(flat[i * 2 + 1]) });
         });
@@ -158,24 +169,23 @@ export class RecordSearch {
       for (let i = 0; i < flat.length; i += 2) candidates.push({ id: flat[i]!, at: Number(flat[i + 1]) });
     }
     candidates.sort((a, b) => b.at - a.at);
-    const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string> }> = [];
+    const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string>; record: unknown }> = [];
     for (let i = 0; i < candidates.length && rows.length < want; i += CHUNK) {
       const pipe = this.redis.pipeline();
-      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetall(`g:rec:${c.id}`);
+      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetallBuffer(`g:rec:${c.id}`);
       for (const [err, h] of (await pipe.exec()) ?? []) {
         if (err || !h) continue;
-        const fields = h as Record<string, string>;
-        const states: Record<string, UpstreamStatus> = {};
-        for (const [k, v] of Object.entries(fields)) if (k.startsWith('u:')) states[k.slice(2)] = JSON.parse(v) as UpstreamStatus;
+        const opened = this.payload.openRecord(h as Record<string, Buffer>);
+        const states = opened.upstreams;
         if (q.state && !Object.values(states).some((s) => s.state === q.state)) continue;
-        rows.push({ id: fields.id ?? '', states, fields });
+        rows.push({ id: opened.text.id ?? '', states, fields: opened.text, record: opened.record });
       }
     }
     const page = rows.slice(q.offset, q.offset + q.limit);
     return {
       more: rows.length > q.offset + q.limit,
       items: page.map((r) => {
-        const people = peopleOf(r.fields.record ? (JSON.parse(r.fields.record) as unknown) : undefined);
+        const people = peopleOf(r.record);
         const words = (e: UpstreamStatus['lastError']) => (q.showIdentity ? e : maskIdentity(e, people));
         return {
           id: r.id,

@@ -11,15 +11,32 @@ const PRESSURE_LOOK_MS = 10_000;
 
 const BATCH = 500;
 
+// With the payload go the upstream's words kept in each state (stored-payload.ts seals them into
+// `sealed`, base64: no quote or comma inside), which may quote the person: the state stays for the
+// status API, its words do not. Done on the JSON text, as decoding and encoding it in Lua would
+// turn the empty lists of the state into objects.
+const dropWordsLua = `
+local function dropWords(recKey)
+  for _, k in ipairs(redis.call('HKEYS', recKey)) do
+    if string.sub(k, 1, 2) == 'u:' then
+      local v = redis.call('HGET', recKey, k)
+      local stripped = string.gsub(string.gsub(v, ',"sealed":"[^"]*"', ''), '"sealed":"[^"]*",?', '')
+      if stripped ~= v then redis.call('HSET', recKey, k, stripped) end
+    end
+  end
+end
+`;
+
 // Drops the payload only if the record is still synced everywhere (a new version may have come
 // in since it was listed) and keeps everything a person or the status API reads: states, ids,
 // upstream resource ids, counts, warnings and indicators.
-const dropScript = `
+const dropScript = `${dropWordsLua}
 local recKey, purgeKey, id, droppedAt = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local unsynced = tonumber(redis.call('HGET', recKey, 'unsynced') or '1')
 redis.call('ZREM', purgeKey, id)
 if unsynced > 0 then return 0 end
 redis.call('HDEL', recKey, 'record', 'bundle', 'provenance')
+dropWords(recKey)
 redis.call('HSET', recKey, 'payloadDroppedAt', droppedAt)
 return 1
 `;
@@ -27,7 +44,7 @@ return 1
 // A record not synced everywhere: its payload goes once every upstream has settled it (synced, or
 // failed: delivery has stopped trying); one still on its way (a replay) keeps it, and is then
 // dropped like any synced record once it gets through.
-const dropUnsyncedScript = `
+const dropUnsyncedScript = `${dropWordsLua}
 local recKey, droppedAt = KEYS[1], ARGV[1]
 if redis.call('HEXISTS', recKey, 'record') == 0 then return 0 end
 for _, k in ipairs(redis.call('HKEYS', recKey)) do
@@ -37,6 +54,7 @@ for _, k in ipairs(redis.call('HKEYS', recKey)) do
   end
 end
 redis.call('HDEL', recKey, 'record', 'bundle', 'provenance')
+dropWords(recKey)
 redis.call('HSET', recKey, 'payloadDroppedAt', droppedAt)
 return 1
 `;

@@ -7,6 +7,7 @@ import { logRepeated } from '../log/logger.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
 import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
+import type { PayloadUnreadableError } from './payload-cipher.js';
 import { isOutOfMemory, storeHasRoom } from './store-pressure.js';
 import { QUEUE_PREFIX, queueName, type DeliveryJob } from './queues.js';
 import { decide, isUpstreamFailure, lowerPriority, throttleMs, type Decision } from './retry-policy.js';
@@ -178,6 +179,7 @@ export class DeliveryWorkers {
         // A correction also waits for a push of the version it corrects that is still in flight.
         return this.later(job, token, now() + ORDER_WAIT_MS);
       case 'go':
+      case 'unreadable':
         break;
     }
     // An upstream that keeps failing gets a rest: the job goes back to the queue untried (no
@@ -198,7 +200,10 @@ export class DeliveryWorkers {
 
     const held = Array.isArray(start.status.held) ? start.status.held : [];
     const superseded = async () => ((await ledger.latestVersion(recordId)) ?? version) > version;
-    const result = await upstream.push(start.bundle, { recordId, version, superseded, ...(held.length > 0 ? { held } : {}) });
+    const result =
+      start.kind === 'go'
+        ? await upstream.push(start.bundle, { recordId, version, superseded, ...(held.length > 0 ? { held } : {}) })
+        : unreadablePayload(start.error, log);
     const outcome = result.outcome;
     const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
     const decision = decide(outcome, { attempts, identityWaits, ageMs: now() - Date.parse(start.receivedAt), now: now() }, delivery);
@@ -278,6 +283,16 @@ function nextStatus(base: UpstreamStatus, decision: Decision, result: PushResult
         updatedAt: at,
       };
   }
+}
+
+/**
+ * A Bundle sealed with a key this process lacks is an operator's error: the record keeps retrying
+ * (and ends failed, replayable) until the key is configured again. One that fails its integrity
+ * check will not get better: it fails at once, for a person to look at.
+ */
+function unreadablePayload(error: PayloadUnreadableError, log: Logger): PushResult {
+  log.error({ payloadKey: error.keyId, reason: error.reason }, error.message);
+  return { outcome: { kind: 'not-sent', code: `payload.${error.reason}`, message: error.message, transient: error.reason === 'key-missing' }, durationMs: 0 };
 }
 
 function errorOf(result: PushResult, at: string): UpstreamError {

@@ -32,7 +32,7 @@ export class OutboxUpstream implements Upstream {
       await this.ready;
       const finalName = join(this.cfg.directory, `${ctx.recordId}.v${ctx.version}.json`);
       const tmpName = join(this.cfg.directory, `.${ctx.recordId}.${randomUUID()}.tmp`);
-      const file = await open(tmpName, 'w');
+      const file = await open(tmpName, 'w', 0o600);
       try {
         await file.writeFile(JSON.stringify(bundle));
         await file.sync();

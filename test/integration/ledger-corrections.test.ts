@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
+import { PayloadCipher } from '../../src/sync/payload-cipher.js';
+import { StoredPayload } from '../../src/sync/stored-payload.js';
 import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -14,7 +16,7 @@ import { startRedis } from '../helpers/redis-server.js';
 
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const ledger = new Ledger(redis);
+const ledger = new Ledger(redis, new StoredPayload(new PayloadCipher({ current: 'test', keys: { test: 'ab'.repeat(32) } })));
 t.teardown(async () => {
   redis.disconnect();
   await redisServer.stop();

@@ -121,3 +121,13 @@ t.test('unsynced payloads may go only after delivery has stopped trying', async 
   t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 60 }, delivery: { maxAgeHours: 24 * 100 } }, env), /more than the 100 days/);
   t.equal(load({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 31 } }, env).retention.unsyncedPayloadDays, 31);
 });
+
+t.test('payload keys: ids and 64 hex characters each, from the environment, the current one among them', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b', PK: 'ab'.repeat(32) };
+  const ring = { current: '2026-12', keys: { '2026-12': '${PK}', '2026-01': 'cd'.repeat(32) } };
+  t.same(load({ upstreams: [satusehat], facilities, security: { payloadKeys: ring } }, env).security.payloadKeys, { current: '2026-12', keys: { '2026-12': 'ab'.repeat(32), '2026-01': 'cd'.repeat(32) } });
+  t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'x', keys: { '2026-12': '${PK}' } } } }, env), /\/security\/payloadKeys\/current: "x" is not one of/);
+  t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a', keys: { a: 'not-hex' } } } }, env), /\/security\/payloadKeys\/keys\/a must match pattern/);
+  t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a b', keys: { 'a b': '${PK}' } } } }, env), /payloadKeys/);
+  t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a', keys: {} } } }, env), /payloadKeys\/keys/);
+});

@@ -78,7 +78,9 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
     { config: { access: 'records:read' }, schema: { tags: ['records'], summary: 'A record: its state at each upstream, attempts, last error, upstream resource ids', params: idParams } },
     async (req) => {
       const caller = callerOf(req);
-      return present(await readInScope(services, caller, req.params.id), mayShowIdentity(caller));
+      const stored = await readInScope(services, caller, req.params.id);
+      if (stored.payloadUnreadable) req.log.warn({ recordId: stored.id, payloadKey: stored.payloadUnreadable.keyId, reason: stored.payloadUnreadable.reason }, 'stored payload cannot be read with the configured security.payloadKeys');
+      return present(stored, mayShowIdentity(caller));
     },
   );
 
@@ -192,6 +194,7 @@ function present(r: StoredRecord, showIdentity: boolean) {
     receivedAt: r.receivedAt,
     updatedAt: r.updatedAt,
     ...(r.payloadDroppedAt ? { payloadDroppedAt: r.payloadDroppedAt } : {}),
+    ...(r.payloadUnreadable ? { payloadUnreadable: r.payloadUnreadable } : {}),
     status: overallState(r),
     indicators: r.indicators,
     ...(r.provenance ? { provenance: hide(r.provenance) } : {}),
