@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
+import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import { logRepeated } from '../../log/logger.js';
 import { identityOf } from '../../sync/subject-history.js';
@@ -136,7 +137,9 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
           return refusedPart(r, lang);
         }
         services.metrics.recordAccepted(r.kind, r.outcome);
-        return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}) };
+        // warnings that quote the history only from history the caller's scope covers (history-shown.ts)
+        const { warnings } = shownTo(r, r.historyFrom, deps.mayWrite);
+        return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(warnings.length > 0 ? { warnings: toOperationOutcome(warnings, lang) } : {}) };
       });
       // An item some of whose records went in is accepted; its refused records are listed with the others.
       const result = records.every((r) => r.result === 'refused' || r.outcome === 'duplicate') ? 'duplicate' : 'accepted';

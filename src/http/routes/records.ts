@@ -3,6 +3,7 @@ import { GerbangError } from '../../errors/gerbang-error.js';
 import { mayShowIdentity, outOfScope } from '../auth/authenticate.js';
 import { maskIdentity } from '../../log/identity-mask.js';
 import { pickLanguage } from '../../errors/messages.js';
+import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
 import { REPLAYABLE, UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
@@ -36,6 +37,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       const source = sourceOf(req, caller);
       const { posyandu } = req.query;
       const lang = pickLanguage(req.headers['accept-language']);
+      const covers = (p: string) => caller.scope.coversPosyandu(p);
       // ?source=<adapter>: the app's native JSON, read by its adapter into canonical records.
       let ingested;
       try {
@@ -53,6 +55,8 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
           continue;
         }
         services.metrics.recordAccepted(accepted.kind, accepted.outcome);
+        // history-derived indicators only from history the caller's scope covers (history-shown.ts)
+        const { indicators, warnings } = shownTo(accepted, accepted.historyFrom, covers);
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
         results.push({
@@ -61,9 +65,9 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
           version: accepted.version,
           outcome: accepted.outcome,
           links: { self: `/v1/records/${accepted.id}` },
-          indicators: accepted.indicators,
+          indicators,
           ...(accepted.provenance ? { kind: accepted.kind, provenance: accepted.provenance } : {}),
-          ...(accepted.warnings.length > 0 ? { warnings: toOperationOutcome(accepted.warnings, lang) } : {}),
+          ...(warnings.length > 0 ? { warnings: toOperationOutcome(warnings, lang) } : {}),
         });
       }
       const first = results.find((r) => 'links' in r);
@@ -78,7 +82,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
     { config: { access: 'records:read' }, schema: { tags: ['records'], summary: 'A record: its state at each upstream, attempts, last error, upstream resource ids', params: idParams } },
     async (req) => {
       const caller = callerOf(req);
-      return present(await readInScope(services, caller, req.params.id), mayShowIdentity(caller));
+      return present(await readInScope(services, caller, req.params.id), mayShowIdentity(caller), (p) => caller.scope.coversPosyandu(p));
     },
   );
 
@@ -179,7 +183,7 @@ async function readInScope(services: Services, caller: Caller, id: string): Prom
 }
 
 /** A stored record as a key sees it: without the right to see identity, upstream words and provenance are masked. */
-function present(r: StoredRecord, showIdentity: boolean) {
+function present(r: StoredRecord, showIdentity: boolean, covers: (posyandu: string) => boolean) {
   const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, r.people));
   return {
     id: r.id,
@@ -193,7 +197,7 @@ function present(r: StoredRecord, showIdentity: boolean) {
     updatedAt: r.updatedAt,
     ...(r.payloadDroppedAt ? { payloadDroppedAt: r.payloadDroppedAt } : {}),
     status: overallState(r),
-    indicators: r.indicators,
+    indicators: shownTo({ indicators: r.indicators, warnings: [] }, r.historyFrom, covers).indicators,
     ...(r.provenance ? { provenance: hide(r.provenance) } : {}),
     upstreams: Object.fromEntries(Object.entries(r.upstreams).map(([u, s]) => [u, { ...s, ...(s.lastError ? { lastError: hide(s.lastError) } : {}), ...(s.outcome !== undefined ? { outcome: hide(s.outcome) } : {}) }])),
     links: { self: `/v1/records/${r.id}` },
