@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
+import { RecordBudget } from './http/auth/record-budget.js';
 import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
 import { GatewayMetrics } from './metrics/metrics.js';
@@ -117,7 +118,8 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const budget = config.apiKeys.length > 0 ? { budget: new RecordBudget(producer, config.server.recordsPerMinute) } : {};
+    const services = { config, ledger, ...budget, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

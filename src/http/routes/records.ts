@@ -38,6 +38,8 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       const { posyandu } = req.query;
       const lang = pickLanguage(req.headers['accept-language']);
       const covers = (p: string) => caller.scope.coversPosyandu(p);
+      // one record from the key's records-per-minute budget (a native row counts as one, like a batch line)
+      await services.budget?.admitOne(caller);
       // ?source=<adapter>: the app's native JSON, read by its adapter into canonical records.
       let ingested;
       try {
