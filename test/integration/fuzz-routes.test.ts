@@ -29,6 +29,8 @@ const gw = await startGateway({
     { id: 'monitor', hash: hashApiKey(keys.monitor), role: 'monitor', scope: { regency: ['3201'] }, rateLimitPerMinute: 1_000_000 },
   ],
   server: { host: '127.0.0.1' },
+  // production's job lock: the test's 2 s one can lapse on a loaded machine while a 300 KB body is parsed
+  delivery: { lockDurationMs: 30_000 },
 });
 t.teardown(async () => {
   await gw.close();
@@ -63,7 +65,8 @@ const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
     '\u0000', '\ud800', '\udfff', '💉👶🏽', 'ي ب', 'Ａ', '\u202e', '<script>alert(1)</script>', '../../etc/passwd', '%00', '${x}', '{posyandu}',
     '__proto__', 'constructor', 'toString', 'hasOwnProperty', '3201010001-01', '3201015503230004', '5271010002-01',
     {}, [], [null], { toString: 'x' }, { valueOf: 1 }, { toJSON: 'x' },
-  ) },
+    // a copy each time: a later mutation may write into a value, and must not change the constant
+  ).map((v) => (v && typeof v === 'object' ? structuredClone(v) : v)) },
   { weight: 2, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
@@ -188,7 +191,14 @@ const batchLine: fc.Arbitrary<BatchLine> = fc.oneof(
   { weight: 4, arbitrary: mutatedRecord.map((m) => ({ kind: 'mutated' as const, body: m.body })) },
   {
     weight: 2,
-    arbitrary: fc.oneof(fc.constantFrom('', ' ', '{', '}', '[', ']', ',', '{"a":', 'null', '1', '"x"', '{}', '[]', '\u0000', '{"__proto__":{}}', '{"toString":1}'), fc.string({ maxLength: 40 })).map((text) => ({ kind: 'text' as const, text })),
+    arbitrary: fc
+      .oneof(
+        fc.constantFrom('', ' ', '{', '}', '[', ']', ',', '{"a":', 'null', '1', '"x"', '{}', '[]', '\u0000', '{"__proto__":{}}', '{"toString":1}', '"]"', '"\\\\"', '"\\""', '[[1],[2]]', '{"a":"]"}', '{"a":"\\u005d"}', '\r', '\ufeff{}'),
+        fc.string({ maxLength: 40 }),
+        // the characters the batch splitter tracks (strings, escapes, nesting, separators), in any order
+        fc.array(fc.constantFrom('{', '}', '[', ']', '"', '\\', ',', ':', '1', 'a', ' ', '\n', '\r'), { maxLength: 30 }).map((cs) => cs.join('')),
+      )
+      .map((text) => ({ kind: 'text' as const, text })),
   },
 );
 
@@ -196,6 +206,7 @@ const batchRequest = fc.record({
   lines: fc.array(batchLine, { minLength: 0, maxLength: 25 }),
   ndjson: fc.boolean(),
   brokenEnd: fc.boolean(),
+  crlf: fc.boolean(),
   source: sourceParam,
   posyandu: fc.option(fc.constantFrom('3201010001-01', '3201010001-02', 'nope'), { nil: undefined }),
   deviceTime: fc.option(garbage, { nil: undefined }),
@@ -363,7 +374,7 @@ t.test('POST /v1/records/$batch: NDJSON and JSON arrays mixing good and bad reco
       if (l.kind === 'mutated') return toText(l.body);
       return l.text;
     });
-    const body = b.ndjson ? texts.map((x) => x.replace(/\n/g, ' ')).join('\n') : `[${texts.join(',')}${b.brokenEnd ? '' : ']'}`;
+    const body = b.ndjson ? texts.map((x) => x.replace(/\n/g, ' ')).join(b.crlf ? '\r\n' : '\n') : `[${texts.join(',')}${b.brokenEnd ? '' : ']'}`;
     const path = `/v1/records/$batch${query([b.source !== undefined ? ['source', b.source] : undefined, b.posyandu !== undefined ? ['posyandu', b.posyandu] : undefined, b.deviceTime !== undefined ? ['deviceTime', b.deviceTime] : undefined])}`;
     const answer = await send('POST', path, { key: b.key, body, contentType: b.ndjson ? 'application/x-ndjson' : 'application/json', language: b.language });
     return checkBatch(`POST ${path} (${b.ndjson ? 'NDJSON' : 'JSON array'} of ${b.lines.length})`, answer, b.ndjson);
