@@ -1,7 +1,9 @@
 import type { Issue } from '../errors/gerbang-error.js';
 import type { Indicators } from '../fhir/map-record.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
+import type { ImmunizationRecord } from '../records/schemas/immunization.js';
 import { localDate } from '../records/time.js';
+import { resolveDose } from '../records/vaccine-dose.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 
 // A record is judged, and its Bundle built, against the person's whole history (clinically right:
@@ -66,6 +68,20 @@ export function shownTo<T extends { indicators: Indicators; warnings: Issue[] }>
   if (withheld.length === 0 && warnings.length === answer.warnings.length) return answer;
   warnings.push({ key: 'record.history-outside-scope', severity: 'warning', params: { indicators: withheld.join(', ') || '-' } });
   return { ...answer, indicators, warnings };
+}
+
+/**
+ * A refusal's issues as a key sees them. The refusal itself stands (a dose that clashes with the
+ * doses known is refused for everyone), but a `vaccine.dose-missing` lists as choices only the
+ * doses Gerbang does not know of; for a key that does not cover where they were recorded, it lists
+ * every dose of the vaccine, as for a child Gerbang never saw.
+ */
+export function refusalShownTo(issues: Issue[], historyFrom: readonly string[] | undefined, covers: (posyandu: string) => boolean, record: unknown): Issue[] {
+  if (!historyFrom || historyFrom.every((p) => p !== '' && covers(p))) return issues;
+  const unknown = (record as { kind?: unknown } | null)?.kind === 'immunization' ? resolveDose(record as ImmunizationRecord, undefined, undefined) : undefined;
+  if (!unknown || unknown.ok || unknown.reason !== 'dose-missing') return issues;
+  const { choices } = unknown;
+  return issues.map((i) => (i.key === 'vaccine.dose-missing' ? { ...i, params: { ...i.params, example: choices[0], choices } } : i));
 }
 
 function placeOf(entry: object): string {

@@ -18,7 +18,8 @@ export interface PreparedRecord {
   historyFrom: string[];
 }
 
-export type Preparation = { ok: true; prepared: PreparedRecord } | { ok: false; issues: Issue[] };
+/** A refusal judged against history says where that history was recorded too (history-shown.ts). */
+export type Preparation = { ok: true; prepared: PreparedRecord } | { ok: false; issues: Issue[]; historyFrom?: string[] };
 
 /**
  * Everything that can be judged while the app is still connected, in order: the shape (JSON
@@ -31,7 +32,7 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
 
   const recordKey = `${source}.${shape.record.recordId}`;
   const issues = checkRecord(shape.record, facilities, now, history, recordKey);
-  if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
+  if (issues.some((i) => i.severity === 'error')) return { ok: false, issues, historyFrom: historyPlaces(shape.record, history, recordKey) };
 
   const { bundle, indicators } = mapRecord(shape.record, source, facilities, history, now);
 

@@ -222,6 +222,21 @@ t.test('POST answers show history-derived indicators only from history the key\'
   t.notOk(JSON.stringify(line).includes('2025-09-20'));
   t.ok(summary.summary, 'the answer ends with its summary');
 
+  // A refusal stands for everyone, but its choices do not tell A which doses B gave.
+  const late = { ...baby, nik: '5271011508250041', name: 'Bayi Lain' };
+  const lateDose = (recordId: string, posyandu: string, vaccine: string, occurredAt: string) => withChanges({ recordId, posyandu, vaccine, occurredAt, subject: late }, validImmunization);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-1', B1, 'DPT-HB-Hib 1', '2025-10-20T09:00:00+08:00'))).status, 202);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-2', B1, 'DPT-HB-Hib 2', '2025-11-20T09:00:00+08:00'))).status, 202);
+  const choices = (res: Awaited<ReturnType<typeof call>>) => res.body?.issue?.find((i: any) => i.details.coding[0].code === 'vaccine.dose-missing')?.details.text;
+  const refusedA = await call('POST', '/v1/records', keys.submitterA, lateDose('LATE-A-1', A1, 'Pentabio', '2025-11-10T08:30:00+07:00'));
+  t.equal(refusedA.status, 422);
+  const refusedB = await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-3', B1, 'Pentabio', '2025-11-10T08:30:00+08:00'));
+  t.equal(refusedB.status, 422);
+  const unseen = { ...late, nik: '3201011508250049' };
+  const never = await call('POST', '/v1/records', keys.submitterA, withChanges({ recordId: 'LATE-A-2', posyandu: A1, vaccine: 'Pentabio', occurredAt: '2025-11-10T08:30:00+07:00', subject: unseen }, validImmunization));
+  t.not(choices(refusedB), choices(refusedA), "B's key hears the doses left after B's");
+  t.equal(choices(refusedA), choices(never), "A's key hears every dose, as for a child Gerbang never saw");
+
   // B's own key sees the indicators of its own history (another child of B's, whose doses are all B's).
   const ownBaby = { ...baby, nik: '5271011508250031', name: 'Bayi Tetap' };
   const ownDose = (recordId: string, vaccine: string, occurredAt: string) => withChanges({ recordId, posyandu: B1, vaccine, occurredAt, subject: ownBaby }, validImmunization);
