@@ -40,11 +40,11 @@ const HISTORY_WARNINGS = new Set(['vaccine.dose-from-history']);
 
 /**
  * The indicators and warnings of a record as a key sees them: whole when its scope covers every
- * place in `historyFrom`; else each history-derived indicator replaced by WITHHELD, the warnings
+ * place in `historyFrom` (an entry without a place, '', only an unlimited scope covers); else each history-derived indicator replaced by WITHHELD, the warnings
  * that quote the history left out, and one warning that says so.
  */
 export function shownTo<T extends { indicators: Indicators; warnings: Issue[] }>(answer: T, historyFrom: readonly string[], covers: (posyandu: string) => boolean): T {
-  if (historyFrom.every((p) => p !== '' && covers(p))) return answer;
+  if (historyFrom.every((p) => covers(p))) return answer;
   const indicators = { ...answer.indicators };
   const withheld: string[] = [];
   const growth = indicators.growth as Record<string, unknown> | undefined;
@@ -77,7 +77,7 @@ export function shownTo<T extends { indicators: Indicators; warnings: Issue[] }>
  * every dose of the vaccine, as for a child Gerbang never saw.
  */
 export function refusalShownTo(issues: Issue[], historyFrom: readonly string[] | undefined, covers: (posyandu: string) => boolean, record: unknown): Issue[] {
-  if (!historyFrom || historyFrom.every((p) => p !== '' && covers(p))) return issues;
+  if (!historyFrom || historyFrom.every((p) => covers(p))) return issues;
   const unknown = (record as { kind?: unknown } | null)?.kind === 'immunization' ? resolveDose(record as ImmunizationRecord, undefined, undefined) : undefined;
   if (!unknown || unknown.ok || unknown.reason !== 'dose-missing') return issues;
   const { choices } = unknown;
