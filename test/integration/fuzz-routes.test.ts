@@ -381,6 +381,20 @@ t.test('POST /v1/records/$batch: NDJSON and JSON arrays mixing good and bad reco
   });
 });
 
+t.test('concurrent posts and batches of the same records (versions, duplicates and places racing)', async (t) => {
+  const variant = fc.record({ posyandu: fc.constantFrom('3201010001-01', '3201010001-02', '5271010002-01'), weightKg: fc.constantFrom(9.8, 9.9, 10.1), batch: fc.boolean(), key });
+  await property(t, 'concurrent', fc.tuple(fc.nat(), fc.array(variant, { minLength: 2, maxLength: 6 })), runs(25), async ([id, variants]) => {
+    const answers = await Promise.all(
+      variants.map(async (v) => {
+        const body = toText({ ...validAnthropometry, recordId: `FZC-${id}`, posyandu: v.posyandu, weightKg: v.weightKg });
+        if (!v.batch) return { label: 'POST /v1/records (concurrent)', ndjson: false, batch: false, answer: await send('POST', '/v1/records', { key: v.key, body }) };
+        return { label: 'POST /v1/records/$batch (concurrent)', ndjson: true, batch: true, answer: await send('POST', '/v1/records/$batch', { key: v.key, body: `${body}\n${body}`, contentType: 'application/x-ndjson' }) };
+      }),
+    );
+    return answers.every((a) => (a.batch ? checkBatch(a.label, a.answer, a.ndjson) : checkAnswer(a.label, a.answer)));
+  });
+});
+
 t.test('GET /v1/records, /v1/sync/summary, /v1/sync/failures: garbage query strings', async (t) => {
   await property(t, 'GET lists', listQuery, runs(150), async (q) => {
     const path = `${q.route}${query(q.params)}`;
