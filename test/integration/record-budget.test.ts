@@ -1,4 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import t from 'tap';
+import { importFile } from '../../src/cli/import.js';
 import { hashApiKey } from '../../src/http/auth/api-keys.js';
 import { withChanges } from '../fixtures/records.js';
 import { startGateway } from '../helpers/gateway.js';
@@ -7,7 +13,7 @@ import { startRedis } from '../helpers/redis-server.js';
 // Admission counts records, not only requests: a single POST and every line of a $batch draw from
 // the key's records-per-minute budget (server.recordsPerMinute, or the key's own recordsPerMinute).
 
-const keys = { single: 'gbk_budget-single', batch: 'gbk_budget-batch', refund: 'gbk_budget-refund', roomy: 'gbk_budget-roomy' };
+const keys = { single: 'gbk_budget-single', batch: 'gbk_budget-batch', refund: 'gbk_budget-refund', roomy: 'gbk_budget-roomy', importer: 'gbk_budget-import' };
 const redis = await startRedis();
 const gw = await startGateway({
   redisUrl: redis.url,
@@ -16,6 +22,7 @@ const gw = await startGateway({
     { id: 'batch', hash: hashApiKey(keys.batch), role: 'submitter', recordsPerMinute: 10 },
     { id: 'refund', hash: hashApiKey(keys.refund), role: 'submitter', recordsPerMinute: 70 },
     { id: 'roomy', hash: hashApiKey(keys.roomy), role: 'submitter' },
+    { id: 'importer', hash: hashApiKey(keys.importer), role: 'submitter', recordsPerMinute: 6 },
   ],
   server: { host: '127.0.0.1', recordsPerMinute: 40 },
 });
@@ -89,4 +96,29 @@ t.test('a batch pays for the records it had, not for the chunk it took', async (
   t.match(rest.lines.at(-1)?.summary, { received: 67, accepted: 67, refused: 0 }, '3 + 67 = the 70 of the budget');
   t.notOk('overBudget' in rest.lines.at(-1).summary);
   t.equal((await post(keys.refund, record('BUD-F-99'))).status, 429, 'and then it is used up');
+});
+
+t.test('gerbang import waits out the budget and sends the held-back records again', async (t) => {
+  const admin = new Redis(redis.url);
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-budget-import-'));
+  t.teardown(() => {
+    admin.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = join(dir, 'backlog.ndjson');
+  writeFileSync(file, `${Array.from({ length: 13 }, (_, i) => JSON.stringify(record(`BUD-I-${i}`))).join('\n')}\n`);
+  const waits: number[] = [];
+  // The minute is not waited out here: the wait ends the key's window in Redis, as the minute would.
+  const wait = async (ms: number) => {
+    waits.push(ms);
+    await admin.del('g:rb:importer');
+  };
+  const screen: string[] = [];
+  const out = new Writable({ write: (c: Buffer, _e, cb) => { screen.push(c.toString()); cb(); } });
+  // a budget of 6, chunks of 4: the second chunk's tail is held back, the fourth chunk refused whole
+  const result = await importFile(file, { url: gw.url, apiKey: keys.importer, chunk: 4, out, wait });
+  t.match(result, { finished: true, linesDone: 13, accepted: 13, duplicate: 0, refused: 0 }, 'every record went in once');
+  t.equal(waits.length, 2, 'one wait for the tail of a chunk, one for a chunk refused before it was read');
+  for (const ms of waits) t.ok(ms >= 1_000 && ms <= 60_000, `waited ${ms} ms as the gateway said`);
+  t.match(screen.join(''), /batas catatan per menit tercapai: 2 catatan dikirim lagi/);
 });
