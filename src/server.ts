@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { buildApp } from './http/app.js';
+import { RecordBudget } from './http/auth/record-budget.js';
 import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { storedPayloadFor } from './runtime/payload-keys.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
@@ -125,7 +126,8 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     adapters = registryFor(config);
     logAdapters(adapters.reload(), logger);
     if (config.adapters.watch) stopWatching = adapters.watch((report) => logAdapters(report, logger));
-    const services = { config, adapters, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const budget = config.apiKeys.length > 0 ? { budget: new RecordBudget(producer, config.server.recordsPerMinute) } : {};
+    const services = { config, adapters, ledger, ...budget, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

@@ -17,6 +17,8 @@ export interface ImportOptions {
   chunk: number;
   /** tests stop after this many chunks, as an interruption would */
   stopAfterChunks?: number;
+  /** how the import waits out the gateway's records budget (tests end the window instead of waiting it out) */
+  wait?: (ms: number) => Promise<void>;
   out?: NodeJS.WritableStream;
 }
 
@@ -45,7 +47,7 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
   let chunks = 0;
   const flush = async () => {
     if (chunk.length === 0) return;
-    const results = await sendChunk(chunk, opts);
+    const results = await sendWithinBudget(chunk, opts, out);
     for (const r of results) {
       if (r.result === 'accepted') state.accepted += 1;
       else if (r.result === 'duplicate') state.duplicate += 1;
@@ -79,7 +81,39 @@ export async function importFile(file: string, opts: ImportOptions): Promise<Imp
   return { ...state, finished: true };
 }
 
-async function sendChunk(lines: string[], opts: ImportOptions): Promise<Array<{ index: number; result: string; outcome?: unknown }>> {
+type BatchResult = { index: number; result: string; code?: string; retryAfterSeconds?: number; outcome?: unknown };
+
+const THROTTLED = 'request.too-many-records';
+
+/**
+ * A chunk, sent again until no record of it is held back by the key's records-per-minute budget:
+ * a 429 for the whole chunk, or the tail of it the gateway refused with request.too-many-records,
+ * goes again after the seconds the gateway named. Every other answer is the record's own.
+ */
+async function sendWithinBudget(lines: string[], opts: ImportOptions, out: NodeJS.WritableStream): Promise<BatchResult[]> {
+  const wait = opts.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const results: BatchResult[] = [];
+  let pending = lines.map((_, i) => i);
+  while (pending.length > 0) {
+    const answer = await sendChunk(pending.map((i) => lines[i]!), opts);
+    const again: number[] = [];
+    let seconds = answer.retryAfterSeconds ?? 0;
+    for (const r of answer.results) {
+      const at = pending[r.index]!;
+      if (r.result === 'refused' && r.code === THROTTLED) {
+        again.push(at);
+        seconds = Math.max(seconds, r.retryAfterSeconds ?? 1);
+      } else results.push({ ...r, index: at });
+    }
+    pending = answer.retryAfterSeconds !== undefined ? pending : again;
+    if (pending.length === 0) break;
+    out.write(`\nbatas catatan per menit tercapai: ${pending.length} catatan dikirim lagi dalam ${seconds} detik\n`);
+    await wait(seconds * 1000);
+  }
+  return results.sort((a, b) => a.index - b.index);
+}
+
+async function sendChunk(lines: string[], opts: ImportOptions): Promise<{ results: BatchResult[]; retryAfterSeconds?: number }> {
   const query = new URLSearchParams({ ...(opts.source ? { source: opts.source } : {}), deviceTime: new Date().toISOString(), ...(opts.posyandu ? { posyandu: opts.posyandu } : {}) });
   const res = await request(`${opts.url.replace(/\/+$/, '')}/v1/records/$batch?${query.toString()}`, {
     method: 'POST',
@@ -89,12 +123,15 @@ async function sendChunk(lines: string[], opts: ImportOptions): Promise<Array<{ 
     bodyTimeout: 120_000,
   });
   const text = await res.body.text();
+  // the key's records budget was used up before the chunk: nothing of it was read
+  if (res.statusCode === 429 && text.includes(THROTTLED)) return { results: [], retryAfterSeconds: Math.max(1, Number(res.headers['retry-after']) || 60) };
   if (res.statusCode !== 200) throw new Error(`the gateway answered ${res.statusCode}: ${text.slice(0, 300)}`);
-  return text
+  const results = text
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { index?: number; result?: string; outcome?: unknown; summary?: unknown })
-    .filter((r): r is { index: number; result: string; outcome?: unknown } => r.summary === undefined);
+    .map((l) => JSON.parse(l) as Partial<BatchResult> & { summary?: unknown })
+    .filter((r): r is BatchResult & { summary?: unknown } => r.summary === undefined);
+  return { results };
 }
 
 async function countLines(file: string): Promise<number> {

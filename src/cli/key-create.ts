@@ -12,6 +12,7 @@ export interface KeyCreateOptions {
   regency?: string;
   source?: string;
   rateLimitPerMinute?: number;
+  recordsPerMinute?: number;
 }
 
 const ROLES: Role[] = ['submitter', 'monitor', 'admin'];
@@ -37,6 +38,7 @@ export function createKey(opts: KeyCreateOptions): { key: string; entry: ApiKeyC
     role: opts.role as Role,
     ...(opts.source ? { source: opts.source } : {}),
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.recordsPerMinute ? { recordsPerMinute: opts.recordsPerMinute } : {}),
     ...(Object.keys(scope).length > 0 ? { scope } : {}),
   };
 

@@ -13,9 +13,10 @@ Usage:
   gerbang adapter test <adapter | adapter-file.json> <file> [--posyandu CODE]
                     show the canonical records an app's native record becomes, or its problems
   gerbang import <file.ndjson> [--url URL] [--key KEY] [--source APP] [--posyandu CODE] [--chunk N]
-                    send a backlog file to $batch with a progress bar; run it again to resume
+                    send a backlog file to $batch with a progress bar; run it again to resume; records the
+                    key's records budget holds back are sent again when the gateway says
   gerbang key create --id ID --role submitter|monitor|admin [--puskesmas P1,P2] [--posyandu ..] [--regency ..]
-                    [--source APP] [--rate PER_MINUTE] [--config FILE]
+                    [--source APP] [--rate PER_MINUTE] [--records PER_MINUTE] [--config FILE]
                     make an API key: prints it once, stores only its hash in the configuration file
   gerbang keys rotate-payloads
                     seal every stored payload again with the current key of security.payloadKeys
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       puskesmas: { type: 'string' },
       regency: { type: 'string' },
       rate: { type: 'string' },
+      records: { type: 'string' },
       config: { type: 'string' },
     },
   });
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
       ...(str(values.regency) ? { regency: str(values.regency) } : {}),
       ...(str(values.source) ? { source: str(values.source) } : {}),
       ...(str(values.rate) ? { rateLimitPerMinute: Number(str(values.rate)) } : {}),
+      ...(str(values.records) ? { recordsPerMinute: Number(str(values.records)) } : {}),
     });
     console.error(`key "${entry.id}" (${entry.role}) added to ${config}. It is shown once; only its hash is stored. Restart the gateway to use it.`);
     console.log(key);

@@ -66,6 +66,12 @@ const defaultHighWaterPercent = 85;
 // few $batch requests; 600 a minute per key lets that through and stops a runaway loop.
 const defaultRateLimitPerMinute = 600;
 
+// Records, per key: the request limit alone lets 600 $batch requests of 10,000 records a minute
+// through. A posyandu's backlog after weeks offline is a few thousand records; 10,000 a minute (one
+// full $batch, ~170 a second) takes it in one go, and bounds what one key can make the gateway
+// store and send to a few times what the delivery pool drains.
+const defaultRecordsPerMinute = 10_000;
+
 // Failed authentication, per client address: an app with a wrong or revoked key retries a few
 // times a minute at most, a person pasting a key a few times; 20 a minute lets those through and
 // turns key guessing (or a flood of 401s to fill the logs) into 20 tries a minute per address.
@@ -131,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
       ...defaultConnectionLimits,
       batchMaxRecords: 10_000,
       rateLimitPerMinute: defaultRateLimitPerMinute,
+      recordsPerMinute: defaultRecordsPerMinute,
       authFailuresPerMinute: defaultAuthFailuresPerMinute,
       ...withoutPlace(file.server ?? {}),
     },

@@ -108,6 +108,7 @@ export const configSchema = {
         batchMaxBytes: { type: 'integer', minimum: 1024 },
         jsonMaxDepth: { type: 'integer', minimum: 8, maximum: 1000 },
         rateLimitPerMinute: { type: 'integer', minimum: 1 },
+        recordsPerMinute: { type: 'integer', minimum: 1 },
         authFailuresPerMinute: { type: 'integer', minimum: 1 },
         connectionTimeoutMs: { type: 'integer', minimum: 1000 },
         requestTimeoutMs: { type: 'integer', minimum: 1000 },
@@ -214,6 +215,7 @@ export const configSchema = {
           role: { enum: ['submitter', 'monitor', 'admin'] },
           source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' },
           rateLimitPerMinute: { type: 'integer', minimum: 1 },
+          recordsPerMinute: { type: 'integer', minimum: 1 },
           scope: {
             type: 'object',
             additionalProperties: false,

@@ -113,6 +113,8 @@ export interface ServerConfig {
   /** how deeply objects and arrays may nest in any JSON body */
   jsonMaxDepth: number;
   rateLimitPerMinute: number;
+  /** records (a single POST, each element or line of a $batch) one key may send a minute */
+  recordsPerMinute: number;
   /** failed authentications (401) one client address may make a minute before it gets 429 */
   authFailuresPerMinute: number;
   /** connection limits: see defaultConnectionLimits in load.ts for why each is what it is */
@@ -186,6 +188,7 @@ export interface ApiKeyConfig {
   /** the app this key belongs to: its records are read with that source adapter */
   source?: string;
   rateLimitPerMinute?: number;
+  recordsPerMinute?: number;
   scope?: Scope;
 }
 

@@ -24,6 +24,7 @@ export const errorCodes = {
   'auth.forbidden': { status: 403, issueType: 'forbidden' },
   'auth.out-of-scope': { status: 403, issueType: 'forbidden' },
   'request.rate-limited': { status: 429, issueType: 'throttled' },
+  'request.too-many-records': { status: 429, issueType: 'throttled' },
   // our own dependencies
   'store.unavailable': { status: 503, issueType: 'transient' },
   'store.full': { status: 503, issueType: 'transient' },

@@ -10,6 +10,7 @@ import { AuthFailures } from './auth/auth-failures.js';
 import { installAuthentication } from './auth/authenticate.js';
 import { parseClientJson } from '../ingest/json-text.js';
 import { installErrorHandling, malformedRequest } from './errors.js';
+import { installFiniteQuery } from './finite-query.js';
 import { openApiOptions, openApiTransform } from './openapi.js';
 import { installSecurityHeaders } from './security-headers.js';
 import { adminRoutes } from './routes/admin.js';
@@ -75,6 +76,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   app.server.maxConnections = server.maxConnections;
   installErrorHandling(app);
   installSecurityHeaders(app);
+  installFiniteQuery(app);
   installAuthentication(app, services.config, opts.rateLimitRedis ? new AuthFailures(opts.rateLimitRedis, server.authFailuresPerMinute) : undefined);
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.

@@ -2,6 +2,7 @@ import type { Config } from '../config/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { AdapterRegistry } from '../records/adapters/registry.js';
 import type { BulkReplays } from '../sync/bulk-replay.js';
+import type { RecordBudget } from './auth/record-budget.js';
 import type { Ledger } from '../sync/ledger.js';
 import type { RecordSearch } from '../sync/record-search.js';
 import type { StorePressure } from '../sync/store-pressure.js';
@@ -17,6 +18,8 @@ export interface Services {
   ledger: Ledger;
   history: SubjectHistoryStore;
   pressure?: StorePressure;
+  /** records per key and minute; absent without API keys (local use: nothing to count by) */
+  budget?: RecordBudget;
   upstreams: Upstream[];
   status: SyncStatus;
   search: RecordSearch;

@@ -29,6 +29,8 @@ export interface Accepted {
   outcome: 'created' | 'new-version' | 'duplicate';
   warnings: Issue[];
   indicators: Record<string, unknown>;
+  /** where the history behind the history-derived indicators was recorded (history-shown.ts) */
+  historyFrom: string[];
 }
 
 /**
@@ -56,6 +58,7 @@ export async function acceptRecord(body: unknown, prepared: PreparedRecord, sour
       bundle: prepared.bundle,
       indicators: prepared.indicators,
       warnings: prepared.warnings,
+      historyFrom: prepared.historyFrom,
       ...(adapted ? { provenance: adapted.provenance } : {}),
       subject: history.subjectOf(body),
       posyandu: prepared.record.posyandu,
@@ -70,7 +73,7 @@ export async function acceptRecord(body: unknown, prepared: PreparedRecord, sour
 
   const memory = memoryOf(prepared.record, prepared.indicators, source);
   if (memory && result.outcome !== 'duplicate') await storeCall(() => history.remember(body, memory));
-  return { ...result, warnings: prepared.warnings, indicators: prepared.indicators };
+  return { ...result, warnings: prepared.warnings, indicators: prepared.indicators, historyFrom: prepared.historyFrom };
 }
 
 /** What a record adds to what Gerbang remembers of the person: a weighing, or a dose given, with where it was recorded. */

@@ -1,5 +1,6 @@
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import { acceptRecord, storeCall, type Accepted, type IngestDeps } from './accept-record.js';
+import { refusalShownTo } from './history-shown.js';
 import { prepareItem } from './prepare-item.js';
 import type { Adapted } from '../records/adapters/adapter.js';
 
@@ -31,7 +32,8 @@ export async function ingest(body: unknown, source: string, deps: IngestDeps, no
     const provenance = part.adapted ? { provenance: part.adapted.provenance } : {};
     const kind = part.kind === undefined ? {} : { kind: part.kind };
     if (!part.result.ok) {
-      out.push({ result: 'refused', ...kind, ...provenance, error: new GerbangError('record.invalid', part.result.issues) });
+      const issues = deps.mayWrite ? refusalShownTo(part.result.issues, part.result.historyFrom, deps.mayWrite, part.body) : part.result.issues;
+      out.push({ result: 'refused', ...kind, ...provenance, error: new GerbangError('record.invalid', issues) });
       continue;
     }
     try {

@@ -43,7 +43,7 @@ export async function prepareItem(body: unknown, source: string, ctx: PrepareCon
       continue;
     }
     const result = prepareRecord(adapted.record, source, ctx.facilities, ctx.now, await ctx.history?.(adapted.record));
-    parts.push({ ...kind, body: adapted.record, adapted, result: result.ok ? result : { ok: false, issues: withSources(result.issues, adapted) } });
+    parts.push({ ...kind, body: adapted.record, adapted, result: result.ok ? result : { ...result, issues: withSources(result.issues, adapted) } });
   }
   return parts;
 }

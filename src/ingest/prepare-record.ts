@@ -7,15 +7,19 @@ import { checkRecord } from '../records/checks.js';
 import type { SubjectHistory } from '../sync/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import { validateShape } from '../records/validate.js';
+import { historyPlaces } from './history-shown.js';
 
 export interface PreparedRecord {
   record: CanonicalRecord;
   bundle: Bundle;
   indicators: Indicators;
   warnings: Issue[];
+  /** where the history behind the history-derived indicators was recorded (history-shown.ts) */
+  historyFrom: string[];
 }
 
-export type Preparation = { ok: true; prepared: PreparedRecord } | { ok: false; issues: Issue[] };
+/** A refusal judged against history says where that history was recorded too (history-shown.ts). */
+export type Preparation = { ok: true; prepared: PreparedRecord } | { ok: false; issues: Issue[]; historyFrom?: string[] };
 
 /**
  * Everything that can be judged while the app is still connected, in order: the shape (JSON
@@ -26,14 +30,15 @@ export function prepareRecord(body: unknown, source: string, facilities: Config[
   const shape = validateShape(body);
   if (!shape.ok) return { ok: false, issues: [...shape.issues, ...factsBeyondShape(body, shape.issues, facilities, now)] };
 
-  const issues = checkRecord(shape.record, facilities, now, history, `${source}.${shape.record.recordId}`);
-  if (issues.some((i) => i.severity === 'error')) return { ok: false, issues };
+  const recordKey = `${source}.${shape.record.recordId}`;
+  const issues = checkRecord(shape.record, facilities, now, history, recordKey);
+  if (issues.some((i) => i.severity === 'error')) return { ok: false, issues, historyFrom: historyPlaces(shape.record, history, recordKey) };
 
   const { bundle, indicators } = mapRecord(shape.record, source, facilities, history, now);
 
   const violations = checkBundle(bundle);
   if (violations.length > 0) return { ok: false, issues: [...issues, ...violations.map(violationIssue)] };
-  return { ok: true, prepared: { record: shape.record, bundle, indicators, warnings: issues } };
+  return { ok: true, prepared: { record: shape.record, bundle, indicators, warnings: issues, historyFrom: historyPlaces(shape.record, history, recordKey) } };
 }
 
 export const SATUSEHAT_RULE_SYSTEM = 'https://gerbang.id/fhir/CodeSystem/satusehat-rule';

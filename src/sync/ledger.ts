@@ -36,6 +36,8 @@ export interface NewRecord {
   bundle: Bundle;
   indicators: Record<string, unknown>;
   warnings: Issue[];
+  /** where the history behind the history-derived indicators was recorded (absent: none used) */
+  historyFrom?: string[];
   /** what the app sent and the rules applied, when a source adapter read it */
   provenance?: unknown[];
   /** a hash of the person's identity: their records reach each upstream in order */
@@ -83,6 +85,8 @@ export interface StoredRecord {
   updatedAt: string;
   warnings: Issue[];
   indicators: Record<string, unknown>;
+  /** where the history behind the history-derived indicators was recorded (none for records of 0.4 and before) */
+  historyFrom: string[];
   provenance?: unknown[];
   /** the names and NIKs the record carries (none once its payload is dropped), to mask them where a key may not see them */
   people: People;
@@ -308,6 +312,7 @@ export class Ledger {
       ...this.payload.seal(r.source, r.record.recordId, { record: r.record, bundle: r.bundle, ...(r.provenance ? { provenance: r.provenance } : {}) }),
       warnings: JSON.stringify(r.warnings),
       indicators: JSON.stringify(r.indicators),
+      ...(r.historyFrom?.length ? { historyFrom: JSON.stringify(r.historyFrom) } : {}),
     };
     const [id, outcome, version, storedPosyandu] = await this.redis.gerbangAccept(
       indexKey(r.source, r.record.recordId),
@@ -343,6 +348,7 @@ export class Ledger {
       updatedAt: h.updatedAt ?? '',
       warnings: h.warnings ? (JSON.parse(h.warnings) as Issue[]) : [],
       indicators: h.indicators ? (JSON.parse(h.indicators) as Record<string, unknown>) : {},
+      historyFrom: h.historyFrom ? (JSON.parse(h.historyFrom) as string[]) : [],
       ...(opened.provenance ? { provenance: opened.provenance } : {}),
       people: peopleOf(opened.record),
       ...(h.payloadDroppedAt ? { payloadDroppedAt: h.payloadDroppedAt } : {}),

@@ -25,11 +25,12 @@ t.test('creates a scoped monitor key', async (t) => {
   const file = JSON.parse(text);
   t.same(file.apiKeys, [{ id: 'pkm-cibinong', hash: hashApiKey(key), role: 'monitor', scope: { puskesmas: ['P3201010101'] } }]);
 
-  const second = await cli(['key', 'create', '--id', 'app-sip', '--role', 'submitter', '--posyandu', '3201010001-01,3201010001-02', '--source', 'sim-posyandu'], { GERBANG_CONFIG: cfg.path });
+  const second = await cli(['key', 'create', '--id', 'app-sip', '--role', 'submitter', '--posyandu', '3201010001-01,3201010001-02', '--source', 'sim-posyandu', '--records', '2000'], { GERBANG_CONFIG: cfg.path });
   const keys = JSON.parse(readFileSync(cfg.path, 'utf8')).apiKeys;
   t.equal(keys.length, 2, 'GERBANG_CONFIG names the file too; keys are added');
   t.same(keys[1].scope, { posyandu: ['3201010001-01', '3201010001-02'] });
   t.equal(keys[1].source, 'sim-posyandu');
+  t.equal(keys[1].recordsPerMinute, 2000, '--records sets the key\'s records budget');
   t.not(second.stdout.trim(), key, 'every key is new');
 });
 

@@ -170,6 +170,82 @@ t.test('$map judges a record against history from the key\'s scope only', async 
   t.equal(gain(await call('POST', '/v1/$map', keys.submitterA, november(A1)))?.gainGrams, 400, "A's key: gain from A's own weighing only");
 });
 
+t.test('POST answers show history-derived indicators only from history the key\'s scope covers', async (t) => {
+  // A child of puskesmas B, weighed there in October and given DPT-HB-Hib 1 there in September;
+  // the family moves and puskesmas A records the next visits.
+  const child = { nik: '5271014503230021', name: 'Putri Pindah', sex: 'female', birthDate: '2023-03-05' };
+  const weighing = (recordId: string, posyandu: string, occurredAt: string, weightKg: number) => withChanges({ recordId, posyandu, occurredAt, weightKg, subject: child });
+  const baby = { nik: '5271011508250023', name: 'Bayi Pindah', sex: 'male', birthDate: '2025-08-15' };
+  const dose = (recordId: string, posyandu: string, vaccine: string, occurredAt: string) => withChanges({ recordId, posyandu, vaccine, occurredAt, subject: baby }, validImmunization);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, weighing('MOVE-B-1', B1, '2025-10-05T09:00:00+08:00', 9.4))).status, 202);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, dose('MOVE-B-2', B1, 'DPT-HB-Hib 1', '2025-09-20T09:00:00+08:00'))).status, 202);
+  const issueCodes = (outcome: any) => (outcome?.issue ?? []).map((i: any) => i.details.coding[0].code);
+
+  // A's submitter: accepted, judged against B's weighing, but the answer does not show the gain.
+  const nov = await call('POST', '/v1/records', keys.submitterA, weighing('MOVE-A-1', A1, '2025-11-05T09:30:00+07:00', 9.9));
+  t.equal(nov.status, 202);
+  t.same(nov.body.indicators.growth.weightGain, { withheld: 'history-outside-scope' }, 'the weight gain is withheld');
+  t.ok(nov.body.indicators.growth.zScores.length > 0, 'indicators from the record alone are shown');
+  const notice = nov.body.warnings.issue.find((i: any) => i.details.coding[0].code === 'record.history-outside-scope');
+  t.match(notice, { severity: 'warning' });
+  t.match(notice.details.text, /growth\.weightGain.*di luar cakupan/);
+  for (const secret of ['9.4', '2025-10-05', '"gainGrams"', '"minimumGrams"']) t.notOk(nov.text.includes(secret), `the answer holds no ${secret}`);
+  // The Bundle and the stored record still use the whole history; a key without a scope sees it.
+  t.equal((await call('GET', `/v1/records/${nov.body.id}`, keys.national)).body.indicators.growth.weightGain.gainGrams, 500, 'the gain was computed from the whole history');
+  const readByA = await call('GET', `/v1/records/${nov.body.id}`, keys.monitorA);
+  t.same(readByA.body.indicators.growth.weightGain, { withheld: 'history-outside-scope' }, 'reading the record back, A still does not see it');
+
+  // December at A: the gain now rests on A's own November weighing, so A sees it.
+  const dec = await call('POST', '/v1/records', keys.submitterA, weighing('MOVE-A-2', A1, '2025-12-05T09:30:00+07:00', 10.3));
+  t.equal(dec.body.indicators.growth.weightGain.gainGrams, 400, "gain from A's own weighing is shown");
+  t.notOk(issueCodes(dec.body.warnings).includes('record.history-outside-scope'));
+
+  // A dose named without its number: dose 2 because of B's dose 1, which A does not hear of.
+  const pentabio = await call('POST', '/v1/records', keys.submitterA, dose('MOVE-A-3', A1, 'Pentabio', '2025-11-05T08:30:00+07:00'));
+  t.equal(pentabio.status, 202);
+  t.match(pentabio.body.indicators.immunization, { antigen: 'dpt-hb-hib', doseFrom: 'history', dose: { withheld: 'history-outside-scope' }, status: { withheld: 'history-outside-scope' } });
+  t.notOk(issueCodes(pentabio.body.warnings).includes('vaccine.dose-from-history'), 'the warning quoting B\'s dose is left out');
+  t.ok(issueCodes(pentabio.body.warnings).includes('record.history-outside-scope'));
+  t.notOk(pentabio.text.includes('2025-09-20'), "B's dose date is nowhere");
+  t.equal((await call('GET', `/v1/records/${pentabio.body.id}`, keys.national)).body.indicators.immunization.dose, 2, 'sent as dose 2');
+
+  // In a $batch, the same rule for each record's warnings.
+  const batch = await fetch(`${gw.url}/v1/records/$batch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.submitterA}`, 'content-type': 'application/x-ndjson' },
+    body: `${JSON.stringify(dose('MOVE-A-4', A1, 'Pentabio', '2025-11-06T08:30:00+07:00'))}\n`,
+  });
+  const [line, summary] = (await batch.text()).trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(line.result, 'accepted');
+  t.notOk(issueCodes(line.warnings).includes('vaccine.dose-from-history'));
+  t.ok(issueCodes(line.warnings).includes('record.history-outside-scope'));
+  t.notOk(JSON.stringify(line).includes('2025-09-20'));
+  t.ok(summary.summary, 'the answer ends with its summary');
+
+  // A refusal stands for everyone, but its choices do not tell A which doses B gave.
+  const late = { ...baby, nik: '5271011508250041', name: 'Bayi Lain' };
+  const lateDose = (recordId: string, posyandu: string, vaccine: string, occurredAt: string) => withChanges({ recordId, posyandu, vaccine, occurredAt, subject: late }, validImmunization);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-1', B1, 'DPT-HB-Hib 1', '2025-10-20T09:00:00+08:00'))).status, 202);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-2', B1, 'DPT-HB-Hib 2', '2025-11-20T09:00:00+08:00'))).status, 202);
+  const choices = (res: Awaited<ReturnType<typeof call>>) => res.body?.issue?.find((i: any) => i.details.coding[0].code === 'vaccine.dose-missing')?.details.text;
+  const refusedA = await call('POST', '/v1/records', keys.submitterA, lateDose('LATE-A-1', A1, 'Pentabio', '2025-11-10T08:30:00+07:00'));
+  t.equal(refusedA.status, 422);
+  const refusedB = await call('POST', '/v1/records', keys.submitterB, lateDose('LATE-B-3', B1, 'Pentabio', '2025-11-10T08:30:00+08:00'));
+  t.equal(refusedB.status, 422);
+  const unseen = { ...late, nik: '3201011508250049' };
+  const never = await call('POST', '/v1/records', keys.submitterA, withChanges({ recordId: 'LATE-A-2', posyandu: A1, vaccine: 'Pentabio', occurredAt: '2025-11-10T08:30:00+07:00', subject: unseen }, validImmunization));
+  t.not(choices(refusedB), choices(refusedA), "B's key hears the doses left after B's");
+  t.equal(choices(refusedA), choices(never), "A's key hears every dose, as for a child Gerbang never saw");
+
+  // B's own key sees the indicators of its own history (another child of B's, whose doses are all B's).
+  const ownBaby = { ...baby, nik: '5271011508250031', name: 'Bayi Tetap' };
+  const ownDose = (recordId: string, vaccine: string, occurredAt: string) => withChanges({ recordId, posyandu: B1, vaccine, occurredAt, subject: ownBaby }, validImmunization);
+  t.equal((await call('POST', '/v1/records', keys.submitterB, ownDose('STAY-B-1', 'DPT-HB-Hib 1', '2025-09-20T09:00:00+08:00'))).status, 202);
+  const own = await call('POST', '/v1/records', keys.submitterB, ownDose('STAY-B-2', 'Pentabio', '2025-11-05T08:30:00+08:00'));
+  t.match(own.body.indicators.immunization, { dose: 2, doseFrom: 'history' });
+  t.ok(issueCodes(own.body.warnings).includes('vaccine.dose-from-history'));
+});
+
 t.test('a record belongs to its place: another posyandu cannot take over its (source, recordId)', async (t) => {
   const mine = withChanges({ recordId: 'PLACE-1', posyandu: A1 });
   const first = await call('POST', '/v1/records', keys.submitterA, mine);

@@ -29,6 +29,7 @@ export interface Caller {
   source: string | undefined;
   scope: ScopeCheck;
   rateLimitPerMinute: number | undefined;
+  recordsPerMinute: number | undefined;
 }
 
 declare module 'fastify' {
@@ -48,11 +49,11 @@ declare module 'fastify' {
 export function installAuthentication(app: FastifyInstance, config: Config, failures?: AuthFailures): void {
   const local: Caller | undefined =
     config.apiKeys.length === 0
-      ? { keyId: 'local', role: 'admin', source: undefined, scope: new ScopeCheck(undefined, config.facilities), rateLimitPerMinute: undefined }
+      ? { keyId: 'local', role: 'admin', source: undefined, scope: new ScopeCheck(undefined, config.facilities), rateLimitPerMinute: undefined, recordsPerMinute: undefined }
       : undefined;
   const callers = new Map<string, Caller>();
   for (const k of config.apiKeys) {
-    callers.set(k.hash, { keyId: k.id, role: k.role, source: k.source, scope: new ScopeCheck(k.scope, config.facilities), rateLimitPerMinute: k.rateLimitPerMinute });
+    callers.set(k.hash, { keyId: k.id, role: k.role, source: k.source, scope: new ScopeCheck(k.scope, config.facilities), rateLimitPerMinute: k.rateLimitPerMinute, recordsPerMinute: k.recordsPerMinute });
   }
 
   app.decorateRequest('caller', undefined);

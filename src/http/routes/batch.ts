@@ -3,10 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
+import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import { logRepeated } from '../../log/logger.js';
 import { identityOf } from '../../sync/subject-history.js';
 import { callerOf } from '../auth/authenticate.js';
+import { BudgetDraw, overBudget } from '../auth/record-budget.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import { refusedPart } from '../refused-part.js';
@@ -55,7 +57,7 @@ interface BatchQuery {
   deviceTime?: string;
 }
 
-function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: FastifyReply, services: Services) {
+async function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: FastifyReply, services: Services) {
   const caller = callerOf(req);
   const source = sourceOf(req, caller);
   const deps = { ...services, mayWrite: (p: string) => caller.scope.coversPosyandu(p) };
@@ -68,6 +70,9 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
   if (declared > limits.requestMaxBytes) {
     throw new GerbangError('request.too-large', [{ key: 'batch.declared-too-large', severity: 'error', params: { limit: limits.requestMaxBytes } }]);
   }
+  // A key whose records-per-minute budget is used up is refused before a record is read.
+  const draw = services.budget ? new BudgetDraw(services.budget, caller) : undefined;
+  if (draw && !(await draw.start())) throw overBudget(draw.limit, draw.retryAfterSeconds);
   const body = req.body as Readable;
   const out = new PassThrough();
   const write = ndjson ? ndjsonWriter(out) : jsonWriter(out);
@@ -99,6 +104,12 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
           break;
         }
         const at = index;
+        if (draw && !(await draw.admit())) {
+          // beyond the budget: refused alone, unread, and the batch's tail from here on
+          for (const done of await inOrder.add(`budget.${at}`, async () => overBudgetLine(at, draw))) emit(done);
+          index += 1;
+          continue;
+        }
         for (const done of await inOrder.add(childOf(item), () => one(item, at, now, occurred))) emit(done);
         index += 1;
       }
@@ -111,6 +122,7 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       } else throw err;
     }
     for (const done of await inOrder.drain()) emit(done);
+    await draw?.finish();
     // What is left of the body is not read: the connection is closed once the answer is out.
     if (!body.readableEnded) closeWhenAnswered(req, reply);
     write.end({
@@ -120,8 +132,20 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       ...(tooLarge
         ? { truncatedAtBytes: tooLarge.limit, outcome: toOperationOutcome([{ key: 'batch.request-too-large', severity: 'error', params: { limit: tooLarge.limit, received: index } }], lang) }
         : {}),
+      ...(draw && draw.refused > 0 ? overBudgetSummary(draw) : {}),
       ...clockWarnings(req.query.deviceTime, now, occurred, lang),
     });
+  }
+
+  function overBudgetLine(index: number, d: BudgetDraw) {
+    const err = overBudget(d.limit, d.retryAfterSeconds);
+    return { index, result: 'refused', code: err.code, retryAfterSeconds: d.retryAfterSeconds, outcome: toOperationOutcome(err.issues, lang) };
+  }
+
+  /** Said in the summary as well, where an app that resends looks first; a truncation's outcome, if any, stays. */
+  function overBudgetSummary(d: BudgetDraw) {
+    const issue = { key: 'batch.over-record-budget', severity: 'error' as const, params: { limit: d.limit, refused: d.refused, seconds: d.retryAfterSeconds } };
+    return { overBudget: d.refused, retryAfterSeconds: d.retryAfterSeconds, budgetOutcome: toOperationOutcome([issue], lang) };
   }
 
   async function one(item: BatchItem, index: number, now: Date, occurred: number[]) {
@@ -136,7 +160,9 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
           return refusedPart(r, lang);
         }
         services.metrics.recordAccepted(r.kind, r.outcome);
-        return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}) };
+        // warnings that quote the history only from history the caller's scope covers (history-shown.ts)
+        const { warnings } = shownTo(r, r.historyFrom, deps.mayWrite);
+        return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(warnings.length > 0 ? { warnings: toOperationOutcome(warnings, lang) } : {}) };
       });
       // An item some of whose records went in is accepted; its refused records are listed with the others.
       const result = records.every((r) => r.result === 'refused' || r.outcome === 'duplicate') ? 'duplicate' : 'accepted';

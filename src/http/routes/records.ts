@@ -3,6 +3,7 @@ import { GerbangError } from '../../errors/gerbang-error.js';
 import { mayShowIdentity, outOfScope } from '../auth/authenticate.js';
 import { maskIdentity } from '../../log/identity-mask.js';
 import { pickLanguage } from '../../errors/messages.js';
+import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
 import { REPLAYABLE, UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
@@ -36,6 +37,9 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       const source = sourceOf(req, caller);
       const { posyandu } = req.query;
       const lang = pickLanguage(req.headers['accept-language']);
+      const covers = (p: string) => caller.scope.coversPosyandu(p);
+      // one record from the key's records-per-minute budget (a native row counts as one, like a batch line)
+      await services.budget?.admitOne(caller);
       // ?source=<adapter>: the app's native JSON, read by its adapter into canonical records.
       let ingested;
       try {
@@ -53,6 +57,8 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
           continue;
         }
         services.metrics.recordAccepted(accepted.kind, accepted.outcome);
+        // history-derived indicators only from history the caller's scope covers (history-shown.ts)
+        const { indicators, warnings } = shownTo(accepted, accepted.historyFrom, covers);
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
         results.push({
@@ -61,9 +67,9 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
           version: accepted.version,
           outcome: accepted.outcome,
           links: { self: `/v1/records/${accepted.id}` },
-          indicators: accepted.indicators,
+          indicators,
           ...(accepted.provenance ? { kind: accepted.kind, provenance: accepted.provenance } : {}),
-          ...(accepted.warnings.length > 0 ? { warnings: toOperationOutcome(accepted.warnings, lang) } : {}),
+          ...(warnings.length > 0 ? { warnings: toOperationOutcome(warnings, lang) } : {}),
         });
       }
       const first = results.find((r) => 'links' in r);
@@ -80,7 +86,7 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       const caller = callerOf(req);
       const stored = await readInScope(services, caller, req.params.id);
       if (stored.payloadUnreadable) req.log.warn({ recordId: stored.id, payloadKey: stored.payloadUnreadable.keyId, reason: stored.payloadUnreadable.reason }, 'stored payload cannot be read with the configured security.payloadKeys');
-      return present(stored, mayShowIdentity(caller));
+      return present(stored, mayShowIdentity(caller), (p) => caller.scope.coversPosyandu(p));
     },
   );
 
@@ -181,7 +187,7 @@ async function readInScope(services: Services, caller: Caller, id: string): Prom
 }
 
 /** A stored record as a key sees it: without the right to see identity, upstream words and provenance are masked. */
-function present(r: StoredRecord, showIdentity: boolean) {
+function present(r: StoredRecord, showIdentity: boolean, covers: (posyandu: string) => boolean) {
   const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, r.people));
   return {
     id: r.id,
@@ -196,7 +202,7 @@ function present(r: StoredRecord, showIdentity: boolean) {
     ...(r.payloadDroppedAt ? { payloadDroppedAt: r.payloadDroppedAt } : {}),
     ...(r.payloadUnreadable ? { payloadUnreadable: r.payloadUnreadable } : {}),
     status: overallState(r),
-    indicators: r.indicators,
+    indicators: shownTo({ indicators: r.indicators, warnings: [] }, r.historyFrom, covers).indicators,
     ...(r.provenance ? { provenance: hide(r.provenance) } : {}),
     upstreams: Object.fromEntries(Object.entries(r.upstreams).map(([u, s]) => [u, { ...s, ...(s.lastError ? { lastError: hide(s.lastError) } : {}), ...(s.outcome !== undefined ? { outcome: hide(s.outcome) } : {}) }])),
     links: { self: `/v1/records/${r.id}` },
