@@ -7,7 +7,9 @@ import { buildApp } from './http/app.js';
 import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { recordSchemas } from './records/schemas/index.js';
 import { BulkReplays } from './sync/bulk-replay.js';
+import { deliveryGauges } from './sync/delivery-gauges.js';
 import { Dispatcher } from './sync/dispatcher.js';
 import { Ledger } from './sync/ledger.js';
 import { DeliveryQueues } from './sync/queues.js';
@@ -84,7 +86,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger });
   dispatcher.start();
 
-  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames });
+  const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges(producer, queues) });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const upstreams: Upstream[] = config.upstreams.map((u) =>

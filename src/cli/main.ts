@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
-import { MappingDataError } from '../fhir/mapping-data-error.js';
+import { MappingDataError } from '../tables/mapping-data-error.js';
 import { RedisNotInstalledError } from '../runtime/private-redis.js';
 
 const usage = `gerbang: FHIR gateway from posyandu apps to SATUSEHAT

@@ -1,9 +1,10 @@
 import type { Address, Condition, Encounter, EpisodeOfCare, Identifier, Location, Organization, Patient, Practitioner, Reference } from '@medplum/fhirtypes';
 import type { Posyandu, Puskesmas } from '../config/types.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { completedMonths, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 import { diagnosisTable, fhirCommon, identifierSystem } from './terminology.js';
 import { recordTime, visitPeriod, type Clock, type VisitPeriod } from './visit-time.js';
 

@@ -5,10 +5,11 @@ import type { Config } from '../config/types.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { checkAnthropometry } from './check-anthropometry.js';
 import { nikDisagreements, parseNik } from './nik.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import { givenByHealthWorker, resolveDose } from './vaccine-dose.js';
 import type { CanonicalRecord } from './schemas/index.js';
-import { completedMonths, daysBetween, localDate, toInstant } from './time.js';
+import { localDate, toInstant } from './time.js';
+import { completedMonths, daysBetween } from '../indicators/calendar-age.js';
 
 // Checks a structurally valid record against facts: the facility registry, NIK structure, dates,
 // and plausible values. Errors refuse the record; warnings travel with the 202.

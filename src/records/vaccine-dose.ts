@@ -1,5 +1,5 @@
 import { schedule } from '../indicators/immunization-schedule.js';
-import type { DoseHistory } from '../sync/subject-history.js';
+import type { DoseHistory } from '../indicators/subject-history.js';
 import type { ImmunizationRecord } from './schemas/immunization.js';
 import { localDate } from './time.js';
 import { readVaccine, type Antigen } from './vaccine-name.js';

@@ -1,38 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { readMapping } from '../fhir/terminology.js';
+import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
+import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
 // the identity (NIK, or the mother's NIK + birth date + birth order): NIKs are few enough (region,
 // birth date, a 4-digit serial) that a plain hash is reversed by trying them all in seconds; without
 // the secret, a copy of the store does not say whose history a key is.
-
-/** Where an entry was recorded: the posyandu of the record it came from (absent in entries kept before places were). */
-export interface Placed {
-  posyandu?: string;
-}
-
-/** Doses received through Gerbang, by "antigen.dose". */
-export type DoseHistory = Record<string, { date: string; recordKey: string } & Placed>;
-
-export interface SubjectHistory {
-  weighings?: WeighingHistory;
-  doses?: DoseHistory;
-}
-
-/**
- * The part of a history recorded at the posyandu `covers` allows. An entry without a place (kept
- * before entries had one) cannot be placed, so it is left out too.
- */
-export function historyWithin(history: SubjectHistory, covers: (posyandu: string) => boolean): SubjectHistory {
-  const keep = <E extends Placed>(entries: Record<string, E> | undefined) =>
-    entries && Object.fromEntries(Object.entries(entries).filter(([, e]) => typeof e.posyandu === 'string' && covers(e.posyandu)));
-  const weighings = keep(history.weighings as Record<string, WeighingHistory[string] & Placed> | undefined);
-  const doses = keep(history.doses);
-  return { ...(weighings ? { weighings } : {}), ...(doses ? { doses } : {}) };
-}
 
 interface HistoryRetention {
   weighingMonthsKept: number;

@@ -1,7 +1,7 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { readMapping } from '../fhir/terminology.js';
-import type { PushOutcome } from '../sync/retry-policy.js';
-import type { WrittenResource } from '../sync/states.js';
+import { readMapping } from '../tables/read-table.js';
+import type { PushOutcome } from './upstream.js';
+import type { WrittenResource } from './upstream.js';
 
 // A new version of a record corrects what its earlier version wrote upstream. The resources both
 // versions have are updated in place (same ids); the ones the new version no longer has are not

@@ -1,7 +1,7 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
-import type { WrittenResource } from '../sync/states.js';
+import type { WrittenResource } from './upstream.js';
 import { badAnswer, deadline, httpOutcome, networkCode, readAnswer, transactionAnswerProblem, transportOutcome, type AnswerLimits } from './http-answer.js';
 import { SUPERSEDED, droppedBy, withdrawn } from './corrections.js';
 import type { PushContext, PushResult, Upstream } from './upstream.js';

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 import { errors as undiciErrors } from 'undici';
-import type { PushOutcome } from '../sync/retry-policy.js';
+import type { PushOutcome } from './upstream.js';
 
 // Reading what an upstream answered, the same way for every HTTP upstream kind. No upstream is
 // trusted to end its answer: every call has a deadline for the whole exchange and a size cap.

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
-import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
+import type { UpstreamStatus } from '../../src/sync/states.js';
+import type { WrittenResource } from '../../src/upstream/upstream.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
 

@@ -4,9 +4,9 @@ import { Ajv } from 'ajv';
 import { mappingsDir } from '../../config/paths.js';
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
+import { MappingDataError } from '../../tables/mapping-data-error.js';
 import { parseNik } from '../nik.js';
-import { completedMonths } from '../time.js';
+import { completedMonths } from '../../indicators/calendar-age.js';
 import { readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data

@@ -2,7 +2,7 @@ import type { Bundle, Encounter, EpisodeOfCare, Patient, Practitioner, Resource 
 import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
-import type { WrittenResource } from '../../sync/states.js';
+import type { WrittenResource } from '../upstream.js';
 import { writtenResources } from '../fhir-upstream.js';
 import { SUPERSEDED, droppedBy, heldEntries, withdrawn } from '../corrections.js';
 import type { PushContext, PushResult, Upstream } from '../upstream.js';
@@ -13,7 +13,7 @@ import { findActiveEpisode, findAllByIdentifier, findByIdentifier } from './exis
 import { IdentityCache } from './identity-cache.js';
 import { badAnswer, httpOutcome, isTransportError, transactionAnswerProblem, transportOutcome, type AnswerLimits } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
-import type { PushOutcome } from '../../sync/retry-policy.js';
+import type { PushOutcome } from '../upstream.js';
 import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
 import { ResendMarker } from './resend-marker.js';
