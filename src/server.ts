@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
+import { loadTables } from './roles/tables.js';
 import { buildApp } from './http/app.js';
 import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
 import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
@@ -74,6 +75,7 @@ function workerConnection(url: string, logger: Logger): Redis {
  */
 export async function start(config: Config, logger: Logger, mode: 'serve' | 'worker' = 'serve'): Promise<Running> {
   logStartup(config, logger, mode);
+  const tables = loadTables();
   protectFiles(config);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
   const upstreamNames = config.upstreams.map((u) => u.name);
@@ -119,7 +121,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), tables.historyRetention), pressure, upstreams, status: new SyncStatus(producer, config, tables.syncHealth), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

@@ -28,3 +28,12 @@ export function checkCoding(c: unknown, at: string, fail: Fail): void {
   if (!coding || typeof coding.system !== 'string' || !/^(https?:|urn:)/.test(coding.system)) fail(`${at}.system`, 'must be a URI');
   if (typeof coding.code !== 'string' || coding.code.length === 0) fail(`${at}.code`, 'must be a non-empty string');
 }
+
+/** A loaded table made read-only all the way down: code that uses it cannot change it for the next record. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
