@@ -16,7 +16,7 @@ export const UPSTREAM_STATES: readonly UpstreamState[] = ['queued', 'sending', '
 export const REPLAYABLE: readonly UpstreamState[] = ['failed', 'waiting-identity'];
 
 export interface UpstreamError {
-  /** stable code, e.g. upstream.http-503, upstream.timeout, upstream.network */
+  /** a delivery code (deliveryCodes in src/errors/codes.ts), e.g. upstream.http-503, upstream.timeout */
   code: string;
   /** words for a person; never holds the payload */
   message: string;

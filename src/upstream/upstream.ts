@@ -1,4 +1,5 @@
 import type { Bundle } from '@medplum/fhirtypes';
+import type { DeliveryCodeName } from '../errors/codes.js';
 
 /** How one push ended, as the upstream code reads the answer; sync/retry-policy.ts decides what follows. */
 export type PushOutcome =
@@ -12,7 +13,7 @@ export type PushOutcome =
    * Gerbang stopped before the upstream saw the Bundle: no credentials for the puskesmas
    * (permanent), or no token during the platform's penalty (transient, with its wait in seconds).
    */
-  | { kind: 'not-sent'; code: string; message: string; transient: boolean; retryAfter?: string };
+  | { kind: 'not-sent'; code: DeliveryCodeName; message: string; transient: boolean; retryAfter?: string };
 
 export interface WrittenResource {
   /** the entry's fullUrl in the Bundle we sent (urn:uuid:…) */

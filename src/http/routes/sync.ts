@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { deliveryCodeInfo } from '../../errors/codes.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
-import { hasMessage, message, pickLanguage, type Language } from '../../errors/messages.js';
+import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { recordSchemas } from '../../records/schemas/index.js';
 import { UPSTREAM_STATES } from '../../sync/states.js';
 import type { FailureItem } from '../../sync/record-search.js';
@@ -110,7 +111,7 @@ export function failureFilter(services: Services, caller: Caller, q: Omit<Failur
 function withWords(item: FailureItem, lang: Language) {
   const r = item.reason;
   // A reason with words of its own (a setting to complete, say) is told as such; others by category.
-  const key = hasMessage(`reason.${r.code}`) ? `reason.${r.code}` : `reason.${r.category}`;
+  const key = deliveryCodeInfo(r.code)?.ownWords ? `reason.${r.code}` : `reason.${r.category}`;
   const text = message(key, lang, { code: r.code, detail: r.detail ?? r.code });
   return { ...item, reason: { ...r, text } };
 }
