@@ -102,9 +102,9 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Mapping data and profiles are loaded (and checked) by importing the modules that use them.
-  const { start } = await import('../server.js');
-  const running = await start(config, logger, command);
+  // Mapping data and profiles are loaded (and checked) by importing the modules that use them; the
+  // tables the roles hand down are read when the role starts.
+  const running = command === 'worker' ? await (await import('../roles/work.js')).work(config, logger) : await (await import('../roles/serve.js')).serve(config, logger);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'stopping');

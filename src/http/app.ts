@@ -25,7 +25,7 @@ import type { Services } from './services.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The HTTP application, without listening: the process (server.ts) and tests both build it. */
+/** The HTTP application, without listening: `gerbang serve` (src/roles/serve.ts) and tests both build it. */
 export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
   const server = services.config.server;
   const app = Fastify({

@@ -2,32 +2,52 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from './config/types.js';
-import { loadTables } from './roles/tables.js';
-import { buildApp } from './http/app.js';
-import { closeDirectory, privateUmask, secretIn } from './runtime/data-dir.js';
-import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js';
-import { GatewayMetrics } from './metrics/metrics.js';
-import { recordSchemas } from './records/schemas/index.js';
-import { BulkReplays } from './sync/bulk-replay.js';
-import { deliveryGauges } from './sync/delivery-gauges.js';
-import { Dispatcher } from './sync/dispatcher.js';
-import { Ledger } from './sync/ledger.js';
-import { DeliveryQueues } from './sync/queues.js';
-import { RecordSearch } from './sync/record-search.js';
-import { RetentionSweeper } from './sync/retention.js';
-import { StorePressure } from './sync/store-pressure.js';
-import { SubjectHistoryStore } from './sync/subject-history.js';
-import { SyncStatus } from './sync/sync-status.js';
-import { DeliveryWorkers } from './sync/worker.js';
-import { createUpstream } from './upstream/create-upstream.js';
-import type { Upstream } from './upstream/upstream.js';
+import type { Config } from '../config/types.js';
+import { GatewayMetrics } from '../metrics/metrics.js';
+import { recordSchemas } from '../records/schemas/index.js';
+import { closeDirectory, privateUmask } from '../runtime/data-dir.js';
+import { startPrivateRedis, type PrivateRedis } from '../runtime/private-redis.js';
+import { BulkReplays } from '../sync/bulk-replay.js';
+import { deliveryGauges } from '../sync/delivery-gauges.js';
+import { Dispatcher } from '../sync/dispatcher.js';
+import { Ledger } from '../sync/ledger.js';
+import { DeliveryQueues } from '../sync/queues.js';
+import { RecordSearch } from '../sync/record-search.js';
+import { RetentionSweeper } from '../sync/retention.js';
+import { StorePressure } from '../sync/store-pressure.js';
+import { DeliveryWorkers } from '../sync/worker.js';
+import { createUpstream } from '../upstream/create-upstream.js';
+import type { Upstream } from '../upstream/upstream.js';
+import { loadTables, type Tables } from './tables.js';
+
+// What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
+// dispatcher, the upstreams and the metrics. Each role adds its own part and closes what it made.
 
 export interface Running {
   app: FastifyInstance | undefined;
   url: string | undefined;
   redisUrl: string;
   close(): Promise<void>;
+}
+
+export interface Parts {
+  config: Config;
+  logger: Logger;
+  tables: Tables;
+  redisUrl: string;
+  privateRedis: PrivateRedis | undefined;
+  /** commands of requests: fail fast when Redis is away */
+  producer: Redis;
+  /** the token and identity caches: wait out a Redis restart */
+  upstreamRedis: Redis;
+  ledger: Ledger;
+  queues: DeliveryQueues;
+  dispatcher: Dispatcher;
+  metrics: GatewayMetrics;
+  upstreams: Upstream[];
+  pressure: StorePressure;
+  search: RecordSearch;
+  replays: BulkReplays;
 }
 
 /** Redis for this process: the one REDIS_URL names, or a private redis-server under the data dir. */
@@ -63,18 +83,15 @@ async function untilReady(redis: Redis, url: string): Promise<void> {
   });
 }
 
-function workerConnection(url: string, logger: Logger): Redis {
+export function workerConnection(url: string, logger: Logger): Redis {
   const r = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
   r.on('error', (err) => logger.debug({ err }, 'redis (worker) connection error'));
   return r;
 }
 
-/**
- * Starts the gateway: HTTP ingest, and the delivery worker unless it runs in its own processes.
- * `mode: 'worker'` starts only the worker (`gerbang worker`).
- */
-export async function start(config: Config, logger: Logger, mode: 'serve' | 'worker' = 'serve'): Promise<Running> {
-  logStartup(config, logger, mode);
+/** The parts every role needs, started: a broken table or an unreachable Redis stops the process here. */
+export async function compose(config: Config, logger: Logger, role: 'serve' | 'worker'): Promise<Parts> {
+  logStartup(config, logger, role);
   const tables = loadTables();
   protectFiles(config);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
@@ -97,53 +114,59 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   const search = new RecordSearch(producer);
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
+  return { config, logger, tables, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
+}
 
-  let workers: DeliveryWorkers | undefined;
-  let workerRedis: Redis | undefined;
-  let retention: RetentionSweeper | undefined;
-  if (mode === 'worker' || config.delivery.runWorker) {
-    workerRedis = workerConnection(redisUrl, logger);
-    workers = new DeliveryWorkers({
-      connection: workerRedis,
-      ledger: new Ledger(workerRedis),
-      upstreams,
-      upstreamConfigs: config.upstreams,
-      delivery: config.delivery,
-      logger,
-      metrics,
-    });
-    workers.start();
-    replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure });
-    retention.start();
-  }
+export interface Delivery {
+  /** finishes the pushes in flight and stops the sweep */
+  stop(): Promise<void>;
+  /** after the replays are closed too */
+  disconnect(): void;
+}
 
-  let app: FastifyInstance | undefined;
-  let url: string | undefined;
-  if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), tables.historyRetention), pressure, upstreams, status: new SyncStatus(producer, config, tables.syncHealth), search, replays, metrics };
-    app = buildApp(services, logger, { rateLimitRedis: producer });
-    url = await app.listen({ host: config.server.host, port: config.server.port });
-  }
+/** The delivery side: the workers that push, the bulk replays, and the retention sweep. */
+export function startDelivery(parts: Parts): Delivery {
+  const { config, logger } = parts;
+  const workerRedis = workerConnection(parts.redisUrl, logger);
+  const workers = new DeliveryWorkers({
+    connection: workerRedis,
+    ledger: new Ledger(workerRedis),
+    upstreams: parts.upstreams,
+    upstreamConfigs: config.upstreams,
+    delivery: config.delivery,
+    logger,
+    metrics: parts.metrics,
+  });
+  workers.start();
+  parts.replays.startWorker(workerRedis);
+  const retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure: parts.pressure });
+  retention.start();
+  return {
+    async stop() {
+      await workers.close(); // finish the pushes in flight
+      await retention.close();
+    },
+    disconnect: () => workerRedis.disconnect(),
+  };
+}
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      await app?.close(); // stop taking records, finish the requests in flight
-      await dispatcher.close(); // the inbox keeps what is not yet a job
-      await workers?.close(); // finish the pushes in flight
-      await retention?.close();
-      await replays.close();
-      await queues.close();
-      await Promise.all(upstreams.map((u) => u.close()));
-      producer.disconnect();
-      upstreamRedis.disconnect();
-      workerRedis?.disconnect();
-      // Only the serving gateway owns a private Redis; `gerbang worker` processes share it.
-      if (mode === 'serve') await privateRedis?.stop();
-      logger.info('stopped');
-    })());
-  return { app, url, redisUrl, close };
+/**
+ * Closes the shared parts, after the role has stopped taking records (`before`) and `delivery`
+ * has finished its pushes. Only the serving gateway owns a private Redis; `gerbang worker`
+ * processes share it.
+ */
+export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateRedis: boolean }): Promise<void> {
+  await steps.before?.();
+  await parts.dispatcher.close(); // the inbox keeps what is not yet a job
+  await steps.delivery?.stop();
+  await parts.replays.close();
+  await parts.queues.close();
+  await Promise.all(parts.upstreams.map((u) => u.close()));
+  parts.producer.disconnect();
+  parts.upstreamRedis.disconnect();
+  steps.delivery?.disconnect();
+  if (steps.stopPrivateRedis) await parts.privateRedis?.stop();
+  parts.logger.info('stopped');
 }
 
 /** The data directory and the outbox directories: this user's only, now and for what is written later. */
