@@ -19,6 +19,7 @@ import { mapRoutes } from './routes/map.js';
 import { meRoutes } from './routes/me.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { recordRoutes } from './routes/records.js';
+import { replayRoutes } from './routes/replay.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { syncRoutes } from './routes/sync.js';
 import type { Services } from './services.js';
@@ -86,6 +87,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
     metricsRoutes(api, services);
     schemaRoutes(api);
     recordRoutes(api, services);
+    replayRoutes(api, services);
     batchRoutes(api, services);
     mapRoutes(api, services);
     syncRoutes(api, services);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mappingsDir } from '../config/paths.js';
 
-// NIK layout (design.md): digits 1-6 region (province, regency, district), 7-12 birth date DDMMYY
+// NIK layout (Dukcapil's): digits 1-6 region (province, regency, district), 7-12 birth date DDMMYY
 // with 40 added to the day for women, 13-16 a serial from 0001.
 
 export type NikProblem = 'not-16-digits' | 'province' | 'region' | 'birth-date' | 'serial';

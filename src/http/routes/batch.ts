@@ -131,11 +131,7 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
     try {
       const records = await ingest(item.value, source, deps, now, req.query.posyandu);
       const all = records.map((r) => {
-        if (r.result === 'refused') {
-          services.metrics.recordRefused(r.kind, r.error.code);
-          return refusedPart(r, lang);
-        }
-        services.metrics.recordAccepted(r.kind, r.outcome);
+        if (r.result === 'refused') return refusedPart(r, lang);
         return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(r.warnings.length > 0 ? { warnings: toOperationOutcome(r.warnings, lang) } : {}) };
       });
       // An item some of whose records went in is accepted; its refused records are listed with the others.
@@ -145,7 +141,8 @@ function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, reply: Fa
       // A bug refuses its record alone (logged as one); the rest of the batch goes on.
       if (!(caught instanceof GerbangError)) logRepeated(req.log, 'error', 'batch', caught, { index }, 'unexpected error in a batch record');
       const err = caught instanceof GerbangError ? caught : new GerbangError('internal');
-      services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
+      // ingest() counted a refusal it gave; a bug is counted here
+      if (!(caught instanceof GerbangError)) services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
       if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, { index }, 'store unavailable at ingest');
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }

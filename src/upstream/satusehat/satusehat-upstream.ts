@@ -52,7 +52,7 @@ const DUPLICATE_ROUNDS = 2;
 /**
  * SATUSEHAT (Kemenkes) as an upstream. The Bundle Gerbang stores is written for any FHIR server;
  * this upstream resolves the people and places SATUSEHAT owns, rewrites the Bundle into the plain
- * POST transaction SATUSEHAT accepts (reference satusehat.md §8), and makes up for the missing
+ * POST transaction SATUSEHAT accepts (no conditional references, no ifNoneExist), and makes up for the missing
  * conditional create by looking resources up by identifier whenever they may already be there.
  * A correction (a later version of a record) replaces what SATUSEHAT holds with `PUT {Type}/{id}`
  * and withdraws what the new version no longer has (corrections.ts).
