@@ -5,6 +5,7 @@ import { mappingsDir } from '../../config/paths.js';
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
 import { MappingDataError } from '../../tables/mapping-data-error.js';
+import { readMapping } from '../../tables/read-table.js';
 import { parseNik } from '../nik.js';
 import { completedMonths } from '../../indicators/calendar-age.js';
 import { readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read } from './values.js';
@@ -107,7 +108,10 @@ const adapterFileSchema = {
 
 const validateFile = new Ajv({ allErrors: true, strict: false }).compile(adapterFileSchema);
 const adaptersDir = join(mappingsDir, 'adapters');
-const common = JSON.parse(readFileSync(join(adaptersDir, '_common.json'), 'utf8')) as { valueMaps: Record<string, Record<string, unknown>> };
+const common = readMapping<{ valueMaps: Record<string, Record<string, unknown>> }>('adapters/_common.json', (d, fail) => {
+  if (!d.valueMaps || typeof d.valueMaps !== 'object') fail('valueMaps', 'is required');
+  for (const [name, map] of Object.entries(d.valueMaps)) if (!map || typeof map !== 'object') fail(`valueMaps.${name}`, 'must map values');
+});
 
 /** Every adapter under mappings/adapters, read and checked once (a bad file stops start-up). */
 export const adapters: ReadonlyMap<string, Adapter> = loadAdapters();
