@@ -16,6 +16,7 @@ import { RecordSearch } from '../sync/record-search.js';
 import { RetentionSweeper } from '../sync/retention.js';
 import { StorePressure } from '../sync/store-pressure.js';
 import { DeliveryWorkers } from '../sync/worker.js';
+import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { loadTables, type Tables } from './tables.js';
@@ -108,8 +109,9 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges(producer, queues) });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
+  const corrections = new Corrections(tables.withdrawals);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
-    createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
+    createUpstream(u, { redis: upstreamRedis, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   const search = new RecordSearch(producer);

@@ -9,4 +9,5 @@ t.test('the tables the roles hand down are read once and frozen all the way down
   t.throws(() => (tables.syncHealth.problemStates as string[]).push('synced'), TypeError);
   t.same(tables.syncHealth, readHealthRules(), 'what the file says');
   t.ok(tables.historyRetention.weighingMonthsKept >= 1);
+  t.ok(Object.isFrozen(tables.withdrawals.withdraw.Observation), 'a withdrawal rule');
 });
