@@ -18,7 +18,8 @@ import { Redis } from 'ioredis';
 const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href);
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
-const { start } = (await dist('server.js')) as typeof import('../src/server.js');
+const { serve } = (await dist('roles/serve.js')) as typeof import('../src/roles/serve.js');
+const { work } = (await dist('roles/work.js')) as typeof import('../src/roles/work.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
@@ -173,13 +174,13 @@ async function benchSatusehat(redisUrl: string) {
   const cfg = writeTestConfig({ redisUrl, upstreams: [upstream], facilities: facilitiesWithSupervisor(), delivery: { runWorker: false, concurrency: CONCURRENCY } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
   const logger = createLogger('warn');
-  const gw = await start(config, logger);
+  const gw = await serve(config, logger);
   const redis = new Redis(redisUrl);
   const children = Math.min(SATUSEHAT_RECORDS, 500);
 
   // Warm-up, not measured: one record per child fills the token and identity caches.
   const warm = await queue(gw.url ?? '', Array.from({ length: children }, (_, c) => record('ss', c, 0)));
-  let worker = await start(config, logger, 'worker');
+  let worker = await work(config, logger);
   await untilSynced(redis, 'ss', warm);
   await worker.close();
   const lookupsWarm = ss.lookups();
@@ -188,7 +189,7 @@ async function benchSatusehat(redisUrl: string) {
   // The JSON text the worker sends: the ledger keeps each Bundle compressed and sealed.
   const bundles = await storedBundles(redis, config, ids);
   const started = performance.now();
-  worker = await start(config, logger, 'worker');
+  worker = await work(config, logger);
   const synced = await untilSynced(redis, 'ss', ids);
   const drainRate = ids.length / ((performance.now() - started) / 1000);
   await worker.close();
@@ -239,7 +240,7 @@ async function benchBacklog(redisUrl: string) {
   const upstream = await fastFhir();
   const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'backlog', kind: 'fhir', baseUrl: upstream.url }], delivery: { runWorker: false, concurrency: CONCURRENCY } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
-  const gw = await start(config, createLogger('warn'));
+  const gw = await serve(config, createLogger('warn'));
   const redis = new Redis(redisUrl);
   const memoryBefore = await usedMemory(redis);
   const ids: string[] = [];
@@ -296,7 +297,7 @@ async function drainThroughDouble(flakyRate: number, seed: number): Promise<{ se
   const srv = await startSatusehatServer(flakyRate > 0 ? { flaky: { rate: flakyRate, status: 503, seed } } : {});
   const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ ...satusehatUpstream(srv), circuit: {} }], facilities: satusehatFacilities(), delivery: { baseDelayMs: 2_000, maxDelayMs: 20 * 60_000, lockDurationMs: 30_000, concurrency: 8 } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1' });
-  const gw = await start(config, createLogger('warn'));
+  const gw = await serve(config, createLogger('warn'));
   try {
     const records = Array.from({ length: FLAKY_RECORDS }, (_, i) => (i % 3 === 2 ? ancRecord(i + 1) : childRecord(i + 1)));
     await seedPeople(srv, records);

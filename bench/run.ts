@@ -15,7 +15,8 @@ import { Redis } from 'ioredis';
 const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href);
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
-const { start } = (await dist('server.js')) as typeof import('../src/server.js');
+const { serve } = (await dist('roles/serve.js')) as typeof import('../src/roles/serve.js');
+const { work } = (await dist('roles/work.js')) as typeof import('../src/roles/work.js');
 const { computeGrowth } = (await dist('indicators/growth/zscore.js')) as typeof import('../src/indicators/growth/zscore.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
@@ -90,7 +91,7 @@ async function benchIngest(redisUrl: string, upstreamUrl: string) {
 
   const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstreamUrl }], delivery: { runWorker: false } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
-  const gw = await start(config, createLogger('warn'));
+  const gw = await serve(config, createLogger('warn'));
   await load(`${gw.url}/v1/records?source=bench`, 1);
   const gateway = await load(`${gw.url}/v1/records?source=bench`, INGEST_SECONDS);
   await gw.close();
@@ -105,7 +106,7 @@ async function benchIngest(redisUrl: string, upstreamUrl: string) {
 async function benchBatch(redisUrl: string, upstreamUrl: string) {
   const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstreamUrl }], delivery: { runWorker: false } });
   const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
-  const gw = await start(config, createLogger('warn'));
+  const gw = await serve(config, createLogger('warn'));
   const origin = new URL(gw.url ?? '').origin;
   const run = async (n: number) => {
     console.error(`bench: batch of ${n}`);
@@ -154,7 +155,7 @@ async function benchDrain(redisUrl: string) {
   console.error('bench: drain');
 
   // Queue the records with the worker off, keeping the Bundles for the raw baseline.
-  const ingest = await start(config, logger);
+  const ingest = await serve(config, logger);
   const pool = new Pool(new URL(ingest.url ?? '').origin, { connections: 16 });
   const ids: string[] = [];
   for (let i = 0; i < DRAIN_RECORDS; i += 50) {
@@ -193,7 +194,7 @@ async function benchDrain(redisUrl: string) {
 
   // The worker drains the queue.
   const workerStarted = performance.now();
-  const worker = await start(config, logger, 'worker');
+  const worker = await work(config, logger);
   for (;;) {
     const states = await Promise.all(ids.slice(-50).map((id) => redis.hget(`g:rec:${id}`, 'u:drain')));
     const waiting = await redis.zcard('gerbang:push-drain:wait').catch(() => 0);

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
-import { MappingDataError } from '../fhir/mapping-data-error.js';
+import { MappingDataError } from '../tables/mapping-data-error.js';
 import { RedisNotInstalledError } from '../runtime/private-redis.js';
 
 const usage = `gerbang: FHIR gateway from posyandu apps to SATUSEHAT
@@ -113,9 +113,9 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Mapping data and profiles are loaded (and checked) by importing the modules that use them.
-  const { start } = await import('../server.js');
-  const running = await start(config, logger, command);
+  // Mapping data and profiles are loaded (and checked) by importing the modules that use them; the
+  // tables the roles hand down are read when the role starts.
+  const running = command === 'worker' ? await (await import('../roles/work.js')).work(config, logger) : await (await import('../roles/serve.js')).serve(config, logger);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'stopping');

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Config } from '../config/types.js';
 import { privateUmask } from '../runtime/data-dir.js';
-import { storedPayloadFor } from '../runtime/payload-keys.js';
+import { storedPayloadFor } from '../roles/payload-keys.js';
 import { startPrivateRedis } from '../runtime/private-redis.js';
 import { rewriteAppendOnlyFile, rotatePayloads, type RotationReport } from '../sync/payload-rotation.js';
 

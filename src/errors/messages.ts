@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { mappingsDir } from '../config/paths.js';
+import { readMapping } from '../tables/read-table.js';
 import type { Issue } from './gerbang-error.js';
 
 export type Language = 'id' | 'en';
@@ -13,20 +11,13 @@ interface Catalogues {
 
 // Message texts are data (mappings/messages.json) so that wording can be fixed by people who speak
 // to kader every day, without touching code.
-const file = join(mappingsDir, 'messages.json');
-const catalogue = loadCatalogue();
-
-function loadCatalogue(): Catalogues {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Catalogues;
+const catalogue = readMapping<Catalogues>('messages.json', (d, fail) => {
   for (const section of ['messages', 'fields', 'words'] as const) {
-    for (const [key, texts] of Object.entries(raw[section] ?? {})) {
-      if (typeof texts?.id !== 'string' || typeof texts?.en !== 'string') {
-        throw new Error(`${file}: ${section}.${key} needs both "id" and "en" texts`);
-      }
+    for (const [key, texts] of Object.entries(d[section] ?? {})) {
+      if (typeof texts?.id !== 'string' || typeof texts?.en !== 'string') fail(`${section}.${key}`, 'needs both "id" and "en" texts');
     }
   }
-  return raw;
-}
+});
 
 export function hasMessage(key: string): boolean {
   return key in catalogue.messages;

@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from './terminology.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
 // mappings/anthropometry.json: codes, units and value bands of the anthropometry record's
 // measurements, checked once at start-up.

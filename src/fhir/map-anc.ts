@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Coding, EpisodeOfCare, Medication, MedicationDispense, Observation, Reference } from '@medplum/fhirtypes';
 import { anaemia } from '../indicators/screening-risk.js';
 import type { AncVisitRecord } from '../records/schemas/anc-visit.js';
-import { completedMonths, daysBetween, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths, daysBetween } from '../indicators/calendar-age.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import { observationBase } from './observation-base.js';
 import { visitPeriod } from './visit-time.js';
 import { fhirDateTime, type EncounterContext, type EnvelopeRefs, type RecordContext } from './map-envelope.js';
-import { checkCoding, fhirCommon, identifierSystem, readMapping } from './terminology.js';
+import { fhirCommon, identifierSystem } from './terminology.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
 interface Measure { key: string; category: string; code: Coding; ancCode: Coding; unit: { unit: string; code: string } }
 interface Coded { key: string; code: Coding; ancCode: Coding }

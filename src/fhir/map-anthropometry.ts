@@ -1,6 +1,7 @@
 import type { Coding, Observation, Procedure, Reference } from '@medplum/fhirtypes';
 import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
-import { completedMonths, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 import { anthropometryTable, MEASUREMENT_FIELDS, valueBand, type QuantityMeasure } from './anthropometry-table.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';

@@ -1,9 +1,10 @@
 import type { Address, Condition, Encounter, EpisodeOfCare, Identifier, Location, Organization, Patient, Practitioner, Reference } from '@medplum/fhirtypes';
 import type { Posyandu, Puskesmas } from '../config/types.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { TransactionBuilder } from './bundle-builder.js';
-import { completedMonths, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 import { diagnosisTable, fhirCommon, identifierSystem } from './terminology.js';
 import { recordTime, visitPeriod, type Clock, type VisitPeriod } from './visit-time.js';
 
@@ -36,7 +37,7 @@ export interface EnvelopeRefs {
   performer: Reference<Practitioner>[] | undefined;
   /**
    * The health worker who answers for the record, named by NIK (a logical reference): the
-   * performer when a nakes with a NIK recorded it, else the posyandu's supervisor (design.md).
+   * performer when a nakes with a NIK recorded it, else the posyandu's supervisor (`supervisorNik`).
    */
   practitioner: Reference<Practitioner> | undefined;
 }
@@ -204,7 +205,7 @@ const NAKES_ROLES = new Set(['bidan', 'perawat', 'dokter', 'gizi']);
 
 /**
  * A nakes who recorded the visit and gave their NIK answers for it; otherwise (a kader, or a nakes
- * without NIK) the posyandu's supervisor does. Kader are not Practitioners (satusehat.md §2.3).
+ * without NIK) the posyandu's supervisor does. Kader are not in the Master Nakes Index, so they are not Practitioners.
  */
 function practitionerOf(ctx: RecordContext): Reference<Practitioner> | undefined {
   const own = ownNik(ctx.record);
@@ -229,7 +230,7 @@ function performerOf(practitioner: Reference<Practitioner> | undefined): Referen
 }
 
 /**
- * The posyandu's village as an address coded by region (satusehat.md §2.2): the Location's own
+ * The posyandu's village as an address coded by region (SATUSEHAT's administrativeCode extension): the Location's own
  * (P13__004), and that of a baby registered under the mother's NIK, for whom SATUSEHAT requires
  * one (rule 10333) and a posyandu serving its own village is the best Gerbang knows. The village
  * code holds the others' digits.

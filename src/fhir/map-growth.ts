@@ -5,7 +5,8 @@ import { classify, nutritionStatus, referenceRanges, type GrowthIndicator } from
 import { kbmTable, weightGainStatus, type WeightGain } from '../indicators/growth/weight-gain.js';
 import { computeGrowth } from '../indicators/growth/zscore.js';
 import type { AnthropometryRecord } from '../records/schemas/anthropometry.js';
-import { completedMonths, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import { observationBase } from './observation-base.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';

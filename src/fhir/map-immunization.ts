@@ -6,7 +6,8 @@ import { givenByHealthWorker, resolveDose, type DoseBasis } from '../records/vac
 import { plainCoding, vaccineCodings, vaccineTable } from '../records/vaccine-name.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
-import { checkCoding, fhirCommon, identifierSystem, readMapping } from './terminology.js';
+import { fhirCommon, identifierSystem } from './terminology.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
 type NotGivenReason = NonNullable<ImmunizationRecord['notGivenReason']>;
 const NOT_GIVEN_REASONS: NotGivenReason[] = ['postponed', 'refused', 'contraindicated', 'out-of-stock', 'immune'];

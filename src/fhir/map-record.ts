@@ -1,6 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import type { Config } from '../config/types.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import type { CanonicalRecord, RecordKind } from '../records/schemas/index.js';
 import { TransactionBuilder } from './bundle-builder.js';
 import { ancEncounter, mapAncVisit } from './map-anc.js';

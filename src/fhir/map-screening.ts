@@ -14,7 +14,8 @@ import {
   type RangeRow,
 } from '../indicators/screening-risk.js';
 import type { ScreeningRecord } from '../records/schemas/screening.js';
-import { completedMonths, localDate } from '../records/time.js';
+import { localDate } from '../records/time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 import type { TransactionBuilder } from './bundle-builder.js';
 import { observationBase } from './observation-base.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';

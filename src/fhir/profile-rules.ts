@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MappingDataError } from './mapping-data-error.js';
+import { MappingDataError } from '../tables/mapping-data-error.js';
 
 // The rule files under profiles/ (format in profiles/README.md), read and checked once: a rule that
 // cannot be evaluated must stop start-up, not be skipped on every record.

@@ -1,14 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Coding } from '@medplum/fhirtypes';
-import { mappingsDir } from '../config/paths.js';
 import type { TimeZone } from '../config/types.js';
 import { recordSchemas } from '../records/schemas/index.js';
 import { timeZoneOffsets } from '../records/time.js';
-import { MappingDataError } from './mapping-data-error.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
-// Code tables are read once, at start-up, and checked here so that a broken file stops the gateway
-// with its name and the place that is wrong, instead of producing bad resources later.
+// The FHIR tables every mapping uses: identifier systems, fixed codings, time zones, diagnoses.
 
 export interface FhirCommon {
   identifierSystems: Record<
@@ -26,26 +22,6 @@ export interface FhirCommon {
   observationCategorySystem: string;
   observationCategories: Record<string, string>;
   ucum: string;
-}
-
-export function readMapping<T>(name: string, check: (data: T, fail: (at: string, problem: string) => never) => void): T {
-  const file = join(mappingsDir, name);
-  let data: T;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (err) {
-    throw new MappingDataError(`${file}: cannot be read as JSON (${(err as Error).message})`);
-  }
-  check(data, (at, problem) => {
-    throw new MappingDataError(`${file}: ${at}: ${problem}`);
-  });
-  return data;
-}
-
-export function checkCoding(c: unknown, at: string, fail: (at: string, problem: string) => never): void {
-  const coding = c as Coding | undefined;
-  if (!coding || typeof coding.system !== 'string' || !/^(https?:|urn:)/.test(coding.system)) fail(`${at}.system`, 'must be a URI');
-  if (typeof coding.code !== 'string' || coding.code.length === 0) fail(`${at}.code`, 'must be a non-empty string');
 }
 
 export const fhirCommon = readMapping<FhirCommon>('fhir-common.json', (d, fail) => {

@@ -21,13 +21,14 @@ import { mapRoutes } from './routes/map.js';
 import { meRoutes } from './routes/me.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { recordRoutes } from './routes/records.js';
+import { replayRoutes } from './routes/replay.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { syncRoutes } from './routes/sync.js';
 import type { Services } from './services.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The HTTP application, without listening: the process (server.ts) and tests both build it. */
+/** The HTTP application, without listening: `gerbang serve` (src/roles/serve.ts) and tests both build it. */
 export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
   const server = services.config.server;
   const app = Fastify({
@@ -89,6 +90,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
     metricsRoutes(api, services);
     schemaRoutes(api);
     recordRoutes(api, services);
+    replayRoutes(api, services);
     batchRoutes(api, services);
     mapRoutes(api, services);
     syncRoutes(api, services);

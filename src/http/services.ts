@@ -10,7 +10,7 @@ import type { SubjectHistoryStore } from '../sync/subject-history.js';
 import type { SyncStatus } from '../sync/sync-status.js';
 import type { Upstream } from '../upstream/upstream.js';
 
-/** What the HTTP layer is given; built by the process (server.ts), or by a test. */
+/** What the HTTP layer is given; built by `gerbang serve` (src/roles/serve.ts), or by a test. */
 export interface Services {
   config: Config;
   /** the adapters served, reloaded by POST /v1/admin/adapters/$reload; absent: the shipped ones */

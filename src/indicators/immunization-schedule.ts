@@ -1,5 +1,5 @@
-import { readMapping } from '../fhir/terminology.js';
-import { completedMonths, daysBetween } from '../records/time.js';
+import { readMapping } from '../tables/read-table.js';
+import { completedMonths, daysBetween } from './calendar-age.js';
 
 export interface ScheduledDose {
   antigen: string;

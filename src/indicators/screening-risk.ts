@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../fhir/terminology.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
 // Screening interpretations (hypertension class, BMI class, central obesity, glucose and HbA1c
 // classes, cholesterol, uric acid, anaemia) and the reference ranges sent beside them. Thresholds,

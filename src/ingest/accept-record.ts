@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/types.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
 import type { Ledger } from '../sync/ledger.js';
 import type { StorePressure } from '../sync/store-pressure.js';
@@ -21,6 +22,8 @@ export interface IngestDeps {
   pressure?: StorePressure;
   /** the caller's scope: whether it may post for this posyandu (absent: no limit) */
   mayWrite?: (posyandu: string) => boolean;
+  /** counts what was taken and what was refused (absent: not counted) */
+  metrics?: Pick<GatewayMetrics, 'recordAccepted' | 'recordRefused'>;
 }
 
 export interface Accepted {

@@ -4,7 +4,7 @@ import type { CanonicalRecord } from '../records/schemas/index.js';
 import type { ImmunizationRecord } from '../records/schemas/immunization.js';
 import { localDate } from '../records/time.js';
 import { resolveDose } from '../records/vaccine-dose.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 
 // A record is judged, and its Bundle built, against the person's whole history (clinically right:
 // last month's weighing is last month's, wherever it was taken). What the answer shows of that

@@ -26,6 +26,22 @@ export interface RefusedPart {
  * GerbangError that refuses the item when none of its records can go in.
  */
 export async function ingest(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Array<Ingested | RefusedPart>> {
+  let out: Array<Ingested | RefusedPart>;
+  try {
+    out = await ingestParts(body, source, deps, now, posyandu);
+  } catch (err) {
+    // The whole item is refused: counted once, under the kind it says it is (if it is one).
+    if (err instanceof GerbangError) deps.metrics?.recordRefused((body as { kind?: unknown } | null)?.kind, err.code);
+    throw err;
+  }
+  for (const part of out) {
+    if (part.result === 'refused') deps.metrics?.recordRefused(part.kind, part.error.code);
+    else deps.metrics?.recordAccepted(part.kind, part.outcome);
+  }
+  return out;
+}
+
+async function ingestParts(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Array<Ingested | RefusedPart>> {
   const parts = await prepareItem(body, source, { facilities: deps.config.facilities, ...(deps.adapters ? { adapters: deps.adapters } : {}), now, ...(posyandu ? { posyandu } : {}), history: (r) => storeCall(() => deps.history.forRecord(r)) });
   const out: Array<Ingested | RefusedPart> = [];
   for (const part of parts) {

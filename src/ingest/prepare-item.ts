@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import type { Adapted } from '../records/adapters/adapter.js';
 import type { AdapterRegistry } from '../records/adapters/registry.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import { adaptParts, isAdapter, withSources } from './adapt-record.js';
 import { prepareRecord, type Preparation } from './prepare-record.js';
 

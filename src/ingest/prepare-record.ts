@@ -4,7 +4,7 @@ import type { Issue } from '../errors/gerbang-error.js';
 import { mapRecord, type Indicators } from '../fhir/map-record.js';
 import { checkBundle, type ProfileViolation } from '../fhir/profile-check.js';
 import { checkRecord } from '../records/checks.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
 import { validateShape } from '../records/validate.js';
 import { historyPlaces } from './history-shown.js';

@@ -1,6 +1,7 @@
 import type { ScopeCheck } from '../config/scope.js';
 import type { Issue } from '../errors/gerbang-error.js';
-import { historyWithin, usesHistory, type SubjectHistory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import { usesHistory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import { historyWithin, type SubjectHistory } from '../indicators/subject-history.js';
 
 /**
  * The history a dry run may judge a record against, for a caller with this scope. What Gerbang

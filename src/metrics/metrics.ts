@@ -1,19 +1,28 @@
-import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { aggKeys } from '../sync/aggregates.js';
-import { CIRCUIT_GAUGE, circuitKey, type CircuitState } from '../sync/circuit.js';
-import type { DeliveryQueues } from '../sync/queues.js';
 import { errorCodes } from '../errors/codes.js';
-import { isRecordKind } from '../records/schemas/index.js';
 
 // Every label value comes from a closed set. A label made of what a client sent (a `kind` that is
 // a NIK) would publish it on /metrics, and every new value is a new series kept for good.
 const OTHER = 'other';
 const OUTCOMES = new Set(['created', 'new-version', 'duplicate']);
 
-/** A record kind as a label: one of the kinds, else `other`. */
-export function kindLabel(kind: unknown): string {
-  return isRecordKind(kind) ? kind : OTHER;
+/** A record kind as a label: one of `kinds`, else `other`. */
+export function kindLabel(kind: unknown, kinds: ReadonlySet<string>): string {
+  return typeof kind === 'string' && kinds.has(kind) ? kind : OTHER;
+}
+
+/**
+ * What the delivery side reports at scrape time, read from the shared store so that every process
+ * shows the same backlog (sync/delivery-gauges.ts reads it). `circuit` is the gauge value:
+ * 0 closed, 1 half-open, 2 open.
+ */
+export interface DeliveryGauges {
+  circuit(upstream: string): Promise<number>;
+  /** BullMQ job counts by state; absent in a process without queues */
+  queueJobs?(upstream: string): Promise<Record<string, number>>;
+  backlogRecords(upstream: string): Promise<number>;
+  /** when the oldest record not yet synced was accepted (ms since the epoch), undefined when none */
+  backlogOldestAtMs(upstream: string): Promise<number | undefined>;
 }
 
 /** An error code as a label: one of the codes in src/errors/codes.ts, else `other`. */
@@ -50,17 +59,18 @@ export class GatewayMetrics {
   readonly tokenRefreshes: Counter<'upstream'>;
   readonly circuitState: Gauge<'upstream'>;
 
+  private readonly kinds: ReadonlySet<string>;
   private readonly deliveryCodes = new BoundedLabel();
   private readonly pushOutcomes = new BoundedLabel();
 
   /** A record taken, counted under labels from closed sets. */
   recordAccepted(kind: unknown, outcome: string): void {
-    this.accepted.inc({ kind: kindLabel(kind), outcome: OUTCOMES.has(outcome) ? outcome : OTHER });
+    this.accepted.inc({ kind: kindLabel(kind, this.kinds), outcome: OUTCOMES.has(outcome) ? outcome : OTHER });
   }
 
   /** A record refused; `kind` is whatever the client sent, so it is only used when it is a kind. */
   recordRefused(kind: unknown, reason: string): void {
-    this.refused.inc({ kind: kindLabel(kind), reason: reasonLabel(reason) });
+    this.refused.inc({ kind: kindLabel(kind, this.kinds), reason: reasonLabel(reason) });
   }
 
   /** One push's duration and, when it is retried or parked, its code. */
@@ -71,7 +81,8 @@ export class GatewayMetrics {
     if (next.state === 'failed') this.failures.inc({ upstream, code });
   }
 
-  constructor(deps?: { redis: Redis; queues?: DeliveryQueues; upstreams: string[] }) {
+  constructor(deps: { kinds: readonly string[]; upstreams?: readonly string[]; gauges?: DeliveryGauges }) {
+    this.kinds = new Set(deps.kinds);
     const registers = [this.registry];
     this.accepted = new Counter({ name: 'gerbang_records_accepted_total', help: 'Records accepted, by kind and outcome (created, new-version, duplicate)', labelNames: ['kind', 'outcome'], registers });
     this.refused = new Counter({ name: 'gerbang_records_refused_total', help: 'Records refused, by kind and error code', labelNames: ['kind', 'reason'], registers });
@@ -85,7 +96,7 @@ export class GatewayMetrics {
     this.retries = new Counter({ name: 'gerbang_delivery_retries_total', help: 'Pushes that will be tried again, by upstream and cause', labelNames: ['upstream', 'code'], registers });
     this.failures = new Counter({ name: 'gerbang_delivery_failures_total', help: 'Records parked as failed for a person, by upstream and code', labelNames: ['upstream', 'code'], registers });
     this.tokenRefreshes = new Counter({ name: 'gerbang_token_refreshes_total', help: 'OAuth2 tokens requested from an upstream', labelNames: ['upstream'], registers });
-    const circuitOf = deps ? (u: string) => deps.redis.hget(circuitKey(u), 'state') : undefined;
+    const { gauges, upstreams = [] } = deps;
     this.circuitState = new Gauge({
       name: 'gerbang_circuit_state',
       help: 'Upstream circuit: 0 closed (sending), 1 half-open (probing), 2 open (paused)',
@@ -93,12 +104,11 @@ export class GatewayMetrics {
       registers,
       // Read from Redis at scrape time: the circuit is shared by every worker process.
       async collect() {
-        if (!deps || !circuitOf) return;
-        for (const u of deps.upstreams) this.set({ upstream: u }, CIRCUIT_GAUGE[((await circuitOf(u)) as CircuitState | null) ?? 'closed']);
+        if (!gauges) return;
+        for (const u of upstreams) this.set({ upstream: u }, await gauges.circuit(u));
       },
     });
-    if (!deps) return;
-    const { redis, queues, upstreams } = deps;
+    if (!gauges) return;
 
     new Gauge({
       name: 'gerbang_queue_jobs',
@@ -106,9 +116,9 @@ export class GatewayMetrics {
       labelNames: ['upstream', 'state'],
       registers,
       async collect() {
-        if (!queues) return;
+        if (!gauges.queueJobs) return;
         for (const u of upstreams) {
-          const counts = await queues.queue(u).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+          const counts = await gauges.queueJobs(u);
           for (const [state, n] of Object.entries(counts)) this.set({ upstream: u, state }, n);
         }
       },
@@ -119,7 +129,7 @@ export class GatewayMetrics {
       labelNames: ['upstream'],
       registers,
       async collect() {
-        for (const u of upstreams) this.set({ upstream: u }, await redis.zcard(aggKeys.backlog(u)));
+        for (const u of upstreams) this.set({ upstream: u }, await gauges.backlogRecords(u));
       },
     });
     new Gauge({
@@ -129,8 +139,8 @@ export class GatewayMetrics {
       registers,
       async collect() {
         for (const u of upstreams) {
-          const [, score] = await redis.zrange(aggKeys.backlog(u), 0, 0, 'WITHSCORES');
-          this.set({ upstream: u }, score ? Math.max(0, (Date.now() - Number(score)) / 1000) : 0);
+          const oldestAtMs = await gauges.backlogOldestAtMs(u);
+          this.set({ upstream: u }, oldestAtMs !== undefined ? Math.max(0, (Date.now() - oldestAtMs) / 1000) : 0);
         }
       },
     });

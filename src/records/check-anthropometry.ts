@@ -2,7 +2,8 @@ import type { Issue } from '../errors/gerbang-error.js';
 import { ageInDays, DAYS_PER_MONTH } from '../indicators/growth/age.js';
 import { bmiForAgeMonths } from '../indicators/growth/bmi-for-age-5-19.js';
 import type { AnthropometryRecord } from './schemas/anthropometry.js';
-import { completedMonths, localDate } from './time.js';
+import { localDate } from './time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
 
 // Warnings an anthropometry record is accepted with: what Gerbang cannot send as the platform
 // would have it, said to the kader instead of left out silently.

@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { mappingsDir } from '../config/paths.js';
 import type { Config } from '../config/types.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { checkAnthropometry } from './check-anthropometry.js';
 import { nikDisagreements, parseNik } from './nik.js';
-import type { SubjectHistory } from '../sync/subject-history.js';
+import type { SubjectHistory } from '../indicators/subject-history.js';
 import { givenByHealthWorker, resolveDose } from './vaccine-dose.js';
 import type { CanonicalRecord } from './schemas/index.js';
-import { completedMonths, daysBetween, localDate, toInstant } from './time.js';
+import { localDate, toInstant } from './time.js';
+import { completedMonths, daysBetween } from '../indicators/calendar-age.js';
+import { readMapping } from '../tables/read-table.js';
 
 // Checks a structurally valid record against facts: the facility registry, NIK structure, dates,
 // and plausible values. Errors refuse the record; warnings travel with the 202.
@@ -28,8 +27,25 @@ interface Plausibility {
   unitSlips: Record<string, { factor?: number; message?: string; lowFactor?: number; lowMessage?: string }>;
 }
 
-const plausibilityFile = join(mappingsDir, 'plausibility.json');
-const plausibility = JSON.parse(readFileSync(plausibilityFile, 'utf8')) as Plausibility;
+const plausibility = readMapping<Plausibility>('plausibility.json', (d, fail) => {
+  for (const k of ['futureToleranceMinutes', 'clockAheadLimitHours'] as const) {
+    if (typeof d[k] !== 'number' || !(d[k] > 0)) fail(k, 'must be a number above 0');
+  }
+  if (!Array.isArray(d.bands) || d.bands.length === 0) fail('bands', 'must list at least one age band');
+  d.bands.forEach((b, i) => {
+    if (typeof b.maxAgeMonths !== 'number') fail(`bands[${i}].maxAgeMonths`, 'must be a number of months');
+    for (const [field, range] of Object.entries(b.limits ?? {})) {
+      if (!Array.isArray(range) || range.length !== 2 || !(range[0] < range[1])) fail(`bands[${i}].limits.${field}`, 'must be [min, max] with min < max');
+    }
+  });
+  for (const [kind, fields] of Object.entries(d.measurements ?? {})) {
+    if (!Array.isArray(fields) || fields.length === 0) fail(`measurements.${kind}`, 'must list the fields of which one is needed');
+  }
+  for (const [field, slip] of Object.entries(d.unitSlips ?? {})) {
+    if (slip.factor !== undefined && (typeof slip.message !== 'string' || !(slip.factor > 1))) fail(`unitSlips.${field}`, 'a factor above 1 needs its message');
+    if (slip.lowFactor !== undefined && (typeof slip.lowMessage !== 'string' || !(slip.lowFactor > 1))) fail(`unitSlips.${field}`, 'a lowFactor above 1 needs its lowMessage');
+  }
+});
 
 /** `history` and `recordKey` (`${source}.${recordId}`): what Gerbang knows of the person, for a vaccine named without its dose. */
 export function checkRecord(record: CanonicalRecord, facilities: Config['facilities'], now: Date, history?: SubjectHistory, recordKey?: string): Issue[] {

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { mappingsDir } from '../config/paths.js';
+import { readMapping } from '../tables/read-table.js';
 
-// NIK layout (design.md): digits 1-6 region (province, regency, district), 7-12 birth date DDMMYY
+// NIK layout (Dukcapil's): digits 1-6 region (province, regency, district), 7-12 birth date DDMMYY
 // with 40 added to the day for women, 13-16 a serial from 0001.
 
 export type NikProblem = 'not-16-digits' | 'province' | 'region' | 'birth-date' | 'serial';
@@ -19,8 +17,13 @@ export interface ParsedNik {
   serial: number;
 }
 
-const provinceFile = join(mappingsDir, 'provinces.json');
-const provinceNames = (JSON.parse(readFileSync(provinceFile, 'utf8')) as { provinces: Record<string, string> }).provinces;
+const provinceNames = readMapping<{ provinces: Record<string, string> }>('provinces.json', (d, fail) => {
+  if (!d.provinces || typeof d.provinces !== 'object') fail('provinces', 'is required');
+  for (const [code, name] of Object.entries(d.provinces)) {
+    if (!/^\d{2}$/.test(code)) fail(`provinces.${code}`, 'a province code is two digits');
+    if (typeof name !== 'string' || name.trim() === '') fail(`provinces.${code}`, 'must be the province name');
+  }
+}).provinces;
 
 const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 

@@ -11,18 +11,6 @@ export function toInstant(value: string, offset = '+07:00'): Date {
   return new Date(value.length === 10 ? `${value}T00:00:00${offset}` : value);
 }
 
-/** Whole days from one YYYY-MM-DD to another (UTC calendar arithmetic, no DST in Indonesia anyway). */
-export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
-}
-
-/** Completed months from a birth date to a date, as health workers count age (umur dalam bulan). */
-export function completedMonths(birthDate: string, on: string): number {
-  const [by, bm, bd] = birthDate.split('-').map(Number) as [number, number, number];
-  const [y, m, d] = on.split('-').map(Number) as [number, number, number];
-  return (y - by) * 12 + (m - bm) - (d < bd ? 1 : 0);
-}
-
 export const timeZoneOffsets = { WIB: '+07:00', WITA: '+08:00', WIT: '+09:00' } as const;
 
 const DATE_PART = /^(\d{4})-(\d{2})-(\d{2})/;

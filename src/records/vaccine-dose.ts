@@ -1,7 +1,8 @@
 import { schedule } from '../indicators/immunization-schedule.js';
-import type { DoseHistory } from '../sync/subject-history.js';
+import type { DoseHistory } from '../indicators/subject-history.js';
 import type { ImmunizationRecord } from './schemas/immunization.js';
-import { completedMonths, localDate } from './time.js';
+import { completedMonths } from '../indicators/calendar-age.js';
+import { localDate } from './time.js';
 import { readVaccine, vaccineTable, type Antigen } from './vaccine-name.js';
 
 // Which dose a record is. The name says it ("DPT-HB-Hib 2") or it does not ("Pentabio", "JE").

@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../fhir/terminology.js';
+import { checkCoding, readMapping } from '../tables/read-table.js';
 
 // Apps name vaccines in their own ways ("Pentabio", "DPT/HB-Hib (2)", "POLIO III", "Imunisasi 9 bln -
 // Campak Rubella"). This reads such a name as an antigen and a dose, by the rules and aliases in

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deliveryCodeInfo } from '../errors/codes.js';
 import { maskIdentity, peopleOf } from '../log/identity-mask.js';
 import { aggKeys } from './aggregates.js';
 import type { Place } from '../config/scope.js';
@@ -47,11 +48,12 @@ const FIELDS = ['id', 'source', 'recordId', 'kind', 'regency', 'puskesmas', 'pos
 export function reasonOf(status: UpstreamStatus): FailureItem['reason'] {
   const code = status.lastError?.code ?? status.state;
   if (status.state === 'waiting-identity') return { category: 'identity', code };
-  if (/^upstream\.http-4\d\d$/.test(code) && status.state === 'failed') {
+  const group = deliveryCodeInfo(code)?.group;
+  if (group === 'rejected' && status.state === 'failed') {
     const detail = firstDiagnostics(status.outcome);
     return { category: 'rejected', code, ...(detail ? { detail } : {}) };
   }
-  if (code.startsWith('delivery.')) return { category: 'gave-up', code };
+  if (group === 'gave-up') return { category: 'gave-up', code };
   return { category: 'other', code };
 }
 

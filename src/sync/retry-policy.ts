@@ -1,22 +1,10 @@
 import type { DeliveryConfig } from '../config/types.js';
+import type { PushOutcome } from '../upstream/upstream.js';
 
 // One place decides what happens after a push. Network errors, timeouts, 408, 429 and 5xx are
 // transient: the upstream may take the same Bundle later. Any other 4xx means the upstream judged
 // the content, and sending it again unchanged would get the same answer: a person has to look.
 // A person the upstream does not know yet is neither: the record waits, on a slow schedule.
-
-export type PushOutcome =
-  | { kind: 'delivered' }
-  | { kind: 'http'; status: number; retryAfter?: string }
-  /** unreachable, too slow, too long, or a 2xx that cannot be used (`bad-answer`); `detail` in words for a person */
-  | { kind: 'network'; code: string; detail?: string }
-  /** the patient or health worker is not (yet) known upstream; `reason` is words, never a NIK or a name */
-  | { kind: 'waiting-identity'; reason: string }
-  /**
-   * Gerbang stopped before the upstream saw the Bundle: no credentials for the puskesmas
-   * (permanent), or no token during the platform's penalty (transient, with its wait in seconds).
-   */
-  | { kind: 'not-sent'; code: string; message: string; transient: boolean; retryAfter?: string };
 
 export type Decision =
   | { action: 'synced' }
@@ -52,15 +40,6 @@ export function isUpstreamFailure(outcome: PushOutcome): boolean {
 export function throttleMs(outcome: PushOutcome, now: number, fallbackMs: number, maxMs: number): number | undefined {
   if (outcome.kind !== 'http' || outcome.status !== 429) return undefined;
   return (outcome.retryAfter !== undefined ? retryAfterMs(outcome.retryAfter, now, maxMs) : undefined) ?? fallbackMs;
-}
-
-/**
- * An upstream that authenticates with a cached token answered 401: the token may have died before
- * its time (revoked, or the platform's clock ahead of ours). Refresh once and call again; a second
- * 401 with a fresh token is the upstream's answer.
- */
-export function refreshAndRetry(status: number, alreadyRefreshed: boolean): boolean {
-  return status === 401 && !alreadyRefreshed;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { WrittenResource } from '../upstream/upstream.js';
+
 // The states of a record at one upstream, as GET /v1/records/{id} shows them.
 //   queued ──▶ sending ──▶ synced
 //                 │  ▲
@@ -13,19 +15,8 @@ export const UPSTREAM_STATES: readonly UpstreamState[] = ['queued', 'sending', '
 /** States a person can replay from; a retrying record is already on its way. */
 export const REPLAYABLE: readonly UpstreamState[] = ['failed', 'waiting-identity'];
 
-export interface WrittenResource {
-  /** the entry's fullUrl in the Bundle we sent (urn:uuid:…) */
-  fullUrl: string;
-  resourceType: string;
-  id: string;
-  /** the upstream's answer for the entry, e.g. "201 Created" or "200 OK" */
-  status: string;
-  /** a resource an earlier version wrote that this version no longer has, marked entered-in-error there */
-  retracted?: boolean;
-}
-
 export interface UpstreamError {
-  /** stable code, e.g. upstream.http-503, upstream.timeout, upstream.network */
+  /** a delivery code (deliveryCodes in src/errors/codes.ts), e.g. upstream.http-503, upstream.timeout */
   code: string;
   /** words for a person; never holds the payload */
   message: string;

@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { readMapping } from '../fhir/terminology.js';
+import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
+import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
@@ -9,43 +10,21 @@ import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 // birth date, a 4-digit serial) that a plain hash is reversed by trying them all in seconds; without
 // the secret, a copy of the store does not say whose history a key is.
 
-/** Where an entry was recorded: the posyandu of the record it came from (absent in entries kept before places were). */
-export interface Placed {
-  posyandu?: string;
-}
-
-/** Doses received through Gerbang, by "antigen.dose". */
-export type DoseHistory = Record<string, { date: string; recordKey: string } & Placed>;
-
-export interface SubjectHistory {
-  weighings?: WeighingHistory;
-  doses?: DoseHistory;
-}
-
-/**
- * The part of a history recorded at the posyandu `covers` allows. An entry without a place (kept
- * before entries had one) cannot be placed, so it is left out too.
- */
-export function historyWithin(history: SubjectHistory, covers: (posyandu: string) => boolean): SubjectHistory {
-  const keep = <E extends Placed>(entries: Record<string, E> | undefined) =>
-    entries && Object.fromEntries(Object.entries(entries).filter(([, e]) => typeof e.posyandu === 'string' && covers(e.posyandu)));
-  const weighings = keep(history.weighings as Record<string, WeighingHistory[string] & Placed> | undefined);
-  const doses = keep(history.doses);
-  return { ...(weighings ? { weighings } : {}), ...(doses ? { doses } : {}) };
-}
-
-interface HistoryRetention {
+/** How long the history is kept (mappings/history-retention.json). */
+export interface HistoryRetention {
   weighingMonthsKept: number;
   weighingsUntilAgeMonths: number;
   dosesUntilAgeMonths: number;
   fallbackDays: number;
 }
 
-const retention = readMapping<HistoryRetention>('history-retention.json', (d, fail) => {
-  for (const k of ['weighingMonthsKept', 'weighingsUntilAgeMonths', 'dosesUntilAgeMonths', 'fallbackDays'] as const) {
-    if (!Number.isInteger(d[k]) || d[k] < 1) fail(k, 'must be a whole number of at least 1');
-  }
-});
+export function readHistoryRetention(): HistoryRetention {
+  return readMapping<HistoryRetention>('history-retention.json', (d, fail) => {
+    for (const k of ['weighingMonthsKept', 'weighingsUntilAgeMonths', 'dosesUntilAgeMonths', 'fallbackDays'] as const) {
+      if (!Number.isInteger(d[k]) || d[k] < 1) fail(k, 'must be a whole number of at least 1');
+    }
+  });
+}
 
 /** One thing to remember of an accepted record. */
 export type Memory =
@@ -82,7 +61,11 @@ export class SubjectHistoryStore {
   private readonly redis: Scripted;
 
   /** `secret`: security.historyKey, or the one generated into the data directory. */
-  constructor(redis: Redis, private readonly secret: string) {
+  constructor(
+    redis: Redis,
+    private readonly secret: string,
+    private readonly retention: HistoryRetention,
+  ) {
     redis.defineCommand('gerbangHistoryRead', { numberOfKeys: 2, lua: readScript });
     redis.defineCommand('gerbangHistoryRemember', { numberOfKeys: 1, lua: rememberScript });
     this.redis = redis as Scripted;
@@ -111,8 +94,8 @@ export class SubjectHistoryStore {
   async remember(body: unknown, memory: Memory, now = Date.now()): Promise<void> {
     const identity = identityOf(body);
     if (!identity) return;
-    const keepFrom = memory.what === 'weighing' ? monthsBefore(memory.field, retention.weighingMonthsKept) : '';
-    await this.redis.gerbangHistoryRemember(this.keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry), expiryOf(memory.what, body, now), keepFrom);
+    const keepFrom = memory.what === 'weighing' ? monthsBefore(memory.field, this.retention.weighingMonthsKept) : '';
+    await this.redis.gerbangHistoryRemember(this.keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry), expiryOf(this.retention, memory.what, body, now), keepFrom);
   }
 
   private keyOf(what: What, identity: string): string {
@@ -139,7 +122,7 @@ export function monthsBefore(field: string, n: number): string {
 }
 
 /** When a history may go (seconds since the epoch): the child past the age it serves, or the fallback. */
-export function expiryOf(what: What, body: unknown, now: number): number {
+export function expiryOf(retention: HistoryRetention, what: What, body: unknown, now: number): number {
   const birth = (body as { subject?: { birthDate?: unknown } } | null)?.subject?.birthDate;
   const months = what === 'weighing' ? retention.weighingsUntilAgeMonths : retention.dosesUntilAgeMonths;
   const born = typeof birth === 'string' ? /^(\d{4})-(\d{2})-(\d{2})/.exec(birth) : null;

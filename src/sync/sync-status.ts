@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { mappingsDir } from '../config/paths.js';
 import type { Place } from '../config/scope.js';
 import type { Config } from '../config/types.js';
 import { provinceName } from '../records/nik.js';
 import { LATENCY_BUCKETS, aggKeys, reportingDay } from './aggregates.js';
+import { readMapping } from '../tables/read-table.js';
 import { UPSTREAM_STATES, type UpstreamState } from './states.js';
 
 // The status API's reads: from the counts aggregates.ts keeps, never by scanning records.
@@ -36,14 +34,24 @@ export interface UpstreamSummary {
   days: Array<{ date: string; accepted: number; synced: number; failed: number }>;
 }
 
-interface HealthRules {
+/** When an area shows amber or red (mappings/sync-health.json). */
+export interface HealthRules {
   warningWhenOldestUnsyncedHours: number;
   problemWhenOldestUnsyncedHours: number;
   warningStates: UpstreamState[];
   problemStates: UpstreamState[];
 }
 
-const health = JSON.parse(readFileSync(join(mappingsDir, 'sync-health.json'), 'utf8')) as HealthRules;
+export function readHealthRules(): HealthRules {
+  return readMapping<HealthRules>('sync-health.json', (d, fail) => {
+    for (const k of ['warningWhenOldestUnsyncedHours', 'problemWhenOldestUnsyncedHours'] as const) {
+      if (typeof d[k] !== 'number' || !(d[k] > 0)) fail(k, 'must be a number of hours above 0');
+    }
+    for (const k of ['warningStates', 'problemStates'] as const) {
+      if (!Array.isArray(d[k]) || d[k].some((s) => !UPSTREAM_STATES.includes(s))) fail(k, `must list states among ${UPSTREAM_STATES.join(', ')}`);
+    }
+  });
+}
 
 const emptyCounts = (): Counts => Object.fromEntries(UPSTREAM_STATES.map((s) => [s, 0])) as Counts;
 
@@ -56,6 +64,7 @@ export class SyncStatus {
   constructor(
     private readonly redis: Redis,
     private readonly config: Config,
+    private readonly health: HealthRules,
   ) {}
 
   /**
@@ -154,7 +163,7 @@ export class SyncStatus {
       pk.posyandu.push(pos);
     }
     const all = [totals, ...regencies.values(), ...puskesmas.values(), ...[...puskesmas.values()].flatMap((p) => p.posyandu)];
-    for (const a of all) a.health = healthOf(a, now);
+    for (const a of all) a.health = healthOf(a, now, this.health);
     return { totals, regencies: [...regencies.values()] };
   }
 }
@@ -184,7 +193,7 @@ function unsyncedOf(c: Counts): number {
   return UPSTREAM_STATES.filter((s) => s !== 'synced').reduce((n, s) => n + c[s], 0);
 }
 
-function healthOf(a: AreaStatus, now: number): Health {
+function healthOf(a: AreaStatus, now: number, health: HealthRules): Health {
   const ageHours = a.oldestUnsyncedAt ? (now - Date.parse(a.oldestUnsyncedAt)) / 3_600_000 : 0;
   if (health.problemStates.some((s) => a.counts[s] > 0) || ageHours >= health.problemWhenOldestUnsyncedHours) return 'problem';
   if (health.warningStates.some((s) => a.counts[s] > 0) || ageHours >= health.warningWhenOldestUnsyncedHours) return 'warning';

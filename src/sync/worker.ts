@@ -2,6 +2,7 @@ import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DeliveryConfig, UpstreamConfig } from '../config/types.js';
+import { httpDeliveryCode, networkDeliveryCode, type DeliveryCodeName } from '../errors/codes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { logRepeated } from '../log/logger.js';
 import type { PushResult, Upstream } from '../upstream/upstream.js';
@@ -107,7 +108,7 @@ export class DeliveryWorkers {
       ...current.status,
       state: 'failed',
       lastError: {
-        code: stalled ? 'delivery.worker-crashed' : 'delivery.job-failed',
+        code: (stalled ? 'delivery.worker-crashed' : 'delivery.job-failed') satisfies DeliveryCodeName,
         message: stalled ? 'the record stopped the delivery worker several times; it is kept for a person to look at and replay' : `delivery stopped on an internal error (${err.name})`,
         at,
       },
@@ -278,7 +279,7 @@ function nextStatus(base: UpstreamStatus, decision: Decision, result: PushResult
       return {
         ...base,
         state: 'failed',
-        lastError: { ...errorOf(result, at), ...(decision.reason !== 'rejected' ? { code: `delivery.${decision.reason}` } : {}) },
+        lastError: { ...errorOf(result, at), ...(decision.reason !== 'rejected' ? { code: `delivery.${decision.reason}` satisfies DeliveryCodeName } : {}) },
         ...(result.body !== undefined ? { outcome: result.body } : {}),
         updatedAt: at,
       };
@@ -299,9 +300,9 @@ function errorOf(result: PushResult, at: string): UpstreamError {
   const o = result.outcome;
   switch (o.kind) {
     case 'http':
-      return { code: `upstream.http-${o.status}`, message: `the upstream answered HTTP ${o.status}`, httpStatus: o.status, at };
+      return { code: httpDeliveryCode(o.status), message: `the upstream answered HTTP ${o.status}`, httpStatus: o.status, at };
     case 'network':
-      return { code: `upstream.${o.code}`, message: o.detail ?? `the upstream could not be reached (${o.code})`, at };
+      return { code: networkDeliveryCode(o.code), message: o.detail ?? `the upstream could not be reached (${o.code})`, at };
     case 'waiting-identity':
       return { code: 'upstream.identity-unknown', message: o.reason, at };
     case 'not-sent':

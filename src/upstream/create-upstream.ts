@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { UpstreamConfig } from '../config/types.js';
+import type { Corrections } from './corrections.js';
 import { FhirUpstream } from './fhir-upstream.js';
 import { OutboxUpstream } from './outbox-upstream.js';
 import { SatusehatUpstream } from './satusehat/satusehat-upstream.js';
@@ -8,6 +9,8 @@ import type { Upstream } from './upstream.js';
 export interface UpstreamDeps {
   /** token and identity caches (SATUSEHAT); a connection that waits for Redis rather than failing fast */
   redis: Redis;
+  /** what a correction withdraws */
+  corrections: Corrections;
   onTokenRefresh?: (upstream: string) => void;
   /** delivery.maxRetryAfterSeconds: also bounds the penalty a token endpoint's Retry-After asks for */
   maxRetryAfterSeconds?: number;
@@ -16,7 +19,7 @@ export interface UpstreamDeps {
 export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstream {
   switch (cfg.kind) {
     case 'fhir':
-      return new FhirUpstream(cfg);
+      return new FhirUpstream(cfg, deps.corrections);
     case 'outbox':
       return new OutboxUpstream(cfg);
     case 'satusehat':
@@ -29,6 +32,7 @@ export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstrea
         maxAnswerBytes: cfg.maxAnswerBytes,
         ...(deps.maxRetryAfterSeconds !== undefined ? { maxRetryAfterSeconds: deps.maxRetryAfterSeconds } : {}),
         redis: deps.redis,
+        corrections: deps.corrections,
         maxConnections: cfg.maxConnections,
         identityCacheTtlSeconds: Math.round(cfg.identityCacheHours * 3600),
         newbornMaxAgeDays: cfg.newbornMaxAgeDays,

@@ -1,9 +1,9 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/types.js';
-import type { WrittenResource } from '../sync/states.js';
+import type { WrittenResource } from './upstream.js';
 import { badAnswer, deadline, httpOutcome, networkCode, readAnswer, transactionAnswerProblem, transportOutcome, type AnswerLimits } from './http-answer.js';
-import { SUPERSEDED, droppedBy, withdrawn } from './corrections.js';
+import { SUPERSEDED, type Corrections } from './corrections.js';
 import type { PushContext, PushResult, Upstream } from './upstream.js';
 
 type FhirConfig = Extract<UpstreamConfig, { kind: 'fhir' }>;
@@ -21,7 +21,10 @@ export class FhirUpstream implements Upstream {
   private validating = 0;
   private readonly path: string;
 
-  constructor(private readonly cfg: FhirConfig) {
+  constructor(
+    private readonly cfg: FhirConfig,
+    private readonly corrections: Corrections,
+  ) {
     this.name = cfg.name;
     const url = new URL(cfg.baseUrl);
     this.path = url.pathname.replace(/\/+$/, '') || '/';
@@ -63,7 +66,7 @@ export class FhirUpstream implements Upstream {
     const stale = await superseded();
     if (stale) return stale;
     const sent = await this.send(bundle);
-    const dropped = droppedBy(bundle, ctx?.held ?? [], sent.resources ?? []);
+    const dropped = this.corrections.droppedBy(bundle, ctx?.held ?? [], sent.resources ?? []);
     if (sent.outcome.kind !== 'delivered' || dropped.length === 0) return sent;
     // The conditional PUTs updated what both versions have; what the new one dropped is withdrawn.
     const resources = [...(sent.resources ?? [])];
@@ -129,7 +132,7 @@ export class FhirUpstream implements Upstream {
       const current = await readAnswer(got.body, this.limits.maxAnswerBytes);
       if (got.statusCode === 404 || got.statusCode === 410) return undefined; // nothing left to withdraw
       if (got.statusCode < 200 || got.statusCode >= 300) return { outcome: httpOutcome(got.statusCode, got.headers), body: current };
-      const marked = withdrawn(current as Resource);
+      const marked = this.corrections.withdrawn(current as Resource);
       if (!marked) return undefined;
       const put = await this.pool.request({ method: 'PUT', path, headers: { ...headers, 'content-type': 'application/fhir+json' }, body: JSON.stringify(marked), ...deadline(this.limits) });
       const answer = await readAnswer(put.body, this.limits.maxAnswerBytes);

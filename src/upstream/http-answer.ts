@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Bundle } from '@medplum/fhirtypes';
 import { errors as undiciErrors } from 'undici';
-import type { PushOutcome } from '../sync/retry-policy.js';
+import type { PushOutcome } from './upstream.js';
 
 // Reading what an upstream answered, the same way for every HTTP upstream kind. No upstream is
 // trusted to end its answer: every call has a deadline for the whole exchange and a size cap.
@@ -27,17 +27,22 @@ export function deadline(limits: Pick<AnswerLimits, 'totalMs'>): { signal: Abort
   return { signal: AbortSignal.timeout(limits.totalMs) };
 }
 
-/** The answer's body: parsed JSON, or the first 2,000 characters of whatever else it was. */
-export async function readAnswer(body: AsyncIterable<Buffer>, maxBytes: number): Promise<unknown> {
+/** An answer's body as text, never more than `maxBytes` of it in memory: past that, AnswerTooLarge. */
+export async function readText(body: AsyncIterable<Buffer | Uint8Array>, maxBytes: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   // Leaving the loop by a throw destroys the stream, and with it the connection.
   for await (const chunk of body) {
     size += chunk.length;
     if (size > maxBytes) throw new AnswerTooLarge(maxBytes);
-    chunks.push(chunk);
+    chunks.push(Buffer.from(chunk));
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The answer's body: parsed JSON, or the first 2,000 characters of whatever else it was. */
+export async function readAnswer(body: AsyncIterable<Buffer>, maxBytes: number): Promise<unknown> {
+  const text = await readText(body, maxBytes);
   try {
     return JSON.parse(text) as unknown;
   } catch {

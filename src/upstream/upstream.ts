@@ -1,6 +1,30 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { PushOutcome } from '../sync/retry-policy.js';
-import type { WrittenResource } from '../sync/states.js';
+import type { DeliveryCodeName } from '../errors/codes.js';
+
+/** How one push ended, as the upstream code reads the answer; sync/retry-policy.ts decides what follows. */
+export type PushOutcome =
+  | { kind: 'delivered' }
+  | { kind: 'http'; status: number; retryAfter?: string }
+  /** unreachable, too slow, too long, or a 2xx that cannot be used (`bad-answer`); `detail` in words for a person */
+  | { kind: 'network'; code: string; detail?: string }
+  /** the patient or health worker is not (yet) known upstream; `reason` is words, never a NIK or a name */
+  | { kind: 'waiting-identity'; reason: string }
+  /**
+   * Gerbang stopped before the upstream saw the Bundle: no credentials for the puskesmas
+   * (permanent), or no token during the platform's penalty (transient, with its wait in seconds).
+   */
+  | { kind: 'not-sent'; code: DeliveryCodeName; message: string; transient: boolean; retryAfter?: string };
+
+export interface WrittenResource {
+  /** the entry's fullUrl in the Bundle we sent (urn:uuid:…) */
+  fullUrl: string;
+  resourceType: string;
+  id: string;
+  /** the upstream's answer for the entry, e.g. "201 Created" or "200 OK" */
+  status: string;
+  /** a resource an earlier version wrote that this version no longer has, marked entered-in-error there */
+  retracted?: boolean;
+}
 
 export interface PushResult {
   outcome: PushOutcome;

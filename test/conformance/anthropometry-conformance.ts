@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import type { Bundle } from '@medplum/fhirtypes';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
-import type { SubjectHistory } from '../../src/sync/subject-history.js';
+import type { SubjectHistory } from '../../src/indicators/subject-history.js';
 import { bundleResolver, differences, entryWithCode, ignoreNumbers, loadExample, type IntendedDifference } from '../helpers/example-compare.js';
 
 // Shared by the anthropometry conformance tests (gizi, tumbuh-kembang, pkpr): a canonical record

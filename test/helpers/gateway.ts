@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log/logger.js';
-import { start, type Running } from '../../src/server.js';
+import type { Running } from '../../src/roles/compose.js';
+import { serve } from '../../src/roles/serve.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -84,7 +85,7 @@ export async function startGateway(opts: GatewayOptions): Promise<InProcessGatew
   const cfgFile = writeTestConfig(opts);
   const config = loadConfig({ GERBANG_CONFIG: cfgFile.path, REDIS_URL: opts.redisUrl, HOST: '127.0.0.1' });
   const { logger, lines: logs } = memoryLogger('debug');
-  const running = await start(config, logger);
+  const running = await serve(config, logger);
   const close = async () => {
     await running.close();
     cfgFile.cleanup();

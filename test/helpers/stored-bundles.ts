@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config/types.js';
-import { payloadKeyRing } from '../../src/runtime/payload-keys.js';
+import { payloadKeyRing } from '../../src/roles/payload-keys.js';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
 

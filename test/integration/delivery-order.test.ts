@@ -1,7 +1,7 @@
 import type { Observation } from '@medplum/fhirtypes';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
-import { start } from '../../src/server.js';
+import { work } from '../../src/roles/work.js';
 import { startFhirServer, type FhirServerHandle } from '../helpers/fhir-server.js';
 import { getJson, memoryLogger, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -44,7 +44,7 @@ async function stack(t: Test, delivery: Record<string, unknown> = {}) {
       // Every record is in the queue before the worker starts.
       await waitFor(async () => (await peek.llen('g:inbox')) === 0, 10_000, 'the inbox turned into jobs');
       const log = memoryLogger('info');
-      worker = await start(gw.config, log.logger, 'worker');
+      worker = await work(gw.config, log.logger);
       await untilAllSynced(gw.url, sent, 30_000, 'sandbox');
       const errors = log.lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50);
       t.same(errors, [], 'the worker logged no error');

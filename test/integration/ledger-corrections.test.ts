@@ -5,7 +5,8 @@ import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
-import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
+import type { UpstreamStatus } from '../../src/sync/states.js';
+import type { WrittenResource } from '../../src/upstream/upstream.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
 

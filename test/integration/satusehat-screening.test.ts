@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { Composition, Observation, QuestionnaireResponse } from '@medplum/fhirtypes';
 import { defaultMaxAnswerBytes, loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
+import { Corrections, readWithdrawals } from '../../src/upstream/corrections.js';
 import { SatusehatUpstream } from '../../src/upstream/satusehat/satusehat-upstream.js';
 import { validScreening, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -26,6 +27,7 @@ const up = new SatusehatUpstream({
   timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
   maxAnswerBytes: defaultMaxAnswerBytes,
   redis,
+  corrections: new Corrections(readWithdrawals()),
   now: () => clock,
 });
 t.teardown(async () => {

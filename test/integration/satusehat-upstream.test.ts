@@ -6,6 +6,7 @@ import { defaultMaxAnswerBytes, loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { decide } from '../../src/sync/retry-policy.js';
 import { ResendMarker } from '../../src/upstream/satusehat/resend-marker.js';
+import { Corrections, readWithdrawals } from '../../src/upstream/corrections.js';
 import { SatusehatUpstream, type SatusehatUpstreamOptions } from '../../src/upstream/satusehat/satusehat-upstream.js';
 import type { PushResult } from '../../src/upstream/upstream.js';
 import { newbornAnthropometry, validAncVisit, validAnthropometry, validImmunization, withChanges, type RecordLike } from '../fixtures/records.js';
@@ -53,6 +54,7 @@ function upstream(extra: Partial<SatusehatUpstreamOptions> = {}): SatusehatUpstr
     timeouts: { connectMs: 2_000, headersMs: 5_000, bodyMs: 5_000, totalMs: 20_000 },
     maxAnswerBytes: defaultMaxAnswerBytes,
     redis,
+    corrections: new Corrections(readWithdrawals()),
     onTokenRefresh: () => refreshes++,
     now: () => clock,
     ...extra,

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Bundle, CodeSystem, Condition, Observation, OperationOutcomeIssue, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
-import { withdrawn } from '../../src/upstream/corrections.js';
+import { Corrections, readWithdrawals } from '../../src/upstream/corrections.js';
 import { loadDefinitions } from '../helpers/fhir-server.js';
+
+const corrections = new Corrections(readWithdrawals());
+const withdrawn = <T extends Resource>(resource: T): T | undefined => corrections.withdrawn(resource);
 
 // mappings/entered-in-error.json says how a correction withdraws each resource type. Every value it
 // sets must be a code of the FHIR R4 value set bound to that element, and what it produces must be

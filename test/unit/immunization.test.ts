@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Immunization, Procedure } from '@medplum/fhirtypes';
-import type { SubjectHistory } from '../../src/sync/subject-history.js';
+import type { SubjectHistory } from '../../src/indicators/subject-history.js';
 import { loadConfig } from '../../src/config/load.js';
 import { mapRecord } from '../../src/fhir/map-record.js';
 import { checkBundle } from '../../src/fhir/profile-check.js';

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { checkBundle } from '../../src/fhir/profile-check.js';
 import { loadProfiles } from '../../src/fhir/profile-rules.js';
-import { MappingDataError } from '../../src/fhir/mapping-data-error.js';
+import { MappingDataError } from '../../src/tables/mapping-data-error.js';
 import { violationIssue } from '../../src/ingest/prepare-record.js';
 import { toOperationOutcome } from '../../src/http/operation-outcome.js';
 

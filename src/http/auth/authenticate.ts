@@ -3,7 +3,7 @@ import type { Config, Role } from '../../config/types.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import { bearerKey, hashApiKey } from './api-keys.js';
 import type { AuthFailures } from './auth-failures.js';
-import { ScopeCheck, type Place } from '../../config/scope.js';
+import { ScopeCheck } from '../../config/scope.js';
 
 /**
  * What a route needs from its caller. Every route says which one in its `config.access`:
@@ -91,8 +91,4 @@ export function mayShowIdentity(caller: Caller): boolean {
 
 export function outOfScope(posyandu: string, path = 'posyandu'): GerbangError {
   return new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path, params: { posyandu } }]);
-}
-
-export function assertCovers(caller: Caller, place: Place): void {
-  if (!caller.scope.covers(place)) throw outOfScope(place.posyandu);
 }

@@ -155,11 +155,7 @@ async function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, rep
     try {
       const records = await ingest(item.value, source, deps, now, req.query.posyandu);
       const all = records.map((r) => {
-        if (r.result === 'refused') {
-          services.metrics.recordRefused(r.kind, r.error.code);
-          return refusedPart(r, lang);
-        }
-        services.metrics.recordAccepted(r.kind, r.outcome);
+        if (r.result === 'refused') return refusedPart(r, lang);
         // warnings that quote the history only from history the caller's scope covers (history-shown.ts)
         const { warnings } = shownTo(r, r.historyFrom, deps.mayWrite);
         return { id: r.id, kind: r.kind, version: r.version, outcome: r.outcome, ...(warnings.length > 0 ? { warnings: toOperationOutcome(warnings, lang) } : {}) };
@@ -171,7 +167,8 @@ async function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, rep
       // A bug refuses its record alone (logged as one); the rest of the batch goes on.
       if (!(caught instanceof GerbangError)) logRepeated(req.log, 'error', 'batch', caught, { index }, 'unexpected error in a batch record');
       const err = caught instanceof GerbangError ? caught : new GerbangError('internal');
-      services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
+      // ingest() counted a refusal it gave; a bug is counted here
+      if (!(caught instanceof GerbangError)) services.metrics.recordRefused((item.value as { kind?: unknown } | null)?.kind, err.code);
       if (err.code === 'store.unavailable') logRepeated(req.log, 'warn', 'ingest', err.cause, { index }, 'store unavailable at ingest');
       return { index, result: 'refused', code: err.code, outcome: toOperationOutcome(err.issues, lang) };
     }

@@ -1,19 +1,18 @@
 import type { FastifyInstance } from 'fastify';
-import { GerbangError } from '../../errors/gerbang-error.js';
 import { mayShowIdentity, outOfScope } from '../auth/authenticate.js';
 import { maskIdentity } from '../../log/identity-mask.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
-import { REPLAYABLE, UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
-import { callerOf, type Caller } from '../auth/authenticate.js';
+import { UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
+import { callerOf } from '../auth/authenticate.js';
 import { sourceOf } from '../auth/source.js';
 import { toOperationOutcome } from '../operation-outcome.js';
 import { refusedPart } from '../refused-part.js';
 import type { Services } from '../services.js';
 import { MAX_OFFSET, nextLink, timeRange } from './query.js';
-import { failureFilter, failureFilterProperties, knownUpstream, type FailuresQuery } from './sync.js';
+import { idParams, readInScope } from './scoped-record.js';
 
 export const sourceQuery = {
   type: 'object',
@@ -22,8 +21,6 @@ export const sourceQuery = {
     posyandu: { type: 'string', maxLength: 64, description: 'for adapters of apps whose rows do not name the posyandu' },
   },
 } as const;
-
-const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } } as const;
 
 export function recordRoutes(app: FastifyInstance, services: Services): void {
   app.post<{ Querystring: { source?: string; posyandu?: string } }>(
@@ -41,22 +38,14 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       // one record from the key's records-per-minute budget (a native row counts as one, like a batch line)
       await services.budget?.admitOne(caller);
       // ?source=<adapter>: the app's native JSON, read by its adapter into canonical records.
-      let ingested;
-      try {
-        ingested = await ingest(req.body, source, { ...services, mayWrite: (p) => caller.scope.coversPosyandu(p) }, new Date(), posyandu);
-      } catch (err) {
-        if (err instanceof GerbangError) services.metrics.recordRefused((req.body as { kind?: unknown } | null)?.kind, err.code);
-        throw err;
-      }
+      const ingested = await ingest(req.body, source, { ...services, mayWrite: (p) => caller.scope.coversPosyandu(p) }, new Date(), posyandu);
       const results = [];
       for (const accepted of ingested) {
         if (accepted.result === 'refused') {
           // the other records of the row went in; this one is answered next to them
-          services.metrics.recordRefused(accepted.kind, accepted.error.code);
           results.push(refusedPart(accepted, lang));
           continue;
         }
-        services.metrics.recordAccepted(accepted.kind, accepted.outcome);
         // history-derived indicators only from history the caller's scope covers (history-shown.ts)
         const { indicators, warnings } = shownTo(accepted, accepted.historyFrom, covers);
         const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
@@ -120,70 +109,6 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
       return { items: items.map((i) => ({ ...i, links: { self: `/v1/records/${i.id}` } })), ...(more ? { links: { next: nextLink('/v1/records', q, q.offset + q.limit) } } : {}) };
     },
   );
-
-  app.post<{ Params: { id: string }; Querystring: { upstream?: string } }>(
-    '/v1/records/:id/$retry',
-    {
-      config: { access: 'admin' },
-      schema: {
-        tags: ['replay'],
-        summary: 'Replay a failed or waiting record (at every upstream where it is, or at ?upstream=)',
-        params: idParams,
-        querystring: { type: 'object', additionalProperties: false, properties: { upstream: { type: 'string', maxLength: 40 } } },
-      },
-    },
-    async (req, reply) => {
-      const caller = callerOf(req);
-      const record = await readInScope(services, caller, req.params.id);
-      if (req.query.upstream) knownUpstream(services, req.query.upstream);
-      const candidates = Object.entries(record.upstreams).filter(([u, s]) => (!req.query.upstream || u === req.query.upstream) && REPLAYABLE.includes(s.state));
-      const replayed: string[] = [];
-      for (const [u] of candidates) if (await services.ledger.requeue(record.id, u)) replayed.push(u);
-      if (replayed.length === 0) throw new GerbangError('replay.nothing');
-      req.log.info({ recordId: record.id, upstreams: replayed, by: caller.keyId }, 'record replayed');
-      return reply.code(202).send({ id: record.id, replayed, links: { self: `/v1/records/${record.id}` } });
-    },
-  );
-
-  app.post<{ Body: Omit<FailuresQuery, 'limit' | 'offset'> & { state?: UpstreamState } }>(
-    '/v1/records/$retry',
-    {
-      config: { access: 'admin' },
-      schema: {
-        tags: ['replay'],
-        summary: 'Bulk replay by filter, in the order records were received, as a background task',
-        body: { type: 'object', additionalProperties: false, properties: { ...failureFilterProperties, state: { enum: [...REPLAYABLE] } } },
-      },
-    },
-    async (req, reply) => {
-      const caller = callerOf(req);
-      const body = req.body ?? {};
-      const filter = { ...failureFilter(services, caller, body), ...(body.state ? { state: body.state } : {}) };
-      const task = await services.replays.request({ filter, scope: caller.scope.scope, requestedBy: caller.keyId });
-      req.log.info({ task: task.id, by: caller.keyId }, 'bulk replay requested');
-      return reply.code(202).header('location', `/v1/replays/${task.id}`).send({ ...task, links: { self: `/v1/replays/${task.id}` } });
-    },
-  );
-
-  app.get<{ Params: { id: string } }>(
-    '/v1/replays/:id',
-    { config: { access: 'admin' }, schema: { tags: ['replay'], summary: 'A bulk replay task: matched and replayed counts', params: idParams } },
-    async (req) => {
-      const task = await services.replays.get(req.params.id);
-      if (!task) throw new GerbangError('replay.not-found', [{ key: 'replay.not-found', severity: 'error', params: { id: req.params.id } }]);
-      return task;
-    },
-  );
-}
-
-/** A record the caller may see; 404 when there is none, 403 when it belongs to another place. */
-async function readInScope(services: Services, caller: Caller, id: string): Promise<StoredRecord> {
-  const stored = await services.ledger.get(id).catch((cause: unknown) => {
-    throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
-  });
-  if (!stored) throw new GerbangError('record.not-found', [{ key: 'record.not-found', severity: 'error', params: { id } }]);
-  if (!caller.scope.covers(stored)) throw outOfScope(stored.posyandu);
-  return stored;
 }
 
 /** A stored record as a key sees it: without the right to see identity, upstream words and provenance are masked. */

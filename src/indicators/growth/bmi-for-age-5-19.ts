@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mappingsDir } from '../../config/paths.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
+import { MappingDataError } from '../../tables/mapping-data-error.js';
 import { DAYS_PER_MONTH } from './age.js';
 import { restrictedZ, roundZ, type Lms } from './lms.js';
 import { readTable, rowAt, type LmsTable, type Sex } from './lms-tables.js';

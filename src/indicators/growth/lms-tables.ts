@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mappingsDir } from '../../config/paths.js';
-import { MappingDataError } from '../../fhir/mapping-data-error.js';
+import { MappingDataError } from '../../tables/mapping-data-error.js';
 import type { Lms } from './lms.js';
 
 // The WHO LMS tables in mappings/who-growth/, read and checked once per process. A malformed file

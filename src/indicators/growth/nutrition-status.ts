@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../../fhir/terminology.js';
+import { checkCoding, readMapping } from '../../tables/read-table.js';
 import type { Indicator } from './lms-tables.js';
 
 /** The WHO 2006 indicators of zscore.ts, and IMT/U 5-19 years of bmi-for-age-5-19.ts */

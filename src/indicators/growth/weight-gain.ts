@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { readMapping } from '../../fhir/terminology.js';
+import { readMapping } from '../../tables/read-table.js';
 
 // N/T: did the weight go up enough since last month (Buku KIA 2023 "Grafik BB", KMS)? The gain is
 // compared with the KBM table in mappings/weight-gain-kbm.json. Letters as in the F1/SKDN report:

@@ -1,7 +1,7 @@
 import type { Config, TimeZone } from '../../config/types.js';
 import type { Issue } from '../../errors/gerbang-error.js';
 import { parseNik } from '../nik.js';
-import { completedMonths } from '../time.js';
+import { completedMonths } from '../../indicators/calendar-age.js';
 import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
 import { timeZoneNames } from './adapter-format.js';
 import { evaluate, holds, type Failure } from './conditions.js';

@@ -1,4 +1,4 @@
-// Parts every record kind shares (design.md "Common envelope"). Written as `const` objects so that
+// Parts every record kind shares (the envelope around each kind's own fields). Written as `const` objects so that
 // json-schema-to-ts derives the TypeScript types from the very schema ajv checks and /v1/schemas serves.
 
 export const nikSchema = {

@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Pool } from 'undici';
 import { badAnswer, deadline, httpOutcome, isTransportError, readAnswer, type AnswerLimits } from '../http-answer.js';
-import { refreshAndRetry } from '../../sync/retry-policy.js';
 import { PushStopped } from './outcomes.js';
 import type { TokenCache } from './token-cache.js';
 
@@ -117,4 +116,13 @@ export class SatusehatApi {
 /** The platform itself failed (not a judgement of the request, not a throttle): worth a second try. */
 function platformFailed(status: number): boolean {
   return status === 408 || status >= 500;
+}
+
+/**
+ * An upstream that authenticates with a cached token answered 401: the token may have died before
+ * its time (revoked, or the platform's clock ahead of ours). Refresh once and call again; a second
+ * 401 with a fresh token is the upstream's answer.
+ */
+function refreshAndRetry(status: number, alreadyRefreshed: boolean): boolean {
+  return status === 401 && !alreadyRefreshed;
 }

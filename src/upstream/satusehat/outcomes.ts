@@ -1,4 +1,4 @@
-import type { PushOutcome } from '../../sync/retry-policy.js';
+import type { PushOutcome } from '../upstream.js';
 
 // SATUSEHAT gives two outcomes the other upstreams never do (a person not known there, a push
 // stopped before the FHIR API); retry-policy.ts lists them as PushOutcome kinds of their own.

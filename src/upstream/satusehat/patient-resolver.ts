@@ -5,7 +5,7 @@ import { badAnswer, httpOutcome } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
 import { NIK_IBU_SYSTEM, NIK_SYSTEM, PATIENT_PROFILE } from './systems.js';
 
-// SATUSEHAT owns Patient (reference satusehat.md §2.1–2.2): a faskes looks people up by NIK and may
+// SATUSEHAT owns Patient (the Master Patient Index): a faskes looks people up by NIK and may
 // not edit them. The one thing a faskes may create is a newborn registered under the mother's NIK.
 
 export interface PatientResolverDeps {

@@ -2,9 +2,9 @@ import type { Bundle, Encounter, EpisodeOfCare, Patient, Practitioner, Resource 
 import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
-import type { WrittenResource } from '../../sync/states.js';
+import type { WrittenResource } from '../upstream.js';
 import { writtenResources } from '../fhir-upstream.js';
-import { SUPERSEDED, droppedBy, heldEntries, withdrawn } from '../corrections.js';
+import { SUPERSEDED, heldEntries, type Corrections } from '../corrections.js';
 import type { PushContext, PushResult, Upstream } from '../upstream.js';
 import { SatusehatApi } from './api-client.js';
 import { businessIdentifier, planEntries, practitionerNiksIn, puskesmasOf, rewriteReferences, transactionOf, type PlannedEntry } from './bundle-rewrite.js';
@@ -13,7 +13,7 @@ import { findActiveEpisode, findAllByIdentifier, findAllSentTogether, findByIden
 import { IdentityCache } from './identity-cache.js';
 import { badAnswer, httpOutcome, isTransportError, transactionAnswerProblem, transportOutcome, type AnswerLimits } from '../http-answer.js';
 import { PushStopped, waitingIdentity } from './outcomes.js';
-import type { PushOutcome } from '../../sync/retry-policy.js';
+import type { PushOutcome } from '../upstream.js';
 import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
 import { ResendMarker } from './resend-marker.js';
@@ -34,6 +34,8 @@ export interface SatusehatUpstreamOptions {
   /** caps the token endpoint's Retry-After (delivery.maxRetryAfterSeconds) */
   maxRetryAfterSeconds?: number;
   redis: Redis;
+  /** what a correction withdraws (mappings/entered-in-error.json, loaded by the process role) */
+  corrections: Corrections;
   onTokenRefresh?: () => void;
   /** how long an IHS number, nakes id or Location id is remembered; 7 days unless told */
   identityCacheTtlSeconds?: number;
@@ -52,7 +54,7 @@ const DUPLICATE_ROUNDS = 2;
 /**
  * SATUSEHAT (Kemenkes) as an upstream. The Bundle Gerbang stores is written for any FHIR server;
  * this upstream resolves the people and places SATUSEHAT owns, rewrites the Bundle into the plain
- * POST transaction SATUSEHAT accepts (reference satusehat.md §8), and makes up for the missing
+ * POST transaction SATUSEHAT accepts (no conditional references, no ifNoneExist), and makes up for the missing
  * conditional create by looking resources up by identifier whenever they may already be there.
  * A correction (a later version of a record) replaces what SATUSEHAT holds with `PUT {Type}/{id}`
  * and withdraws what the new version no longer has (corrections.ts).
@@ -70,9 +72,11 @@ export class SatusehatUpstream implements Upstream {
   private readonly now: () => number;
   private readonly newbornMaxAgeDays: number;
   private readonly limits: AnswerLimits;
+  private readonly corrections: Corrections;
 
   constructor(opts: SatusehatUpstreamOptions) {
     this.name = opts.name;
+    this.corrections = opts.corrections;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.credentials = opts.credentials;
     this.now = opts.now ?? Date.now;
@@ -243,11 +247,11 @@ export class SatusehatUpstream implements Upstream {
       await this.api.replace(orgId, { ...rewriteReferences(e.resource, refs, practitioners), id });
       settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status: '200 OK' });
     }
-    for (const h of droppedBy(bundle, ctx.held ?? [], settled)) {
+    for (const h of this.corrections.droppedBy(bundle, ctx.held ?? [], settled)) {
       if (!h.retracted) {
         if (await ctx.superseded?.()) throw new PushStopped(SUPERSEDED);
         const current = await this.api.read(orgId, h.resourceType as Resource['resourceType'], h.id);
-        const marked = current ? withdrawn(current) : undefined;
+        const marked = current ? this.corrections.withdrawn(current) : undefined;
         if (marked) await this.api.replace(orgId, { ...marked, id: h.id });
       }
       settled.push({ ...h, status: '200 OK', retracted: true });

@@ -1,4 +1,4 @@
-// Identifier systems and URLs SATUSEHAT fixes (reference satusehat.md §2, §5). Kept in one place so
+// Identifier systems and URLs SATUSEHAT fixes (as its official Postman collections use them). Kept in one place so
 // the resolvers and the Bundle rewrite agree on what "a NIK" or "our own identifier" looks like.
 
 export const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { request, type Dispatcher } from 'undici';
+import { AnswerTooLarge, readText } from '../http-answer.js';
 
 // SATUSEHAT access tokens (OAuth2 client credentials, one client per puskesmas), shared through
 // Redis by every worker process. The platform punishes a failed token request with a wait
-// (reference satusehat.md §1, from the official Postman collection P01), so at most one caller
+// (the official Postman collection P01 shows it), so at most one caller
 // asks for a token at a time and nobody asks again while that wait lasts.
 
 export interface ClientCredentials {
@@ -222,7 +223,11 @@ export class TokenCache {
       });
       status = res.statusCode;
       retryAfter = res.headers['retry-after'];
-      text = await readBounded(res.body);
+      // An answer past the bound is not a token: read as nothing, it is `malformed` below.
+      text = await readText(res.body, MAX_BODY).catch((err: unknown) => {
+        if (err instanceof AnswerTooLarge) return '';
+        throw err;
+      });
     } catch (err) {
       // The undici error is not kept: it can quote the request it failed on. A connection that was
       // never made cannot have been counted by the platform as a failed request: no penalty then,
@@ -269,15 +274,4 @@ function retryAfterSeconds(header: string | string[] | undefined): number {
   if (/^\d+$/.test(value.trim())) return Number(value);
   const at = Date.parse(value);
   return Number.isNaN(at) ? 0 : Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-async function readBounded(body: AsyncIterable<Buffer | Uint8Array>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_BODY) break;
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

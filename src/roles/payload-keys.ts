@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config, PayloadKeysConfig } from '../config/types.js';
 import { PayloadCipher } from '../sync/payload-cipher.js';
 import { StoredPayload } from '../sync/stored-payload.js';
-import { secretIn } from './data-dir.js';
+import { secretIn } from '../runtime/data-dir.js';
 
 /** The id of the key generated into the data directory when security.payloadKeys is not configured. */
 export const GENERATED_KEY_ID = 'local';
