@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { spawnGateway, startGateway, waitFor, writeTestConfig, type ChildGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -14,7 +15,9 @@ const KILLS = 3;
 t.test('worker SIGKILLed mid-push three times: no record lost, no resource twice on SATUSEHAT', async (t) => {
   const redis = await startRedis();
   const srv = await startSatusehatServer();
-  const options = { redisUrl: redis.url, upstreams: [satusehatUpstream(srv)], facilities: satusehatFacilities(), delivery: { runWorker: false } };
+  // Separate processes with their own data directories share the payload key by configuration.
+  const security = { payloadKeys: { current: 'test-1', keys: { 'test-1': randomBytes(32).toString('hex') } } };
+  const options = { redisUrl: redis.url, upstreams: [satusehatUpstream(srv)], facilities: satusehatFacilities(), delivery: { runWorker: false }, security };
   // The HTTP gateway takes records and runs no worker; the worker processes read the same configuration.
   const gw = await startGateway(options);
   const cfg = writeTestConfig(options);
