@@ -15,6 +15,7 @@ import { RecordSearch } from './sync/record-search.js';
 import { RetentionSweeper } from './sync/retention.js';
 import { StorePressure } from './sync/store-pressure.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
+import { storeKeys } from './sync/store/keys.js';
 import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
 import { createUpstream } from './upstream/create-upstream.js';
@@ -77,22 +78,23 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
-  const ledger = new Ledger(producer);
-  const queues = new DeliveryQueues(producer, upstreamNames);
+  const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
+  const ledger = new Ledger(producer, keys);
+  const queues = new DeliveryQueues(producer, upstreamNames, keys);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
-  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger });
+  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger, keys });
   dispatcher.start();
 
-  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames });
+  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames, keys });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  const search = new RecordSearch(producer);
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
+  const search = new RecordSearch(producer, keys);
+  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
 
   let workers: DeliveryWorkers | undefined;
   let workerRedis: Redis | undefined;
@@ -101,7 +103,8 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     workerRedis = workerConnection(redisUrl, logger);
     workers = new DeliveryWorkers({
       connection: workerRedis,
-      ledger: new Ledger(workerRedis),
+      keys,
+      ledger: new Ledger(workerRedis, keys),
       upstreams,
       upstreamConfigs: config.upstreams,
       delivery: config.delivery,
@@ -110,14 +113,14 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     });
     workers.start();
     replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure });
+    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure, keys });
     retention.start();
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), keys), pressure, upstreams, status: new SyncStatus(producer, config, keys), search, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

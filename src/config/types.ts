@@ -138,7 +138,15 @@ export interface Config {
   delivery: DeliveryConfig;
   retention: RetentionConfig;
   store: StoreConfig;
+  redis: RedisConfig;
   security: SecurityConfig;
+}
+
+export interface RedisConfig {
+  /** put before every key Gerbang writes, so that tests and tenants can share a server */
+  keyPrefix: string;
+  /** BullMQ's prefix for the delivery and replay queues */
+  queuePrefix: string;
 }
 
 export interface StoreConfig {

@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { inboxKey } from './ledger.js';
 import type { DeliveryJob, DeliveryQueues } from './queues.js';
+import type { StoreKeys } from './store/keys.js';
+import { defineScripts, runScript } from './store/scripts.js';
 
-const LOCK_KEY = 'g:dispatcher-lock';
 const BATCH = 500;
 const IDLE_POLL_MS = 20;
 const LOCK_MS = 10_000;
-
-// Renews the lock only while we still hold it, so a dispatcher that stalled past the lock's life
-// cannot take it back from the one that took over.
-const renewScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
 
 /**
  * Turns accepted records (the inbox the ledger fills atomically with each accept) into delivery
@@ -28,8 +22,11 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private readonly token = randomUUID();
 
-  constructor(private readonly deps: { redis: Redis; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
-    deps.redis.defineCommand('gerbangRenewLock', { numberOfKeys: 1, lua: renewScript });
+  private readonly keys: StoreKeys;
+
+  constructor(private readonly deps: { redis: Redis; queues: DeliveryQueues; upstreams: string[]; logger: Logger; keys: StoreKeys }) {
+    this.keys = deps.keys;
+    defineScripts(deps.redis);
   }
 
   start(): void {
@@ -40,7 +37,7 @@ export class Dispatcher {
   async close(): Promise<void> {
     this.running = false;
     await this.loop;
-    await this.deps.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, LOCK_KEY, this.token).catch(() => {});
+    await runScript(this.deps.redis, 'lock-release', [this.keys.dispatcherLock], [this.token]).catch(() => {});
   }
 
   private async run(): Promise<void> {
@@ -61,15 +58,16 @@ export class Dispatcher {
   }
 
   private async holdLock(): Promise<boolean> {
-    const r = this.deps.redis as Redis & { gerbangRenewLock(key: string, token: string, ms: number): Promise<number> };
-    if ((await r.gerbangRenewLock(LOCK_KEY, this.token, LOCK_MS)) === 1) return true;
-    return (await r.set(LOCK_KEY, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
+    const lock = this.keys.dispatcherLock;
+    // Renewed only while we still hold it: a dispatcher that stalled past the lock's life cannot take it back.
+    if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return true;
+    return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
   }
 
   /** Moves up to BATCH inbox items into jobs; returns how many. */
   async dispatchBatch(): Promise<number> {
     const { redis, queues, upstreams } = this.deps;
-    const items = await redis.lrange(inboxKey, 0, BATCH - 1);
+    const items = await redis.lrange(this.keys.inbox, 0, BATCH - 1);
     if (items.length === 0) return 0;
     // "{id} {version}" goes to every upstream; a replay, "{id} {version} {upstream} {replay}", to one.
     const forAll: DeliveryJob[] = [];
@@ -81,7 +79,7 @@ export class Dispatcher {
     }
     if (forAll.length > 0) await queues.enqueueMany(forAll, upstreams);
     for (const [upstream, jobs] of forOne) await queues.enqueueMany(jobs, [upstream]);
-    await redis.ltrim(inboxKey, items.length, -1);
+    await redis.ltrim(this.keys.inbox, items.length, -1);
     return items.length;
   }
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { maskIdentity, peopleOf } from '../log/identity-mask.js';
-import { aggKeys } from './aggregates.js';
+import { RECORD_FIELDS as F, upstreamField, upstreamOfField, type StoreKeys } from './store/keys.js';
 import type { Place } from '../config/scope.js';
 import type { UpstreamState, UpstreamStatus } from './states.js';
 
@@ -39,7 +39,7 @@ export interface FailureItem extends Place {
 }
 
 const CHUNK = 500;
-const FIELDS = ['id', 'source', 'recordId', 'kind', 'regency', 'puskesmas', 'posyandu', 'receivedAt', 'record'] as const;
+const FIELDS = [F.id, F.source, F.recordId, F.kind, F.regency, F.puskesmas, F.posyandu, F.receivedAt, F.record] as const;
 
 export function reasonOf(status: UpstreamStatus): FailureItem['reason'] {
   const code = status.lastError?.code ?? status.state;
@@ -60,7 +60,10 @@ function firstDiagnostics(outcome: unknown): string | undefined {
 }
 
 export class RecordSearch {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: StoreKeys,
+  ) {}
 
   /**
    * Failed and waiting records, newest received first, in the places `covers` allows. Without
@@ -70,12 +73,12 @@ export class RecordSearch {
     const items: FailureItem[] = [];
     let skipped = 0;
     for (const upstream of filter.upstreams) {
-      const key = aggKeys.problems(upstream);
+      const key = this.keys.problems(upstream);
       for (let start = 0; ; start += CHUNK) {
         const ids = await this.redis.zrange(key, filter.to ?? '+inf', filter.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', start, CHUNK);
         if (ids.length === 0) break;
         const pipe = this.redis.pipeline();
-        for (const id of ids) pipe.hmget(`g:rec:${id}`, ...FIELDS, `u:${upstream}`);
+        for (const id of ids) pipe.hmget(this.keys.record(id), ...FIELDS, upstreamField(upstream));
         const rows = (await pipe.exec()) ?? [];
         for (const [err, value] of rows) {
           if (err || !Array.isArray(value)) continue;
@@ -131,10 +134,10 @@ export class RecordSearch {
     const out: Array<{ id: string; upstream: string; at: number }> = [];
     for (const upstream of filter.upstreams) {
       for (let start = 0; ; start += CHUNK) {
-        const flat = await this.redis.zrange(aggKeys.problems(upstream), filter.from ?? '-inf', filter.to ?? '+inf', 'BYSCORE', 'LIMIT', start, CHUNK, 'WITHSCORES');
+        const flat = await this.redis.zrange(this.keys.problems(upstream), filter.from ?? '-inf', filter.to ?? '+inf', 'BYSCORE', 'LIMIT', start, CHUNK, 'WITHSCORES');
         if (flat.length === 0) break;
         const pipe = this.redis.pipeline();
-        for (let i = 0; i < flat.length; i += 2) pipe.hmget(`g:rec:${flat[i]!}`, ...FIELDS, `u:${upstream}`);
+        for (let i = 0; i < flat.length; i += 2) pipe.hmget(this.keys.record(flat[i]!), ...FIELDS, upstreamField(upstream));
         const rows = (await pipe.exec()) ?? [];
         rows.forEach(([err, value], i) => {
           if (err || !Array.isArray(value)) return;
@@ -154,37 +157,41 @@ export class RecordSearch {
     // Enough of each posyandu's newest to fill the page after filtering; a state filter reads more.
     const want = q.offset + q.limit + 1;
     for (const p of q.posyandu) {
-      const flat = await this.redis.zrange(aggKeys.byPosyandu(p), q.to ?? '+inf', q.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, q.state ? want * 20 : want, 'WITHSCORES');
+      const flat = await this.redis.zrange(this.keys.byPosyandu(p), q.to ?? '+inf', q.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, q.state ? want * 20 : want, 'WITHSCORES');
       for (let i = 0; i < flat.length; i += 2) candidates.push({ id: flat[i]!, at: Number(flat[i + 1]) });
     }
     candidates.sort((a, b) => b.at - a.at);
     const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string> }> = [];
     for (let i = 0; i < candidates.length && rows.length < want; i += CHUNK) {
       const pipe = this.redis.pipeline();
-      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetall(`g:rec:${c.id}`);
+      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetall(this.keys.record(c.id));
       for (const [err, h] of (await pipe.exec()) ?? []) {
         if (err || !h) continue;
         const fields = h as Record<string, string>;
         const states: Record<string, UpstreamStatus> = {};
-        for (const [k, v] of Object.entries(fields)) if (k.startsWith('u:')) states[k.slice(2)] = JSON.parse(v) as UpstreamStatus;
+        for (const [k, v] of Object.entries(fields)) {
+          const u = upstreamOfField(k);
+          if (u !== undefined) states[u] = JSON.parse(v) as UpstreamStatus;
+        }
         if (q.state && !Object.values(states).some((s) => s.state === q.state)) continue;
-        rows.push({ id: fields.id ?? '', states, fields });
+        rows.push({ id: fields[F.id] ?? '', states, fields });
       }
     }
     const page = rows.slice(q.offset, q.offset + q.limit);
     return {
       more: rows.length > q.offset + q.limit,
       items: page.map((r) => {
-        const people = peopleOf(r.fields.record ? (JSON.parse(r.fields.record) as unknown) : undefined);
+        const text = r.fields[F.record];
+        const people = peopleOf(text ? (JSON.parse(text) as unknown) : undefined);
         const words = (e: UpstreamStatus['lastError']) => (q.showIdentity ? e : maskIdentity(e, people));
         return {
           id: r.id,
-          source: r.fields.source ?? '',
-          recordId: r.fields.recordId ?? '',
-          kind: r.fields.kind ?? '',
-          posyandu: r.fields.posyandu ?? '',
-          version: Number(r.fields.version),
-          receivedAt: r.fields.receivedAt ?? '',
+          source: r.fields[F.source] ?? '',
+          recordId: r.fields[F.recordId] ?? '',
+          kind: r.fields[F.kind] ?? '',
+          posyandu: r.fields[F.posyandu] ?? '',
+          version: Number(r.fields[F.version]),
+          receivedAt: r.fields[F.receivedAt] ?? '',
           upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: words(s.lastError) } : {}) }])),
         };
       }),

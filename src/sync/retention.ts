@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RetentionConfig } from '../config/types.js';
 import { logRepeated } from '../log/logger.js';
-import { aggKeys } from './aggregates.js';
+import type { StoreKeys } from './store/keys.js';
+import { defineScripts, runScript } from './store/scripts.js';
 import type { StorePressure } from './store-pressure.js';
 
 // A store above its high-water mark is looked at this often: what retention may drop is dropped
@@ -10,40 +11,6 @@ import type { StorePressure } from './store-pressure.js';
 const PRESSURE_LOOK_MS = 10_000;
 
 const BATCH = 500;
-
-// Drops the payload only if the record is still synced everywhere (a new version may have come
-// in since it was listed) and keeps everything a person or the status API reads: states, ids,
-// upstream resource ids, counts, warnings and indicators.
-const dropScript = `
-local recKey, purgeKey, id, droppedAt = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
-local unsynced = tonumber(redis.call('HGET', recKey, 'unsynced') or '1')
-redis.call('ZREM', purgeKey, id)
-if unsynced > 0 then return 0 end
-redis.call('HDEL', recKey, 'record', 'bundle', 'provenance')
-redis.call('HSET', recKey, 'payloadDroppedAt', droppedAt)
-return 1
-`;
-
-// A record not synced everywhere: its payload goes once every upstream has settled it (synced, or
-// failed: delivery has stopped trying); one still on its way (a replay) keeps it, and is then
-// dropped like any synced record once it gets through.
-const dropUnsyncedScript = `
-local recKey, droppedAt = KEYS[1], ARGV[1]
-if redis.call('HEXISTS', recKey, 'record') == 0 then return 0 end
-for _, k in ipairs(redis.call('HKEYS', recKey)) do
-  if string.sub(k, 1, 2) == 'u:' then
-    local state = cjson.decode(redis.call('HGET', recKey, k)).state
-    if state ~= 'failed' and state ~= 'synced' then return 0 end
-  end
-end
-redis.call('HDEL', recKey, 'record', 'bundle', 'provenance')
-redis.call('HSET', recKey, 'payloadDroppedAt', droppedAt)
-return 1
-`;
-
-// How far the unsynced sweep has gone through g:received: "{score} {records seen at that score}"
-// (a $batch gives thousands of records the same time), so each record is looked at once.
-const UNSYNCED_CURSOR = 'g:retention:unsynced-cursor';
 
 /**
  * Retention: once a record is synced at every upstream, its payload (names, NIKs, the Bundle) is
@@ -54,9 +21,11 @@ export class RetentionSweeper {
   private pressureTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly deps: { redis: Redis; retention: RetentionConfig; logger: Logger; pressure?: StorePressure }) {
-    deps.redis.defineCommand('gerbangDropPayload', { numberOfKeys: 2, lua: dropScript });
-    deps.redis.defineCommand('gerbangDropUnsynced', { numberOfKeys: 1, lua: dropUnsyncedScript });
+  private readonly keys: StoreKeys;
+
+  constructor(private readonly deps: { redis: Redis; retention: RetentionConfig; logger: Logger; pressure?: StorePressure; keys: StoreKeys }) {
+    this.keys = deps.keys;
+    defineScripts(deps.redis);
   }
 
   start(): void {
@@ -86,12 +55,12 @@ export class RetentionSweeper {
   async sweep(now = Date.now()): Promise<number> {
     const { redis, retention, logger } = this.deps;
     const cutoff = now - retention.payloadDays * 86_400_000;
-    const r = redis as Redis & { gerbangDropPayload(rec: string, purge: string, id: string, at: string): Promise<number> };
+    const { keys } = this;
     let dropped = 0;
     for (;;) {
-      const ids = await redis.zrange(aggKeys.purge, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, BATCH);
+      const ids = await redis.zrange(keys.purge, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, BATCH);
       if (ids.length === 0) break;
-      for (const id of ids) dropped += await r.gerbangDropPayload(`g:rec:${id}`, aggKeys.purge, id, new Date(now).toISOString());
+      for (const id of ids) dropped += await runScript<number>(redis, 'drop-payload', [keys.record(id), keys.purge], [id, new Date(now).toISOString()]);
     }
     if (dropped > 0) logger.info({ dropped, payloadDays: retention.payloadDays }, 'retention: dropped the payloads of records synced everywhere');
     return dropped + (await this.sweepUnsynced(now));
@@ -101,21 +70,21 @@ export class RetentionSweeper {
   private async sweepUnsynced(now: number): Promise<number> {
     const { redis, retention, logger } = this.deps;
     const cutoff = now - retention.unsyncedPayloadDays * 86_400_000;
-    const r = redis as Redis & { gerbangDropUnsynced(rec: string, at: string): Promise<number> };
-    const [savedScore = '-inf', savedSeen = '0'] = ((await redis.get(UNSYNCED_CURSOR)) ?? '').split(' ').filter(Boolean);
+    const { keys } = this;
+    const [savedScore = '-inf', savedSeen = '0'] = ((await redis.get(keys.unsyncedCursor)) ?? '').split(' ').filter(Boolean);
     let score = savedScore;
     let seen = Number(savedSeen);
     let dropped = 0;
     for (;;) {
-      const page = await redis.zrange('g:received', score, cutoff, 'BYSCORE', 'LIMIT', seen, BATCH, 'WITHSCORES');
+      const page = await redis.zrange(keys.received, score, cutoff, 'BYSCORE', 'LIMIT', seen, BATCH, 'WITHSCORES');
       if (page.length === 0) break;
       for (let i = 0; i < page.length; i += 2) {
-        dropped += await r.gerbangDropUnsynced(`g:rec:${page[i]}`, new Date(now).toISOString());
+        dropped += await runScript<number>(redis, 'drop-unsynced', [keys.record(page[i]!)], [new Date(now).toISOString()]);
         const s = page[i + 1]!;
         seen = s === score ? seen + 1 : 1;
         score = s;
       }
-      await redis.set(UNSYNCED_CURSOR, `${score} ${seen}`);
+      await redis.set(keys.unsyncedCursor, `${score} ${seen}`);
       // the next page starts at the last score, past the records already seen there
     }
     if (dropped > 0) logger.info({ dropped, unsyncedPayloadDays: retention.unsyncedPayloadDays }, 'retention: dropped the payloads of records that failed to get through');

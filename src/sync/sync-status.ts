@@ -5,7 +5,8 @@ import { mappingsDir } from '../config/paths.js';
 import type { Place } from '../config/scope.js';
 import type { Config } from '../config/types.js';
 import { provinceName } from '../records/nik.js';
-import { LATENCY_BUCKETS, aggKeys, reportingDay } from './aggregates.js';
+import { LATENCY_BUCKETS, reportingDay } from './aggregates.js';
+import { PLACE_SEPARATOR, type StoreKeys } from './store/keys.js';
 import { UPSTREAM_STATES, type UpstreamState } from './states.js';
 
 // The status API's reads: from the counts aggregates.ts keeps, never by scanning records.
@@ -48,7 +49,7 @@ const health = JSON.parse(readFileSync(join(mappingsDir, 'sync-health.json'), 'u
 const emptyCounts = (): Counts => Object.fromEntries(UPSTREAM_STATES.map((s) => [s, 0])) as Counts;
 
 function parsePlace(field: string): { place: Place; rest: string[] } {
-  const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split('|');
+  const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split(PLACE_SEPARATOR);
   return { place: { regency, puskesmas, posyandu }, rest };
 }
 
@@ -56,6 +57,7 @@ export class SyncStatus {
   constructor(
     private readonly redis: Redis,
     private readonly config: Config,
+    private readonly keys: StoreKeys,
   ) {}
 
   /**
@@ -71,10 +73,10 @@ export class SyncStatus {
   private async upstreamSummary(upstream: string, covers: (p: Place) => boolean, days: number, now: number): Promise<UpstreamSummary> {
     const dates = Array.from({ length: days }, (_, i) => reportingDay(now - (days - 1 - i) * 86_400_000));
     const pipe = this.redis.pipeline();
-    pipe.hgetall(aggKeys.states(upstream));
-    pipe.hgetall(aggKeys.last(upstream));
-    pipe.hgetall(aggKeys.latency(upstream));
-    for (const d of dates) pipe.hgetall(aggKeys.day(upstream, d));
+    pipe.hgetall(this.keys.states(upstream));
+    pipe.hgetall(this.keys.lastSynced(upstream));
+    pipe.hgetall(this.keys.latency(upstream));
+    for (const d of dates) pipe.hgetall(this.keys.day(upstream, d));
     const results = (await pipe.exec()) ?? [];
     const [states, last, latency, ...dayMaps] = results.map(([err, value]) => {
       if (err) throw err;
@@ -126,7 +128,7 @@ export class SyncStatus {
     const out = new Map<string, number>();
     if (posyandu.length === 0) return out;
     const pipe = this.redis.pipeline();
-    for (const p of posyandu) pipe.zrange(aggKeys.pending(upstream, p), 0, 0, 'WITHSCORES');
+    for (const p of posyandu) pipe.zrange(this.keys.pending(upstream, p), 0, 0, 'WITHSCORES');
     const results = (await pipe.exec()) ?? [];
     results.forEach(([err, value], i) => {
       const score = !err && Array.isArray(value) ? Number(value[1]) : NaN;

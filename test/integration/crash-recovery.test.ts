@@ -4,6 +4,9 @@ import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf } from '../helpers/store.js';
+import { loadConfig } from '../../src/config/load.js';
+import { upstreamField } from '../../src/sync/store/keys.js';
 import { withChanges } from '../fixtures/records.js';
 
 // The gateway process killed in the middle of a push loses nothing and duplicates nothing;
@@ -13,6 +16,7 @@ const redis = await startRedis();
 const fhir = await startFhirServer();
 const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] });
 const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' };
+const keys = keysOf(loadConfig(env));
 t.teardown(async () => {
   await fhir.stop();
   await redis.stop();
@@ -22,7 +26,7 @@ t.teardown(async () => {
 const ledgerState = async (id: string) => {
   const r = new Redis(redis.url);
   try {
-    const raw = await r.hget(`g:rec:${id}`, 'u:sandbox');
+    const raw = await r.hget(keys.record(id), upstreamField('sandbox'));
     return raw ? (JSON.parse(raw) as { state: string; attempts: number }) : undefined;
   } finally {
     r.disconnect();

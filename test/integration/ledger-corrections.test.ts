@@ -6,6 +6,7 @@ import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
 import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { testKeys } from '../helpers/store.js';
 
 // What the ledger keeps for corrections, on a real redis-server: the upstream ids of the last
 // synced version travel with every later version until one of those is synced, an old push that
@@ -14,7 +15,7 @@ import { startRedis } from '../helpers/redis-server.js';
 
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const ledger = new Ledger(redis);
+const ledger = new Ledger(redis, testKeys('ledger-corrections'));
 t.teardown(async () => {
   redis.disconnect();
   await redisServer.stop();
