@@ -9,13 +9,12 @@ import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js
 import { GatewayMetrics } from './metrics/metrics.js';
 import { BulkReplays } from './sync/bulk-replay.js';
 import { Dispatcher } from './sync/dispatcher.js';
-import { Ledger } from './sync/ledger.js';
 import { DeliveryQueues } from './sync/queues.js';
-import { RecordSearch } from './sync/record-search.js';
 import { RetentionSweeper } from './sync/retention.js';
 import { StorePressure } from './sync/store-pressure.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
 import { storeKeys } from './sync/store/keys.js';
+import { RedisLedger } from './sync/store/redis-ledger.js';
 import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
 import { createUpstream } from './upstream/create-upstream.js';
@@ -79,22 +78,21 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
   const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
-  const ledger = new Ledger(producer, keys);
-  const queues = new DeliveryQueues(producer, upstreamNames, keys);
+  const ledger = new RedisLedger(producer, keys);
+  const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
-  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger, keys });
+  const dispatcher = new Dispatcher({ redis: producer, keys, ledger, queues, upstreams: upstreamNames, logger });
   dispatcher.start();
 
-  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames, keys });
+  const metrics = new GatewayMetrics({ redis: producer, keys, ledger, queues, upstreams: upstreamNames });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  const search = new RecordSearch(producer, keys);
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
+  const replays = new BulkReplays({ redis: producer, ledger, search: ledger, config, logger, keys });
 
   let workers: DeliveryWorkers | undefined;
   let workerRedis: Redis | undefined;
@@ -104,7 +102,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     workers = new DeliveryWorkers({
       connection: workerRedis,
       keys,
-      ledger: new Ledger(workerRedis, keys),
+      ledger: new RedisLedger(workerRedis, keys),
       upstreams,
       upstreamConfigs: config.upstreams,
       delivery: config.delivery,
@@ -113,14 +111,14 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     });
     workers.start();
     replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure, keys });
+    retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, keys), retention: config.retention, logger, pressure });
     retention.start();
   }
 
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (mode === 'serve') {
-    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), keys), pressure, upstreams, status: new SyncStatus(producer, config, keys), search, replays, metrics };
+    const services = { config, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), keys), pressure, upstreams, status: new SyncStatus(ledger, config), search: ledger, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

@@ -80,8 +80,13 @@ export class Circuit {
   }
 
   async state(): Promise<CircuitState> {
-    return ((await this.redis.hget(this.key, CIRCUIT_FIELDS.state)) as CircuitState | null) ?? 'closed';
+    return circuitState(this.redis, this.key);
   }
+}
+
+/** An upstream's circuit as every process sees it (`key`: StoreKeys.circuit). */
+export async function circuitState(redis: Redis, key: string): Promise<CircuitState> {
+  return ((await redis.hget(key, CIRCUIT_FIELDS.state)) as CircuitState | null) ?? 'closed';
 }
 
 /** For /metrics and the status API: 0 closed, 1 half-open, 2 open. */

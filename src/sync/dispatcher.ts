@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Ledger } from './ledger.js';
 import type { DeliveryJob, DeliveryQueues } from './queues.js';
 import type { StoreKeys } from './store/keys.js';
 import { defineScripts, runScript } from './store/scripts.js';
@@ -10,9 +11,9 @@ const IDLE_POLL_MS = 20;
 const LOCK_MS = 10_000;
 
 /**
- * Turns accepted records (the inbox the ledger fills atomically with each accept) into delivery
- * jobs, many at a time. Ingest then costs one Redis call, and jobs are added in bulk. One
- * dispatcher works at a time across processes (a lock); items leave the inbox only after their
+ * Turns the deliveries the ledger has due (it adds them in the same step as each accept) into
+ * delivery jobs, many at a time. Ingest then costs one Redis call, and jobs are added in bulk. One
+ * dispatcher works at a time across processes (a lock); deliveries stop being due only after their
  * jobs exist, and job ids make adding twice harmless, so a crash in between loses and duplicates
  * nothing.
  */
@@ -24,7 +25,7 @@ export class Dispatcher {
 
   private readonly keys: StoreKeys;
 
-  constructor(private readonly deps: { redis: Redis; queues: DeliveryQueues; upstreams: string[]; logger: Logger; keys: StoreKeys }) {
+  constructor(private readonly deps: { redis: Redis; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
     this.keys = deps.keys;
     defineScripts(deps.redis);
   }
@@ -66,21 +67,20 @@ export class Dispatcher {
 
   /** Moves up to BATCH inbox items into jobs; returns how many. */
   async dispatchBatch(): Promise<number> {
-    const { redis, queues, upstreams } = this.deps;
-    const items = await redis.lrange(this.keys.inbox, 0, BATCH - 1);
-    if (items.length === 0) return 0;
-    // "{id} {version}" goes to every upstream; a replay, "{id} {version} {upstream} {replay}", to one.
+    const { ledger, queues, upstreams } = this.deps;
+    const due = await ledger.pendingDeliveries(BATCH);
+    if (due.length === 0) return 0;
+    // A version goes to every upstream; a replay to its own.
     const forAll: DeliveryJob[] = [];
     const forOne = new Map<string, DeliveryJob[]>();
-    for (const item of items) {
-      const [recordId = '', version = '0', upstream, replay] = item.split(' ');
-      if (!upstream) forAll.push({ recordId, version: Number(version) });
-      else if (upstreams.includes(upstream)) forOne.set(upstream, [...(forOne.get(upstream) ?? []), { recordId, version: Number(version), replay: Number(replay) }]);
+    for (const { recordId, version, replay } of due) {
+      if (!replay) forAll.push({ recordId, version });
+      else if (upstreams.includes(replay.upstream)) forOne.set(replay.upstream, [...(forOne.get(replay.upstream) ?? []), { recordId, version, replay: replay.count }]);
     }
     if (forAll.length > 0) await queues.enqueueMany(forAll, upstreams);
     for (const [upstream, jobs] of forOne) await queues.enqueueMany(jobs, [upstream]);
-    await redis.ltrim(this.keys.inbox, items.length, -1);
-    return items.length;
+    await ledger.deliveriesQueued(due.length);
+    return due.length;
   }
 }
 

@@ -1,18 +1,88 @@
 import type { Bundle } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
 import type { Issue } from '../errors/gerbang-error.js';
-import { peopleOf, type People } from '../log/identity-mask.js';
+import type { People } from '../log/identity-mask.js';
 import type { CanonicalRecord } from '../records/schemas/index.js';
-import { reportingDay } from './aggregates.js';
-import { REPLAYABLE, type UpstreamStatus } from './states.js';
-import { packBundle, unpackBundle } from './stored-bundle.js';
-import { RECORD_FIELDS, upstreamField, upstreamOfField, type StoreKeys } from './store/keys.js';
-import { defineScripts, runScript } from './store/scripts.js';
+import type { Place } from '../config/scope.js';
+import type { RecordSearch } from './record-search.js';
+import type { UpstreamState, UpstreamStatus } from './states.js';
 
-// The ledger keeps each accepted record, its mapped Bundle and its state at every upstream, in
-// Redis next to the queue: a hash per record, its idempotency index, the inbox of records not yet
-// turned into jobs, each person's order of records per upstream, and the counts of aggregates.ts,
-// all kept by the scripts in store/scripts (keys and fields in store/keys.ts).
+/**
+ * The ledger: every accepted record, its versions, and its state at each upstream. The rest of
+ * Gerbang (routes, ingest, dispatcher, worker, replays, status API, retention) talks to it only
+ * through this interface; how records are stored is the implementation's (today Redis,
+ * store/redis-ledger.ts). It is the contract a PostgreSQL ledger will fulfil (issue 15), as
+ * test/integration/ledger-corrections.test.ts checks it:
+ *
+ * - `accept` is one atomic step, durable when it returns: (source, recordId) names a record; the
+ *   same content again is a duplicate (nothing changes), changed content the next version (every
+ *   upstream back to queued, keeping the upstream ids of the last synced version as `held` and an
+ *   earlier push still writing as `earlierSending`), a copy for another posyandu `place-changed`
+ *   (nothing written). In the same step the version's delivery becomes due (`pendingDeliveries`):
+ *   a record is never stored without it, nor due without being stored (an outbox).
+ * - States change only forward in versions (`setState` of an older version keeps what it wrote
+ *   as `held` but does not overwrite), and the counts change in the same step as the states.
+ * - A person's records reach each upstream one at a time, in the order accepted: `beginDelivery`
+ *   answers `wait` while an earlier one is not settled there, or an earlier version's push may
+ *   still write; settling (`setState` with the subject) lets the next go.
+ * - The counts answer from what is kept as records move, never by reading every record.
+ */
+export interface Ledger extends RecordSearch, LedgerCounts {
+  accept(r: NewRecord): Promise<AcceptResult | PlaceChanged>;
+  /** The record as the API shows it (undefined: unknown). */
+  get(id: string): Promise<StoredRecord | undefined>;
+  /** A record's state at one upstream, and its person (whose queue it leaves when settled). */
+  stateAt(id: string, upstream: string): Promise<{ status: UpstreamStatus; subject: string } | undefined>;
+  /** The record's latest accepted version (undefined for an unknown record). */
+  latestVersion(id: string): Promise<number | undefined>;
+  /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
+  beginDelivery(id: string, upstream: string, version: number, now?: number): Promise<DeliveryStart>;
+  /** Writes the record's state at the upstream (false: a newer version's state stays); `settleSubject` also lets the person's next record go. */
+  setState(id: string, upstream: string, status: UpstreamStatus, now?: number, settleSubject?: string): Promise<boolean>;
+  /** Replays the record at one upstream if it is failed or waiting and still has its payload; false when there was nothing to replay. */
+  requeue(id: string, upstream: string, now?: number): Promise<boolean>;
+
+  /** Deliveries due (accepted versions, replays), oldest first, until `deliveriesQueued` says they are jobs. */
+  pendingDeliveries(max: number): Promise<PendingDelivery[]>;
+  /** The first `n` of `pendingDeliveries` are jobs now: they are no longer due. */
+  deliveriesQueued(n: number): Promise<void>;
+  /** Each record's place in its puskesmas' queue at the upstream, from 1: its job's priority (fairness). */
+  queueRanks(upstream: string, ids: readonly string[]): Promise<number[]>;
+
+  /** Retention: drops the payloads (names, NIKs, Bundle) of records synced everywhere before `syncedBefore`; how many. */
+  dropSyncedPayloads(syncedBefore: number, now: number): Promise<number>;
+  /** Retention: drops the payloads of records received before `receivedBefore` that every upstream has settled (synced or failed); how many. */
+  dropSettledPayloads(receivedBefore: number, now: number): Promise<number>;
+
+  /** Whether the store answers (readiness). */
+  ping(): Promise<void>;
+}
+
+/** What the status API and /metrics read: counts kept as records move. */
+export interface LedgerCounts {
+  /** Per place at one upstream: records per state now, the last sync, latencies, and per reporting day (`days`) what happened. */
+  counts(upstream: string, days: readonly string[]): Promise<UpstreamCounts>;
+  /** The oldest unsynced record's acceptance time (ms), per posyandu that has one. */
+  oldestUnsynced(upstream: string, posyandu: readonly string[]): Promise<Map<string, number>>;
+  /** Records not yet synced at the upstream, and the oldest one's acceptance time (ms). */
+  backlog(upstream: string): Promise<{ records: number; oldestAcceptedMs?: number }>;
+}
+
+export interface UpstreamCounts {
+  states: Array<{ place: Place; state: UpstreamState; records: number }>;
+  lastSynced: Array<{ place: Place; at: string }>;
+  /** `bucket`: index into LATENCY_BUCKETS (aggregates.ts) */
+  latency: Array<{ place: Place; bucket: number; records: number }>;
+  /** one list per day asked for, in that order */
+  days: Array<Array<{ place: Place; event: 'accepted' | 'synced' | 'failed'; records: number }>>;
+}
+
+/** A delivery due: a version for every upstream, or a replay for one. */
+export interface PendingDelivery {
+  recordId: string;
+  version: number;
+  /** a replay: this upstream only, with the replay's count (part of its job id) */
+  replay?: { upstream: string; count: number };
+}
 
 export interface NewRecord {
   id: string;
@@ -75,122 +145,3 @@ export interface StoredRecord {
   upstreams: Record<string, UpstreamStatus>;
 }
 
-const F = RECORD_FIELDS;
-
-export class Ledger {
-  constructor(
-    private readonly redis: Redis,
-    private readonly keys: StoreKeys,
-  ) {
-    defineScripts(redis);
-  }
-
-  async accept(r: NewRecord): Promise<AcceptResult | PlaceChanged> {
-    const now = r.receivedAt.toISOString();
-    const fields: Record<string, string | Buffer> = {
-      [F.source]: r.source,
-      [F.recordId]: r.record.recordId,
-      [F.kind]: r.record.kind,
-      [F.posyandu]: r.posyandu,
-      [F.puskesmas]: r.puskesmas,
-      [F.regency]: r.regency,
-      [F.subject]: r.subject,
-      [F.record]: JSON.stringify(r.record),
-      [F.bundle]: packBundle(r.bundle),
-      [F.warnings]: JSON.stringify(r.warnings),
-      [F.indicators]: JSON.stringify(r.indicators),
-      ...(r.provenance ? { [F.provenance]: JSON.stringify(r.provenance) } : {}),
-    };
-    const { keys } = this;
-    const [id, outcome, version, storedPosyandu] = await runScript<[string, AcceptResult['outcome'] | 'place-changed', number, string?]>(
-      this.redis,
-      'accept',
-      [keys.index(r.source, r.record.recordId), keys.received, keys.inbox, keys.purge, keys.byPosyandu(r.posyandu)],
-      [keys.prefix, r.id, r.contentHash, now, r.receivedAt.getTime(), r.upstreams.length, ...r.upstreams, ...Object.entries(fields).flat(), reportingDay(r.receivedAt.getTime())],
-    );
-    if (outcome === 'place-changed') return { id, outcome, version: Number(version), storedPosyandu: storedPosyandu ?? '' };
-    return { id, outcome, version: Number(version) };
-  }
-
-  async get(id: string): Promise<StoredRecord | undefined> {
-    const h = await this.redis.hgetall(this.keys.record(id));
-    return h[F.id] ? storedRecord(h) : undefined;
-  }
-
-  /** A record's state at one upstream, and its person (whose queue it leaves when settled). */
-  async stateAt(id: string, upstream: string): Promise<{ status: UpstreamStatus; subject: string } | undefined> {
-    const [status, subject] = await this.redis.hmget(this.keys.record(id), upstreamField(upstream), F.subject);
-    if (!status) return undefined;
-    return { status: JSON.parse(status) as UpstreamStatus, subject: subject ?? '' };
-  }
-
-  /** The start of a push of `version` at the upstream: go (with what to send), wait for the person's earlier record, or nothing to do. */
-  async beginDelivery(id: string, upstream: string, version: number, now = Date.now()): Promise<DeliveryStart> {
-    // As Buffers: the Bundle is stored compressed, and a binary reply must not be decoded as text.
-    const r = await runScript<Buffer[]>(this.redis, 'begin-delivery', [this.keys.record(id)], [this.keys.prefix, upstream, version, now], { buffers: true });
-    switch (r[0]?.toString()) {
-      case 'go':
-        return { kind: 'go', bundle: unpackBundle(r[1]!), status: JSON.parse(r[2]!.toString()) as UpstreamStatus, receivedAt: r[3]!.toString(), subject: r[4]?.toString() ?? '' };
-      case 'settled':
-        return { kind: 'settled', state: r[1]!.toString() as UpstreamStatus['state'] };
-      case 'wait':
-        return { kind: 'wait' };
-      case 'superseded':
-        return { kind: 'superseded' };
-      default:
-        return { kind: 'missing' };
-    }
-  }
-
-  /** The record's latest accepted version (undefined for an unknown record). */
-  async latestVersion(id: string): Promise<number | undefined> {
-    const v = await this.redis.hget(this.keys.record(id), F.version);
-    return v === null ? undefined : Number(v);
-  }
-
-  /** Writes the record's state at the upstream; `settleSubject` also lets the person's next record go. */
-  async setState(id: string, upstream: string, status: UpstreamStatus, now = Date.parse(status.updatedAt), settleSubject?: string): Promise<boolean> {
-    const at = Number.isNaN(now) ? Date.now() : now;
-    const args = [this.keys.prefix, upstream, JSON.stringify(status), at, reportingDay(at), new Date(at).toISOString(), ...(settleSubject ? [settleSubject] : [])];
-    return (await runScript<number>(this.redis, 'set-state', [this.keys.record(id)], args)) === 1;
-  }
-
-  /** Replays the record at one upstream if it is failed or waiting; false when there was nothing to replay. */
-  async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
-    const args = [this.keys.prefix, upstream, now, reportingDay(now), new Date(now).toISOString(), ...REPLAYABLE];
-    return (await runScript<number>(this.redis, 'requeue', [this.keys.record(id), this.keys.inbox], args)) === 1;
-  }
-
-  async ping(): Promise<void> {
-    await this.redis.ping();
-  }
-}
-
-/** A record's hash as the API shows it. */
-export function storedRecord(h: Record<string, string>): StoredRecord {
-  const upstreams: Record<string, UpstreamStatus> = {};
-  for (const [field, value] of Object.entries(h)) {
-    const upstream = upstreamOfField(field);
-    if (upstream !== undefined) upstreams[upstream] = JSON.parse(value) as UpstreamStatus;
-  }
-  const text = (f: string) => h[f] ?? '';
-  const json = <T>(f: string, absent: T): T => (h[f] ? (JSON.parse(h[f]) as T) : absent);
-  return {
-    id: text(F.id),
-    source: text(F.source),
-    recordId: text(F.recordId),
-    kind: text(F.kind),
-    posyandu: text(F.posyandu),
-    puskesmas: text(F.puskesmas),
-    regency: text(F.regency),
-    version: Number(h[F.version]),
-    receivedAt: text(F.receivedAt),
-    updatedAt: text(F.updatedAt),
-    warnings: json<Issue[]>(F.warnings, []),
-    indicators: json<Record<string, unknown>>(F.indicators, {}),
-    ...(h[F.provenance] ? { provenance: json<unknown[]>(F.provenance, []) } : {}),
-    people: peopleOf(json<unknown>(F.record, undefined)),
-    ...(h[F.payloadDroppedAt] ? { payloadDroppedAt: h[F.payloadDroppedAt] } : {}),
-    upstreams,
-  };
-}

@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MAX_PRIORITY } from './retry-policy.js';
+import type { Ledger } from './ledger.js';
 import type { StoreKeys } from './store/keys.js';
-import { defineScripts, runScript } from './store/scripts.js';
 
 export interface DeliveryJob {
   recordId: string;
@@ -31,24 +31,21 @@ const defaultJobOptions = {
 } as const;
 
 // Fairness by puskesmas: BullMQ (without Pro's groups) serves the lowest priority number first, so
-// a job's priority is its record's place in its own puskesmas' queue (store/scripts/queue-ranks.lua).
+// a job's priority is its record's place in its own puskesmas' queue (Ledger.queueRanks).
 // The 10th record of every puskesmas goes before the 11th of any: a puskesmas that sends a year of
 // records after being offline does not hold up the others.
 
 export class DeliveryQueues {
   private readonly queues = new Map<string, Queue<DeliveryJob>>();
-  private readonly redis: Redis;
-
   constructor(
     connection: Redis,
     upstreams: string[],
-    private readonly keys: StoreKeys,
+    keys: StoreKeys,
+    private readonly ledger: Pick<Ledger, 'queueRanks'>,
   ) {
     for (const name of upstreams) {
       this.queues.set(name, new Queue<DeliveryJob>(queueName(name), { connection, prefix: keys.queuePrefix, defaultJobOptions }));
     }
-    defineScripts(connection);
-    this.redis = connection;
   }
 
   async enqueueMany(jobs: DeliveryJob[], upstreams: Iterable<string>): Promise<void> {
@@ -56,7 +53,7 @@ export class DeliveryQueues {
     await Promise.all(
       [...upstreams].map(async (name) => {
         const ids = jobs.map((j) => j.recordId);
-        const priorities = await runScript<number[]>(this.redis, 'queue-ranks', ids.map((id) => this.keys.record(id)), [this.keys.prefix, name, ...ids]);
+        const priorities = await this.ledger.queueRanks(name, ids);
         await this.queue(name).addBulk(
           jobs.map((data, i) => ({
             name: 'push',

@@ -6,7 +6,7 @@ import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, writeTestCon
 import { startRedis } from '../helpers/redis-server.js';
 import { keysOf } from '../helpers/store.js';
 import { loadConfig } from '../../src/config/load.js';
-import { upstreamField } from '../../src/sync/store/keys.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // The gateway process killed in the middle of a push loses nothing and duplicates nothing;
@@ -26,8 +26,7 @@ t.teardown(async () => {
 const ledgerState = async (id: string) => {
   const r = new Redis(redis.url);
   try {
-    const raw = await r.hget(keys.record(id), upstreamField('sandbox'));
-    return raw ? (JSON.parse(raw) as { state: string; attempts: number }) : undefined;
+    return (await new RedisLedger(r, keys).stateAt(id, 'sandbox'))?.status;
   } finally {
     r.disconnect();
   }

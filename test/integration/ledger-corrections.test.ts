@@ -2,7 +2,8 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
-import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
+import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus, WrittenResource } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -15,7 +16,7 @@ import { testKeys } from '../helpers/store.js';
 
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const ledger = new Ledger(redis, testKeys('ledger-corrections'));
+const ledger: Ledger = new RedisLedger(redis, testKeys('ledger-corrections'));
 t.teardown(async () => {
   redis.disconnect();
   await redisServer.stop();

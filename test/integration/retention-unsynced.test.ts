@@ -5,6 +5,7 @@ import { startStack } from '../helpers/stack.js';
 import { withChanges } from '../fixtures/records.js';
 import { RetentionSweeper } from '../../src/sync/retention.js';
 import { RECORD_FIELDS, upstreamField } from '../../src/sync/store/keys.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { keysOf } from '../helpers/store.js';
 
 // A record that never got through holds names and NIKs as long as a synced one: its payload goes
@@ -35,7 +36,7 @@ t.test('failed records lose their payload after unsyncedPayloadDays; records sti
   await peek.hset(keys.record(replayed), upstreamField('sandbox'), JSON.stringify({ ...JSON.parse((await peek.hget(keys.record(replayed), upstreamField('sandbox')))!), state: 'retrying' }));
 
   const { logger, lines } = memoryLogger('info');
-  const sweeper = new RetentionSweeper({ redis: peek, retention: gw.config.retention, logger, keys });
+  const sweeper = new RetentionSweeper({ ledger: new RedisLedger(peek, keys), retention: gw.config.retention, logger });
   t.equal(gw.config.retention.unsyncedPayloadDays, 90, 'the default');
   t.equal(await sweeper.sweep(Date.now() + 89 * 86_400_000), 1, 'after 89 days only the synced record\'s payload went (payloadDays 30)');
   t.equal(await peek.hexists(keys.record(ids[0]!), RECORD_FIELDS.record), 1, 'a failed one still has its payload');

@@ -3,7 +3,7 @@ import t from 'tap';
 import { postJson, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { keysOf } from '../helpers/store.js';
-import { RECORD_FIELDS } from '../../src/sync/store/keys.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // With a retention that lets delivered payloads go at once, a store at its high-water mark does
@@ -40,5 +40,5 @@ t.test('at the mark, the payloads of delivered records are dropped early and ing
     return res.status === 202 ? res : (await new Promise((r) => setTimeout(r, 500)), undefined);
   }, 60_000, 'ingest open again');
   t.equal(reopened.status, 202, 'ingest accepts records again without waiting for the hourly sweep');
-  t.ok(await admin.hget(keysOf(gw.config).record(first), RECORD_FIELDS.payloadDroppedAt), 'a delivered record lost its payload (payloadDays 0)');
+  t.ok((await new RedisLedger(admin, keysOf(gw.config)).get(first))?.payloadDroppedAt, 'a delivered record lost its payload (payloadDays 0)');
 });

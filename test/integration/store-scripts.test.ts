@@ -2,7 +2,8 @@ import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
 import { reportingDay } from '../../src/sync/aggregates.js';
-import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
+import type { NewRecord } from '../../src/sync/ledger.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import { KEY_LAYOUTS, PLACE_SEPARATOR, RECORD_FIELDS as F, layoutParts, upstreamField, type StoreKeys } from '../../src/sync/store/keys.js';
 import { defineScripts, preamble, runScript, SCRIPT_NAMES, scriptSources } from '../../src/sync/store/scripts.js';
@@ -74,7 +75,7 @@ t.test('every script is read, and the preamble builds each key as keys.ts does',
 
 t.test('accept: created, duplicate, new version, place-changed', async (t) => {
   const keys = testKeys('accept');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   const first = await ledger.accept(newRecord('a1', 'h1'));
   t.same(first, { id: 'a1', outcome: 'created', version: 1 });
   t.equal(await redis.get(keys.index('app', 'R-a1')), 'a1', 'the idempotency index names the record');
@@ -106,7 +107,7 @@ t.test('accept: created, duplicate, new version, place-changed', async (t) => {
 
 t.test('set-state: counts move, an older version does not overwrite, a settled record leaves its order', async (t) => {
   const keys = testKeys('set-state');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   await ledger.accept(newRecord('s1', 'h1'));
   t.ok(await ledger.setState('s1', U, status({ state: 'sending', attempts: 1 }), T0 + 10));
   t.same(await redis.hgetall(keys.states(U)), { [placeField('queued')]: '0', [placeField('sending')]: '1' });
@@ -130,7 +131,7 @@ t.test('set-state: counts move, an older version does not overwrite, a settled r
 
 t.test("begin-delivery: missing, superseded, the person's order, settled", async (t) => {
   const keys = testKeys('begin');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   t.same(await ledger.beginDelivery('nope', U, 1, T0), { kind: 'missing' });
   await ledger.accept(newRecord('b1', 'h1', { subject: 'same-person' }));
   await ledger.accept(newRecord('b2', 'h1', { subject: 'same-person', ...sameRecord('R-b2') }));
@@ -147,7 +148,7 @@ t.test("begin-delivery: missing, superseded, the person's order, settled", async
 
 t.test('requeue: a failed record back to queued, into the inbox for one upstream', async (t) => {
   const keys = testKeys('requeue');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   await ledger.accept(newRecord('q1', 'h1'));
   t.notOk(await ledger.requeue('q1', U, T0), 'a queued record is not replayed');
   await ledger.setState('q1', U, status({ state: 'failed', attempts: 3 }), T0 + 1, 'subject-q1');
@@ -164,7 +165,7 @@ t.test('requeue: a failed record back to queued, into the inbox for one upstream
 
 t.test('drop-payload and drop-unsynced: only what retention may drop', async (t) => {
   const keys = testKeys('retention');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   await ledger.accept(newRecord('d1', 'h1', { upstreams: [U, 'other'] }));
   await ledger.setState('d1', U, status({ state: 'synced' }), T0 + 1);
   await redis.zadd(keys.purge, T0, 'd1');
@@ -186,7 +187,7 @@ t.test('drop-payload and drop-unsynced: only what retention may drop', async (t)
 
 t.test("queue-ranks: a record's place in its puskesmas' queue", async (t) => {
   const keys = testKeys('ranks');
-  const ledger = new Ledger(redis, keys);
+  const ledger = new RedisLedger(redis, keys);
   for (const [i, pk] of ['PA', 'PA', 'PB'].entries()) {
     await ledger.accept(newRecord(`r${i}`, 'h', { puskesmas: pk, receivedAt: new Date(T0 + i), ...sameRecord(`R-r${i}`) }));
   }
