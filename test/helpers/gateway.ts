@@ -22,6 +22,7 @@ export interface GatewayOptions {
   facilities?: unknown;
   store?: Record<string, unknown>;
   security?: Record<string, unknown>;
+  redis?: Record<string, unknown>;
 }
 
 /**
@@ -52,6 +53,7 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
     ...(opts.retention ? { retention: opts.retention } : {}),
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.security ? { security: opts.security } : {}),
+    ...(opts.redis ? { redis: opts.redis } : {}),
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
@@ -5,7 +6,7 @@ import { reportingDay } from '../../src/sync/aggregates.js';
 import type { NewRecord } from '../../src/sync/ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
-import { KEY_LAYOUTS, PLACE_SEPARATOR, RECORD_FIELDS as F, layoutParts, upstreamField, type StoreKeys } from '../../src/sync/store/keys.js';
+import { CIRCUIT_FIELDS, KEY_LAYOUTS, PLACE_SEPARATOR, RECORD_FIELDS as F, UPSTREAM_FIELD_PREFIX, layoutParts, upstreamField, type StoreKeys } from '../../src/sync/store/keys.js';
 import { defineScripts, preamble, runScript, SCRIPT_NAMES, scriptSources } from '../../src/sync/store/scripts.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys } from '../helpers/store.js';
@@ -70,6 +71,23 @@ t.test('every script is read, and the preamble builds each key as keys.ts does',
     const member = (keys as unknown as Record<string, string | ((...a: string[]) => string)>)[name];
     const fromTs = typeof member === 'function' ? member(...args) : member;
     t.equal(fromLua, fromTs, `${name}: the same key in Lua and TypeScript`);
+  }
+});
+
+t.test('no Lua file spells a key or field name of its own: they come from keys.ts', async (t) => {
+  const names = new Set<string>([
+    ...Object.values(F),
+    ...Object.values(CIRCUIT_FIELDS),
+    UPSTREAM_FIELD_PREFIX,
+    PLACE_SEPARATOR,
+    ...Object.values(KEY_LAYOUTS).flatMap((layout) => layoutParts(layout).flatMap((p) => ('text' in p ? [p.text] : []))),
+  ]);
+  const dir = new URL('../../src/sync/store/scripts/', import.meta.url);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+  t.ok(files.length >= SCRIPT_NAMES.length, 'every script is a file');
+  for (const file of files) {
+    const literals = [...readFileSync(new URL(file, dir), 'utf8').replace(/--.*$/gm, '').matchAll(/'([^']*)'|"([^"]*)"/g)].map((m) => m[1] ?? m[2] ?? '');
+    t.same(literals.filter((l) => names.has(l)), [], `${file}: no name of keys.ts written again`);
   }
 });
 
@@ -221,6 +239,19 @@ t.test('history-read and history-remember: carried over, trimmed, expiring', asy
   for (const month of ['2025-02', '2025-03', '2025-06']) await runScript(redis, 'history-remember', [current], [month, '{}', 2_000_000_000, '2025-04']);
   t.same(Object.keys(await redis.hgetall(current)).sort(), ['2025-03', '2025-06'], 'months before the first kept go, but for the newest of them');
   t.equal(Number(await redis.call('EXPIRETIME', current)), 2_000_000_000);
+  await onlyUnder(t, keys);
+});
+
+t.test('window-count: the first event starts the window, the rest count in it', async (t) => {
+  const keys = testKeys('window');
+  const counter = keys.authFailures('203.0.113.9');
+  const [n1, ttl1] = await runScript<[number, number]>(redis, 'window-count', [counter], [60_000]);
+  t.equal(n1, 1);
+  t.ok(ttl1 > 59_000 && ttl1 <= 60_000, 'a minute from the first');
+  await redis.pexpire(counter, 5_000);
+  const [n2, ttl2] = await runScript<[number, number]>(redis, 'window-count', [counter], [60_000]);
+  t.equal(n2, 2);
+  t.ok(ttl2 <= 5_000, 'a later event does not extend the window');
   await onlyUnder(t, keys);
 });
 

@@ -49,6 +49,11 @@ export const KEY_LAYOUTS = {
   replayTask: 'replay:<id>',
   /** hash: what is remembered of a person ("weighing" or "doses"), by a keyed hash of the identity */
   history: '<what>:<subject>',
+  // around the API
+  /** failed authentications of one client address this minute */
+  authFailures: 'authfail:<address>',
+  /** what @fastify/rate-limit puts before its own keys */
+  rateLimit: 'rl:',
 } as const;
 
 export type KeyName = keyof typeof KEY_LAYOUTS;
@@ -127,6 +132,8 @@ export interface StoreKeys {
   circuit(upstream: string): string;
   replayTask(id: string): string;
   history(what: 'weighing' | 'doses', subject: string): string;
+  authFailures(address: string): string;
+  readonly rateLimit: string;
 }
 
 /** The parts of a layout: literal text, and the names filled in. */
@@ -168,6 +175,8 @@ export function storeKeys(prefix: string, queuePrefix: string): StoreKeys {
     circuit: b.circuit,
     replayTask: b.replayTask,
     history: b.history,
+    authFailures: b.authFailures,
+    rateLimit: b.rateLimit(),
   });
 }
 

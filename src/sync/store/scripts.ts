@@ -30,6 +30,7 @@ const SCRIPTS = {
   'lock-release': { keys: 1 },
   'history-read': { keys: 2 },
   'history-remember': { keys: 1 },
+  'window-count': { keys: 1 },
 } as const satisfies Record<string, Spec>;
 
 export type ScriptName = keyof typeof SCRIPTS;
