@@ -92,8 +92,9 @@ export class RedisLedger implements Ledger {
   /** Writes the record's state at the upstream; `settleSubject` also lets the person's next record go. */
   async setState(id: string, upstream: string, status: UpstreamStatus, now = Date.parse(status.updatedAt), settleSubject?: string): Promise<boolean> {
     const at = Number.isNaN(now) ? Date.now() : now;
-    const args = [this.keys.prefix, upstream, JSON.stringify(status), at, reportingDay(at), new Date(at).toISOString(), ...(settleSubject ? [settleSubject] : [])];
-    return (await runScript<number>(this.redis, 'set-state', [this.keys.record(id)], args)) === 1;
+    const keys = [this.keys.record(id), ...(settleSubject ? [this.keys.order(settleSubject, upstream)] : [])];
+    const args = [this.keys.prefix, upstream, JSON.stringify(status), at, reportingDay(at), new Date(at).toISOString()];
+    return (await runScript<number>(this.redis, 'set-state', keys, args)) === 1;
   }
 
   /** Replays the record at one upstream if it is failed or waiting; false when there was nothing to replay. */

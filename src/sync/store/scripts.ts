@@ -11,14 +11,15 @@ import { CIRCUIT_FIELDS, KEY_LAYOUTS, PAYLOAD_FIELDS, PLACE_SEPARATOR, RECORD_FI
 // and CF name the record and circuit fields; so no name is written in Lua a second time.
 
 interface Spec {
-  keys: number | undefined;
+  /** how many, at least and at most, or undefined: one per item */
+  keys: number | readonly [number, number] | undefined;
   uses?: readonly string[];
 }
 
 /** Every script, the keys it declares (undefined: one per item, see its file), and the libraries put before it. */
 const SCRIPTS = {
   accept: { keys: 5, uses: ['transition', 'carry-over'] },
-  'set-state': { keys: 1, uses: ['transition'] },
+  'set-state': { keys: [1, 2], uses: ['transition'] },
   'begin-delivery': { keys: 1 },
   requeue: { keys: 2, uses: ['transition'] },
   'drop-payload': { keys: 2 },
@@ -109,7 +110,8 @@ export function defineScripts(redis: Redis): void {
 /** Runs a script defined on the connection, with the keys it declares (KEYS) and its ARGV. */
 export function runScript<T>(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly Arg[], opts: { buffers?: boolean } = {}): Promise<T> {
   const declared = (SCRIPTS[name] as Spec).keys;
-  if (declared !== undefined && keys.length !== declared) throw new Error(`script ${name} declares ${declared} keys, given ${keys.length}`);
+  const [least, most] = typeof declared === 'number' ? [declared, declared] : (declared ?? [0, Infinity]);
+  if (keys.length < least || keys.length > most) throw new Error(`script ${name} declares ${String(declared)} keys, given ${keys.length}`);
   const command = commandOf(name);
   const fn = (redis as unknown as Scripted)[opts.buffers ? `${command}Buffer` : command];
   if (!fn) throw new Error(`script ${name} is not defined on this connection (defineScripts)`);

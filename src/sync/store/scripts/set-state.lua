@@ -1,14 +1,13 @@
 -- A worker writes a state only for the version it worked on or a newer one: a slow push of an old
 -- version must not overwrite the state of the version that superseded it. What such a push wrote
 -- is kept, though: those are the resources the newer version is to update, and its end lets the
--- newer version's push go. With a subject (ARGV[7]) the record also leaves its person's queue at
--- this upstream: it is settled there.
+-- newer version's push go. Given its person's order list (KEYS[2]), the record also leaves it: it
+-- is settled at this upstream.
 --
--- KEYS: [1] the record's hash.
+-- KEYS: [1] the record's hash, [2] (when settled) its person's order list at the upstream.
 -- ARGV: [1] key prefix, [2] upstream, [3] the state (JSON), [4] now (ms), [5] reporting day,
--- [6] now (ISO), [7] the person, when settled.
--- Computed at run time: the counts (transition.lua) and the person's order list (its name is
--- the caller's subject, but a state without one leaves no list to name).
+-- [6] now (ISO).
+-- Computed at run time: the counts (transition.lua).
 local recKey = KEYS[1]
 local P, U = ARGV[1], ARGV[2]
 local current = redis.call('HGET', recKey, UF .. U)
@@ -32,7 +31,7 @@ if old.version > incoming.version then
 end
 redis.call('HSET', recKey, UF .. U, ARGV[3])
 transition(P, recKey, U, old.state, incoming.state, tonumber(ARGV[4]), ARGV[5], ARGV[6])
-if ARGV[7] and ARGV[7] ~= '' then
-  redis.call('LREM', K.order(P, ARGV[7], U), 1, redis.call('HGET', recKey, F.id))
+if KEYS[2] then
+  redis.call('LREM', KEYS[2], 1, redis.call('HGET', recKey, F.id))
 end
 return 1
