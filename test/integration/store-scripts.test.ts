@@ -10,6 +10,7 @@ import { CIRCUIT_FIELDS, KEY_LAYOUTS, PLACE_SEPARATOR, RECORD_FIELDS as F, UPSTR
 import { defineScripts, preamble, runScript, SCRIPT_NAMES, scriptSources } from '../../src/sync/store/scripts.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys } from '../helpers/store.js';
+import { storeKeys } from '../../src/sync/store/keys.js';
 
 // Each Lua script of the store on its own, against a real redis-server, under a key prefix of
 // its own: what it writes, where, and that nothing lands outside its prefix.
@@ -253,6 +254,23 @@ t.test('window-count: the first event starts the window, the rest count in it', 
   t.equal(n2, 2);
   t.ok(ttl2 <= 5_000, 'a later event does not extend the window');
   await onlyUnder(t, keys);
+});
+
+t.test("with a hash tag in the prefix, every key a record's way touches is in one cluster slot", async (t) => {
+  // Redis Cluster hashes only what is inside the first {…} of a key: the same for all of these.
+  const keys = storeKeys('{tenant-c}:', '{tenant-c}-q');
+  const ledger = new RedisLedger(redis, keys);
+  await ledger.accept(newRecord('c1', 'h1', { upstreams: [U, 'other'] }));
+  await ledger.beginDelivery('c1', U, 1, T0);
+  await ledger.setState('c1', U, status({ state: 'failed' }), T0 + 1, 'subject-c1');
+  await ledger.requeue('c1', U, T0 + 2);
+  await ledger.setState('c1', U, status({ state: 'synced', replays: 1 }), T0 + 3, 'subject-c1');
+  await ledger.setState('c1', 'other', status({ state: 'synced' }), T0 + 4, 'subject-c1');
+  await ledger.queueRanks(U, ['c1']);
+  t.equal(await ledger.dropSyncedPayloads(T0 + 10, T0 + 10), 1);
+  const all = await redis.keys('*');
+  t.ok(all.length > 10, `${all.length} keys written`);
+  t.same(all.filter((k) => !k.startsWith('{tenant-c}:')), [], 'all under the hash tag');
 });
 
 t.test('a script refuses a call that does not give the keys it declares', async (t) => {
