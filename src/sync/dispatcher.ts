@@ -23,10 +23,8 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private readonly token = randomUUID();
 
-  private readonly keys: StoreKeys;
-
+  /** `redis` and `keys`: the dispatcher's lock */
   constructor(private readonly deps: { redis: Redis; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
-    this.keys = deps.keys;
     defineScripts(deps.redis);
   }
 
@@ -38,7 +36,7 @@ export class Dispatcher {
   async close(): Promise<void> {
     this.running = false;
     await this.loop;
-    await runScript(this.deps.redis, 'lock-release', [this.keys.dispatcherLock], [this.token]).catch(() => {});
+    await runScript(this.deps.redis, 'lock-release', [this.deps.keys.dispatcherLock], [this.token]).catch(() => {});
   }
 
   private async run(): Promise<void> {
@@ -59,7 +57,7 @@ export class Dispatcher {
   }
 
   private async holdLock(): Promise<boolean> {
-    const lock = this.keys.dispatcherLock;
+    const lock = this.deps.keys.dispatcherLock;
     // Renewed only while we still hold it: a dispatcher that stalled past the lock's life cannot take it back.
     if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return true;
     return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';

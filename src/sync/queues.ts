@@ -30,13 +30,9 @@ const defaultJobOptions = {
   removeOnFail: { age: 7 * 86_400 },
 } as const;
 
-// Fairness by puskesmas: BullMQ (without Pro's groups) serves the lowest priority number first, so
-// a job's priority is its record's place in its own puskesmas' queue (Ledger.queueRanks).
-// The 10th record of every puskesmas goes before the 11th of any: a puskesmas that sends a year of
-// records after being offline does not hold up the others.
-
 export class DeliveryQueues {
   private readonly queues = new Map<string, Queue<DeliveryJob>>();
+
   constructor(
     connection: Redis,
     upstreams: string[],
@@ -50,9 +46,13 @@ export class DeliveryQueues {
 
   async enqueueMany(jobs: DeliveryJob[], upstreams: Iterable<string>): Promise<void> {
     if (jobs.length === 0) return;
+    // Fairness by puskesmas: BullMQ (without Pro's groups) serves the lowest priority number first,
+    // so a job's priority is its record's place in its own puskesmas' queue. The 10th record of
+    // every puskesmas goes before the 11th of any: a puskesmas that sends a year of records after
+    // being offline does not hold up the others.
+    const ids = jobs.map((j) => j.recordId);
     await Promise.all(
       [...upstreams].map(async (name) => {
-        const ids = jobs.map((j) => j.recordId);
         const priorities = await this.ledger.queueRanks(name, ids);
         await this.queue(name).addBulk(
           jobs.map((data, i) => ({
