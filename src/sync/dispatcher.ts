@@ -77,7 +77,7 @@ export class Dispatcher {
     }
     if (forAll.length > 0) await queues.enqueueMany(forAll, upstreams);
     for (const [upstream, jobs] of forOne) await queues.enqueueMany(jobs, [upstream]);
-    await ledger.deliveriesQueued(due.length);
+    await ledger.deliveriesQueued(due);
     return due.length;
   }
 }

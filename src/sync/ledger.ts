@@ -43,8 +43,11 @@ export interface Ledger extends RecordSearch, LedgerCounts {
 
   /** Deliveries due (accepted versions, replays), oldest first, until `deliveriesQueued` says they are jobs. */
   pendingDeliveries(max: number): Promise<PendingDelivery[]>;
-  /** The first `n` of `pendingDeliveries` are jobs now: they are no longer due. */
-  deliveriesQueued(n: number): Promise<void>;
+  /**
+   * These deliveries (the first ones `pendingDeliveries` gave) are jobs now: they are no longer
+   * due. One dispatcher at a time takes them (its lock), so they are still the first.
+   */
+  deliveriesQueued(done: readonly PendingDelivery[]): Promise<void>;
   /** Each record's place in its puskesmas' queue at the upstream, from 1: its job's priority (fairness). */
   queueRanks(upstream: string, ids: readonly string[]): Promise<number[]>;
 

@@ -174,6 +174,10 @@ t.test('requeue: a failed record back to queued, into the inbox for one upstream
   t.ok(await ledger.requeue('q1', U, T0 + 2));
   t.match((await ledger.stateAt('q1', U))!.status, { state: 'queued', attempts: 0, replays: 1 });
   t.same(await redis.lrange(keys.inbox, 0, -1), ['q1 1', `q1 1 ${U} 1`]);
+  const due = await ledger.pendingDeliveries(10);
+  t.same(due, [{ recordId: 'q1', version: 1 }, { recordId: 'q1', version: 1, replay: { upstream: U, count: 1 } }], 'due: the version for every upstream, then the replay for one');
+  await ledger.deliveriesQueued(due.slice(0, 1));
+  t.same(await ledger.pendingDeliveries(10), due.slice(1), 'what became a job is no longer due');
   t.same(await redis.lrange(keys.order('subject-q1', U), 0, -1), ['q1'], "back in its person's order");
   t.equal(await redis.zscore(keys.problems(U), 'q1'), null);
   await ledger.setState('q1', U, status({ state: 'failed', replays: 1 }), T0 + 3);

@@ -113,8 +113,8 @@ export class RedisLedger implements Ledger {
     });
   }
 
-  async deliveriesQueued(n: number): Promise<void> {
-    if (n > 0) await this.redis.ltrim(this.keys.inbox, n, -1);
+  async deliveriesQueued(done: readonly PendingDelivery[]): Promise<void> {
+    if (done.length > 0) await this.redis.ltrim(this.keys.inbox, done.length, -1);
   }
 
   async queueRanks(upstream: string, ids: readonly string[]): Promise<number[]> {
