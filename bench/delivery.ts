@@ -19,6 +19,10 @@ const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { start } = (await dist('server.js')) as typeof import('../src/server.js');
+const { storeKeys, upstreamField } = (await dist('sync/store/keys.js')) as typeof import('../src/sync/store/keys.js');
+// The bench's gateways keep the default prefixes.
+const defaults = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).redis;
+const keys = storeKeys(defaults.keyPrefix, defaults.queuePrefix);
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
@@ -149,12 +153,12 @@ async function queue(url: string, bodies: string[]): Promise<string[]> {
 async function untilSynced(redis: Redis, upstream: string, ids: string[], onTick?: () => void): Promise<number> {
   for (;;) {
     onTick?.();
-    if ((await redis.zcard(`g:backlog:${upstream}`)) === 0) break;
+    if ((await redis.zcard(keys.backlog(upstream))) === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   let synced = 0;
   for (let i = 0; i < ids.length; i += 1000) {
-    const states = await Promise.all(ids.slice(i, i + 1000).map((id) => redis.hget(`g:rec:${id}`, `u:${upstream}`)));
+    const states = await Promise.all(ids.slice(i, i + 1000).map((id) => redis.hget(keys.record(id), upstreamField(upstream))));
     synced += states.filter((s) => s && (JSON.parse(s) as { state: string }).state === 'synced').length;
   }
   return synced;
@@ -251,7 +255,7 @@ async function benchBacklog(redisUrl: string) {
   }
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   // Queued means a job exists: wait for the dispatcher to empty the inbox.
-  while ((await redis.llen('g:inbox')) > 0) await new Promise((r) => setTimeout(r, 50));
+  while ((await redis.llen(keys.inbox)) > 0) await new Promise((r) => setTimeout(r, 50));
   const memoryQueued = await usedMemory(redis);
   await gw.close();
 
@@ -273,7 +277,7 @@ async function benchBacklog(redisUrl: string) {
     peak = Math.max(peak, peakRssMb(child.pid ?? 0));
     if (performance.now() - last > 10_000) {
       last = performance.now();
-      void redis.zcard('g:backlog:backlog').then((n) => console.error(`bench: backlog: ${n} left`));
+      void redis.zcard(keys.backlog('backlog')).then((n) => console.error(`bench: backlog: ${n} left`));
     }
   });
   const drainSeconds = (performance.now() - started) / 1000;

@@ -10,13 +10,13 @@ import { startPrivateRedis, type PrivateRedis } from './runtime/private-redis.js
 import { GatewayMetrics } from './metrics/metrics.js';
 import { BulkReplays } from './sync/bulk-replay.js';
 import { Dispatcher } from './sync/dispatcher.js';
-import { Ledger } from './sync/ledger.js';
 import { DeliveryQueues } from './sync/queues.js';
-import { RecordSearch } from './sync/record-search.js';
 import { RetentionSweeper } from './sync/retention.js';
 import { StorePressure } from './sync/store-pressure.js';
 import { registryFor, type AdapterRegistry, type ReloadReport } from './records/adapters/registry.js';
 import { SubjectHistoryStore } from './sync/subject-history.js';
+import { storeKeys } from './sync/store/keys.js';
+import { RedisLedger } from './sync/store/redis-ledger.js';
 import { SyncStatus } from './sync/sync-status.js';
 import { DeliveryWorkers } from './sync/worker.js';
 import { createUpstream } from './upstream/create-upstream.js';
@@ -80,22 +80,22 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
   const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
-  const ledger = new Ledger(producer, payload);
-  const queues = new DeliveryQueues(producer, upstreamNames);
+  const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
+  const ledger = new RedisLedger(producer, keys, payload);
+  const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
-  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger });
+  const dispatcher = new Dispatcher({ redis: producer, keys, ledger, queues, upstreams: upstreamNames, logger });
   dispatcher.start();
 
-  const metrics = new GatewayMetrics({ redis: producer, queues, upstreams: upstreamNames });
+  const metrics = new GatewayMetrics({ redis: producer, keys, ledger, queues, upstreams: upstreamNames });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  const search = new RecordSearch(producer, payload);
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
+  const replays = new BulkReplays({ redis: producer, ledger, search: ledger, config, logger, keys });
 
   let workers: DeliveryWorkers | undefined;
   let workerRedis: Redis | undefined;
@@ -104,7 +104,8 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     workerRedis = workerConnection(redisUrl, logger);
     workers = new DeliveryWorkers({
       connection: workerRedis,
-      ledger: new Ledger(workerRedis, payload),
+      keys,
+      ledger: new RedisLedger(workerRedis, keys, payload),
       upstreams,
       upstreamConfigs: config.upstreams,
       delivery: config.delivery,
@@ -113,7 +114,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     });
     workers.start();
     replays.startWorker(workerRedis);
-    retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure });
+    retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, keys, payload), retention: config.retention, logger, pressure });
     retention.start();
   }
 
@@ -125,7 +126,7 @@ export async function start(config: Config, logger: Logger, mode: 'serve' | 'wor
     adapters = registryFor(config);
     logAdapters(adapters.reload(), logger);
     if (config.adapters.watch) stopWatching = adapters.watch((report) => logAdapters(report, logger));
-    const services = { config, adapters, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key'))), pressure, upstreams, status: new SyncStatus(producer, config), search, replays, metrics };
+    const services = { config, adapters, ledger, history: new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), keys), pressure, upstreams, status: new SyncStatus(ledger, config), search: ledger, replays, metrics };
     app = buildApp(services, logger, { rateLimitRedis: producer });
     url = await app.listen({ host: config.server.host, port: config.server.port });
   }

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { aggKeys } from '../sync/aggregates.js';
-import { CIRCUIT_GAUGE, circuitKey, type CircuitState } from '../sync/circuit.js';
+import { CIRCUIT_GAUGE, circuitState } from '../sync/circuit.js';
+import type { StoreKeys } from '../sync/store/keys.js';
+import type { LedgerCounts } from '../sync/ledger.js';
 import type { DeliveryQueues } from '../sync/queues.js';
 import { errorCodes } from '../errors/codes.js';
 import { isRecordKind } from '../records/schemas/index.js';
@@ -71,9 +72,9 @@ export class GatewayMetrics {
     if (next.state === 'failed') this.failures.inc({ upstream, code });
   }
 
-  constructor(deps?: { redis: Redis; queues?: DeliveryQueues; upstreams: string[] }) {
+  constructor(deps?: { redis: Redis; keys: StoreKeys; ledger: Pick<LedgerCounts, 'backlog'>; queues?: DeliveryQueues; upstreams: string[] }) {
     const registers = [this.registry];
-    this.accepted = new Counter({ name: 'gerbang_records_accepted_total', help: 'Records accepted, by kind and outcome (created, new-version, duplicate)', labelNames: ['kind', 'outcome'], registers });
+        this.accepted = new Counter({ name: 'gerbang_records_accepted_total', help: 'Records accepted, by kind and outcome (created, new-version, duplicate)', labelNames: ['kind', 'outcome'], registers });
     this.refused = new Counter({ name: 'gerbang_records_refused_total', help: 'Records refused, by kind and error code', labelNames: ['kind', 'reason'], registers });
     this.pushDuration = new Histogram({
       name: 'gerbang_push_duration_seconds',
@@ -85,7 +86,7 @@ export class GatewayMetrics {
     this.retries = new Counter({ name: 'gerbang_delivery_retries_total', help: 'Pushes that will be tried again, by upstream and cause', labelNames: ['upstream', 'code'], registers });
     this.failures = new Counter({ name: 'gerbang_delivery_failures_total', help: 'Records parked as failed for a person, by upstream and code', labelNames: ['upstream', 'code'], registers });
     this.tokenRefreshes = new Counter({ name: 'gerbang_token_refreshes_total', help: 'OAuth2 tokens requested from an upstream', labelNames: ['upstream'], registers });
-    const circuitOf = deps ? (u: string) => deps.redis.hget(circuitKey(u), 'state') : undefined;
+    const circuitOf = deps ? (u: string) => circuitState(deps.redis, deps.keys.circuit(u)) : undefined;
     this.circuitState = new Gauge({
       name: 'gerbang_circuit_state',
       help: 'Upstream circuit: 0 closed (sending), 1 half-open (probing), 2 open (paused)',
@@ -94,11 +95,11 @@ export class GatewayMetrics {
       // Read from Redis at scrape time: the circuit is shared by every worker process.
       async collect() {
         if (!deps || !circuitOf) return;
-        for (const u of deps.upstreams) this.set({ upstream: u }, CIRCUIT_GAUGE[((await circuitOf(u)) as CircuitState | null) ?? 'closed']);
+        for (const u of deps.upstreams) this.set({ upstream: u }, CIRCUIT_GAUGE[await circuitOf(u)]);
       },
     });
     if (!deps) return;
-    const { redis, queues, upstreams } = deps;
+    const { ledger, queues, upstreams } = deps;
 
     new Gauge({
       name: 'gerbang_queue_jobs',
@@ -119,7 +120,7 @@ export class GatewayMetrics {
       labelNames: ['upstream'],
       registers,
       async collect() {
-        for (const u of upstreams) this.set({ upstream: u }, await redis.zcard(aggKeys.backlog(u)));
+        for (const u of upstreams) this.set({ upstream: u }, (await ledger.backlog(u)).records);
       },
     });
     new Gauge({
@@ -129,8 +130,8 @@ export class GatewayMetrics {
       registers,
       async collect() {
         for (const u of upstreams) {
-          const [, score] = await redis.zrange(aggKeys.backlog(u), 0, 0, 'WITHSCORES');
-          this.set({ upstream: u }, score ? Math.max(0, (Date.now() - Number(score)) / 1000) : 0);
+          const { oldestAcceptedMs } = await ledger.backlog(u);
+          this.set({ upstream: u }, oldestAcceptedMs !== undefined ? Math.max(0, (Date.now() - oldestAcceptedMs) / 1000) : 0);
         }
       },
     });
