@@ -20,6 +20,10 @@ const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/c
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { serve } = (await dist('roles/serve.js')) as typeof import('../src/roles/serve.js');
 const { work } = (await dist('roles/work.js')) as typeof import('../src/roles/work.js');
+const { storeKeys, upstreamField } = (await dist('sync/store/keys.js')) as typeof import('../src/sync/store/keys.js');
+// The bench's gateways keep the default prefixes.
+const defaults = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).redis;
+const keys = storeKeys(defaults.keyPrefix, defaults.queuePrefix);
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
@@ -150,12 +154,12 @@ async function queue(url: string, bodies: string[]): Promise<string[]> {
 async function untilSynced(redis: Redis, upstream: string, ids: string[], onTick?: () => void): Promise<number> {
   for (;;) {
     onTick?.();
-    if ((await redis.zcard(`g:backlog:${upstream}`)) === 0) break;
+    if ((await redis.zcard(keys.backlog(upstream))) === 0) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   let synced = 0;
   for (let i = 0; i < ids.length; i += 1000) {
-    const states = await Promise.all(ids.slice(i, i + 1000).map((id) => redis.hget(`g:rec:${id}`, `u:${upstream}`)));
+    const states = await Promise.all(ids.slice(i, i + 1000).map((id) => redis.hget(keys.record(id), upstreamField(upstream))));
     synced += states.filter((s) => s && (JSON.parse(s) as { state: string }).state === 'synced').length;
   }
   return synced;
@@ -252,7 +256,7 @@ async function benchBacklog(redisUrl: string) {
   }
   const fillSeconds = (performance.now() - fillStarted) / 1000;
   // Queued means a job exists: wait for the dispatcher to empty the inbox.
-  while ((await redis.llen('g:inbox')) > 0) await new Promise((r) => setTimeout(r, 50));
+  while ((await redis.llen(keys.inbox)) > 0) await new Promise((r) => setTimeout(r, 50));
   const memoryQueued = await usedMemory(redis);
   await gw.close();
 
@@ -274,7 +278,7 @@ async function benchBacklog(redisUrl: string) {
     peak = Math.max(peak, peakRssMb(child.pid ?? 0));
     if (performance.now() - last > 10_000) {
       last = performance.now();
-      void redis.zcard('g:backlog:backlog').then((n) => console.error(`bench: backlog: ${n} left`));
+      void redis.zcard(keys.backlog('backlog')).then((n) => console.error(`bench: backlog: ${n} left`));
     }
   });
   const drainSeconds = (performance.now() - started) / 1000;

@@ -17,6 +17,10 @@ const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/c
 const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
 const { serve } = (await dist('roles/serve.js')) as typeof import('../src/roles/serve.js');
 const { work } = (await dist('roles/work.js')) as typeof import('../src/roles/work.js');
+const { storeKeys, upstreamField } = (await dist('sync/store/keys.js')) as typeof import('../src/sync/store/keys.js');
+// The bench's gateways keep the default prefixes.
+const defaults = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).redis;
+const keys = storeKeys(defaults.keyPrefix, defaults.queuePrefix);
 const { computeGrowth } = (await dist('indicators/growth/zscore.js')) as typeof import('../src/indicators/growth/zscore.js');
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
@@ -196,15 +200,15 @@ async function benchDrain(redisUrl: string) {
   const workerStarted = performance.now();
   const worker = await work(config, logger);
   for (;;) {
-    const states = await Promise.all(ids.slice(-50).map((id) => redis.hget(`g:rec:${id}`, 'u:drain')));
-    const waiting = await redis.zcard('gerbang:push-drain:wait').catch(() => 0);
-    const active = await redis.llen('gerbang:push-drain:active');
+    const states = await Promise.all(ids.slice(-50).map((id) => redis.hget(keys.record(id), upstreamField('drain'))));
+    const waiting = await redis.zcard(`${keys.queuePrefix}:push-drain:wait`).catch(() => 0);
+    const active = await redis.llen(`${keys.queuePrefix}:push-drain:active`);
     if (states.every((s) => s && JSON.parse(s).state === 'synced') && waiting === 0 && active === 0) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   const drainRate = ids.length / ((performance.now() - workerStarted) / 1000);
   await worker.close();
-  const synced = (await Promise.all(ids.map((id) => redis.hget(`g:rec:${id}`, 'u:drain')))).filter((s) => s && JSON.parse(s).state === 'synced').length;
+  const synced = (await Promise.all(ids.map((id) => redis.hget(keys.record(id), upstreamField('drain'))))).filter((s) => s && JSON.parse(s).state === 'synced').length;
   redis.disconnect();
   await upstream.close();
   cfg.cleanup();

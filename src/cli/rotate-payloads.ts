@@ -6,6 +6,7 @@ import { privateUmask } from '../runtime/data-dir.js';
 import { storedPayloadFor } from '../roles/payload-keys.js';
 import { startPrivateRedis } from '../runtime/private-redis.js';
 import { rewriteAppendOnlyFile, rotatePayloads, type RotationReport } from '../sync/payload-rotation.js';
+import { storeKeys } from '../sync/store/keys.js';
 
 /**
  * `gerbang keys rotate-payloads`: seals every stored payload again with the current key of
@@ -21,7 +22,7 @@ export async function rotatePayloadsCommand(config: Config): Promise<number> {
   const privateRedis = config.redisUrl ? undefined : await startPrivateRedis(join(config.dataDir, 'redis'), { maxmemoryMb: config.store.maxmemoryMb });
   const redis = new Redis(config.redisUrl ?? privateRedis!.url, { maxRetriesPerRequest: 3 });
   try {
-    const report = await rotatePayloads(redis, payload);
+    const report = await rotatePayloads(redis, payload, storeKeys(config.redis.keyPrefix, config.redis.queuePrefix));
     const appendOnlyFileRewrite = await rewriteAppendOnlyFile(redis);
     console.log(JSON.stringify({ currentKey: payload.cipher.currentKeyId, ...report, appendOnlyFileRewrite }, null, 2));
     console.error(summary(report, payload.cipher.currentKeyId));

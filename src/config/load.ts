@@ -51,6 +51,10 @@ const defaultDelivery: DeliveryConfig = {
 // A record that never got through (failed, waiting for an identity) holds names and NIKs too. The
 // delivery retries for a week (maxAgeHours) and an identity is waited for a month; 90 days leaves a
 // person two months more to replay or fix it, after which its payload goes like a synced one's.
+// What 0.3.x and 0.4.x wrote before the prefixes were configuration: existing stores keep working.
+const defaultKeyPrefix = 'g:';
+const defaultQueuePrefix = 'gerbang';
+
 const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinutes: 60, unsyncedPayloadDays: 90 };
 
 // The private Redis gets a memory cap, so that a flood fills a bounded store instead of the
@@ -155,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
     adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
+    redis: { keyPrefix: file.redis?.keyPrefix ?? defaultKeyPrefix, queuePrefix: file.redis?.queuePrefix ?? defaultQueuePrefix },
     security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');

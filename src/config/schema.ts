@@ -143,6 +143,15 @@ export const configSchema = {
         highWaterPercent: { type: 'number', minimum: 10, maximum: 99 },
       },
     },
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // Printable ASCII: the Lua scripts build keys from it (src/sync/store/keys.ts).
+        keyPrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
+        queuePrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
+      },
+    },
     security: {
       type: 'object',
       additionalProperties: false,

@@ -141,6 +141,7 @@ export interface Config {
   retention: RetentionConfig;
   adapters: AdaptersConfig;
   store: StoreConfig;
+  redis: RedisConfig;
   security: SecurityConfig;
 }
 
@@ -149,6 +150,13 @@ export interface AdaptersConfig {
   directory?: string;
   /** reload when a file in an adapter folder changes (besides POST /v1/admin/adapters/$reload) */
   watch: boolean;
+}
+
+export interface RedisConfig {
+  /** put before every key Gerbang writes, so that tests and tenants can share a server */
+  keyPrefix: string;
+  /** BullMQ's prefix for the delivery and replay queues */
+  queuePrefix: string;
 }
 
 export interface StoreConfig {

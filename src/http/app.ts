@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
+import { storeKeys } from '../sync/store/keys.js';
 import { AuthFailures } from './auth/auth-failures.js';
 import { installAuthentication } from './auth/authenticate.js';
 import { parseClientJson } from '../ingest/json-text.js';
@@ -78,13 +79,15 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   installErrorHandling(app);
   installSecurityHeaders(app);
   installFiniteQuery(app);
-  installAuthentication(app, services.config, opts.rateLimitRedis ? new AuthFailures(opts.rateLimitRedis, server.authFailuresPerMinute) : undefined);
+  // Under the configured prefix, like every key Gerbang writes.
+  const keys = storeKeys(services.config.redis.keyPrefix, services.config.redis.queuePrefix);
+  installAuthentication(app, services.config, opts.rateLimitRedis ? new AuthFailures(opts.rateLimitRedis, server.authFailuresPerMinute, keys) : undefined);
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.
   void app.register(swagger, openApiOptions());
   void app.register(swaggerUi, { routePrefix: '/docs', transformSpecification: openApiTransform });
   // Limits are per key; without keys (local use) there is nothing to count by.
-  if (services.config.apiKeys.length > 0) void app.register(rateLimit, rateLimitOptions(services, opts.rateLimitRedis));
+  if (services.config.apiKeys.length > 0) void app.register(rateLimit, rateLimitOptions(services, opts.rateLimitRedis, keys.rateLimit));
   void app.register(async (api) => {
     healthRoutes(api, services);
     metricsRoutes(api, services);
@@ -101,7 +104,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   return app;
 }
 
-function rateLimitOptions(services: Services, redis: Redis | undefined): RateLimitPluginOptions {
+function rateLimitOptions(services: Services, redis: Redis | undefined, nameSpace: string): RateLimitPluginOptions {
   return {
     global: true,
     timeWindow: 60_000,
@@ -111,7 +114,7 @@ function rateLimitOptions(services: Services, redis: Redis | undefined): RateLim
     keyGenerator: (req) => req.caller?.keyId ?? req.ip,
     max: (req) => req.caller?.rateLimitPerMinute ?? services.config.server.rateLimitPerMinute,
     allowList: (req) => (req.routeOptions.config?.access ?? 'public') === 'public',
-    ...(redis ? { redis, nameSpace: 'g:rl:', skipOnError: true } : {}),
+    ...(redis ? { redis, nameSpace, skipOnError: true } : {}),
     errorResponseBuilder: (_req, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new GerbangError('request.rate-limited', [{ key: 'request.rate-limited', severity: 'error', params: { seconds } }], { retryAfterSeconds: seconds });

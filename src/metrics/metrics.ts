@@ -84,7 +84,7 @@ export class GatewayMetrics {
   constructor(deps: { kinds: readonly string[]; upstreams?: readonly string[]; gauges?: DeliveryGauges }) {
     this.kinds = new Set(deps.kinds);
     const registers = [this.registry];
-    this.accepted = new Counter({ name: 'gerbang_records_accepted_total', help: 'Records accepted, by kind and outcome (created, new-version, duplicate)', labelNames: ['kind', 'outcome'], registers });
+        this.accepted = new Counter({ name: 'gerbang_records_accepted_total', help: 'Records accepted, by kind and outcome (created, new-version, duplicate)', labelNames: ['kind', 'outcome'], registers });
     this.refused = new Counter({ name: 'gerbang_records_refused_total', help: 'Records refused, by kind and error code', labelNames: ['kind', 'reason'], registers });
     this.pushDuration = new Histogram({
       name: 'gerbang_push_duration_seconds',

@@ -11,12 +11,14 @@ import { startPrivateRedis, type PrivateRedis } from '../runtime/private-redis.j
 import { BulkReplays } from '../sync/bulk-replay.js';
 import { deliveryGauges } from '../sync/delivery-gauges.js';
 import { Dispatcher } from '../sync/dispatcher.js';
-import { Ledger } from '../sync/ledger.js';
+import type { Ledger } from '../sync/ledger.js';
 import type { StoredPayload } from '../sync/stored-payload.js';
 import { DeliveryQueues } from '../sync/queues.js';
-import { RecordSearch } from '../sync/record-search.js';
+import type { RecordSearch } from '../sync/record-search.js';
 import { RetentionSweeper } from '../sync/retention.js';
 import { StorePressure } from '../sync/store-pressure.js';
+import { storeKeys, type StoreKeys } from '../sync/store/keys.js';
+import { RedisLedger } from '../sync/store/redis-ledger.js';
 import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
@@ -39,6 +41,8 @@ export interface Parts {
   tables: Tables;
   /** seals and opens the stored payloads (every ledger connection of the process uses it) */
   payload: StoredPayload;
+  /** every Redis key the process writes, under the configured prefixes */
+  keys: StoreKeys;
   redisUrl: string;
   privateRedis: PrivateRedis | undefined;
   /** commands of requests: fail fast when Redis is away */
@@ -104,14 +108,15 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const upstreamNames = config.upstreams.map((u) => u.name);
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
-  const ledger = new Ledger(producer, payload);
-  const queues = new DeliveryQueues(producer, upstreamNames);
+  const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
+  const ledger = new RedisLedger(producer, keys, payload);
+  const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
-  const dispatcher = new Dispatcher({ redis: producer, queues, upstreams: upstreamNames, logger });
+  const dispatcher = new Dispatcher({ redis: producer, keys, ledger, queues, upstreams: upstreamNames, logger });
   dispatcher.start();
 
-  const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges(producer, queues) });
+  const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges({ redis: producer, keys, ledger, queues }) });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisUrl, logger);
   const corrections = new Corrections(tables.withdrawals);
@@ -119,9 +124,10 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
     createUpstream(u, { redis: upstreamRedis, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  const search = new RecordSearch(producer, payload);
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger });
-  return { config, logger, tables, payload, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
+  // The Redis ledger answers the searches too (one owner of the stored records).
+  const search: RecordSearch = ledger;
+  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
+  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
 }
 
 export interface Delivery {
@@ -137,7 +143,8 @@ export function startDelivery(parts: Parts): Delivery {
   const workerRedis = workerConnection(parts.redisUrl, logger);
   const workers = new DeliveryWorkers({
     connection: workerRedis,
-    ledger: new Ledger(workerRedis, parts.payload),
+    keys: parts.keys,
+    ledger: new RedisLedger(workerRedis, parts.keys, parts.payload),
     upstreams: parts.upstreams,
     upstreamConfigs: config.upstreams,
     delivery: config.delivery,
@@ -146,7 +153,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ redis: workerRedis, retention: config.retention, logger, pressure: parts.pressure });
+  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure });
   retention.start();
   return {
     async stop() {

@@ -19,13 +19,13 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const parts = await compose(config, logger, 'serve');
   const delivery: Delivery | undefined = config.delivery.runWorker ? startDelivery(parts) : undefined;
   const { producer, tables } = parts;
-  const history = new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), tables.historyRetention);
+  const history = new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), parts.keys, tables.historyRetention);
   const adapters = registryFor(config);
   logAdapters(adapters.reload(), logger);
   const stopWatching = config.adapters.watch ? adapters.watch((report) => logAdapters(report, logger)) : undefined;
   // Without keys there is no caller to budget (the gateway listens on loopback only).
   const budget = config.apiKeys.length > 0 ? { budget: new RecordBudget(producer, config.server.recordsPerMinute) } : {};
-  const services = { config, adapters, ledger: parts.ledger, ...budget, history, pressure: parts.pressure, upstreams: parts.upstreams, status: new SyncStatus(producer, config, tables.syncHealth), search: parts.search, replays: parts.replays, metrics: parts.metrics };
+  const services = { config, adapters, ledger: parts.ledger, ...budget, history, pressure: parts.pressure, upstreams: parts.upstreams, status: new SyncStatus(parts.ledger, config, tables.syncHealth), search: parts.search, replays: parts.replays, metrics: parts.metrics };
   const app: FastifyInstance = buildApp(services, logger, { rateLimitRedis: producer });
   const url = await app.listen({ host: config.server.host, port: config.server.port });
 

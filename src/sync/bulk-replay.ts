@@ -6,9 +6,9 @@ import type { Config, Scope } from '../config/types.js';
 import { logRepeated } from '../log/logger.js';
 import { ScopeCheck } from '../config/scope.js';
 import type { Ledger } from './ledger.js';
-import { QUEUE_PREFIX } from './queues.js';
 import type { FailureFilter, RecordSearch } from './record-search.js';
 import type { UpstreamState } from './states.js';
+import type { StoreKeys } from './store/keys.js';
 
 export interface ReplayRequest {
   filter: Omit<FailureFilter, 'limit' | 'offset'> & { state?: UpstreamState };
@@ -29,7 +29,6 @@ export interface ReplayTask {
 }
 
 const QUEUE = 'replay';
-const taskKey = (id: string) => `g:replay:${id}`;
 // A finished task stays readable for a week, long enough for whoever asked to look.
 const TASK_TTL_SECONDS = 7 * 86_400;
 
@@ -42,25 +41,28 @@ export class BulkReplays {
   private readonly queue: Queue<ReplayRequest & { taskId: string }>;
   private worker: Worker | undefined;
 
-  constructor(private readonly deps: { redis: Redis; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger }) {
-    this.queue = new Queue(QUEUE, { connection: deps.redis, prefix: QUEUE_PREFIX, defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: TASK_TTL_SECONDS }, removeOnFail: { age: TASK_TTL_SECONDS } } });
+  private readonly keys: StoreKeys;
+
+  constructor(private readonly deps: { redis: Redis; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger; keys: StoreKeys }) {
+    this.keys = deps.keys;
+    this.queue = new Queue(QUEUE, { connection: deps.redis, prefix: deps.keys.queuePrefix, defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: TASK_TTL_SECONDS }, removeOnFail: { age: TASK_TTL_SECONDS } } });
   }
 
   async request(req: ReplayRequest, now = new Date()): Promise<ReplayTask> {
     const task: ReplayTask = { id: randomUUID(), status: 'queued', requestedBy: req.requestedBy, createdAt: now.toISOString(), filter: req.filter };
-    await this.deps.redis.set(taskKey(task.id), JSON.stringify(task), 'EX', TASK_TTL_SECONDS);
+    await this.deps.redis.set(this.keys.replayTask(task.id), JSON.stringify(task), 'EX', TASK_TTL_SECONDS);
     await this.queue.add('replay', { ...req, taskId: task.id }, { jobId: task.id });
     return task;
   }
 
   async get(id: string): Promise<ReplayTask | undefined> {
-    const text = await this.deps.redis.get(taskKey(id));
+    const text = await this.deps.redis.get(this.keys.replayTask(id));
     return text ? (JSON.parse(text) as ReplayTask) : undefined;
   }
 
   /** Runs replay jobs in this process (where the delivery workers run). */
   startWorker(connection: Redis): void {
-    this.worker = new Worker(QUEUE, (job: Job<ReplayRequest & { taskId: string }>) => this.run(job.data), { connection, prefix: QUEUE_PREFIX, concurrency: 1 });
+    this.worker = new Worker(QUEUE, (job: Job<ReplayRequest & { taskId: string }>) => this.run(job.data), { connection, prefix: this.keys.queuePrefix, concurrency: 1 });
     this.worker.on('error', (err) => logRepeated(this.deps.logger, 'error', 'replay', err, {}, 'replay worker error'));
   }
 
@@ -77,7 +79,7 @@ export class BulkReplays {
   }
 
   private async save(task: ReplayTask): Promise<void> {
-    await this.deps.redis.set(taskKey(task.id), JSON.stringify(task), 'EX', TASK_TTL_SECONDS);
+    await this.deps.redis.set(this.keys.replayTask(task.id), JSON.stringify(task), 'EX', TASK_TTL_SECONDS);
   }
 
   async close(): Promise<void> {

@@ -1,24 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { inboxKey } from './ledger.js';
+import type { Ledger } from './ledger.js';
 import type { DeliveryJob, DeliveryQueues } from './queues.js';
+import type { StoreKeys } from './store/keys.js';
+import { defineScripts, runScript } from './store/scripts.js';
 
-const LOCK_KEY = 'g:dispatcher-lock';
 const BATCH = 500;
 const IDLE_POLL_MS = 20;
 const LOCK_MS = 10_000;
 
-// Renews the lock only while we still hold it, so a dispatcher that stalled past the lock's life
-// cannot take it back from the one that took over.
-const renewScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-
 /**
- * Turns accepted records (the inbox the ledger fills atomically with each accept) into delivery
- * jobs, many at a time. Ingest then costs one Redis call, and jobs are added in bulk. One
- * dispatcher works at a time across processes (a lock); items leave the inbox only after their
+ * Turns the deliveries the ledger has due (it adds them in the same step as each accept) into
+ * delivery jobs, many at a time. Ingest then costs one Redis call, and jobs are added in bulk. One
+ * dispatcher works at a time across processes (a lock); deliveries stop being due only after their
  * jobs exist, and job ids make adding twice harmless, so a crash in between loses and duplicates
  * nothing.
  */
@@ -28,8 +23,9 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private readonly token = randomUUID();
 
-  constructor(private readonly deps: { redis: Redis; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
-    deps.redis.defineCommand('gerbangRenewLock', { numberOfKeys: 1, lua: renewScript });
+  /** `redis` and `keys`: the dispatcher's lock */
+  constructor(private readonly deps: { redis: Redis; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
+    defineScripts(deps.redis);
   }
 
   start(): void {
@@ -40,7 +36,7 @@ export class Dispatcher {
   async close(): Promise<void> {
     this.running = false;
     await this.loop;
-    await this.deps.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, LOCK_KEY, this.token).catch(() => {});
+    await runScript(this.deps.redis, 'lock-release', [this.deps.keys.dispatcherLock], [this.token]).catch(() => {});
   }
 
   private async run(): Promise<void> {
@@ -61,28 +57,28 @@ export class Dispatcher {
   }
 
   private async holdLock(): Promise<boolean> {
-    const r = this.deps.redis as Redis & { gerbangRenewLock(key: string, token: string, ms: number): Promise<number> };
-    if ((await r.gerbangRenewLock(LOCK_KEY, this.token, LOCK_MS)) === 1) return true;
-    return (await r.set(LOCK_KEY, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
+    const lock = this.deps.keys.dispatcherLock;
+    // Renewed only while we still hold it: a dispatcher that stalled past the lock's life cannot take it back.
+    if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return true;
+    return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
   }
 
   /** Moves up to BATCH inbox items into jobs; returns how many. */
   async dispatchBatch(): Promise<number> {
-    const { redis, queues, upstreams } = this.deps;
-    const items = await redis.lrange(inboxKey, 0, BATCH - 1);
-    if (items.length === 0) return 0;
-    // "{id} {version}" goes to every upstream; a replay, "{id} {version} {upstream} {replay}", to one.
+    const { ledger, queues, upstreams } = this.deps;
+    const due = await ledger.pendingDeliveries(BATCH);
+    if (due.length === 0) return 0;
+    // A version goes to every upstream; a replay to its own.
     const forAll: DeliveryJob[] = [];
     const forOne = new Map<string, DeliveryJob[]>();
-    for (const item of items) {
-      const [recordId = '', version = '0', upstream, replay] = item.split(' ');
-      if (!upstream) forAll.push({ recordId, version: Number(version) });
-      else if (upstreams.includes(upstream)) forOne.set(upstream, [...(forOne.get(upstream) ?? []), { recordId, version: Number(version), replay: Number(replay) }]);
+    for (const { recordId, version, replay } of due) {
+      if (!replay) forAll.push({ recordId, version });
+      else if (upstreams.includes(replay.upstream)) forOne.set(replay.upstream, [...(forOne.get(replay.upstream) ?? []), { recordId, version, replay: replay.count }]);
     }
     if (forAll.length > 0) await queues.enqueueMany(forAll, upstreams);
     for (const [upstream, jobs] of forOne) await queues.enqueueMany(jobs, [upstream]);
-    await redis.ltrim(inboxKey, items.length, -1);
-    return items.length;
+    await ledger.deliveriesQueued(due);
+    return due.length;
   }
 }
 

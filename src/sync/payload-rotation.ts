@@ -2,23 +2,15 @@ import type { Redis } from 'ioredis';
 import { PayloadCipher, PayloadUnreadableError } from './payload-cipher.js';
 import { SEALED_FIELDS, type StoredPayload } from './stored-payload.js';
 import type { UpstreamStatus } from './states.js';
+import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamOfField, type StoreKeys } from './store/keys.js';
+import { defineScripts, runScript } from './store/scripts.js';
 
 // `gerbang keys rotate-payloads`: every stored payload sealed with another key than the current
 // one (or written in clear before payloads were sealed) is sealed again with the current key.
 // The gateway may keep running: each value is replaced only if it is still the one that was read
 // (a new version or a new state written meanwhile is left alone, and is already sealed with the
 // current key by the processes that wrote it, once they run with the new configuration).
-
-const replaceIfUnchanged = `
-local n = 0
-for i = 1, #ARGV, 3 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
-    n = n + 1
-  end
-end
-return n
-`;
+// Records are found by a SCAN of the record keys under the configured prefix (redis.keyPrefix).
 
 export interface RotationReport {
   /** records looked at */
@@ -31,11 +23,12 @@ export interface RotationReport {
   unreadable: Record<string, { reason: PayloadUnreadableError['reason']; count: number; examples: string[] }>;
 }
 
-type Rotating = Redis & { gerbangReplaceIfUnchanged(key: string, ...args: Array<string | Buffer>): Promise<number> };
+/** A SCAN pattern that matches `text` itself (a prefix may hold *, ?, [ or a backslash). */
+const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
-export async function rotatePayloads(redis: Redis, payload: StoredPayload, opts: { scanCount?: number } = {}): Promise<RotationReport> {
-  redis.defineCommand('gerbangReplaceIfUnchanged', { numberOfKeys: 1, lua: replaceIfUnchanged });
-  const r = redis as Rotating;
+export async function rotatePayloads(redis: Redis, payload: StoredPayload, keys: StoreKeys, opts: { scanCount?: number } = {}): Promise<RotationReport> {
+  defineScripts(redis);
+  const pattern = globLiteral(keys.record('')) + '*';
   const report: RotationReport = { records: 0, resealed: 0, changedMeanwhile: 0, unreadable: {} };
   const unreadable = (id: string, err: PayloadUnreadableError) => {
     const entry = (report.unreadable[err.keyId] ??= { reason: err.reason, count: 0, examples: [] });
@@ -44,16 +37,16 @@ export async function rotatePayloads(redis: Redis, payload: StoredPayload, opts:
   };
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', 'g:rec:*', 'COUNT', opts.scanCount ?? 500);
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', opts.scanCount ?? 500, 'TYPE', 'hash');
     cursor = next;
-    for (const key of keys) {
+    for (const key of found) {
       const h = await redis.hgetallBuffer(key);
-      const id = h.id?.toString();
+      const id = h[F.id]?.toString();
       if (!id) continue;
       report.records += 1;
       const replacements: Array<string | Buffer> = [];
-      const source = h.source?.toString() ?? '';
-      const recordId = h.recordId?.toString() ?? '';
+      const source = h[F.source]?.toString() ?? '';
+      const recordId = h[F.recordId]?.toString() ?? '';
       for (const field of SEALED_FIELDS) {
         const stored = h[field];
         if (!stored || !payload.cipher.needsRotation(stored)) continue;
@@ -65,10 +58,10 @@ export async function rotatePayloads(redis: Redis, payload: StoredPayload, opts:
         }
       }
       for (const [field, value] of Object.entries(h)) {
-        if (!field.startsWith('u:')) continue;
+        const upstream = upstreamOfField(field);
+        if (upstream === undefined) continue;
         const text = value.toString('utf8');
         if (!statusNeedsRotation(text, payload.cipher)) continue;
-        const upstream = field.slice(2);
         const { status, unreadable: problem } = payload.openStatus(id, upstream, text);
         if (problem) {
           unreadable(id, new PayloadUnreadableError(problem.keyId, problem.reason));
@@ -77,7 +70,7 @@ export async function rotatePayloads(redis: Redis, payload: StoredPayload, opts:
         replacements.push(field, value, payload.sealStatus(id, upstream, status));
       }
       if (replacements.length === 0) continue;
-      const done = await r.gerbangReplaceIfUnchanged(key, ...replacements);
+      const done = await runScript<number>(redis, 'replace-if-unchanged', [key], replacements);
       report.resealed += done;
       report.changedMeanwhile += replacements.length / 3 - done;
     }
@@ -87,8 +80,9 @@ export async function rotatePayloads(redis: Redis, payload: StoredPayload, opts:
 
 /** A state whose upstream words are in clear (written before they were sealed) or sealed with an older key. */
 function statusNeedsRotation(text: string, cipher: PayloadCipher): boolean {
-  const s = JSON.parse(text) as UpstreamStatus & { sealed?: unknown };
-  if (typeof s.sealed === 'string') return cipher.needsRotation(Buffer.from(s.sealed, 'base64'));
+  const s = JSON.parse(text) as UpstreamStatus & Record<typeof SEALED_WORDS_PROPERTY, unknown>;
+  const sealed = s[SEALED_WORDS_PROPERTY];
+  if (typeof sealed === 'string') return cipher.needsRotation(Buffer.from(sealed, 'base64'));
   return s.outcome !== undefined || typeof s.lastError?.message === 'string';
 }
 

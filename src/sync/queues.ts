@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MAX_PRIORITY } from './retry-policy.js';
+import type { Ledger } from './ledger.js';
+import type { StoreKeys } from './store/keys.js';
 
 export interface DeliveryJob {
   recordId: string;
@@ -8,8 +10,6 @@ export interface DeliveryJob {
   /** set on a person's replay: a new job for a version that already had one */
   replay?: number;
 }
-
-export const QUEUE_PREFIX = 'gerbang';
 
 /** Each upstream has its own queue, so a slow or dead upstream never takes the workers of another. */
 export function queueName(upstream: string): string {
@@ -30,39 +30,30 @@ const defaultJobOptions = {
   removeOnFail: { age: 7 * 86_400 },
 } as const;
 
-// Fairness by puskesmas: BullMQ (without Pro's groups) serves the lowest priority number first, so
-// a job's priority is its record's place in its own puskesmas' queue (g:inqueue, kept by the state
-// scripts in aggregates.ts). The 10th record of every puskesmas goes before the 11th of any: a
-// puskesmas that sends a year of records after being offline does not hold up the others.
-const prioritiesScript = `
-local U = ARGV[1]
-local out = {}
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  local puskesmas = redis.call('HGET', 'g:rec:' .. id, 'puskesmas') or ''
-  local rank = redis.call('ZRANK', 'g:inqueue:' .. U .. ':' .. puskesmas, id)
-  out[#out + 1] = (rank or 0) + 1
-end
-return out
-`;
-
 export class DeliveryQueues {
   private readonly queues = new Map<string, Queue<DeliveryJob>>();
-  private readonly redis: Redis & { gerbangPriorities(upstream: string, ...ids: string[]): Promise<number[]> };
 
-  constructor(connection: Redis, upstreams: string[]) {
+  constructor(
+    connection: Redis,
+    upstreams: string[],
+    keys: StoreKeys,
+    private readonly ledger: Pick<Ledger, 'queueRanks'>,
+  ) {
     for (const name of upstreams) {
-      this.queues.set(name, new Queue<DeliveryJob>(queueName(name), { connection, prefix: QUEUE_PREFIX, defaultJobOptions }));
+      this.queues.set(name, new Queue<DeliveryJob>(queueName(name), { connection, prefix: keys.queuePrefix, defaultJobOptions }));
     }
-    connection.defineCommand('gerbangPriorities', { numberOfKeys: 0, lua: prioritiesScript });
-    this.redis = connection as DeliveryQueues['redis'];
   }
 
   async enqueueMany(jobs: DeliveryJob[], upstreams: Iterable<string>): Promise<void> {
     if (jobs.length === 0) return;
+    // Fairness by puskesmas: BullMQ (without Pro's groups) serves the lowest priority number first,
+    // so a job's priority is its record's place in its own puskesmas' queue. The 10th record of
+    // every puskesmas goes before the 11th of any: a puskesmas that sends a year of records after
+    // being offline does not hold up the others.
+    const ids = jobs.map((j) => j.recordId);
     await Promise.all(
       [...upstreams].map(async (name) => {
-        const priorities = await this.redis.gerbangPriorities(name, ...jobs.map((j) => j.recordId));
+        const priorities = await this.ledger.queueRanks(name, ids);
         await this.queue(name).addBulk(
           jobs.map((data, i) => ({
             name: 'push',

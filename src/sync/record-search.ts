@@ -1,13 +1,11 @@
-import type { Redis } from 'ioredis';
-import { deliveryCodeInfo } from '../errors/codes.js';
-import { maskIdentity, peopleOf } from '../log/identity-mask.js';
-import { aggKeys } from './aggregates.js';
 import type { Place } from '../config/scope.js';
-import type { UpstreamState, UpstreamStatus } from './states.js';
-import { hashOf, type OpenedRecord, type StoredPayload, type Unreadable } from './stored-payload.js';
+import { deliveryCodeInfo } from '../errors/codes.js';
+import type { UpstreamError, UpstreamState, UpstreamStatus } from './states.js';
+import type { Unreadable } from './stored-payload.js';
 
 // Lists for people and apps: records that need a person (failed, waiting for identity), and what
-// one posyandu sent. Both walk small indexes (aggregates.ts), never every record.
+// one posyandu sent. Part of the ledger's contract (ledger.ts); the Redis ledger walks small
+// indexes for them (store/redis-search.ts), never every record.
 
 export type ReasonCategory = 'rejected' | 'gave-up' | 'identity' | 'other';
 
@@ -42,9 +40,6 @@ export interface FailureItem extends Place {
   payloadUnreadable?: Unreadable;
 }
 
-const CHUNK = 500;
-const FIELDS = ['id', 'source', 'recordId', 'kind', 'regency', 'puskesmas', 'posyandu', 'receivedAt', 'record'] as const;
-
 export function reasonOf(status: UpstreamStatus): FailureItem['reason'] {
   const code = status.lastError?.code ?? status.state;
   if (status.state === 'waiting-identity') return { category: 'identity', code };
@@ -64,147 +59,45 @@ function firstDiagnostics(outcome: unknown): string | undefined {
   return typeof text === 'string' ? text.slice(0, 300) : undefined;
 }
 
-export class RecordSearch {
-  constructor(
-    private readonly redis: Redis,
-    private readonly payload: StoredPayload,
-  ) {}
+export type ProblemFilter = Omit<FailureFilter, 'limit' | 'offset'> & { state?: UpstreamState };
 
+export interface PosyanduQuery {
+  posyandu: string[];
+  state?: UpstreamState;
+  from?: number;
+  to?: number;
+  limit: number;
+  offset: number;
+  /** names and NIKs in the upstream's words; masked without */
+  showIdentity: boolean;
+}
+
+/** One record a posyandu sent, with its state at each upstream. */
+export interface SentRecord {
+  id: string;
+  source: string;
+  recordId: string;
+  kind: string;
+  posyandu: string;
+  version: number;
+  receivedAt: string;
+  upstreams: Record<string, { state: UpstreamState; attempts: number; lastError?: UpstreamError }>;
+}
+
+export interface RecordSearch {
   /**
    * Failed and waiting records, newest received first, in the places `covers` allows. Without
    * `showIdentity`, names and NIKs are kept out, also from the upstream's own words.
    */
-  async failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
-    const items: FailureItem[] = [];
-    let skipped = 0;
-    for (const upstream of filter.upstreams) {
-      const key = aggKeys.problems(upstream);
-      for (let start = 0; ; start += CHUNK) {
-        const ids = await this.redis.zrange(key, filter.to ?? '+inf', filter.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', start, CHUNK);
-        if (ids.length === 0) break;
-        const pipe = this.redis.pipeline();
-        for (const id of ids) pipe.hmgetBuffer(`g:rec:${id}`, ...FIELDS, `u:${upstream}`);
-        const rows = (await pipe.exec()) ?? [];
-        for (const [err, value] of rows) {
-          if (err || !Array.isArray(value)) continue;
-          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, showIdentity);
-          if (!item || !covers(item) || !matches(item, filter)) continue;
-          if (skipped < filter.offset) {
-            skipped += 1;
-            continue;
-          }
-          if (items.length === filter.limit) return { items, more: true };
-          items.push(item);
-        }
-        if (ids.length < CHUNK) break;
-      }
-    }
-    return { items, more: false };
-  }
-
-  private open(values: Array<Buffer | null>, upstream: string): OpenedRecord {
-    return this.payload.openRecord(hashOf([...FIELDS, `u:${upstream}`], values));
-  }
-
-  private failureItem(opened: OpenedRecord, upstream: string, showIdentity: boolean): FailureItem | undefined {
-    const { id, source, recordId, kind, regency, puskesmas, posyandu, receivedAt } = opened.text;
-    const status = opened.upstreams[upstream];
-    if (!id || !status) return undefined;
-    if (status.state !== 'failed' && status.state !== 'waiting-identity') return undefined;
-    const payload = opened.record as { subject?: { name?: string; nik?: string; birthDate?: string } } | undefined;
-    const subject = payload?.subject;
-    const reason = reasonOf(status);
-    const people = peopleOf(payload);
-    const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, people));
-    return {
-      id,
-      source: source ?? '',
-      recordId: recordId ?? '',
-      kind: kind ?? '',
-      regency: regency ?? '',
-      puskesmas: puskesmas ?? '',
-      posyandu: posyandu ?? '',
-      upstream,
-      state: status.state,
-      receivedAt: receivedAt ?? '',
-      attempts: status.attempts,
-      reason: hide(reason),
-      ...(status.lastError ? { lastError: hide(status.lastError) } : {}),
-      ...(status.outcome !== undefined ? { outcome: hide(status.outcome) } : {}),
-      ...(showIdentity && subject ? { subject: { name: subject.name, nik: subject.nik, birthDate: subject.birthDate } } : {}),
-      ...(opened.unreadable ? { payloadUnreadable: opened.unreadable } : {}),
-    };
-  }
-
-  /**
-   * Ids of the failed or waiting records that match, oldest received first: what a bulk replay
-   * sends again, in the order the records came in.
-   */
-  async problemIds(filter: Omit<FailureFilter, 'limit' | 'offset'> & { state?: UpstreamState }, covers: (p: Place) => boolean): Promise<Array<{ id: string; upstream: string }>> {
-    const out: Array<{ id: string; upstream: string; at: number }> = [];
-    for (const upstream of filter.upstreams) {
-      for (let start = 0; ; start += CHUNK) {
-        const flat = await this.redis.zrange(aggKeys.problems(upstream), filter.from ?? '-inf', filter.to ?? '+inf', 'BYSCORE', 'LIMIT', start, CHUNK, 'WITHSCORES');
-        if (flat.length === 0) break;
-        const pipe = this.redis.pipeline();
-        for (let i = 0; i < flat.length; i += 2) pipe.hmgetBuffer(`g:rec:${flat[i]!}`, ...FIELDS, `u:${upstream}`);
-        const rows = (await pipe.exec()) ?? [];
-        rows.forEach(([err, value], i) => {
-          if (err || !Array.isArray(value)) return;
-          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, false);
-          if (!item || !covers(item) || !matches(item, filter) || (filter.state && item.state !== filter.state)) return;
-          out.push({ id: item.id, upstream, at: Number(flat[i * 2 + 1]) });
-        });
-        if (flat.length < CHUNK * 2) break;
-      }
-    }
-    return out.sort((a, b) => a.at - b.at).map(({ id, upstream }) => ({ id, upstream }));
-  }
-
-  /** What a posyandu's app sent, newest first, optionally in one state at some upstream; upstream words masked without `showIdentity`. */
-  async byPosyandu(q: { posyandu: string[]; state?: UpstreamState; from?: number; to?: number; limit: number; offset: number; showIdentity: boolean }) {
-    const candidates: Array<{ id: string; at: number }> = [];
-    // Enough of each posyandu's newest to fill the page after filtering; a state filter reads more.
-    const want = q.offset + q.limit + 1;
-    for (const p of q.posyandu) {
-      const flat = await this.redis.zrange(aggKeys.byPosyandu(p), q.to ?? '+inf', q.from ?? '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, q.state ? want * 20 : want, 'WITHSCORES');
-      for (let i = 0; i < flat.length; i += 2) candidates.push({ id: flat[i]!, at: Number(flat[i + 1]) });
-    }
-    candidates.sort((a, b) => b.at - a.at);
-    const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string>; record: unknown }> = [];
-    for (let i = 0; i < candidates.length && rows.length < want; i += CHUNK) {
-      const pipe = this.redis.pipeline();
-      for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetallBuffer(`g:rec:${c.id}`);
-      for (const [err, h] of (await pipe.exec()) ?? []) {
-        if (err || !h) continue;
-        const opened = this.payload.openRecord(h as Record<string, Buffer>);
-        const states = opened.upstreams;
-        if (q.state && !Object.values(states).some((s) => s.state === q.state)) continue;
-        rows.push({ id: opened.text.id ?? '', states, fields: opened.text, record: opened.record });
-      }
-    }
-    const page = rows.slice(q.offset, q.offset + q.limit);
-    return {
-      more: rows.length > q.offset + q.limit,
-      items: page.map((r) => {
-        const people = peopleOf(r.record);
-        const words = (e: UpstreamStatus['lastError']) => (q.showIdentity ? e : maskIdentity(e, people));
-        return {
-          id: r.id,
-          source: r.fields.source ?? '',
-          recordId: r.fields.recordId ?? '',
-          kind: r.fields.kind ?? '',
-          posyandu: r.fields.posyandu ?? '',
-          version: Number(r.fields.version),
-          receivedAt: r.fields.receivedAt ?? '',
-          upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: words(s.lastError) } : {}) }])),
-        };
-      }),
-    };
-  }
+  failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }>;
+  /** Ids of the failed or waiting records that match, oldest received first: what a bulk replay sends again. */
+  problemIds(filter: ProblemFilter, covers: (p: Place) => boolean): Promise<Array<{ id: string; upstream: string }>>;
+  /** What posyandu sent, newest first, optionally in one state at some upstream. */
+  byPosyandu(q: PosyanduQuery): Promise<{ items: SentRecord[]; more: boolean }>;
 }
 
-function matches(item: FailureItem, f: Omit<FailureFilter, 'limit' | 'offset' | 'upstreams'>): boolean {
+/** Whether a failure matches the filter's place, kind and reason. */
+export function matches(item: FailureItem, f: Omit<FailureFilter, 'limit' | 'offset' | 'upstreams'>): boolean {
   if (f.posyandu && item.posyandu !== f.posyandu) return false;
   if (f.puskesmas && item.puskesmas !== f.puskesmas) return false;
   if (f.kind && item.kind !== f.kind) return false;

@@ -2,6 +2,7 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { PayloadCipher, PayloadUnreadableError } from './payload-cipher.js';
 import type { UpstreamStatus } from './states.js';
 import { packJson, unpackJson } from './stored-bundle.js';
+import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamField, upstreamOfField } from './store/keys.js';
 
 // What of a ledger record is sealed, and how it is read back. A record's hash in Redis keeps in
 // clear what the scripts, the status API and the searches work on (ids, place, kind, dates,
@@ -11,8 +12,9 @@ import { packJson, unpackJson } from './stored-bundle.js';
 //   u:{upstream}                → JSON the scripts read, with the upstream's words (lastError's
 //                                 message and the OperationOutcome, which may echo a name or a
 //                                 NIK) moved into `sealed` (base64), bound to the record id and upstream
+// (field and property names: store/keys.ts)
 
-export const SEALED_FIELDS = ['record', 'bundle', 'provenance'] as const;
+export const SEALED_FIELDS = [F.record, F.bundle, F.provenance] as const;
 export type SealedField = (typeof SEALED_FIELDS)[number];
 
 export interface Unreadable {
@@ -21,7 +23,7 @@ export interface Unreadable {
 }
 
 const fieldPlace = (field: SealedField, source: string, recordId: string) => `${field}\u0000${source}\u0000${recordId}`;
-const statusPlace = (id: string, upstream: string) => `u:${upstream}\u0000${id}`;
+const statusPlace = (id: string, upstream: string) => `${upstreamField(upstream)}\u0000${id}`;
 
 interface Words {
   message?: string;
@@ -61,7 +63,7 @@ export class StoredPayload {
   }
 
   openBundle(source: string, recordId: string, stored: Buffer): Bundle {
-    return this.unpack<Bundle>(stored, this.openField('bundle', source, recordId, stored));
+    return this.unpack<Bundle>(stored, this.openField(F.bundle, source, recordId, stored));
   }
 
   /** A value that opened but does not unpack was not written by Gerbang: changed, like one failing its check. */
@@ -82,7 +84,7 @@ export class StoredPayload {
     return JSON.stringify({
       ...rest,
       ...(lastError ? { lastError: errorInClear } : {}),
-      sealed: this.cipher.seal(packJson(words), statusPlace(id, upstream)).toString('base64'),
+      [SEALED_WORDS_PROPERTY]: this.cipher.seal(packJson(words), statusPlace(id, upstream)).toString('base64'),
     });
   }
 
@@ -92,8 +94,8 @@ export class StoredPayload {
    * record's state.
    */
   openStatus(id: string, upstream: string, text: string): { status: UpstreamStatus; unreadable?: Unreadable } {
-    const stored = JSON.parse(text) as UpstreamStatus & { sealed?: string };
-    const { sealed, ...status } = stored;
+    const stored = JSON.parse(text) as UpstreamStatus & { [SEALED_WORDS_PROPERTY]?: string };
+    const { [SEALED_WORDS_PROPERTY]: sealed, ...status } = stored;
     if (typeof sealed !== 'string') return { status };
     try {
       const words = unpackJson<Words>(this.cipher.open(Buffer.from(sealed, 'base64'), statusPlace(id, upstream)));
@@ -112,27 +114,28 @@ export class StoredPayload {
     const text: Record<string, string> = {};
     for (const [k, v] of Object.entries(raw)) if (!(SEALED_FIELDS as readonly string[]).includes(k)) text[k] = v.toString('utf8');
     const out: OpenedRecord = { text, upstreams: {} };
-    const source = text.source ?? '';
-    const recordId = text.recordId ?? '';
+    const source = text[F.source] ?? '';
+    const recordId = text[F.recordId] ?? '';
     const note = (err: unknown) => {
       if (!(err instanceof PayloadUnreadableError)) throw err;
       out.unreadable ??= { keyId: err.keyId, reason: err.reason };
     };
-    for (const field of ['record', 'provenance'] as const) {
+    for (const field of [F.record, F.provenance] as const) {
       const stored = raw[field];
       if (!stored) continue;
       try {
         const value = this.unpack<unknown>(stored, this.openField(field, source, recordId, stored));
-        if (field === 'record') out.record = value;
+        if (field === F.record) out.record = value;
         else out.provenance = value as unknown[];
       } catch (err) {
         note(err);
       }
     }
     for (const [k, v] of Object.entries(text)) {
-      if (!k.startsWith('u:')) continue;
-      const { status, unreadable } = this.openStatus(text.id ?? '', k.slice(2), v);
-      out.upstreams[k.slice(2)] = status;
+      const upstream = upstreamOfField(k);
+      if (upstream === undefined) continue;
+      const { status, unreadable } = this.openStatus(text[F.id] ?? '', upstream, v);
+      out.upstreams[upstream] = status;
       if (unreadable) out.unreadable ??= unreadable;
     }
     // Without the record there are no names to mask the upstream's words with: they are left out.

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
+import type { StoreKeys } from './store/keys.js';
+import { defineScripts, runScript } from './store/scripts.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
@@ -33,42 +35,15 @@ export type Memory =
 
 type What = Memory['what'];
 
-// A 0.3.x key (plain SHA-256 of the identity) is renamed to its keyed name the first time the
-// person is seen again, so the history carries on.
-const readScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[1]) end
-return redis.call('HGETALL', KEYS[1])`;
-
-// Writes one entry; drops the month fields before ARGV[4] but the newest of them (it still tells
-// O from B); the key goes when the child is past the age the indicators need (ARGV[3], seconds).
-const rememberScript = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[4] ~= '' then
-  local older = {}
-  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do if f < ARGV[4] then older[#older + 1] = f end end
-  table.sort(older)
-  for i = 1, #older - 1 do redis.call('HDEL', KEYS[1], older[i]) end
-end
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-return 1`;
-
-type Scripted = Redis & {
-  gerbangHistoryRead(key: string, legacy: string): Promise<string[]>;
-  gerbangHistoryRemember(key: string, field: string, entry: string, expireAt: number, keepFrom: string): Promise<number>;
-};
-
 export class SubjectHistoryStore {
-  private readonly redis: Scripted;
-
   /** `secret`: security.historyKey, or the one generated into the data directory. */
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly secret: string,
+    private readonly keys: StoreKeys,
     private readonly retention: HistoryRetention,
   ) {
-    redis.defineCommand('gerbangHistoryRead', { numberOfKeys: 2, lua: readScript });
-    redis.defineCommand('gerbangHistoryRemember', { numberOfKeys: 1, lua: rememberScript });
-    this.redis = redis as Scripted;
+    defineScripts(redis);
   }
 
   /** A person's key: a keyed hash of the identity, never the NIK itself nor a plain hash of it. */
@@ -85,7 +60,10 @@ export class SubjectHistoryStore {
   async forRecord(body: unknown): Promise<SubjectHistory | undefined> {
     const need = historyNeeded(body);
     if (!need) return undefined;
-    const flat = await this.redis.gerbangHistoryRead(this.keyOf(need.what, need.identity), legacyKeyOf(need.what, need.identity));
+    // A 0.3.x key (plain SHA-256 of the identity) is renamed to its keyed name the first time the
+    // person is seen again, so the history carries on.
+    const keys = [this.keyOf(need.what, need.identity), this.keys.history(need.what, legacySubjectKey(need.identity))];
+    const flat = await runScript<string[]>(this.redis, 'history-read', keys, []);
     const parsed: Record<string, unknown> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) parsed[flat[i]!] = JSON.parse(flat[i + 1]!) as unknown;
     return need.what === 'weighing' ? { weighings: parsed as WeighingHistory } : { doses: parsed as DoseHistory };
@@ -95,11 +73,11 @@ export class SubjectHistoryStore {
     const identity = identityOf(body);
     if (!identity) return;
     const keepFrom = memory.what === 'weighing' ? monthsBefore(memory.field, this.retention.weighingMonthsKept) : '';
-    await this.redis.gerbangHistoryRemember(this.keyOf(memory.what, identity), memory.field, JSON.stringify(memory.entry), expiryOf(this.retention, memory.what, body, now), keepFrom);
+    await runScript(this.redis, 'history-remember', [this.keyOf(memory.what, identity)], [memory.field, JSON.stringify(memory.entry), expiryOf(this.retention, memory.what, body, now), keepFrom]);
   }
 
   private keyOf(what: What, identity: string): string {
-    return `g:${what}:${this.subjectKey(identity)}`;
+    return this.keys.history(what, this.subjectKey(identity));
   }
 }
 
@@ -108,9 +86,9 @@ export function usesHistory(body: unknown): boolean {
   return historyNeeded(body) !== undefined;
 }
 
-/** The name 0.3.x gave a history, to carry it over (see readScript). */
-function legacyKeyOf(what: What, identity: string): string {
-  return `g:${what}:${createHash('sha256').update(identity).digest('hex').slice(0, 40)}`;
+/** The person's key in 0.3.x, to carry a history over (see forRecord). */
+function legacySubjectKey(identity: string): string {
+  return createHash('sha256').update(identity).digest('hex').slice(0, 40);
 }
 
 /** "YYYY-MM" `n` months before a "YYYY-MM" field. */

@@ -1,12 +1,13 @@
-import type { Redis } from 'ioredis';
 import type { Place } from '../config/scope.js';
 import type { Config } from '../config/types.js';
 import { provinceName } from '../records/nik.js';
-import { LATENCY_BUCKETS, aggKeys, reportingDay } from './aggregates.js';
 import { readMapping } from '../tables/read-table.js';
+import { LATENCY_BUCKETS, reportingDay } from './aggregates.js';
+import type { LedgerCounts } from './ledger.js';
 import { UPSTREAM_STATES, type UpstreamState } from './states.js';
 
-// The status API's reads: from the counts aggregates.ts keeps, never by scanning records.
+// The status API: the ledger's counts (kept as records move, never by reading every record) as a
+// tree of places with their health.
 
 export type Counts = Record<UpstreamState, number>;
 export type Health = 'ok' | 'warning' | 'problem';
@@ -55,14 +56,9 @@ export function readHealthRules(): HealthRules {
 
 const emptyCounts = (): Counts => Object.fromEntries(UPSTREAM_STATES.map((s) => [s, 0])) as Counts;
 
-function parsePlace(field: string): { place: Place; rest: string[] } {
-  const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split('|');
-  return { place: { regency, puskesmas, posyandu }, rest };
-}
-
 export class SyncStatus {
   constructor(
-    private readonly redis: Redis,
+    private readonly ledger: LedgerCounts,
     private readonly config: Config,
     private readonly health: HealthRules,
   ) {}
@@ -79,16 +75,7 @@ export class SyncStatus {
 
   private async upstreamSummary(upstream: string, covers: (p: Place) => boolean, days: number, now: number): Promise<UpstreamSummary> {
     const dates = Array.from({ length: days }, (_, i) => reportingDay(now - (days - 1 - i) * 86_400_000));
-    const pipe = this.redis.pipeline();
-    pipe.hgetall(aggKeys.states(upstream));
-    pipe.hgetall(aggKeys.last(upstream));
-    pipe.hgetall(aggKeys.latency(upstream));
-    for (const d of dates) pipe.hgetall(aggKeys.day(upstream, d));
-    const results = (await pipe.exec()) ?? [];
-    const [states, last, latency, ...dayMaps] = results.map(([err, value]) => {
-      if (err) throw err;
-      return value as Record<string, string>;
-    }) as [Record<string, string>, Record<string, string>, Record<string, string>, ...Array<Record<string, string>>];
+    const counted = await this.ledger.counts(upstream, dates);
 
     // posyandu → its counts and last sync, for the places in scope
     const byPosyandu = new Map<string, { place: Place; counts: Counts; lastSyncedAt?: string }>();
@@ -97,51 +84,26 @@ export class SyncStatus {
       if (!e) byPosyandu.set(place.posyandu, (e = { place, counts: emptyCounts() }));
       return e;
     };
-    for (const [field, value] of Object.entries(states)) {
-      const { place, rest } = parsePlace(field);
-      const state = rest[0] as UpstreamState;
-      if (!covers(place) || !UPSTREAM_STATES.includes(state)) continue;
-      entry(place).counts[state] += Number(value);
+    for (const { place, state, records } of counted.states) {
+      if (covers(place) && UPSTREAM_STATES.includes(state)) entry(place).counts[state] += records;
     }
-    for (const [field, at] of Object.entries(last)) {
-      const { place } = parsePlace(field);
-      if (covers(place)) entry(place).lastSyncedAt = at;
-    }
+    for (const { place, at } of counted.lastSynced) if (covers(place)) entry(place).lastSyncedAt = at;
 
-    const oldest = await this.oldestUnsynced(upstream, [...byPosyandu.values()].filter((e) => unsyncedOf(e.counts) > 0).map((e) => e.place.posyandu));
+    const unsynced = [...byPosyandu.values()].filter((e) => unsyncedOf(e.counts) > 0).map((e) => e.place.posyandu);
+    const oldest = await this.ledger.oldestUnsynced(upstream, unsynced);
 
     const buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
-    for (const [field, value] of Object.entries(latency)) {
-      const { place, rest } = parsePlace(field);
-      const b = Number(rest[0]) - 1;
-      if (covers(place) && b >= 0 && b < buckets.length) buckets[b]! += Number(value);
+    for (const { place, bucket, records } of counted.latency) {
+      if (covers(place) && bucket >= 0 && bucket < buckets.length) buckets[bucket]! += records;
     }
 
     const trend = dates.map((date, i) => {
       const day = { date, accepted: 0, synced: 0, failed: 0 };
-      for (const [field, value] of Object.entries(dayMaps[i] ?? {})) {
-        const { place, rest } = parsePlace(field);
-        const event = rest[0] as 'accepted' | 'synced' | 'failed';
-        if (covers(place) && event in day) day[event] += Number(value);
-      }
+      for (const { place, event, records } of counted.days[i] ?? []) if (covers(place) && event in day) day[event] += records;
       return day;
     });
 
     return { upstream, ...this.tree(byPosyandu, oldest, now), latencySeconds: percentiles(buckets), days: trend };
-  }
-
-  /** The oldest unsynced record's acceptance time, per posyandu (one small read each). */
-  private async oldestUnsynced(upstream: string, posyandu: string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    if (posyandu.length === 0) return out;
-    const pipe = this.redis.pipeline();
-    for (const p of posyandu) pipe.zrange(aggKeys.pending(upstream, p), 0, 0, 'WITHSCORES');
-    const results = (await pipe.exec()) ?? [];
-    results.forEach(([err, value], i) => {
-      const score = !err && Array.isArray(value) ? Number(value[1]) : NaN;
-      if (!Number.isNaN(score)) out.set(posyandu[i]!, score);
-    });
-    return out;
   }
 
   private tree(byPosyandu: Map<string, { place: Place; counts: Counts; lastSyncedAt?: string }>, oldest: Map<string, number>, now: number) {

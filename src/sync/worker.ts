@@ -10,7 +10,8 @@ import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
 import type { PayloadUnreadableError } from './payload-cipher.js';
 import { isOutOfMemory, storeHasRoom } from './store-pressure.js';
-import { QUEUE_PREFIX, queueName, type DeliveryJob } from './queues.js';
+import { queueName, type DeliveryJob } from './queues.js';
+import type { StoreKeys } from './store/keys.js';
 import { decide, isUpstreamFailure, lowerPriority, throttleMs, type Decision } from './retry-policy.js';
 import type { UpstreamError, UpstreamStatus } from './states.js';
 
@@ -44,6 +45,7 @@ export class DeliveryWorkers {
   constructor(
     private readonly deps: {
       connection: Redis;
+      keys: StoreKeys;
       ledger: Ledger;
       upstreams: Upstream[];
       /** per upstream name: its rate and circuit settings */
@@ -56,19 +58,19 @@ export class DeliveryWorkers {
   ) {}
 
   start(): void {
-    const { connection, delivery } = this.deps;
+    const { connection, delivery, keys } = this.deps;
     for (const upstream of this.deps.upstreams) {
       const cfg = this.deps.upstreamConfigs.find((c) => c.name === upstream.name);
       if (!cfg) throw new Error(`no configuration for upstream ${upstream.name}`);
       const lane: Lane = {
         upstream,
-        circuit: new Circuit(connection, upstream.name, cfg.circuit, delivery.lockDurationMs),
-        queue: new Queue<DeliveryJob>(queueName(upstream.name), { connection, prefix: QUEUE_PREFIX }),
+        circuit: new Circuit(connection, upstream.name, cfg.circuit, delivery.lockDurationMs, keys),
+        queue: new Queue<DeliveryJob>(queueName(upstream.name), { connection, prefix: keys.queuePrefix }),
       };
       this.lanes.push(lane);
       const worker = new Worker<DeliveryJob>(queueName(upstream.name), (job, token) => this.deliverOrWait(lane, job, token), {
         connection,
-        prefix: QUEUE_PREFIX,
+        prefix: keys.queuePrefix,
         concurrency: delivery.concurrency,
         // A worker that dies mid-push (SIGKILL, power cut) stops renewing its lock; after
         // lockDuration another worker takes the job again. The conditional writes make the second

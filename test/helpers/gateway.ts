@@ -24,6 +24,7 @@ export interface GatewayOptions {
   store?: Record<string, unknown>;
   security?: Record<string, unknown>;
   adapters?: Record<string, unknown>;
+  redis?: Record<string, unknown>;
 }
 
 /**
@@ -55,6 +56,7 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
     ...(opts.store ? { store: opts.store } : {}),
     ...(opts.security ? { security: opts.security } : {}),
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
+    ...(opts.redis ? { redis: opts.redis } : {}),
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));

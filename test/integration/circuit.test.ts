@@ -2,6 +2,7 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import { Circuit } from '../../src/sync/circuit.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { testKeys } from '../helpers/store.js';
 
 const server = await startRedis({ appendonly: false });
 const redis = new Redis(server.url);
@@ -12,10 +13,11 @@ t.teardown(async () => {
 
 const cfg = { failureThreshold: 3, failureRate: 0.5, windowSize: 20, openSeconds: 10, maxOpenSeconds: 25 };
 const LEASE = 5_000;
+const keys = testKeys('circuit');
 
 t.test('opens after failures, rests, lets one probe through, doubles its rest on a failed probe', async (t) => {
-  const a = new Circuit(redis, 'up-a', cfg, LEASE);
-  const b = new Circuit(redis, 'up-a', cfg, LEASE); // another worker process
+  const a = new Circuit(redis, 'up-a', cfg, LEASE, keys);
+  const b = new Circuit(redis, 'up-a', cfg, LEASE, keys); // another worker process
   let now = 1_000_000;
   t.same(await a.admit(now), { go: true, probe: false });
   t.equal(await a.record(false, false, now), 'closed');
@@ -44,7 +46,7 @@ t.test('opens after failures, rests, lets one probe through, doubles its rest on
 });
 
 t.test('a probe whose worker died is taken over after its lease', async (t) => {
-  const a = new Circuit(redis, 'up-b', cfg, LEASE);
+  const a = new Circuit(redis, 'up-b', cfg, LEASE, keys);
   let now = 2_000_000;
   for (let i = 0; i < 3; i++) await a.record(false, false, now);
   now += 10_000;
@@ -54,7 +56,7 @@ t.test('a probe whose worker died is taken over after its lease', async (t) => {
 });
 
 t.test('while healthy, a process does not ask Redis before and after every push', async (t) => {
-  const a = new Circuit(redis, 'up-c', cfg, LEASE);
+  const a = new Circuit(redis, 'up-c', cfg, LEASE, keys);
   const now = 3_000_000;
   await a.admit(now);
   const before = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
@@ -64,15 +66,15 @@ t.test('while healthy, a process does not ask Redis before and after every push'
   }
   const after = Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
   t.ok(after - before <= 2, `${after - before} commands for 50 pushes (the INFO call counts one)`);
-  const other = new Circuit(redis, 'up-c', cfg, LEASE);
+  const other = new Circuit(redis, 'up-c', cfg, LEASE, keys);
   for (let i = 0; i < 3; i++) await other.record(false, false, now + 100);
   t.same(await a.admit(now + 200), { go: true, probe: false }, 'within its view, a process may not see the opening yet');
   t.same(await a.admit(now + 1_100), { go: false, waitMs: 9_000 }, 'after it, it does');
 });
 
 t.test('a rate over the window, not a run: a platform failing one push in ten never opens it', async (t) => {
-  const a = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE);
-  const b = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE);
+  const a = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE, keys);
+  const b = new Circuit(redis, 'up-d', { ...cfg, failureThreshold: 5 }, LEASE, keys);
   let now = 4_000_000;
   for (let i = 0; i < 200; i++) {
     const w = i % 2 ? a : b;
@@ -90,7 +92,7 @@ t.test('a rate over the window, not a run: a platform failing one push in ten ne
 });
 
 t.test('oks a healthy process did not tell Redis still count in the window', async (t) => {
-  const a = new Circuit(redis, 'up-e', { ...cfg, failureThreshold: 2 }, LEASE);
+  const a = new Circuit(redis, 'up-e', { ...cfg, failureThreshold: 2 }, LEASE, keys);
   const now = 5_000_000;
   await a.admit(now);
   for (let i = 0; i < 10; i++) t.equal(await a.record(true, false, now + i), 'closed');

@@ -4,6 +4,9 @@ import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf, payloadOf } from '../helpers/store.js';
+import { loadConfig } from '../../src/config/load.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // The gateway process killed in the middle of a push loses nothing and duplicates nothing;
@@ -13,6 +16,8 @@ const redis = await startRedis();
 const fhir = await startFhirServer();
 const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] });
 const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' };
+const config = loadConfig(env);
+const keys = keysOf(config);
 t.teardown(async () => {
   await fhir.stop();
   await redis.stop();
@@ -22,8 +27,7 @@ t.teardown(async () => {
 const ledgerState = async (id: string) => {
   const r = new Redis(redis.url);
   try {
-    const raw = await r.hget(`g:rec:${id}`, 'u:sandbox');
-    return raw ? (JSON.parse(raw) as { state: string; attempts: number }) : undefined;
+    return (await new RedisLedger(r, keys, payloadOf(config)).stateAt(id, 'sandbox'))?.status;
   } finally {
     r.disconnect();
   }

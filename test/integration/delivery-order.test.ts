@@ -5,6 +5,7 @@ import { work } from '../../src/roles/work.js';
 import { startFhirServer, type FhirServerHandle } from '../helpers/fhir-server.js';
 import { getJson, memoryLogger, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf } from '../helpers/store.js';
 import { childRecord, postAll, untilAllSynced, type Sent } from '../helpers/satusehat-drain.js';
 
 // The order in which queued records reach an upstream, watched at a real FHIR engine: a newer
@@ -42,7 +43,7 @@ async function stack(t: Test, delivery: Record<string, unknown> = {}) {
     gw,
     async drain(sent: Sent[]) {
       // Every record is in the queue before the worker starts.
-      await waitFor(async () => (await peek.llen('g:inbox')) === 0, 10_000, 'the inbox turned into jobs');
+      await waitFor(async () => (await peek.llen(keysOf(gw.config).inbox)) === 0, 10_000, 'the inbox turned into jobs');
       const log = memoryLogger('info');
       worker = await work(gw.config, log.logger);
       await untilAllSynced(gw.url, sent, 30_000, 'sandbox');

@@ -2,13 +2,13 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
-import { Ledger, type NewRecord } from '../../src/sync/ledger.js';
-import { PayloadCipher } from '../../src/sync/payload-cipher.js';
-import { StoredPayload } from '../../src/sync/stored-payload.js';
+import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import type { WrittenResource } from '../../src/upstream/upstream.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { testKeys, testPayload } from '../helpers/store.js';
 
 // What the ledger keeps for corrections, on a real redis-server: the upstream ids of the last
 // synced version travel with every later version until one of those is synced, an old push that
@@ -17,7 +17,7 @@ import { startRedis } from '../helpers/redis-server.js';
 
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const ledger = new Ledger(redis, new StoredPayload(new PayloadCipher({ current: 'test', keys: { test: 'ab'.repeat(32) } })));
+const ledger: Ledger = new RedisLedger(redis, testKeys('ledger-corrections'), testPayload());
 t.teardown(async () => {
   redis.disconnect();
   await redisServer.stop();

@@ -7,6 +7,9 @@ import { startFhirServer } from '../helpers/fhir-server.js';
 import { RetentionSweeper } from '../../src/sync/retention.js';
 import { getJson, memoryLogger, postJson, sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf, payloadOf } from '../helpers/store.js';
+import { RECORD_FIELDS as F, upstreamField } from '../../src/sync/store/keys.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { validAncVisit, withChanges } from '../fixtures/records.js';
 
 // Personal fields of what Gerbang stores are sealed: after records with known NIKs and names
@@ -167,8 +170,8 @@ t.test("the append-only file on disk and the gateway's data directory hold no NI
 });
 
 t.test('a changed sealed value is detected: the record says so, is not sent, and no answer is a 5xx', async (t) => {
-  const key = `g:rec:${ids.b}`;
-  for (const field of ['record', 'bundle']) {
+  const key = keysOf(gw.config).record(ids.b!);
+  for (const field of [F.record, F.bundle]) {
     const sealed = (await redis.hgetBuffer(key, field))!;
     sealed[sealed.length - 20]! ^= 0x01;
     await redis.hset(key, field, sealed);
@@ -191,10 +194,10 @@ t.test('a changed sealed value is detected: the record says so, is not sent, and
 });
 
 t.test("retention drops the upstream's words with the payload; the states stay", async (t) => {
-  const sweeper = new RetentionSweeper({ redis, retention: gw.config.retention, logger: memoryLogger('info').logger });
+  const sweeper = new RetentionSweeper({ ledger: new RedisLedger(redis, keysOf(gw.config), payloadOf(gw.config)), retention: gw.config.retention, logger: memoryLogger('info').logger });
   t.ok((await sweeper.sweep(Date.now() + (gw.config.retention.unsyncedPayloadDays + 1) * 86_400_000)) >= 4, 'every payload dropped');
   for (const id of Object.values(ids)) {
-    const raw = (await redis.hget(`g:rec:${id}`, 'u:sandbox'))!;
+    const raw = (await redis.hget(keysOf(gw.config).record(id), upstreamField('sandbox')))!;
     t.notMatch(raw, /"sealed"/, 'no words kept');
     t.doesNotThrow(() => JSON.parse(raw), 'still JSON');
   }

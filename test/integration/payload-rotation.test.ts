@@ -8,6 +8,7 @@ import t from 'tap';
 import { gunzipSync } from 'node:zlib';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
+import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, storeKeys, upstreamOfField } from '../../src/sync/store/keys.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { getJson, postJson, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -17,7 +18,8 @@ import { withChanges } from '../fixtures/records.js';
 // current, `gerbang keys rotate-payloads`, key A removed; the records are still read and delivered.
 // A gateway that lacks a record's key says so and keeps the record, and the command refuses to call
 // the rotation done while a value is still sealed with a key it does not have. A record stored in
-// clear by 0.4.x is sealed by the same command.
+// clear by 0.4.x is sealed by the same command. The gateways and the command share a key prefix
+// other than the default one: the command finds the records under the configured prefix.
 
 const root = join(import.meta.dirname, '..', '..');
 const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';
@@ -26,6 +28,8 @@ const KEY_B = randomBytes(32).toString('hex');
 const onlyA = { payloadKeys: { current: 'a', keys: { a: KEY_A } } };
 const both = { payloadKeys: { current: 'b', keys: { a: KEY_A, b: KEY_B } } };
 const onlyB = { payloadKeys: { current: 'b', keys: { b: KEY_B } } };
+const prefixes = { keyPrefix: 'rot:', queuePrefix: 'rot-q' };
+const keys = storeKeys(prefixes.keyPrefix, prefixes.queuePrefix);
 
 const redisServer = await startRedis();
 const fhir = await startFhirServer();
@@ -53,11 +57,11 @@ async function keyIdsInStore(): Promise<Record<string, number>> {
     const id = PayloadCipher.keyIdOf(b) ?? 'clear';
     counts[id] = (counts[id] ?? 0) + 1;
   };
-  for (const key of await redis.keys('g:rec:*')) {
+  for (const key of await redis.keys(keys.record('*'))) {
     const h = await redis.hgetallBuffer(key);
-    for (const f of ['record', 'bundle', 'provenance']) if (h[f]) add(h[f]!);
+    for (const f of [F.record, F.bundle, F.provenance]) if (h[f]) add(h[f]!);
     for (const [f, v] of Object.entries(h)) {
-      const sealed = f.startsWith('u:') ? (JSON.parse(v.toString()) as { sealed?: string }).sealed : undefined;
+      const sealed = upstreamOfField(f) !== undefined ? (JSON.parse(v.toString()) as Record<string, string | undefined>)[SEALED_WORDS_PROPERTY] : undefined;
       if (sealed) add(Buffer.from(sealed, 'base64'));
     }
   }
@@ -74,7 +78,7 @@ function appendOnlyFiles(): Buffer {
 const sealedWith = (keyId: string) => Buffer.concat([Buffer.from([0x00, 0xe1, keyId.length]), Buffer.from(keyId)]);
 
 async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security });
+  const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security, redis: prefixes });
   try {
     const env = { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisServer.url, HOST: '127.0.0.1' };
     const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'keys', 'rotate-payloads'], { env, cwd: root });
@@ -88,7 +92,7 @@ async function rotate(security: Record<string, unknown>): Promise<{ code: number
 }
 
 t.test('records are sealed with key A while the upstream is not pushed to', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyA, delivery: { runWorker: false } });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyA, delivery: { runWorker: false }, redis: prefixes });
   for (const [i, p] of people.entries()) {
     const res = await postJson(`${gw.url}/v1/records?source=app`, withChanges({ recordId: `ROT-${i}`, subject: { ...p, sex: 'female', birthDate: '2024-09-22' } }));
     t.equal(res.status, 202);
@@ -100,7 +104,7 @@ t.test('records are sealed with key A while the upstream is not pushed to', asyn
 });
 
 t.test('a gateway without key A keeps the records, says why, and answers without a 5xx', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes });
   const first = ids[0]!;
   const shown = await waitFor(async () => {
     const r = await getJson(`${gw!.url}/v1/records/${first}`);
@@ -127,12 +131,12 @@ t.test('the command refuses to finish without key A, and changes nothing', async
 
 t.test('with A kept and B current, the command seals everything with B (also a record 0.4 stored in clear)', async (t) => {
   // One record as 0.4.x left it: the record as JSON text, the Bundle gzip, nothing sealed.
-  const legacy = `g:rec:${ids[2]}`;
+  const legacy = keys.record(ids[2]!);
   const withA = new StoredPayload(new PayloadCipher(onlyA.payloadKeys));
   const h = await redis.hgetallBuffer(legacy);
-  const [source, recordId] = [h.source!.toString(), h.recordId!.toString()];
-  await redis.hset(legacy, 'record', gunzipSync(withA.openField('record', source, recordId, h.record!)).toString());
-  await redis.hset(legacy, 'bundle', withA.openField('bundle', source, recordId, h.bundle!));
+  const [source, recordId] = [h[F.source]!.toString(), h[F.recordId]!.toString()];
+  await redis.hset(legacy, F.record, gunzipSync(withA.openField(F.record, source, recordId, h[F.record]!)).toString());
+  await redis.hset(legacy, F.bundle, withA.openField(F.bundle, source, recordId, h[F.bundle]!));
   t.match(await keyIdsInStore(), { clear: 2 });
   t.ok(appendOnlyFiles().includes(sealedWith('a')), 'the append-only file holds values sealed with a');
   const r = await rotate(both);
@@ -151,7 +155,7 @@ t.test('with A kept and B current, the command seals everything with B (also a r
 });
 
 t.test('with A removed, the records are read and delivered', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes });
   for (const [i, id] of ids.entries()) {
     const r = await waitFor(async () => {
       const b = (await getJson(`${gw!.url}/v1/records/${id}`)).body;

@@ -4,12 +4,16 @@ import { getJson, memoryLogger, postJson, waitFor } from '../helpers/gateway.js'
 import { startStack } from '../helpers/stack.js';
 import { withChanges } from '../fixtures/records.js';
 import { RetentionSweeper } from '../../src/sync/retention.js';
+import { RECORD_FIELDS, upstreamField } from '../../src/sync/store/keys.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
+import { keysOf, payloadOf } from '../helpers/store.js';
 
 // A record that never got through holds names and NIKs as long as a synced one: its payload goes
 // too, retention.unsyncedPayloadDays after it was received, once delivery has stopped trying.
 
 const { redis, fhir, gw } = await startStack(t);
 const peek = new Redis(redis.url);
+const keys = keysOf(gw.config);
 t.teardown(() => peek.disconnect());
 const state = async (id: string) => (await getJson(`${gw.url}/v1/records/${id}`)).body;
 
@@ -29,24 +33,24 @@ t.test('failed records lose their payload after unsyncedPayloadDays; records sti
   await waitFor(async () => (await state(synced.body.id)).upstreams?.sandbox?.state === 'synced', 20_000, 'synced');
   // one failed record replayed, and on its way again when the sweep comes
   const replayed = ids[2]!;
-  await peek.hset(`g:rec:${replayed}`, 'u:sandbox', JSON.stringify({ ...JSON.parse((await peek.hget(`g:rec:${replayed}`, 'u:sandbox'))!), state: 'retrying' }));
+  await peek.hset(keys.record(replayed), upstreamField('sandbox'), JSON.stringify({ ...JSON.parse((await peek.hget(keys.record(replayed), upstreamField('sandbox')))!), state: 'retrying' }));
 
   const { logger, lines } = memoryLogger('info');
-  const sweeper = new RetentionSweeper({ redis: peek, retention: gw.config.retention, logger });
+  const sweeper = new RetentionSweeper({ ledger: new RedisLedger(peek, keys, payloadOf(gw.config)), retention: gw.config.retention, logger });
   t.equal(gw.config.retention.unsyncedPayloadDays, 90, 'the default');
   t.equal(await sweeper.sweep(Date.now() + 89 * 86_400_000), 1, 'after 89 days only the synced record\'s payload went (payloadDays 30)');
-  t.equal(await peek.hexists(`g:rec:${ids[0]}`, 'record'), 1, 'a failed one still has its payload');
+  t.equal(await peek.hexists(keys.record(ids[0]!), RECORD_FIELDS.record), 1, 'a failed one still has its payload');
   t.equal(await sweeper.sweep(Date.now() + 91 * 86_400_000), 2, 'after 91 days the two failed records lose theirs');
   for (const id of ids.slice(0, 2)) {
-    t.equal(await peek.hexists(`g:rec:${id}`, 'record'), 0, 'the failed record has no payload');
-    t.equal(await peek.hexists(`g:rec:${id}`, 'bundle'), 0, 'nor its Bundle');
+    t.equal(await peek.hexists(keys.record(id), RECORD_FIELDS.record), 0, 'the failed record has no payload');
+    t.equal(await peek.hexists(keys.record(id), RECORD_FIELDS.bundle), 0, 'nor its Bundle');
     const rec = await state(id);
     t.ok(rec.payloadDroppedAt, 'GET says when it was dropped');
     t.equal(rec.upstreams.sandbox.state, 'failed', 'the state stays');
     t.equal(rec.upstreams.sandbox.lastError.code, 'upstream.http-422', 'and its code');
     t.equal(rec.upstreams.sandbox.outcome, undefined, "the upstream's words (which may quote the person) went with the payload");
   }
-  t.equal(await peek.hexists(`g:rec:${replayed}`, 'record'), 1, 'a record on its way again keeps its payload');
+  t.equal(await peek.hexists(keys.record(replayed), RECORD_FIELDS.record), 1, 'a record on its way again keeps its payload');
   t.match(lines.join('\n'), /dropped the payloads of records that failed to get through/);
   t.equal(await sweeper.sweep(Date.now() + 92 * 86_400_000), 0, 'each record is looked at once');
 

@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { postJson, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf, payloadOf } from '../helpers/store.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // With a retention that lets delivered payloads go at once, a store at its high-water mark does
@@ -38,5 +40,5 @@ t.test('at the mark, the payloads of delivered records are dropped early and ing
     return res.status === 202 ? res : (await new Promise((r) => setTimeout(r, 500)), undefined);
   }, 60_000, 'ingest open again');
   t.equal(reopened.status, 202, 'ingest accepts records again without waiting for the hourly sweep');
-  t.ok(await admin.hget(`g:rec:${first}`, 'payloadDroppedAt'), 'a delivered record lost its payload (payloadDays 0)');
+  t.ok((await new RedisLedger(admin, keysOf(gw.config), payloadOf(gw.config)).get(first))?.payloadDroppedAt, 'a delivered record lost its payload (payloadDays 0)');
 });

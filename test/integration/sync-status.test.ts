@@ -6,6 +6,8 @@ import { validAnthropometry, withChanges } from '../fixtures/records.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { keysOf } from '../helpers/store.js';
+import { RECORD_FIELDS } from '../../src/sync/store/keys.js';
 
 // A district's day: records from three posyandu in two puskesmas, some refused by the upstream,
 // then the summary, the failures list, the record list and the metrics compared with what was
@@ -196,13 +198,13 @@ t.test('metrics count what happened', async (t) => {
 
 t.test('retention drops the payload of records synced everywhere, and only those', async (t) => {
   const st1 = ids.get('ST-1')!;
-  await waitFor(async () => (await peek.hexists(`g:rec:${st1}`, 'record')) === 0, 10_000, 'payload dropped');
-  t.equal(await peek.hexists(`g:rec:${st1}`, 'bundle'), 0);
+  await waitFor(async () => (await peek.hexists(keysOf(gw.config).record(st1), RECORD_FIELDS.record)) === 0, 10_000, 'payload dropped');
+  t.equal(await peek.hexists(keysOf(gw.config).record(st1), RECORD_FIELDS.bundle), 0);
   const rec = await call('GET', `/v1/records/${st1}`, keys.admin);
   t.ok(rec.body.payloadDroppedAt);
   t.equal(rec.body.upstreams.sandbox.state, 'synced', 'states stay');
   t.ok(rec.body.upstreams.sandbox.resources.length > 0, 'and the upstream ids');
-  t.equal(await peek.hexists(`g:rec:${ids.get('FAIL-1')!}`, 'record'), 1, 'a failed record keeps its payload');
+  t.equal(await peek.hexists(keysOf(gw.config).record(ids.get('FAIL-1')!), RECORD_FIELDS.record), 1, 'a failed record keeps its payload');
   t.equal(sandboxOf(await summary()).totals.counts.synced, 6, 'counts stay');
 });
 

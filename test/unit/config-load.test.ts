@@ -115,6 +115,15 @@ t.test('the store: maxmemory a quarter of the RAM within 64 MiB..1 GiB, high-wat
   t.match(problem({ upstreams: [satusehat], facilities, security: { historyKey: 'short' } }, { SS_ID: 'a', SS_SECRET: 'b' }), /historyKey/);
 });
 
+t.test('the Redis prefixes: the names earlier versions wrote by default, printable ASCII when set', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b' };
+  t.same(load({ upstreams: [satusehat], facilities }, env).redis, { keyPrefix: 'g:', queuePrefix: 'gerbang' }, 'an existing store keeps working');
+  t.same(load({ upstreams: [satusehat], facilities, redis: { keyPrefix: '{dinkes-bogor}:' } }, env).redis, { keyPrefix: '{dinkes-bogor}:', queuePrefix: 'gerbang' });
+  t.match(problem({ upstreams: [satusehat], facilities, redis: { keyPrefix: 'g :' } }, env), /keyPrefix/, 'no space');
+  t.match(problem({ upstreams: [satusehat], facilities, redis: { queuePrefix: '' } }, env), /queuePrefix/, 'not empty');
+  t.match(problem({ upstreams: [satusehat], facilities, redis: { prefix: 'x' } }, env), /prefix/, 'no other setting');
+});
+
 t.test('unsynced payloads may go only after delivery has stopped trying', async (t) => {
   const env = { SS_ID: 'a', SS_SECRET: 'b' };
   t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 20 } }, env), /unsyncedPayloadDays: must be more than the 30 days/);
