@@ -42,13 +42,16 @@ export function parsePath(path: string): Step[] | undefined {
   return out;
 }
 
-function select(node: unknown, s: Selector): unknown {
-  if (!Array.isArray(node)) return undefined;
-  if ('index' in s) return node[s.index];
-  return node.find((el) => {
+function indexOf(node: unknown[], s: Selector): number {
+  if ('index' in s) return s.index;
+  return node.findIndex((el) => {
     const v = s.key.split('.').reduce<unknown>((n, k) => (n !== null && typeof n === 'object' ? (n as Record<string, unknown>)[k] : undefined), el);
     return (typeof v === 'string' || typeof v === 'number') && String(v).trim().toLowerCase() === s.value;
   });
+}
+
+function select(node: unknown, s: Selector): unknown {
+  return Array.isArray(node) ? node[indexOf(node, s)] : undefined;
 }
 
 function walk(node: unknown, steps: Step[]): unknown {
@@ -90,4 +93,29 @@ export function placesOf(path: string, relations: Relations = {}): string[] {
   const first = dot < 0 ? path : path.slice(0, dot);
   const places = relations[first];
   return places ? places.map((p) => `${p}${path.slice(first.length)}`) : [path];
+}
+
+/**
+ * A copy of the row with the value at a plain path (no relation) replaced; the row itself is left
+ * as the app sent it. A path that leads nowhere leaves the row as it is.
+ */
+export function replaceAt(row: unknown, path: string, value: unknown): unknown {
+  const steps = parsePath(path);
+  if (!steps) return row;
+  const keys = steps.flatMap((s): Array<string | Selector> => [s.name, ...s.selectors]);
+  const put = (node: unknown, i: number): unknown => {
+    const k = keys[i];
+    if (k === undefined) return value;
+    if (typeof k === 'string') {
+      if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+      return { ...node, [k]: put((node as Record<string, unknown>)[k], i + 1) };
+    }
+    if (!Array.isArray(node)) return node;
+    const at = indexOf(node, k);
+    if (at < 0 || at >= node.length) return node;
+    const copy = [...node];
+    copy[at] = put(node[at], i + 1);
+    return copy;
+  };
+  return put(row, 0);
 }
