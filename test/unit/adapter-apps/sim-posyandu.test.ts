@@ -109,7 +109,7 @@ t.test('rows that must be refused name the field and the column', async (t) => {
     id: 3302, kunjungan_id: 9001, jenis_imunisasi: 'Dasar', vaksin: 'Polio', dosis: '0,5', tanggal_imunisasi: '2025-08-14T00:00:00.000000Z', batch_number: null, expiry_date: null,
     penyelenggara: null, kunjungan: kunjungan(balita()),
   });
-  t.ok(dump?.errors.includes('vaccine.unknown@vaccine'), String(dump?.errors));
+  t.ok(dump?.errors.includes('vaccine.unknown@vaccine<jenis_imunisasi + dosis'), String(dump?.errors));
   const bp = judgeOne('sim-posyandu', pemeriksaan({ kategori_pasien: 'lansia', tekanan_darah: '14090', kunjungan: kunjungan(balita({ tanggal_lahir: '1950-01-01T00:00:00.000000Z' }), 'App\\Models\\Lansia') }));
   t.ok(bp.errors.includes('adapter.not-blood-pressure@systolic<tekanan_darah'), bp.errors.join(', '));
 });
