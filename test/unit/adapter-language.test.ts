@@ -97,6 +97,20 @@ t.test('relations: a person nested where the app puts it, every field from the s
   t.same(missing.issues.map((i) => [i.key, i.params?.needs]), [['adapter.no-record', 'anthropometry: kunjungan.pasien.nama / child_visit.child.nama / pasien.nama']], 'a missing relation is named by its places');
 });
 
+t.test('relations: a one-to-one table embedded as an object or as a list of one (an older PostgREST), an empty list being none', async (t) => {
+  const adapter = {
+    relations: { detail: ['detail[0]', 'detail'] },
+    records: [{ kind: 'anthropometry', when: { detail: ['$present'] }, fields: { recordId: { template: 'k-{id}' }, heightCm: { path: 'detail.panjang', as: 'number' as const } } }],
+  };
+  const read = (detail: unknown) => run(adapter, { id: 1, detail }).records.map((r) => [r.record.heightCm, r.provenance.find((p) => p.field === 'heightCm')?.source]);
+  t.same(read({ panjang: 70 }), [[70, 'detail.panjang']], 'an object');
+  t.same(read([{ panjang: 71 }]), [[71, 'detail[0].panjang']], 'a list of one');
+  t.same(read([]), [], 'an empty list: the table has no row, so no record');
+  t.same(read(null), [], 'null: no row');
+  t.equal(at({ detail: [] }, 'detail', adapter.relations), undefined, 'an empty list is no place of a relation');
+  t.same(at({ detail: [] }, 'detail'), [], 'a plain path still reads the list');
+});
+
 t.test('cases: a field read by the first case whose when holds', async (t) => {
   const adapter = {
     records: [

@@ -2,7 +2,8 @@
 // its index (`visits[0]`) or by a property (`parents[relation=ibu]`, compared without regard to
 // case). A relation name (the adapter's `relations`) stands for the first of several places that
 // is present, so that every field of a person is read from the same object wherever the app
-// nests it (`pasien` in one row, `kunjungan.pasien` in another).
+// nests it (`pasien` in one row, `kunjungan.pasien` in another), or in whichever shape (`x[0]`
+// of a one-element list, or `x` itself).
 
 export type Relations = Readonly<Record<string, readonly string[]>>;
 
@@ -64,7 +65,9 @@ function walk(node: unknown, steps: Step[]): unknown {
   return cur;
 }
 
-const present = (v: unknown) => v !== undefined && v !== null;
+// An empty list is no place of a relation: it is how PostgREST and Eloquent embed a related row
+// that is not there (`"kunjungan_balita": []`), so the relation's next place is tried.
+const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 
 /** The value at a path of a row; a path's first step may name a relation. */
 export function at(row: unknown, path: string, relations: Relations = {}): unknown {
