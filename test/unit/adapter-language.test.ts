@@ -416,3 +416,43 @@ t.test('a problem with a field filled from a template names the columns it read'
   const [none] = run(adapter, { ...row, jenis_imunisasi: '', dosis_ke: null }).records;
   t.same(none?.issues.filter((i) => i.path === 'vaccine').map((i) => [i.key, i.source]), [['field.required', 'jenis_imunisasi + dosis | dosis_ke']], 'nothing there: every place tried');
 });
+
+t.test('jsonText: an object or list the app keeps as JSON text, read wherever the entry reads it', async (t) => {
+  const adapter: Pick<Adapter, 'records'> = {
+    records: [
+      { kind: 'immunization', when: { vaksin: ['$present'] }, fields: { recordId: { template: 'v-{id}' }, vaccine: { path: 'vaksin' } } },
+      {
+        kind: 'anthropometry',
+        jsonText: ['detail'],
+        when: { 'detail.jenis': ['timbang'] },
+        fields: { recordId: { template: 't-{id}' }, weightKg: { path: 'detail.berat_kg', as: 'number' }, heightCm: { path: 'detail.ukur.tinggi_cm', as: 'number', optional: true } },
+      },
+    ],
+  };
+  const read = (detail: unknown) => run(adapter, { id: 5, vaksin: 'BCG', detail });
+  const text = read('{"jenis": "timbang", "berat_kg": 9.5, "ukur": {"tinggi_cm": "76,5"}}');
+  t.same(text.records.map((r) => r.record), [
+    { kind: 'immunization', recordId: 'v-5', vaccine: 'BCG' },
+    { kind: 'anthropometry', recordId: 't-5', weightKg: 9.5, heightCm: 76.5 },
+  ], 'the condition and the fields read the object in the text');
+  t.same(text.records[1]?.provenance.map((p) => p.source), ['id', 'detail.berat_kg', 'detail.ukur.tinggi_cm']);
+  t.same(read({ jenis: 'timbang', berat_kg: 9.5 }).records[1]?.record.weightKg, 9.5, 'an object is read as it is');
+  t.same(read('{"jenis": "imunisasi"}').records.map((r) => r.record.kind), ['immunization'], 'the text is judged by the entry\'s when');
+  for (const broken of ['{"jenis": "timbang", "berat_kg": 9,5}', 'timbang 9,5 kg', '"timbang"']) {
+    const out = read(broken);
+    t.same(out.records.map((r) => [r.record.kind, r.issues.map((i) => [i.key, i.source, i.params?.value])]), [
+      ['immunization', []],
+      ['anthropometry', [['adapter.not-json-text', 'detail', broken]]],
+    ], `${broken}: refused naming the column; the row's other record goes in`);
+  }
+  t.equal(issueText(read('timbang').issues[0]!, 'en'), 'detail holds "timbang": not the JSON text the app keeps there (an object or a list), so the values in it cannot be read.');
+
+  // the JSON text of each element of a list
+  const each: Pick<Adapter, 'records'> = {
+    records: [{ kind: 'immunization', each: { path: 'layanan', as: 'l' }, jsonText: ['l.hasil'], fields: { recordId: { template: 'l-{l.id}' }, vaccine: { path: 'l.hasil.vaksin' } } }],
+  };
+  const elements = run(each, { layanan: [{ id: 1, hasil: '{"vaksin": "BCG"}' }, { id: 2, hasil: '{"vaksin": "Polio 1"' }] });
+  t.same(elements.records.map((r) => [r.record.vaccine, r.issues.map((i) => [i.key, i.source])]), [['BCG', []], [undefined, [['adapter.not-json-text', 'layanan[1].hasil']]]], 'each element\'s own text; a broken one names the element');
+  const file = checkAdapterText(JSON.stringify({ name: 'x', app: 'x', records: [{ kind: 'screening', jsonText: ['detail..x'], fields: {} }] }), 'x.json', {});
+  t.same(file.ok ? [] : file.problems.map((p) => p.pointer), ['/records/0/jsonText/0'], 'a jsonText path is checked as a path');
+});

@@ -82,6 +82,7 @@ const adapterFileSchema = {
             properties: { path: { type: 'string' }, as: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, jsonText: { type: 'boolean' } },
           },
           relations: relationsSchema,
+          jsonText: { type: 'array', minItems: 1, items: { type: 'string' } },
           fields: {
             type: 'object',
             additionalProperties: {
@@ -193,6 +194,7 @@ function referenceProblems(adapter: Adapter, common: ValueMaps): Array<{ pointer
   for (const [i, r] of adapter.records.entries()) {
     condition(`/records/${i}/when`, r.when);
     if (r.each) badPath(`/records/${i}/each/path`, r.each.path);
+    (r.jsonText ?? []).forEach((p, j) => badPath(`/records/${i}/jsonText/${j}`, p));
     for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
     for (const [field, spec] of Object.entries(r.fields)) {
       const base = `/records/${i}/fields/${field}`;

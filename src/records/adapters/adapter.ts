@@ -4,7 +4,8 @@ import { parseNik } from '../nik.js';
 import { completedMonths } from '../time.js';
 import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
 import { timeZoneNames } from './adapter-format.js';
-import { evaluate, holds, type Condition, type Failure } from './conditions.js';
+import { evaluate, holds, withoutPaths, type Failure } from './conditions.js';
+import { parseJsonText, readJsonText, type Unreadable } from './json-text.js';
 import { at, placeOf, placesOf, replaceAt, type Relations } from './paths.js';
 import { parsePlaceholder, slug } from './template.js';
 import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zones } from './values.js';
@@ -62,7 +63,7 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
   const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
-  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((i) => (i.unreadable ? holds(withoutElement(spec), i.row, i.relations) : holds(spec.when, i.row, i.relations))).map((i) => ({ spec, ...i })));
+  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((i) => holds(i.unread ? withoutPaths(spec.when, i.unread) : spec.when, i.row, i.relations)).map((i) => ({ spec, ...i })));
   if (applying.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
@@ -116,61 +117,47 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
 }
 
 /**
- * The relations an entry reads each of its records with: one record, or with `each`, one per
- * element of a list, the element named by `each.as` (a relation to `list[i]`, so that provenance
- * and problems name the element the app sent).
+ * What an entry reads each of its records with: one record, or with `each`, one per element of a
+ * list, the element named by `each.as` (a relation to `list[i]`, so that provenance and problems
+ * name the element the app sent); the row with the JSON text the entry names read into it.
  */
 interface Instance {
   relations: Relations;
   row: unknown;
   element?: { index: number; place: string };
-  /** the list is JSON text that cannot be read: the entry's one (refused) record */
+  /** JSON text the entry reads that cannot be read: the entry's one (refused) record */
   unreadable?: Issue;
+  /** the paths under which the row could not be read (their `when` parts are not judged) */
+  unread?: string[];
 }
 
 function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Instance[] {
-  if (!spec.each) return [{ relations, row: native }];
-  const place = placeOf(native, spec.each.path, relations);
-  let list = at(native, spec.each.path, relations);
-  let row = native;
+  const as = spec.each?.as;
+  const aboutElement = (p: string) => as !== undefined && (p === as || p.startsWith(`${as}.`) || p.startsWith(`${as}[`));
+  const refused = (row: unknown, key: string, u: Unreadable, unread: string, rel = relations): Instance => ({
+    relations: rel, row, unreadable: { key, severity: 'error', source: u.place, params: { value: u.value } }, unread: [unread],
+  });
+  const rowPaths = (spec.jsonText ?? []).filter((p) => !aboutElement(p));
+  const base = readJsonText(native, rowPaths, relations);
+  if (base.unreadable) return [refused(base.row, 'adapter.not-json-text', base.unreadable, base.unreadable.path)];
+  if (!spec.each) return [{ relations, row: base.row }];
+  const place = placeOf(base.row, spec.each.path, relations);
+  let list = at(base.row, spec.each.path, relations);
+  let row = base.row;
   if (spec.each.jsonText && typeof list === 'string' && !isBlank(list)) {
     const parsed = parseJsonText(list);
-    if (!Array.isArray(parsed)) {
-      return [{ relations, row, unreadable: { key: 'adapter.not-json-list', severity: 'error', source: place, params: { value: list } } }];
-    }
+    if (!Array.isArray(parsed)) return [refused(row, 'adapter.not-json-list', { path: spec.each.path, place, value: list }, as ?? '')];
     list = parsed;
-    row = replaceAt(native, place, parsed);
+    row = replaceAt(row, place, parsed);
   }
   if (!Array.isArray(list)) return [];
-  const as = spec.each.as;
-  return list.map((_, index) => ({ relations: { ...relations, [as]: [`${place}[${index}]`] }, row, element: { index, place: `${place}[${index}]` } }));
-}
-
-function parseJsonText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The entry's `when` without the parts about the element: what still holds of a list that cannot be read. */
-function withoutElement(spec: RecordSpec): Condition | undefined {
-  const as = spec.each?.as ?? '';
-  const about = (path: string) => path === as || path.startsWith(`${as}.`) || path.startsWith(`${as}[`);
-  const strip = (c: Condition): Condition =>
-    Object.fromEntries(
-      Object.entries(c).flatMap(([key, v]): Array<[string, unknown]> => {
-        if (key === 'anyOf' || key === 'allOf') {
-          const parts = (v as Condition[]).map(strip).filter((p) => Object.keys(p).length > 0);
-          // an alternative about the element may hold: the anyOf as a whole is not known to fail
-          if (key === 'anyOf' && parts.length < (v as Condition[]).length) return [];
-          return parts.length > 0 ? [[key, parts]] : [];
-        }
-        return about(key) ? [] : [[key, v]];
-      }),
-    );
-  return spec.when && strip(spec.when);
+  const elementPaths = (spec.jsonText ?? []).filter(aboutElement);
+  return list.map((_, index): Instance => {
+    const rel = { ...relations, [as ?? '']: [`${place}[${index}]`] };
+    const own = readJsonText(row, elementPaths, rel);
+    if (own.unreadable) return refused(own.row, 'adapter.not-json-text', own.unreadable, as ?? '', rel);
+    return { relations: rel, row: own.row, element: { index, place: `${place}[${index}]` } };
+  });
 }
 
 function bloodPressureColumns(spec: RecordSpec): Set<string> {
