@@ -7,7 +7,7 @@ import { adaptParts, withSources } from '../../src/ingest/adapt-record.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
 import { checkAdapterText, checkCommonText } from '../../src/records/adapters/adapter-file.js';
-import { at } from '../../src/records/adapters/paths.js';
+import { at, replaceAt } from '../../src/records/adapters/paths.js';
 import { shippedAdaptersDir } from '../../src/records/adapters/registry.js';
 
 // The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
@@ -455,4 +455,22 @@ t.test('jsonText: an object or list the app keeps as JSON text, read wherever th
   t.same(elements.records.map((r) => [r.record.vaccine, r.issues.map((i) => [i.key, i.source])]), [['BCG', []], [undefined, [['adapter.not-json-text', 'layanan[1].hasil']]]], 'each element\'s own text; a broken one names the element');
   const file = checkAdapterText(JSON.stringify({ name: 'x', app: 'x', records: [{ kind: 'screening', jsonText: ['detail..x'], fields: {} }] }), 'x.json', {});
   t.same(file.ok ? [] : file.problems.map((p) => p.pointer), ['/records/0/jsonText/0'], 'a jsonText path is checked as a path');
+});
+
+t.test('JSON text under a relation or an element picked by a property: read in a copy, the row left as the app sent it', async (t) => {
+  const row = { kunjungan: { pasien: { nama: 'Siti', catatan: '{"alergi": "tidak"}' } }, orang_tua: [{ hubungan: 'Ayah' }, { hubungan: 'Ibu', data: '{"nik": "3201014507950002"}' }] };
+  const copy = replaceAt(row, 'orang_tua[hubungan=ibu].data', { nik: '3201014507950002' });
+  t.equal(at(copy, 'orang_tua[1].data.nik'), '3201014507950002');
+  t.equal(row.orang_tua[1]?.data, '{"nik": "3201014507950002"}', 'the row itself is not changed');
+  t.same(replaceAt(row, 'orang_tua[hubungan=kakek].data', {}), row, 'a path that leads nowhere leaves the row as it is');
+  const adapter: Partial<Adapter> & Pick<Adapter, 'records'> = {
+    relations: { pasien: ['kunjungan.pasien', 'pasien'] },
+    records: [{ kind: 'anc-visit', jsonText: ['pasien.catatan', 'orang_tua[hubungan=ibu].data'], fields: { 'subject.name': { path: 'pasien.nama' }, 'subject.nik': { path: 'orang_tua[hubungan=ibu].data.nik', as: 'nik' }, note: { path: 'pasien.catatan.alergi', optional: true } } }],
+  };
+  const [r] = run(adapter, row).records;
+  t.same(r?.provenance.map((p) => [p.field, p.source, p.value]), [
+    ['subject.name', 'kunjungan.pasien.nama', 'Siti'],
+    ['subject.nik', 'orang_tua[hubungan=ibu].data.nik', '3201014507950002'],
+    ['note', 'kunjungan.pasien.catatan.alergi', 'tidak'],
+  ]);
 });
