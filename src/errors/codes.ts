@@ -52,6 +52,8 @@ export const issueCodes = {
   'adapter.not-a-nik': { issueType: 'invalid' },
   'adapter.not-a-number': { issueType: 'invalid' },
   'adapter.not-a-record-value': { issueType: 'invalid' },
+  'adapter.not-json-list': { issueType: 'invalid' },
+  'adapter.not-json-text': { issueType: 'invalid' },
   'adapter.not-a-whole-number': { issueType: 'invalid' },
   'adapter.not-blood-pressure': { issueType: 'invalid' },
   'adapter.not-yes-or-no': { issueType: 'invalid' },

@@ -30,6 +30,9 @@ export function adaptParts(body: unknown, adapterName: string, facilities: Confi
   return result.records.map(({ issues, ...adapted }) => {
     const kind = adapted.record.kind as string;
     if (issues.length === 0) return { adapted, kind, issues };
+    // Nothing of the record could be read (its list is unreadable): the canonical check would only
+    // list every field as missing.
+    if (adapted.provenance.length === 0) return { adapted, kind, issues };
     const flagged = issues.map((i) => i.path ?? '');
     // A field the adapter could not read is missing from the record: the canonical check would only
     // say so again, for it or for the object that holds it.

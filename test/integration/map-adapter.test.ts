@@ -145,3 +145,32 @@ t.test('a row holding two records, one of them bad: the good one goes in, the ba
   t.same(item.records.map((r: { id?: string; outcome?: string; result?: string }) => [r.id, r.result ?? r.outcome]), [[weighing.id, 'duplicate'], [undefined, 'refused']], 'the weighing again, and the dose refused next to it');
   t.same(item.records[1].outcome, dose.outcome, 'with the same problems');
 });
+
+t.test('a list kept as JSON text (SIMPEL\'s service result): its doses dry-run and go in; a broken text is refused naming the column, the CLI agreeing', async (t) => {
+  const row = (imunisasi: string, id: number) => ({
+    id, kegiatan_id: 7, balita_id: 14, berat_badan: '9.60', tinggi_badan: '77.00', lingkar_kepala: '45.40', lingkar_lengan: '14.50', imunisasi, vitamin: '["Vitamin A"]',
+    balita: { id: 14, nama: 'Fathan Alvaro', tanggal_lahir: '2024-10-03T00:00:00.000000Z', jenis_kelamin: 'L', anak_ke: 2, nik: '3578010310240003', nama_ibu: 'Rahma Dewi', warga: { id: 9, nik: '3578014506950002', jenis_kelamin: 'P' } },
+    kegiatan: { id: 7, tanggal: '2025-09-09T00:00:00.000000Z' },
+  });
+  const good = row('["Campak"]', 301);
+  const dry = await map('simpel-posyandu-feri', good);
+  t.same(dry.body.records.map((r: { kind: string; valid: boolean; record: { recordId: string } }) => [r.kind, r.valid, r.record.recordId]), [['anthropometry', true, 'hasil-pelayanan-301'], ['immunization', true, 'hasil-pelayanan-301-campak']]);
+  const res = await send('simpel-posyandu-feri', good);
+  t.equal(res.status, 202);
+  t.same(res.body.records.map((r: { kind: string; outcome: string }) => [r.kind, r.outcome]), [['anthropometry', 'created'], ['immunization', 'created']], 'the weighing and the dose went in');
+
+  const broken = row('["Campak"', 302);
+  const bad = await map('simpel-posyandu-feri', broken);
+  t.same(bad.body.records.map((r: { kind: string; valid: boolean }) => [r.kind, r.valid]), [['anthropometry', true], ['immunization', false]]);
+  t.same(bad.body.records[1].outcome.issue.map((i: { expression: string[] }) => i.expression), [['imunisasi']], 'the refusal names the column');
+  t.match(bad.body.records[1].outcome.issue[0].details.text, /imunisasi berisi "\["Campak"": bukan daftar dalam teks JSON/);
+  const sent = await send('simpel-posyandu-feri', broken);
+  t.equal(sent.status, 202, 'the weighing goes in');
+  t.same(sent.body.records.map((r: { kind: string; outcome?: string; result?: string }) => [r.kind, r.result ?? r.outcome]), [['anthropometry', 'created'], ['immunization', 'refused']]);
+  t.same(sent.body.records[1].outcome, bad.body.records[1].outcome, 'refused with the problems $map showed');
+  const file = join(scratch, 'simpel-broken.json');
+  writeFileSync(file, JSON.stringify(broken));
+  const printed = await cli('simpel-posyandu-feri', file);
+  t.same(printed.map((p) => [p.kind, p.refused === undefined]), [['anthropometry', true], ['immunization', false]], 'the CLI answers the row the same way');
+  t.same(printed[1].refused, [{ source: 'imunisasi', problem: bad.body.records[1].outcome.issue[0].details.text }], 'with the same problem, naming the column');
+});

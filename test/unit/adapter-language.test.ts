@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { issueText, message } from '../../src/errors/messages.js';
-import { adaptParts } from '../../src/ingest/adapt-record.js';
+import { adaptParts, withSources } from '../../src/ingest/adapt-record.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { runAdapter, type Adapter } from '../../src/records/adapters/adapter.js';
 import { checkAdapterText, checkCommonText } from '../../src/records/adapters/adapter-file.js';
-import { at } from '../../src/records/adapters/paths.js';
+import { at, replaceAt } from '../../src/records/adapters/paths.js';
 import { shippedAdaptersDir } from '../../src/records/adapters/registry.js';
 
 // The adapter language on rows shaped as real apps write them (docs/adapters.md): each feature is
@@ -95,6 +95,20 @@ t.test('relations: a person nested where the app puts it, every field from the s
   ], 'the first relation present is the person: its missing fields are not filled from another person');
   const missing = run(adapter, { id: 1, kunjungan: { tanggal: '2025-08-01' } });
   t.same(missing.issues.map((i) => [i.key, i.params?.needs]), [['adapter.no-record', 'anthropometry: kunjungan.pasien.nama / child_visit.child.nama / pasien.nama']], 'a missing relation is named by its places');
+});
+
+t.test('relations: a one-to-one table embedded as an object or as a list of one (an older PostgREST), an empty list being none', async (t) => {
+  const adapter = {
+    relations: { detail: ['detail[0]', 'detail'] },
+    records: [{ kind: 'anthropometry', when: { detail: ['$present'] }, fields: { recordId: { template: 'k-{id}' }, heightCm: { path: 'detail.panjang', as: 'number' as const } } }],
+  };
+  const read = (detail: unknown) => run(adapter, { id: 1, detail }).records.map((r) => [r.record.heightCm, r.provenance.find((p) => p.field === 'heightCm')?.source]);
+  t.same(read({ panjang: 70 }), [[70, 'detail.panjang']], 'an object');
+  t.same(read([{ panjang: 71 }]), [[71, 'detail[0].panjang']], 'a list of one');
+  t.same(read([]), [], 'an empty list: the table has no row, so no record');
+  t.same(read(null), [], 'null: no row');
+  t.equal(at({ detail: [] }, 'detail', adapter.relations), undefined, 'an empty list is no place of a relation');
+  t.same(at({ detail: [] }, 'detail'), [], 'a plain path still reads the list');
 });
 
 t.test('cases: a field read by the first case whose when holds', async (t) => {
@@ -300,7 +314,7 @@ t.test('each: one record per element of a list, named by the element the app sen
     { kind: 'immunization', recordId: 'imunisasi-1', vaccine: 'BCG', occurredAt: '2025-08-13', subject: { name: 'Siti' } },
     { kind: 'immunization', recordId: 'imunisasi-3', vaccine: 'DPT-HB-Hib 1', occurredAt: '2025-08-14', subject: { name: 'Siti' } },
   ], 'the given doses, each with the visit\'s child; the one not given is no record');
-  t.same(out.records[1]?.provenance.map((p) => p.source), [undefined, 'kunjungan.imunisasi[2].vaksin', 'kunjungan.imunisasi[2].tanggal', 'kunjungan.anak.nama']);
+  t.same(out.records[1]?.provenance.map((p) => p.source), ['kunjungan.imunisasi[2].id', 'kunjungan.imunisasi[2].vaksin', 'kunjungan.imunisasi[2].tanggal', 'kunjungan.anak.nama']);
   const empty = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [] } });
   t.same(empty.issues.map((i) => [i.key, i.source]), [['adapter.record-incomplete', 'kunjungan.imunisasi[0]']], 'an empty list: no record, and the answer says so');
   const missingField = run(adapter, { kunjungan: { ...row.kunjungan, imunisasi: [{ id: 4, status: 'diberikan' }] } });
@@ -311,4 +325,152 @@ t.test('a word the map names is a value, even one that usually means "nothing"',
   const adapter = { records: [{ kind: 'anc-visit', fields: { urineProtein: { path: 'protein', map: 'urineProtein', optional: true }, fetalPresentation: { path: 'letak', map: 'presentation', optional: true } } }] };
   t.equal(run(adapter, { protein: '-' }).records[0]?.record.urineProtein, 'negative', '"-" for a negative urine protein');
   t.equal(run(adapter, { letak: '-' }).records[0]?.record.fetalPresentation, undefined, 'a "-" the map does not name is still nothing');
+});
+
+// A Laravel service result (json_encode of the form's checkbox list) beside the visit it belongs to.
+const jsonListAdapter: Pick<Adapter, 'records'> = {
+  records: [
+    {
+      kind: 'anthropometry',
+      fields: { recordId: { template: 'layanan-{id}' }, weightKg: { path: 'berat_badan', as: 'number' as const } },
+    },
+    {
+      kind: 'immunization',
+      each: { path: 'layanan.imunisasi', as: 'vaksin', jsonText: true },
+      when: { berat_badan: ['$present'], vaksin: ['$present'] },
+      fields: { recordId: { template: 'layanan-{id}-{vaksin#slug}' }, vaccine: { path: 'vaksin' }, occurredAt: { path: 'tanggal', as: 'date' as const } },
+    },
+  ],
+};
+
+t.test('each over a list the app keeps as JSON text: read as the list it holds; unreadable text refused naming the column', async (t) => {
+  const row = (imunisasi: unknown) => ({ id: 120, tanggal: '2025-09-09', berat_badan: '9.60', layanan: { imunisasi } });
+  const out = run(jsonListAdapter, row('["BCG", "Polio 1"]'));
+  t.same(out.records.map((r) => r.record), [
+    { kind: 'anthropometry', recordId: 'layanan-120', weightKg: 9.6 },
+    { kind: 'immunization', recordId: 'layanan-120-bcg', vaccine: 'BCG', occurredAt: '2025-09-09' },
+    { kind: 'immunization', recordId: 'layanan-120-polio-1', vaccine: 'Polio 1', occurredAt: '2025-09-09' },
+  ], 'one dose per element of the text');
+  t.same(out.records[2]?.provenance.map((p) => [p.field, p.source, p.original]), [
+    ['recordId', 'id + layanan.imunisasi[1]', 'layanan-120-polio-1'],
+    ['vaccine', 'layanan.imunisasi[1]', 'Polio 1'],
+    ['occurredAt', 'tanggal', '2025-09-09'],
+  ], 'provenance names the element of the text');
+  t.same(run(jsonListAdapter, row(['BCG'])).records.map((r) => r.record.vaccine), [undefined, 'BCG'], 'a real JSON array is read too');
+  t.same(run(jsonListAdapter, row('[]')).records.map((r) => r.record.kind), ['anthropometry'], 'an empty list: no dose');
+  t.same(run(jsonListAdapter, row(null)).records.map((r) => r.record.kind), ['anthropometry'], 'no list: no dose');
+  for (const broken of ['["BCG", "Polio 1"', 'BCG, Polio 1', '{"vaksin": "BCG"}']) {
+    const bad = run(jsonListAdapter, row(broken));
+    t.same(bad.records.map((r) => [r.record.kind, r.issues.map((i) => [i.key, i.path, i.source])]), [
+      ['anthropometry', []],
+      ['immunization', [['adapter.not-json-list', undefined, 'layanan.imunisasi']]],
+    ], `${broken}: the weighing goes in, the list is refused naming its column`);
+  }
+  const [bad] = run(jsonListAdapter, row('BCG, Polio 1')).issues;
+  t.equal(issueText(bad!, 'en'), 'layanan.imunisasi holds "BCG, Polio 1": not a list written as JSON text (e.g. ["BCG", "Polio"]), so its records cannot be read.');
+  const noWeight = run(jsonListAdapter, { id: 1, tanggal: '2025-09-09', layanan: { imunisasi: '["BCG"' } });
+  t.same(noWeight.issues.map((i) => i.key), ['field.required'], 'a broken list of an entry whose other conditions fail is not a record of it');
+  const checked = checkAdapterText(JSON.stringify({ name: 'x', app: 'x', records: [{ kind: 'immunization', each: { path: 'a', as: 'v', jsonText: 'yes' }, fields: {} }] }), 'x.json', {});
+  t.notOk(checked.ok, 'jsonText is true or false');
+});
+
+t.test('a record id from the element\'s position or a slug of its value', async (t) => {
+  const adapter = { records: [{ kind: 'immunization', each: { path: 'imunisasi', as: 'v' }, fields: { recordId: { template: 'kunjungan-{id}-{#index}' }, vaccine: { path: 'v.nama' } } }] };
+  const out = run(adapter, { id: 9, imunisasi: [{ nama: 'DPT-HB-Hib 1' }, { nama: 'Polio Tetes 1' }] });
+  t.same(out.records.map((r) => r.record.recordId), ['kunjungan-9-0', 'kunjungan-9-1'], 'the position, from 0 as in imunisasi[0]');
+  t.same(out.records[1]?.provenance[0]?.source, 'id + imunisasi[1]', 'the index names the element');
+  const slugged = run({ records: [{ kind: 'immunization', each: { path: 'imunisasi', as: 'v' }, fields: { recordId: { template: 'k-{id}-{v.nama#slug}' } } }] }, { id: 9, imunisasi: [{ nama: ' Imunisasi  Dasar Lengkap ' }, { nama: 'Hepatitis B₀ (HB-0)' }, { nama: 'Campak Rubéla' }] });
+  t.same(slugged.records.map((r) => r.record.recordId), ['k-9-imunisasi-dasar-lengkap', 'k-9-hepatitis-b0-hb-0', 'k-9-campak-rubela']);
+  const file = (template: string, each = true) => checkAdapterText(JSON.stringify({ name: 'x', app: 'x', records: [{ kind: 'immunization', ...(each ? { each: { path: 'a', as: 'v' } } : {}), fields: { recordId: { template } } }] }), 'x.json', {});
+  const problems = (c: ReturnType<typeof file>) => (c.ok ? [] : c.problems.map((p) => [p.pointer, p.message]));
+  t.same(problems(file('k-{#index}', false)), [['/records/0/fields/recordId/template', '"{#index}" is the position of an element: only in an entry with "each"']]);
+  t.same(problems(file('k-{v#upper}')), [['/records/0/fields/recordId/template', '"#upper" is not a template filter (only "#slug", or "{#index}")']]);
+  t.ok(file('k-{a|v.b#slug}-{#index}').ok);
+});
+
+t.test('a problem with a field filled from a template names the columns it read', async (t) => {
+  const adapter = {
+    records: [{
+      kind: 'immunization',
+      fields: {
+        recordId: { template: 'imunisasi-{id}-{jenis_imunisasi}' },
+        occurredAt: { path: 'tanggal', as: 'date' as const },
+        posyandu: { context: 'posyandu' as const },
+        'subject.nik': { path: 'nik', as: 'nik' as const },
+        'subject.name': { path: 'nama' },
+        'subject.sex': { const: 'female' },
+        'subject.birthDate': { path: 'tgl_lahir', as: 'date' as const },
+        vaccine: { template: '{jenis_imunisasi} {dosis|dosis_ke}' },
+      },
+    }],
+  };
+  const row = { id: 7, tanggal: '2025-08-13', nik: '3201015503230004', nama: 'Siti', tgl_lahir: '2023-03-15', jenis_imunisasi: 'Vaksin X', dosis_ke: 2 };
+  const [rec] = run(adapter, row).records;
+  t.same(rec?.provenance.filter((p) => p.field === 'recordId' || p.field === 'vaccine').map((p) => p.source), ['id + jenis_imunisasi', 'jenis_imunisasi + dosis_ke'], 'the columns each template read');
+  const prepared = prepareRecord(rec?.record, 'test-app', facilities, new Date('2025-11-06T00:00:00Z'));
+  const issues = withSources(prepared.ok ? [] : prepared.issues, rec!).map((i) => [i.path, i.source]);
+  t.same(issues, [['recordId', 'id + jenis_imunisasi']], 'a recordId with a space names id and jenis_imunisasi');
+  const [unknown] = run(adapter, { ...row, jenis_imunisasi: 'VaksinX' }).records;
+  const vaccine = prepareRecord(unknown?.record, 'test-app', facilities, new Date('2025-11-06T00:00:00Z'));
+  t.same(withSources(vaccine.ok ? [] : vaccine.issues, unknown!).map((i) => [i.key, i.path, i.source]), [['vaccine.unknown', 'vaccine', 'jenis_imunisasi + dosis_ke']], 'an unknown vaccine names both columns');
+  const [none] = run(adapter, { ...row, jenis_imunisasi: '', dosis_ke: null }).records;
+  t.same(none?.issues.filter((i) => i.path === 'vaccine').map((i) => [i.key, i.source]), [['field.required', 'jenis_imunisasi + dosis | dosis_ke']], 'nothing there: every place tried');
+});
+
+t.test('jsonText: an object or list the app keeps as JSON text, read wherever the entry reads it', async (t) => {
+  const adapter: Pick<Adapter, 'records'> = {
+    records: [
+      { kind: 'immunization', when: { vaksin: ['$present'] }, fields: { recordId: { template: 'v-{id}' }, vaccine: { path: 'vaksin' } } },
+      {
+        kind: 'anthropometry',
+        jsonText: ['detail'],
+        when: { 'detail.jenis': ['timbang'] },
+        fields: { recordId: { template: 't-{id}' }, weightKg: { path: 'detail.berat_kg', as: 'number' }, heightCm: { path: 'detail.ukur.tinggi_cm', as: 'number', optional: true } },
+      },
+    ],
+  };
+  const read = (detail: unknown) => run(adapter, { id: 5, vaksin: 'BCG', detail });
+  const text = read('{"jenis": "timbang", "berat_kg": 9.5, "ukur": {"tinggi_cm": "76,5"}}');
+  t.same(text.records.map((r) => r.record), [
+    { kind: 'immunization', recordId: 'v-5', vaccine: 'BCG' },
+    { kind: 'anthropometry', recordId: 't-5', weightKg: 9.5, heightCm: 76.5 },
+  ], 'the condition and the fields read the object in the text');
+  t.same(text.records[1]?.provenance.map((p) => p.source), ['id', 'detail.berat_kg', 'detail.ukur.tinggi_cm']);
+  t.same(read({ jenis: 'timbang', berat_kg: 9.5 }).records[1]?.record.weightKg, 9.5, 'an object is read as it is');
+  t.same(read('{"jenis": "imunisasi"}').records.map((r) => r.record.kind), ['immunization'], 'the text is judged by the entry\'s when');
+  for (const broken of ['{"jenis": "timbang", "berat_kg": 9,5}', 'timbang 9,5 kg', '"timbang"']) {
+    const out = read(broken);
+    t.same(out.records.map((r) => [r.record.kind, r.issues.map((i) => [i.key, i.source, i.params?.value])]), [
+      ['immunization', []],
+      ['anthropometry', [['adapter.not-json-text', 'detail', broken]]],
+    ], `${broken}: refused naming the column; the row's other record goes in`);
+  }
+  t.equal(issueText(read('timbang').issues[0]!, 'en'), 'detail holds "timbang": not the JSON text the app keeps there (an object or a list), so the values in it cannot be read.');
+
+  // the JSON text of each element of a list
+  const each: Pick<Adapter, 'records'> = {
+    records: [{ kind: 'immunization', each: { path: 'layanan', as: 'l' }, jsonText: ['l.hasil'], fields: { recordId: { template: 'l-{l.id}' }, vaccine: { path: 'l.hasil.vaksin' } } }],
+  };
+  const elements = run(each, { layanan: [{ id: 1, hasil: '{"vaksin": "BCG"}' }, { id: 2, hasil: '{"vaksin": "Polio 1"' }] });
+  t.same(elements.records.map((r) => [r.record.vaccine, r.issues.map((i) => [i.key, i.source])]), [['BCG', []], [undefined, [['adapter.not-json-text', 'layanan[1].hasil']]]], 'each element\'s own text; a broken one names the element');
+  const file = checkAdapterText(JSON.stringify({ name: 'x', app: 'x', records: [{ kind: 'screening', jsonText: ['detail..x'], fields: {} }] }), 'x.json', {});
+  t.same(file.ok ? [] : file.problems.map((p) => p.pointer), ['/records/0/jsonText/0'], 'a jsonText path is checked as a path');
+});
+
+t.test('JSON text under a relation or an element picked by a property: read in a copy, the row left as the app sent it', async (t) => {
+  const row = { kunjungan: { pasien: { nama: 'Siti', catatan: '{"alergi": "tidak"}' } }, orang_tua: [{ hubungan: 'Ayah' }, { hubungan: 'Ibu', data: '{"nik": "3201014507950002"}' }] };
+  const copy = replaceAt(row, 'orang_tua[hubungan=ibu].data', { nik: '3201014507950002' });
+  t.equal(at(copy, 'orang_tua[1].data.nik'), '3201014507950002');
+  t.equal(row.orang_tua[1]?.data, '{"nik": "3201014507950002"}', 'the row itself is not changed');
+  t.same(replaceAt(row, 'orang_tua[hubungan=kakek].data', {}), row, 'a path that leads nowhere leaves the row as it is');
+  const adapter: Partial<Adapter> & Pick<Adapter, 'records'> = {
+    relations: { pasien: ['kunjungan.pasien', 'pasien'] },
+    records: [{ kind: 'anc-visit', jsonText: ['pasien.catatan', 'orang_tua[hubungan=ibu].data'], fields: { 'subject.name': { path: 'pasien.nama' }, 'subject.nik': { path: 'orang_tua[hubungan=ibu].data.nik', as: 'nik' }, note: { path: 'pasien.catatan.alergi', optional: true } } }],
+  };
+  const [r] = run(adapter, row).records;
+  t.same(r?.provenance.map((p) => [p.field, p.source, p.value]), [
+    ['subject.name', 'kunjungan.pasien.nama', 'Siti'],
+    ['subject.nik', 'orang_tua[hubungan=ibu].data.nik', '3201014507950002'],
+    ['note', 'kunjungan.pasien.catatan.alergi', 'tidak'],
+  ]);
 });

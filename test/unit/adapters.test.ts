@@ -57,7 +57,7 @@ t.test('sim-posyandu: balita, ibu hamil and imunisasi rows', async (t) => {
   t.match(imm?.record, { kind: 'immunization', vaccine: 'DPT-HB-Hib 2', lotNumber: '3012425', expirationDate: '2026-10-31', subject: { mother: { nik: '3578174411980006' } } });
   for (const a of [balita, anc, imm]) t.ok(prepareRecord(a?.record, 'sim-posyandu', facilities, now).ok, `${a?.record.kind} is a valid canonical record`);
   t.same(refusal('sim-posyandu__imunisasi__INVALID_04'), [
-    'nik.same-as-mother@subject.nik<kunjungan.pasien.nik', 'date.before-birth@occurredAt<tanggal_imunisasi', 'vaccine.unknown@vaccine', 'vaccine.expired@expirationDate<expiry_date',
+    'nik.same-as-mother@subject.nik<kunjungan.pasien.nik', 'date.before-birth@occurredAt<tanggal_imunisasi', 'vaccine.unknown@vaccine<jenis_imunisasi + dosis', 'vaccine.expired@expirationDate<expiry_date',
   ]);
 });
 

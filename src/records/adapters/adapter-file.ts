@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { conditionPaths, type Condition } from './conditions.js';
 import { timeZoneNames, type Adapter } from './adapter-format.js';
 import { parsePath } from './paths.js';
+import { templatePlaceholders } from './template.js';
 
 // Checks one adapter file as a person writes it: every problem with its place (JSON pointer, line
 // and column), so that a broken file is refused in words while the other adapters keep working.
@@ -78,9 +79,10 @@ const adapterFileSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['path', 'as'],
-            properties: { path: { type: 'string' }, as: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' } },
+            properties: { path: { type: 'string' }, as: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, jsonText: { type: 'boolean' } },
           },
           relations: relationsSchema,
+          jsonText: { type: 'array', minItems: 1, items: { type: 'string' } },
           fields: {
             type: 'object',
             additionalProperties: {
@@ -192,6 +194,7 @@ function referenceProblems(adapter: Adapter, common: ValueMaps): Array<{ pointer
   for (const [i, r] of adapter.records.entries()) {
     condition(`/records/${i}/when`, r.when);
     if (r.each) badPath(`/records/${i}/each/path`, r.each.path);
+    (r.jsonText ?? []).forEach((p, j) => badPath(`/records/${i}/jsonText/${j}`, p));
     for (const [name, places] of Object.entries(r.relations ?? {})) places.forEach((p, j) => badPath(`/records/${i}/relations/${name}/${j}`, p));
     for (const [field, spec] of Object.entries(r.fields)) {
       const base = `/records/${i}/fields/${field}`;
@@ -199,7 +202,12 @@ function referenceProblems(adapter: Adapter, common: ValueMaps): Array<{ pointer
         const here = j === 0 ? base : `${base}/cases/${j - 1}`;
         if (typeof fs.map === 'string' && !adapter.valueMaps?.[fs.map] && !common[fs.map]) out.push({ pointer: `${here}/map`, message: `no value map "${fs.map}"` });
         for (const p of [fs.path ?? []].flat()) badPath(`${here}/path`, p);
-        for (const [, p = ''] of (fs.template ?? '').matchAll(/\{([^}]+)\}/g)) for (const alt of p.split('|')) badPath(`${here}/template`, alt.trim());
+        for (const placeholder of templatePlaceholders(fs.template)) {
+          const where = `${here}/template`;
+          if (placeholder.index && !r.each) out.push({ pointer: where, message: '"{#index}" is the position of an element: only in an entry with "each"' });
+          if (placeholder.filter !== undefined && placeholder.filter !== 'slug') out.push({ pointer: where, message: `"#${placeholder.filter}" is not a template filter (only "#slug", or "{#index}")` });
+          for (const alt of placeholder.alternatives) badPath(where, alt);
+        }
         if ('when' in fs) condition(`${here}/when`, (fs as { when?: Condition }).when);
       }
     }

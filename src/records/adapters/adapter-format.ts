@@ -34,8 +34,13 @@ export interface FieldSpec {
 
 export interface RecordSpec {
   kind: string;
-  /** one record per element of the list at `path`, the element named `as` in this entry's paths */
-  each?: { path: string; as: string };
+  /**
+   * one record per element of the list at `path`, the element named `as` in this entry's paths;
+   * `jsonText`: the app may store the list as JSON text (a `json_encode`d column), read as the list it holds
+   */
+  each?: { path: string; as: string; jsonText?: boolean };
+  /** paths whose value the app keeps as JSON text, read as the object or list it holds */
+  jsonText?: string[];
   when?: Condition;
   relations?: Record<string, string[]>;
   fields: Record<string, FieldSpec>;

@@ -4,8 +4,10 @@ import { parseNik } from '../nik.js';
 import { completedMonths } from '../../indicators/calendar-age.js';
 import type { As, Adapter, FieldSpec, RecordSpec } from './adapter-format.js';
 import { timeZoneNames } from './adapter-format.js';
-import { evaluate, holds, type Failure } from './conditions.js';
-import { at, placeOf, placesOf, type Relations } from './paths.js';
+import { evaluate, holds, withoutPaths, type Failure } from './conditions.js';
+import { parseJsonText, readJsonText, type Unreadable } from './json-text.js';
+import { at, placeOf, placesOf, replaceAt, type Relations } from './paths.js';
+import { parsePlaceholder, slug } from './template.js';
 import { isBlank, readBloodPressure, readBoolean, readDate, readDateTime, readInteger, readNik, readNumber, type Read, type Zones } from './values.js';
 
 // A source adapter turns one app's native record into canonical records, declared as data
@@ -47,7 +49,10 @@ interface Context {
 interface Reading {
   adapter: Adapter;
   relations: Relations;
+  /** the row, with a list the app keeps as JSON text read as the list */
   native: unknown;
+  /** with `each`: the element's position and place in the row */
+  element?: { index: number; place: string };
   ctx: Context;
   /** columns both systolic and diastolic are read from: "120/80" in one cell */
   bloodPressureColumns: Set<string>;
@@ -58,12 +63,16 @@ export function runAdapter(adapter: Adapter, native: unknown, ctx: Context): Ada
     return { records: [], issues: [{ key: 'record.not-object', severity: 'error' }] };
   }
   const relationsOf = (spec: RecordSpec): Relations => ({ ...adapter.relations, ...spec.relations });
-  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((relations) => holds(spec.when, native, relations)).map((relations) => ({ spec, relations })));
+  const applying = adapter.records.flatMap((spec) => instancesOf(spec, native, relationsOf(spec)).filter((i) => holds(i.unread ? withoutPaths(spec.when, i.unread) : spec.when, i.row, i.relations)).map((i) => ({ spec, ...i })));
   if (applying.length === 0) return { records: [], issues: whyNoRecord(adapter, native, relationsOf) };
   const issues: Issue[] = [];
   const records: AdapterResult['records'] = [];
-  for (const { spec, relations } of applying) {
-    const out = buildRecord(spec, { adapter, relations, native, ctx, bloodPressureColumns: bloodPressureColumns(spec) });
+  for (const { spec, relations, row, element, unreadable } of applying) {
+    // A list that cannot be read is a refused record of its entry, so that the row's other
+    // records do not go in as if the list had been empty.
+    const out = unreadable
+      ? { record: { kind: spec.kind }, provenance: [], issues: [unreadable] }
+      : buildRecord(spec, { adapter, relations, native: row, ...(element ? { element } : {}), ctx, bloodPressureColumns: bloodPressureColumns(spec) });
     issues.push(...out.issues);
     records.push({ record: out.record, provenance: out.provenance, issues: out.issues });
   }
@@ -81,7 +90,7 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
     const [first] = instancesOf(r, native, relationsOf(r));
     if (!r.each) return { kind: r.kind, ...evaluate(r.when, native, relationsOf(r)) };
     if (!first) return { kind: r.kind, ...evaluate({ [r.each.path]: ['$present'], [`${r.each.path}[0]`]: ['$present'] }, native, relationsOf(r)) };
-    return { kind: r.kind, ...evaluate(r.when, native, first) };
+    return { kind: r.kind, ...evaluate(r.when, first.row, first.relations) };
   });
   const tried = all.filter((e) => e.held > 0);
   const fewest = Math.min(...tried.map((e) => e.failures.length));
@@ -108,16 +117,47 @@ function whyNoRecord(adapter: Adapter, native: unknown, relationsOf: (spec: Reco
 }
 
 /**
- * The relations an entry reads each of its records with: one record, or with `each`, one per
- * element of a list, the element named by `each.as` (a relation to `list[i]`, so that provenance
- * and problems name the element the app sent).
+ * What an entry reads each of its records with: one record, or with `each`, one per element of a
+ * list, the element named by `each.as` (a relation to `list[i]`, so that provenance and problems
+ * name the element the app sent); the row with the JSON text the entry names read into it.
  */
-function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Relations[] {
-  if (!spec.each) return [relations];
-  const list = at(native, spec.each.path, relations);
+interface Instance {
+  relations: Relations;
+  row: unknown;
+  element?: { index: number; place: string };
+  /** JSON text the entry reads that cannot be read: the entry's one (refused) record */
+  unreadable?: Issue;
+  /** the paths under which the row could not be read (their `when` parts are not judged) */
+  unread?: string[];
+}
+
+function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Instance[] {
+  const as = spec.each?.as;
+  const aboutElement = (p: string) => as !== undefined && (p === as || p.startsWith(`${as}.`) || p.startsWith(`${as}[`));
+  const refused = (row: unknown, key: string, u: Unreadable, unread: string, rel = relations): Instance => ({
+    relations: rel, row, unreadable: { key, severity: 'error', source: u.place, params: { value: u.value } }, unread: [unread],
+  });
+  const rowPaths = (spec.jsonText ?? []).filter((p) => !aboutElement(p));
+  const base = readJsonText(native, rowPaths, relations);
+  if (base.unreadable) return [refused(base.row, 'adapter.not-json-text', base.unreadable, base.unreadable.path)];
+  if (!spec.each) return [{ relations, row: base.row }];
+  const place = placeOf(base.row, spec.each.path, relations);
+  let list = at(base.row, spec.each.path, relations);
+  let row = base.row;
+  if (spec.each.jsonText && typeof list === 'string' && !isBlank(list)) {
+    const parsed = parseJsonText(list);
+    if (!Array.isArray(parsed)) return [refused(row, 'adapter.not-json-list', { path: spec.each.path, place, value: list }, as ?? '')];
+    list = parsed;
+    row = replaceAt(row, place, parsed);
+  }
   if (!Array.isArray(list)) return [];
-  const place = placeOf(native, spec.each.path, relations);
-  return list.map((_, i) => ({ ...relations, [spec.each?.as ?? '']: [`${place}[${i}]`] }));
+  const elementPaths = (spec.jsonText ?? []).filter(aboutElement);
+  return list.map((_, index): Instance => {
+    const rel = { ...relations, [as ?? '']: [`${place}[${index}]`] };
+    const own = readJsonText(row, elementPaths, rel);
+    if (own.unreadable) return refused(own.row, 'adapter.not-json-text', own.unreadable, as ?? '', rel);
+    return { relations: rel, row: own.row, element: { index, place: `${place}[${index}]` } };
+  });
 }
 
 function bloodPressureColumns(spec: RecordSpec): Set<string> {
@@ -191,10 +231,9 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
   if (fs.const !== undefined) original = fs.const;
   else if (fs.context === 'posyandu') original = ctx.posyandu;
   else if (fs.template !== undefined) {
-    original = fs.template.replace(/\{([^}]+)\}/g, (_, p: string) => {
-      const v = p.split('|').map((alt) => at(native, alt.trim(), relations)).find((x) => !isBlank(x));
-      return v === undefined ? '' : String(v);
-    });
+    const filled = fillTemplate(fs.template, r);
+    original = filled.text;
+    source = filled.source;
   } else if (fs.as === 'year-month') {
     const [y, m] = paths.map((p) => at(native, p, relations));
     original = y === undefined || m === undefined ? undefined : `${String(y)}-${String(m)}`;
@@ -245,6 +284,27 @@ function readField(field: string, spec: FieldSpec, r: Reading, record: Record<st
     rules.push(`unit-${fs.unit}`);
   }
   return { value, provenance: { field, ...(source ? { source } : {}), original, value, rules } };
+}
+
+/**
+ * A template's text and the app's columns it read (`jenis + dosis`), so that a problem with the
+ * value it makes names them; a placeholder with nothing there names every place it tried.
+ */
+function fillTemplate(template: string, r: Reading): { text: string; source?: string } {
+  const columns: string[] = [];
+  const text = template.replace(/\{([^}]+)\}/g, (_, inner: string) => {
+    const ph = parsePlaceholder(inner);
+    if (ph.index) {
+      if (r.element) columns.push(r.element.place);
+      return r.element ? String(r.element.index) : '';
+    }
+    const hit = ph.alternatives.map((p) => ({ p, v: at(r.native, p, r.relations) })).find(({ v }) => !isBlank(v));
+    columns.push(hit ? placeOf(r.native, hit.p, r.relations) : ph.alternatives.flatMap((p) => placesOf(p, r.relations)).join(' | '));
+    if (!hit) return '';
+    return ph.filter === 'slug' ? slug(hit.v) : String(hit.v);
+  });
+  const source = [...new Set(columns)].join(' + ');
+  return { text, ...(source ? { source } : {}) };
 }
 
 /** A `missing` entry matches the same text, or, when a number, that number however it is written. */

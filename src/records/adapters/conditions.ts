@@ -76,3 +76,23 @@ export function holds(cond: Condition | undefined, row: unknown, relations: Rela
 export function conditionPaths(cond: Condition | undefined): string[] {
   return Object.entries(cond ?? {}).flatMap(([key, spec]) => (key === 'allOf' || key === 'anyOf' ? (spec as Condition[]).flatMap(conditionPaths) : [key]));
 }
+
+/**
+ * The condition without its parts that read under any of `prefixes`: what can still be judged of
+ * a row whose value there cannot be read. An `anyOf` with such an alternative may hold, so it goes.
+ */
+export function withoutPaths(cond: Condition | undefined, prefixes: readonly string[]): Condition | undefined {
+  const under = (path: string) => prefixes.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+  const strip = (c: Condition): Condition =>
+    Object.fromEntries(
+      Object.entries(c).flatMap(([key, v]): Array<[string, unknown]> => {
+        if (key === 'anyOf' || key === 'allOf') {
+          const parts = (v as Condition[]).map(strip).filter((p) => Object.keys(p).length > 0);
+          if (key === 'anyOf' && parts.length < (v as Condition[]).length) return [];
+          return parts.length > 0 ? [[key, parts]] : [];
+        }
+        return under(key) ? [] : [[key, v]];
+      }),
+    );
+  return cond && strip(cond);
+}

@@ -2,7 +2,8 @@
 // its index (`visits[0]`) or by a property (`parents[relation=ibu]`, compared without regard to
 // case). A relation name (the adapter's `relations`) stands for the first of several places that
 // is present, so that every field of a person is read from the same object wherever the app
-// nests it (`pasien` in one row, `kunjungan.pasien` in another).
+// nests it (`pasien` in one row, `kunjungan.pasien` in another), or in whichever shape (`x[0]`
+// of a one-element list, or `x` itself).
 
 export type Relations = Readonly<Record<string, readonly string[]>>;
 
@@ -42,13 +43,16 @@ export function parsePath(path: string): Step[] | undefined {
   return out;
 }
 
-function select(node: unknown, s: Selector): unknown {
-  if (!Array.isArray(node)) return undefined;
-  if ('index' in s) return node[s.index];
-  return node.find((el) => {
+function indexOf(node: unknown[], s: Selector): number {
+  if ('index' in s) return s.index;
+  return node.findIndex((el) => {
     const v = s.key.split('.').reduce<unknown>((n, k) => (n !== null && typeof n === 'object' ? (n as Record<string, unknown>)[k] : undefined), el);
     return (typeof v === 'string' || typeof v === 'number') && String(v).trim().toLowerCase() === s.value;
   });
+}
+
+function select(node: unknown, s: Selector): unknown {
+  return Array.isArray(node) ? node[indexOf(node, s)] : undefined;
 }
 
 function walk(node: unknown, steps: Step[]): unknown {
@@ -61,7 +65,9 @@ function walk(node: unknown, steps: Step[]): unknown {
   return cur;
 }
 
-const present = (v: unknown) => v !== undefined && v !== null;
+// An empty list is no place of a relation: it is how PostgREST and Eloquent embed a related row
+// that is not there (`"kunjungan_balita": []`), so the relation's next place is tried.
+const present = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
 
 /** The value at a path of a row; a path's first step may name a relation. */
 export function at(row: unknown, path: string, relations: Relations = {}): unknown {
@@ -90,4 +96,29 @@ export function placesOf(path: string, relations: Relations = {}): string[] {
   const first = dot < 0 ? path : path.slice(0, dot);
   const places = relations[first];
   return places ? places.map((p) => `${p}${path.slice(first.length)}`) : [path];
+}
+
+/**
+ * A copy of the row with the value at a plain path (no relation) replaced; the row itself is left
+ * as the app sent it. A path that leads nowhere leaves the row as it is.
+ */
+export function replaceAt(row: unknown, path: string, value: unknown): unknown {
+  const steps = parsePath(path);
+  if (!steps) return row;
+  const keys = steps.flatMap((s): Array<string | Selector> => [s.name, ...s.selectors]);
+  const put = (node: unknown, i: number): unknown => {
+    const k = keys[i];
+    if (k === undefined) return value;
+    if (typeof k === 'string') {
+      if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+      return { ...node, [k]: put((node as Record<string, unknown>)[k], i + 1) };
+    }
+    if (!Array.isArray(node)) return node;
+    const at = indexOf(node, k);
+    if (at < 0 || at >= node.length) return node;
+    const copy = [...node];
+    copy[at] = put(node[at], i + 1);
+    return copy;
+  };
+  return put(row, 0);
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { judgeOne, rulesOf } from './judge.js';
+import { judge, judgeOne, rulesOf } from './judge.js';
 
 // Rows of Vrynd/Posyandu-terintegrasi-layanan-primer (commit 898155b) as PostgREST embeds them from
 // schema_final.sql (kunjungan with peserta, kunjungan_balita, kunjungan_bumil -> kehamilan,
@@ -78,7 +78,29 @@ t.test('refused, naming the field', async (t) => {
   const cipher = judgeOne('posyandu-ilp-vrynd', kunjungan({ peserta: peserta({ nik: 'eyJpdiI6IkFBQUEiLCJ2YWx1ZSI6IkJCQkIiLCJtYWMiOiJDQ0NDIn0=' }), kunjungan_balita: { kunjungan_id: id, panjang_badan: 76.4 } }));
   t.ok(cipher.errors.some((e) => e.startsWith('nik.') && e.includes('@subject.nik')), cipher.errors.join(', '));
   const noPregnancy = judgeOne('posyandu-ilp-vrynd', kunjungan({ peserta: peserta({ kategori: 'bumil', tanggal_lahir: '1998-03-15' }), kunjungan_bumil: { kunjungan_id: id, kehamilan_id: null, umur_kehamilan: 22 } }));
-  t.ok(noPregnancy.errors.includes('field.required@pregnancy.lmp<kunjungan_bumil.kehamilan.hpht | kehamilan.hpht'), noPregnancy.errors.join(', '));
+  t.ok(noPregnancy.errors.includes('field.required@pregnancy.lmp<kunjungan_bumil[0].kehamilan.hpht | kunjungan_bumil.kehamilan.hpht | kehamilan.hpht'), noPregnancy.errors.join(', '));
   const hb = judgeOne('posyandu-ilp-vrynd', kunjungan({ kunjungan_remaja: { kunjungan_id: id, kadar_hb: 'normal' }, peserta: peserta({ tanggal_lahir: '2010-09-20' }) }));
   t.ok(hb.errors.includes('adapter.not-a-number@hemoglobinGdl<kunjungan_remaja.kadar_hb'), hb.errors.join(', '));
+});
+
+t.test('an older PostgREST (before v11) embeds each one-to-one cohort table as a list: one element, or none', async (t) => {
+  // select=*,peserta(*),kunjungan_balita(*),kunjungan_bumil(*,kehamilan(*)),kunjungan_dewasa(*),kunjungan_remaja(*)
+  const old = (over: Record<string, unknown>) => kunjungan({ kunjungan_balita: [], kunjungan_bumil: [], kunjungan_dewasa: [], kunjungan_remaja: [], ...over });
+  const balita = judge('posyandu-ilp-vrynd', old({ kunjungan_balita: [{ kunjungan_id: id, umur_bulan: 16, panjang_badan: 76.4, lingkar_kepala: 45.1, lingkar_lengan: 14.6 }] }));
+  t.equal(balita.length, 1, 'the empty lists of the other cohorts are no records');
+  t.same(balita[0]?.errors, []);
+  t.match(balita[0]?.record, { kind: 'anthropometry', recordId: `kunjungan-${id}`, weightKg: 8.15, heightCm: 76.4, headCircumferenceCm: 45.1, muacCm: 14.6, position: 'lying' });
+  t.same(balita[0]?.provenance.find((p) => p.field === 'heightCm')?.source, 'kunjungan_balita[0].panjang_badan', 'the provenance names the element');
+  const mother = peserta({ nik: '3204015503980001', nama: 'Rina Marlina', kategori: 'bumil', tanggal_lahir: '1998-03-15' });
+  const [anc, ...more] = judge('posyandu-ilp-vrynd', old({
+    berat_badan: 56.2, peserta: mother,
+    kunjungan_bumil: [{ kunjungan_id: id, umur_kehamilan: 22, lila: 23.9, tekanan_sistolik: 110, tekanan_diastolik: 70, kehamilan: { id: 'a1', hamil_anak_ke: 2, tinggi_badan: 154.5, hpht: '2025-05-13' } }],
+  }));
+  t.same(more, []);
+  t.same(anc?.errors, []);
+  t.match(anc?.record, { kind: 'anc-visit', pregnancy: { lmp: '2025-05-13', gravida: 2 }, gestationalAgeWeeks: 22, heightCm: 154.5, muacCm: 23.9, systolic: 110, diastolic: 70 });
+  const teen = judgeOne('posyandu-ilp-vrynd', old({ peserta: peserta({ tanggal_lahir: '2010-09-20' }), kunjungan_remaja: [{ kunjungan_id: id, kadar_hb: 'normal' }] }));
+  t.ok(teen.errors.includes('adapter.not-a-number@hemoglobinGdl<kunjungan_remaja[0].kadar_hb'), teen.errors.join(', '));
+  const none = judge('posyandu-ilp-vrynd', old({}));
+  t.same(none.map((j) => [j.kind, j.errors.map((e) => e.split('@')[0])]), [[undefined, ['adapter.no-record']]], 'a visit with no cohort row: no record, said so');
 });

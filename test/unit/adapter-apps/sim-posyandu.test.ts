@@ -86,7 +86,7 @@ t.test('imunisasi: programme option plus the free-text dose; a volume names no d
   const volume = judgeOne('sim-posyandu', row('Hepatitis B', '0,5 ml'));
   t.notMatch(volume.record, { vaccine: { dose: 0 } });
   t.same(volume.errors, []);
-  t.ok(volume.warnings.includes('vaccine.dose-from-schedule@vaccine'), `"0,5 ml" is a volume: no dose 0, the schedule's next dose with a warning (${volume.warnings.join(', ')})`);
+  t.ok(volume.warnings.includes('vaccine.dose-from-schedule@vaccine<jenis_imunisasi + dosis'), `"0,5 ml" is a volume: no dose 0, the schedule's next dose with a warning (${volume.warnings.join(', ')})`);
 });
 
 t.test('a NIK that disagrees with the row\'s own birth date is a warning, the row\'s date is kept', async (t) => {
@@ -109,7 +109,7 @@ t.test('rows that must be refused name the field and the column', async (t) => {
     id: 3302, kunjungan_id: 9001, jenis_imunisasi: 'Dasar', vaksin: 'Polio', dosis: '0,5', tanggal_imunisasi: '2025-08-14T00:00:00.000000Z', batch_number: null, expiry_date: null,
     penyelenggara: null, kunjungan: kunjungan(balita()),
   });
-  t.ok(dump?.errors.includes('vaccine.unknown@vaccine'), String(dump?.errors));
+  t.ok(dump?.errors.includes('vaccine.unknown@vaccine<jenis_imunisasi + dosis'), String(dump?.errors));
   const bp = judgeOne('sim-posyandu', pemeriksaan({ kategori_pasien: 'lansia', tekanan_darah: '14090', kunjungan: kunjungan(balita({ tanggal_lahir: '1950-01-01T00:00:00.000000Z' }), 'App\\Models\\Lansia') }));
   t.ok(bp.errors.includes('adapter.not-blood-pressure@systolic<tekanan_darah'), bp.errors.join(', '));
 });

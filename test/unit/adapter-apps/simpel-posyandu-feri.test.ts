@@ -18,6 +18,15 @@ const balita = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const now = new Date('2025-11-06T00:00:00Z');
+// A hasil_pelayanan row as HasilPelayananController stores it (imunisasi and vitamin json_encoded, no
+// cast: JSON text) and loads it (balita.warga, kegiatan).
+const serviceResult = (over: Record<string, unknown> = {}) => ({
+  id: 120, kegiatan_id: 7, balita_id: 14, berat_badan: '9.60', tinggi_badan: '77.00', lingkar_kepala: '45.40', lingkar_lengan: '14.50', suhu_tubuh: '36.6', status_gizi: 'normal',
+  imunisasi: '["Campak"]', vitamin: '["Vitamin A"]', catatan: null, rekomendasi: null, user_id: 3, created_at: '2025-09-09T02:00:00.000000Z', updated_at: '2025-09-09T02:00:00.000000Z',
+  balita: balita({ nik: '3578010310240003', warga: { id: 9, nama: 'Rahma Dewi', nik: '3578014506950002', jenis_kelamin: 'P' } }),
+  kegiatan: { id: 7, nama_kegiatan: 'Posyandu September', tanggal: '2025-09-09T00:00:00.000000Z', jam_mulai: '2025-09-09T01:00:00.000000Z', lokasi: 'Balai RW 05', status: 'selesai' },
+  ...over,
+});
 
 t.test('a dose given (status "diberikan", as the app writes it, or "sudah"); a "belum" row is not an event', async (t) => {
   const row = (status: string) => ({
@@ -40,12 +49,7 @@ t.test('the balita check-up and the posyandu-day service result are weighings', 
   }, { now });
   t.same(check.errors, []);
   t.match(check.record, { kind: 'anthropometry', recordId: 'pemeriksaan-balita-33', occurredAt: '2025-08-12', weightKg: 9.4, heightCm: 76.5, position: 'lying', headCircumferenceCm: 45.2 });
-  const service = judgeOne('simpel-posyandu-feri', {
-    id: 120, kegiatan_id: 7, balita_id: 14, berat_badan: '9.60', tinggi_badan: '77.00', lingkar_kepala: '45.40', lingkar_lengan: '14.50', suhu_tubuh: '36.6', status_gizi: 'normal',
-    imunisasi: '["Campak"]', vitamin: '["Vitamin A"]', catatan: null, rekomendasi: null, user_id: 3, created_at: '2025-09-09T02:00:00.000000Z', updated_at: '2025-09-09T02:00:00.000000Z',
-    balita: balita({ nik: '3578010310240003', warga: { id: 9, nama: 'Rahma Dewi', nik: '3578014506950002', jenis_kelamin: 'P' } }),
-    kegiatan: { id: 7, nama_kegiatan: 'Posyandu September', tanggal: '2025-09-09T00:00:00.000000Z', jam_mulai: '2025-09-09T01:00:00.000000Z', lokasi: 'Balai RW 05', status: 'selesai' },
-  }, { now });
+  const service = judgeOne('simpel-posyandu-feri', serviceResult({ imunisasi: null }), { now });
   t.same(service.errors, []);
   t.match(service.record, { kind: 'anthropometry', recordId: 'hasil-pelayanan-120', occurredAt: '2025-09-09', weightKg: 9.6, heightCm: 77, muacCm: 14.5, headCircumferenceCm: 45.4 });
   t.match(service.record, { subject: { mother: { nik: '3578014506950002', name: 'Rahma Dewi' } } }, 'the registering warga, a woman, is the mother');
@@ -95,4 +99,41 @@ t.test('a baby without NIK and the elderly without NIK cannot go yet: said so', 
   const anc = judgeOne('simpel-posyandu-feri', { id: 45, kehamilan_id: 5, tanggal: '2025-07-21T00:00:00.000000Z', minggu_ke: 24, posisi_janin: 'Miring', kehamilan: { nama: 'X', nik: '3578014506950002', tanggal_lahir: '1995-06-05T00:00:00.000000Z', hpht: null } }, { now });
   t.ok(anc.errors.includes('field.required@pregnancy.lmp<kehamilan.hpht'), anc.errors.join(', '));
   t.ok(anc.errors.includes('adapter.unknown-value@fetalPresentation<posisi_janin'), anc.errors.join(', '));
+});
+
+t.test('the service result\'s immunisation list, JSON text of the form\'s checkboxes: one dose each, on the kegiatan\'s date', async (t) => {
+  const [weighing, measles] = judge('simpel-posyandu-feri', serviceResult(), { now });
+  t.same(weighing?.errors, []);
+  t.equal(weighing?.kind, 'anthropometry', 'the weighing of the same row still goes in');
+  t.same(measles?.errors, []);
+  t.same(measles?.record, {
+    kind: 'immunization', recordId: 'hasil-pelayanan-120-campak', occurredAt: '2025-09-09', posyandu: '3201010001-01', vaccine: 'Campak', status: 'given',
+    subject: { nik: '3578010310240003', name: 'Fathan Alvaro', sex: 'male', birthDate: '2024-10-03', birthOrder: 2, mother: { nik: '3578014506950002', name: 'Rahma Dewi' } },
+  });
+  t.same(measles?.warnings, ['vaccine.dose-from-age@vaccine<imunisasi[0]'], 'no dose in the name: at 11 months measles is MR 1, said so');
+  t.same(measles?.provenance.find((p) => p.field === 'recordId')?.source, 'id + imunisasi[0]');
+
+  // a newborn's first visit: two checkboxes
+  const newborn = balita({ id: 15, nama: 'Ayu', tanggal_lahir: '2025-09-05T00:00:00.000000Z', jenis_kelamin: 'P', nik: '3578014509250001' });
+  const [, hb0, bcg] = judge('simpel-posyandu-feri', serviceResult({ id: 121, balita_id: 15, imunisasi: '["Hepatitis","BCG"]', balita: newborn }), { now });
+  t.match(hb0?.record, { kind: 'immunization', recordId: 'hasil-pelayanan-121-hepatitis', vaccine: 'Hepatitis', occurredAt: '2025-09-09', subject: { nik: '3578014509250001', sex: 'female' } });
+  t.same(hb0?.warnings, ['vaccine.dose-from-schedule@vaccine<imunisasi[0]'], 'hepatitis in the first days: HB-0 by the schedule, said so');
+  t.match(bcg?.record, { recordId: 'hasil-pelayanan-121-bcg', vaccine: 'BCG' });
+  t.same(bcg?.errors, []);
+  t.same(bcg?.provenance.find((p) => p.field === 'vaccine')?.source, 'imunisasi[1]', 'the element the app sent');
+
+  const list = judge('simpel-posyandu-feri', serviceResult({ imunisasi: '["Polio","Lainnya"]' }), { now });
+  t.same(list.map((j) => j.errors), [[], ['vaccine.dose-missing@vaccine<imunisasi[0]'], ['vaccine.unknown@vaccine<imunisasi[1]']], 'Polio at 11 months may be several doses; "Lainnya" names no vaccine');
+  t.same(judge('simpel-posyandu-feri', serviceResult({ imunisasi: '[]' }), { now }).map((j) => j.kind), ['anthropometry'], 'no checkbox ticked: no dose');
+  t.same(judge('simpel-posyandu-feri', serviceResult({ imunisasi: null }), { now }).map((j) => j.kind), ['anthropometry'], 'a NULL column (the form sent none): no dose');
+});
+
+t.test('a service result whose immunisation text is not a JSON list: refused naming imunisasi, the weighing goes in', async (t) => {
+  for (const broken of ['["Campak"', 'Campak, BCG', '{"0":"Campak"}']) {
+    const [weighing, dose, ...more] = judge('simpel-posyandu-feri', serviceResult({ imunisasi: broken }), { now });
+    t.same(weighing?.errors, [], `${broken}: the weighing is read`);
+    t.equal(dose?.kind, 'immunization');
+    t.same(dose?.errors, ['adapter.not-json-list@<imunisasi'], `${broken}: refused, naming the column`);
+    t.same(more, []);
+  }
 });
