@@ -17,16 +17,18 @@ export class PostgresNotInstalledError extends Error {
   }
 }
 
-/** The directory holding initdb and postgres: Debian's newest /usr/lib/postgresql/<version>/bin, else the one on PATH. */
-export function postgresBinDir(): string {
-  const debian = '/usr/lib/postgresql';
+/**
+ * The directory holding initdb and postgres: Debian's newest /usr/lib/postgresql/<version>/bin
+ * (the version is whatever is installed), else the one on PATH (Homebrew, a source build).
+ */
+export function postgresBinDir(debian = '/usr/lib/postgresql'): string {
   if (existsSync(debian)) {
     const versions = readdirSync(debian)
       .filter((v) => /^\d+$/.test(v) && existsSync(join(debian, v, 'bin', 'initdb')))
       .sort((a, b) => Number(b) - Number(a));
     if (versions[0]) return join(debian, versions[0], 'bin');
   }
-  const found = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
+  const found = spawnSync('/bin/sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
   const path = found.status === 0 ? found.stdout.trim() : '';
   if (path && existsSync(join(dirname(path), 'postgres'))) return dirname(path);
   throw new PostgresNotInstalledError();

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { postgresBinDir, serverUser } from './postgres-binaries.js';
+import { serverUser } from './postgres-binaries.js';
 
 // One PostgreSQL cluster of our own, on files we own: made by initdb, started with the settings
 // Gerbang relies on, waited for, stopped. Used by the private server (private-postgres.ts) and by
@@ -10,15 +10,17 @@ import { postgresBinDir, serverUser } from './postgres-binaries.js';
 
 export const SUPERUSER = 'gerbang';
 
-/** initdb into `dataDir` (which must not exist yet) with `password` for the superuser `gerbang`. */
-export function initCluster(dataDir: string, password: string, opts: { sync?: boolean } = {}): void {
+/**
+ * initdb into `dataDir` (which must not exist yet) with `password` for the superuser `gerbang`;
+ * `binDir` from postgresBinDir().
+ */
+export function initCluster(binDir: string, dataDir: string, password: string, opts: { sync?: boolean } = {}): void {
   const parent = join(dataDir, '..');
   const pwfile = join(parent, `.initdb-${process.pid}.pw`);
   writeFileSync(pwfile, password, { mode: 0o600 });
   try {
     const user = serverUser();
     user.prepare(parent);
-    const binDir = postgresBinDir();
     const { file, args } = user.command(binDir, 'initdb', [
       '-D', dataDir,
       '-U', SUPERUSER,
@@ -54,7 +56,7 @@ export interface RunningServer {
 }
 
 /** Starts the server on an existing cluster, listening on 127.0.0.1 only, fsync on. */
-export function startServer(dataDir: string, opts: ServerOptions): RunningServer {
+export function startServer(binDir: string, dataDir: string, opts: ServerOptions): RunningServer {
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: opts.socketDir,
@@ -65,7 +67,7 @@ export function startServer(dataDir: string, opts: ServerOptions): RunningServer
   };
   const args = ['-D', dataDir, '-p', String(opts.port)];
   for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
-  const { file, args: argv } = serverUser().command(postgresBinDir(), 'postgres', args);
+  const { file, args: argv } = serverUser().command(binDir, 'postgres', args);
   const log = openSync(opts.logFile, 'a', 0o600);
   // Not tied to this process: a gateway killed with SIGKILL leaves it running, and the next one takes it over.
   const child = spawn(file, argv, { stdio: ['ignore', log, log], cwd: dataDir, detached: true });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/runtime/private-redis.js';
+import { postgresBinDir } from '../../src/runtime/postgres-binaries.js';
 import { initCluster, startServer, stopServer, urlOf, waitUntilReady, type RunningServer } from '../../src/runtime/postgres-cluster.js';
 
 // A real PostgreSQL for one test file: its own cluster in a temp directory, its own free port on
@@ -31,14 +32,15 @@ export async function startPostgres(): Promise<PostgresHandle> {
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   const password = randomBytes(16).toString('hex');
-  initCluster(dataDir, password, { sync: false });
+  const binDir = postgresBinDir();
+  initCluster(binDir, dataDir, password, { sync: false });
   const port = await freePort();
   const url = urlOf(port, password, 'postgres');
   let server: RunningServer;
   let databases = 0;
   const launch = async () => {
     // several helpers share the machine: a small server is enough for a test file
-    server = startServer(dataDir, { port, socketDir: dir, logFile, settings: { shared_buffers: '16MB', max_connections: '50' } });
+    server = startServer(binDir, dataDir, { port, socketDir: dir, logFile, settings: { shared_buffers: '16MB', max_connections: '50' } });
     await waitUntilReady(url, server, logFile);
   };
   await launch();
