@@ -115,13 +115,20 @@ t.test('partitions: made ahead, UTC months, and a dropped month takes its rows w
   t.equal(await partitionOf(oldest), 'records_y2025m01', 'its first instant too');
   t.equal(await partitionOf(current), 'records_y2026m12');
 
-  const dropped = (await pool.query<{ d: string }>(`SELECT ledger_drop_partitions('records', '2026-12-01') AS d`)).rows.map((r) => r.d);
-  t.same(dropped, ['records_y2025m01'], 'only the month that ended before the cut-off');
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM records WHERE id = ANY($1)', [[old, oldest]]), 0, 'its rows are gone');
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM record_keys WHERE id = ANY($1)', [[old, oldest]]), 0, 'and their idempotency keys');
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM records WHERE id = $1', [current]), 1, 'the current month keeps its rows');
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM record_keys WHERE id = $1', [current]), 1);
+  await pool.query(`INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records) VALUES ('sandbox', 'R1', 'PK1', 'P1', 'synced', 3)`);
+  await t.rejects(pool.query(`SELECT ledger_drop_record_months('2026-12-10')`), /not the first day of a month/);
+  const dropped = (await pool.query<{ d: string }>(`SELECT ledger_drop_record_months('2026-12-01') AS d`)).rows.map((r) => r.d).sort();
+  t.same(dropped, PER_RECORD.map((table) => `${table}_y2025m01`).sort(), 'only the month that ended before the cut-off, in every per-record table');
+  for (const table of [...PER_RECORD, 'record_keys']) {
+    const idColumn = table === 'records' || table === 'record_keys' ? 'id' : 'record_id';
+    t.equal(await count(pool, `SELECT count(*) AS n FROM ${table} WHERE ${idColumn} = ANY($1)`, [[old, oldest]]), 0, `${table}: the old month's rows are gone`);
+    t.equal(await count(pool, `SELECT count(*) AS n FROM ${table} WHERE ${idColumn} = $1`, [current]), 1, `${table}: the current month keeps its rows`);
+  }
+  t.equal(await count(pool, 'SELECT records AS n FROM status_counts'), 3, 'the counts stay');
+  t.equal(await count(pool, `SELECT count(*) AS n FROM pg_class WHERE relname = 'daily_counts_y2025m01'`), 1, 'daily counts keep their own retention');
 });
+
+const PER_RECORD = ['delivery_attempts', 'record_payloads', 'record_versions', 'records', 'upstream_resources', 'upstream_states'];
 
 let serial = 0;
 async function insertRecord(pool: pg.Pool, receivedAt: string): Promise<string> {
@@ -135,6 +142,24 @@ async function insertRecord(pool: pg.Pool, receivedAt: string): Promise<string> 
       `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, content_hash, updated_at, unsettled)
        VALUES ($1, $2, 'app', $3, 'gizi', 'R1', 'PK1', 'P1', 'h', $2, 1)`,
       [id, receivedAt, sourceId],
+    );
+    // one record's whole life, in every table that holds a part of it
+    await client.query(`INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash) VALUES ($1, $2, 1, $2, 'h')`, [id, receivedAt]);
+    await client.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) VALUES ($1, $2, 1, '{}', '\\x00')`, [id, receivedAt]);
+    await client.query(
+      `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, state, version, updated_at)
+       VALUES ($1, $2, 'sandbox', 'gizi', 'R1', 'PK1', 'P1', 's1', 'synced', 1, $2)`,
+      [id, receivedAt],
+    );
+    await client.query(
+      `INSERT INTO upstream_resources (record_id, received_at, upstream, version, full_url, resource_type, resource_id, status)
+       VALUES ($1, $2, 'sandbox', 1, 'urn:uuid:1', 'Observation', 'o1', '201 Created')`,
+      [id, receivedAt],
+    );
+    await client.query(
+      `INSERT INTO delivery_attempts (record_id, received_at, upstream, version, attempt, started_at, ended_at, result)
+       VALUES ($1, $2, 'sandbox', 1, 1, $2, $2, 'synced')`,
+      [id, receivedAt],
     );
     await client.query('COMMIT');
     return id;

@@ -32,7 +32,7 @@
 --     fairness by puskesmas (a record's rank among its puskesmas' queued ones)
 --                                                                upstream_states (upstream_states_in_queue)
 --   retention: payloads once synced everywhere + payloadDays     records.settled_at → record_payloads
---     whole records after some months                            a partition drop (ledger_drop_partitions)
+--     whole records after some months                            partition drops (ledger_drop_record_months)
 --
 -- Time partitioning: every table whose rows belong to one record is range-partitioned by month on
 -- the record's accepted time (received_at, carried in each of them), so a record's whole life sits
@@ -294,8 +294,7 @@ BEGIN
 END $$;
 
 -- Drops the monthly partitions of `parent` that end on or before `before` (whole months older
--- than it), and for the per-record tables the record_keys rows of those months. Returns the names
--- dropped. A partition drop is the retention of whole records: no row-by-row delete, no bloat.
+-- than it). Returns the names dropped. A partition drop, not a delete: no bloat, no vacuum.
 CREATE FUNCTION ledger_drop_partitions(parent regclass, before date) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -309,13 +308,33 @@ BEGIN
   LOOP
     month_start := to_date(substring(child.relname from '_y([0-9]{4}m[0-9]{2})$'), 'YYYY"m"MM');
     IF (month_start + interval '1 month')::date <= before THEN
-      IF parent = 'records'::regclass THEN
-        DELETE FROM record_keys
-        WHERE received_at >= (month_start::timestamp AT TIME ZONE 'UTC')
-          AND received_at < ((month_start + interval '1 month')::timestamp AT TIME ZONE 'UTC');
-      END IF;
       EXECUTE format('DROP TABLE %I', child.relname);
       RETURN NEXT child.relname;
     END IF;
   END LOOP;
+END $$;
+
+-- The retention of whole records: every record accepted before `before` (the first day of a UTC
+-- month), in all the per-record tables (those partitioned on received_at) and its idempotency key,
+-- in one transaction, so that no record is left half there. The counts stay. Returns the
+-- partitions dropped.
+CREATE FUNCTION ledger_drop_record_months(before date) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  parent regclass;
+BEGIN
+  IF extract(day FROM before) <> 1 THEN
+    RAISE EXCEPTION 'ledger_drop_record_months: % is not the first day of a month', before;
+  END IF;
+  FOR parent IN
+    SELECT p.partrelid::regclass
+    FROM pg_partitioned_table p
+    JOIN pg_class c ON c.oid = p.partrelid
+    JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+    WHERE c.relnamespace = current_schema()::regnamespace AND NOT c.relispartition AND a.attname = 'received_at'
+    ORDER BY 1
+  LOOP
+    RETURN QUERY SELECT ledger_drop_partitions(parent, before);
+  END LOOP;
+  DELETE FROM record_keys WHERE received_at < (before::timestamp AT TIME ZONE 'UTC');
 END $$;
