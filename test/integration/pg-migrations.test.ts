@@ -52,6 +52,10 @@ t.test('two runners starting at once: one applies, the other finds it done', asy
   t.same(results.flatMap((r) => r.applied), [1], 'migration 1 applied exactly once');
   t.ok(results.every((r) => r.version === 1));
   t.equal(await count(a, 'SELECT count(*) AS n FROM schema_migrations'), 1);
+
+  // and both make the months ahead at once: each month once, no "already exists"
+  const made = await Promise.all([ensurePartitions(a, 2), ensurePartitions(b, 2), ensurePartitions(b, 2)]);
+  t.equal(made.reduce((x, y) => x + y, 0), 7 * 3, 'seven partitioned tables, three months, each made once');
 });
 
 t.test('a database with a newer schema is refused, and left untouched', async (t) => {
