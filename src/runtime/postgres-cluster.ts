@@ -49,7 +49,7 @@ export interface ServerOptions {
 }
 
 export interface RunningServer {
-  /** resolves when the server process has exited */
+  /** resolves when the server process has exited (it does not keep this process up while awaited) */
   exited: Promise<void>;
   /** SIGKILL of the postmaster, as a crash */
   kill(): Promise<void>;
@@ -77,10 +77,9 @@ export function startServer(binDir: string, dataDir: string, opts: ServerOptions
   return {
     exited,
     kill: async () => {
-      const pid = postmasterPid(dataDir);
+      const pid = postmasterPid(dataDir) ?? child.pid;
       if (pid) signal(pid, 'SIGKILL');
-      else child.kill('SIGKILL');
-      await exited;
+      // polled, not awaited on `exited`: the child is unref'd and would not keep this process up
       await waitGone(pid);
     },
   };

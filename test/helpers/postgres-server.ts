@@ -61,7 +61,6 @@ export async function startPostgres(): Promise<PostgresHandle> {
     stop: async () => {
       // the files are deleted next: no shutdown checkpoint (seconds of fsync for nothing)
       await stopServer(dataDir, { smartMs: 300, discard: true });
-      await server.exited;
       rmSync(dir, { recursive: true, force: true });
     },
     kill: () => server.kill(),
