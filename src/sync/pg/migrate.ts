@@ -34,6 +34,21 @@ export class MigrationChangedError extends Error {
   }
 }
 
+export class ServerTooOldError extends Error {
+  override name = 'ServerTooOldError';
+  constructor(readonly serverVersion: string) {
+    super(`the ledger needs PostgreSQL ${MIN_SERVER_VERSION / 10_000} or newer; this server is ${serverVersion}`);
+  }
+}
+
+// gen_random_uuid() in the core, and the partitioning the schema uses
+const MIN_SERVER_VERSION = 130_000;
+
+/** Refuses a server older than the schema needs (server_version_num, e.g. 150020 for 15.20). */
+export function checkServerVersion(versionNum: number, version: string): void {
+  if (!(versionNum >= MIN_SERVER_VERSION)) throw new ServerTooOldError(version);
+}
+
 const DEFAULT_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
 // Any fixed 64-bit number will do, as long as it is Gerbang's alone on the database.
@@ -64,6 +79,10 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   const client = await pool.connect();
   try {
     // session-level: held across the per-migration transactions below
+    const server = await client.query<{ num: string; version: string }>(
+      `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS version`,
+    );
+    checkServerVersion(Number(server.rows[0]?.num), server.rows[0]?.version ?? 'unknown');
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
