@@ -58,12 +58,13 @@ export interface RunningServer {
 /** Starts the server on an existing cluster, listening on 127.0.0.1 only, fsync on. */
 export function startServer(binDir: string, dataDir: string, opts: ServerOptions): RunningServer {
   const settings: Record<string, string> = {
+    ...opts.settings,
+    // last, so that no caller's settings can loosen them
     listen_addresses: '127.0.0.1',
     unix_socket_directories: opts.socketDir,
     // an accepted record is on disk before the 202: never trade that for speed
     fsync: 'on',
     synchronous_commit: 'on',
-    ...opts.settings,
   };
   const args = ['-D', dataDir, '-p', String(opts.port)];
   for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
@@ -176,6 +177,6 @@ export async function answers(url: string, check?: (client: pg.Client) => Promis
   }
 }
 
-export function urlOf(port: number, password: string, database: string, host = '127.0.0.1'): string {
-  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@${host}:${port}/${database}`;
+export function urlOf(port: number, password: string, database: string): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
 }
