@@ -121,7 +121,7 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const upstreamRedis = workerConnection(redisUrl, logger);
   const corrections = new Corrections(tables.withdrawals);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
-    createUpstream(u, { redis: upstreamRedis, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
+    createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   // The Redis ledger answers the searches too (one owner of the stored records).

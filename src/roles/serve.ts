@@ -24,7 +24,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   logAdapters(adapters.reload(), logger);
   const stopWatching = config.adapters.watch ? adapters.watch((report) => logAdapters(report, logger)) : undefined;
   // Without keys there is no caller to budget (the gateway listens on loopback only).
-  const budget = config.apiKeys.length > 0 ? { budget: new RecordBudget(producer, config.server.recordsPerMinute) } : {};
+  const budget = config.apiKeys.length > 0 ? { budget: new RecordBudget(producer, config.server.recordsPerMinute, parts.keys) } : {};
   const services = { config, adapters, ledger: parts.ledger, ...budget, history, pressure: parts.pressure, upstreams: parts.upstreams, status: new SyncStatus(parts.ledger, config, tables.syncHealth), search: parts.search, replays: parts.replays, metrics: parts.metrics };
   const app: FastifyInstance = buildApp(services, logger, { rateLimitRedis: producer });
   const url = await app.listen({ host: config.server.host, port: config.server.port });

@@ -14,6 +14,8 @@ export interface UpstreamDeps {
   onTokenRefresh?: (upstream: string) => void;
   /** delivery.maxRetryAfterSeconds: also bounds the penalty a token endpoint's Retry-After asks for */
   maxRetryAfterSeconds?: number;
+  /** redis.keyPrefix: the caches' keys live under it like every key Gerbang writes ('g:' unless configured) */
+  keyPrefix?: string;
 }
 
 export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstream {
@@ -32,6 +34,7 @@ export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstrea
         maxAnswerBytes: cfg.maxAnswerBytes,
         ...(deps.maxRetryAfterSeconds !== undefined ? { maxRetryAfterSeconds: deps.maxRetryAfterSeconds } : {}),
         redis: deps.redis,
+        ...(deps.keyPrefix !== undefined ? { keyPrefix: deps.keyPrefix } : {}),
         corrections: deps.corrections,
         maxConnections: cfg.maxConnections,
         identityCacheTtlSeconds: Math.round(cfg.identityCacheHours * 3600),

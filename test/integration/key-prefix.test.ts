@@ -4,6 +4,8 @@ import { hashApiKey } from '../../src/http/auth/api-keys.js';
 import { withChanges } from '../fixtures/records.js';
 import { getJson, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { startSatusehatServer } from '../helpers/satusehat-server.js';
+import { childRecord, postAll, satusehatFacilities, satusehatUpstream, seedPeople, untilAllSynced } from '../helpers/satusehat-drain.js';
 
 // Two gateways with their own prefixes (redis.keyPrefix, redis.queuePrefix) share one Redis: each
 // keeps its own records, counts and queues, and writes nothing outside its prefixes.
@@ -47,4 +49,20 @@ t.test('the same record is new to each gateway, is delivered by each, and every 
   const keys = await peek.keys('*');
   t.ok(keys.some((k) => k.startsWith('tenant-a:')) && keys.some((k) => k.startsWith('tenant-b-q:')), 'both wrote');
   t.same(keys.filter((k) => !/^tenant-[ab](:|-q:)/.test(k)), [], 'no key outside the prefixes');
+});
+
+t.test('the SATUSEHAT token, identity and resend-marker caches live under the prefix too', async (t) => {
+  const srv = await startSatusehatServer();
+  const gw = await startGateway({ redisUrl: redis.url, redis: { keyPrefix: 'tenant-s:', queuePrefix: 'tenant-s-q' }, upstreams: [satusehatUpstream(srv)], facilities: satusehatFacilities() });
+  t.teardown(async () => {
+    await gw.close();
+    await srv.close();
+  });
+  const records = [childRecord(901), childRecord(902)];
+  await seedPeople(srv, records);
+  const sent = await postAll(gw.url, 'prefix-ss', records);
+  await untilAllSynced(gw.url, sent, 30_000);
+  const keys = (await peek.keys('*')).filter((k) => !/^tenant-[ab](:|-q:)/.test(k));
+  for (const cache of ['tenant-s:token:', 'tenant-s:ss:id:', 'tenant-s:ss:sent:']) t.ok(keys.some((k) => k.startsWith(cache)), `${cache}* written`);
+  t.same(keys.filter((k) => !/^tenant-s(:|-q:)/.test(k)), [], 'no key outside the prefixes');
 });

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { StoreKeys } from '../../sync/store/keys.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import type { Caller } from './authenticate.js';
 
@@ -23,7 +24,6 @@ return 1
 `;
 
 const WINDOW_MS = 60_000;
-const keyOf = (keyId: string) => `g:rb:${keyId}`;
 
 type BudgetRedis = Redis & {
   gerbangBudgetTake(key: string, limit: number, n: number, windowMs: number): Promise<[number, number]>;
@@ -43,6 +43,7 @@ export class RecordBudget {
   constructor(
     redis: Redis,
     private readonly perMinute: number,
+    private readonly keys: Pick<StoreKeys, 'recordBudget'>,
   ) {
     redis.defineCommand('gerbangBudgetTake', { numberOfKeys: 1, lua: takeScript });
     redis.defineCommand('gerbangBudgetGive', { numberOfKeys: 1, lua: giveScript });
@@ -56,7 +57,7 @@ export class RecordBudget {
   /** Up to `n` records from the caller's budget. A Redis hiccup grants them all, as the request limit lets requests through. */
   async take(caller: Caller, n: number): Promise<Grant> {
     try {
-      const [granted, ttlMs] = await this.redis.gerbangBudgetTake(keyOf(caller.keyId), this.limitOf(caller), n, WINDOW_MS);
+      const [granted, ttlMs] = await this.redis.gerbangBudgetTake(this.keys.recordBudget(caller.keyId), this.limitOf(caller), n, WINDOW_MS);
       return { granted, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) };
     } catch {
       return { granted: n, retryAfterSeconds: 1 };
@@ -65,7 +66,7 @@ export class RecordBudget {
 
   /** Gives back records taken but not used. */
   async give(caller: Caller, n: number): Promise<void> {
-    if (n > 0) await this.redis.gerbangBudgetGive(keyOf(caller.keyId), n).catch(() => undefined);
+    if (n > 0) await this.redis.gerbangBudgetGive(this.keys.recordBudget(caller.keyId), n).catch(() => undefined);
   }
 
   /** One record's worth, or the 429 that refuses it. */

@@ -52,6 +52,8 @@ export const KEY_LAYOUTS = {
   // around the API
   /** failed authentications of one client address this minute */
   authFailures: 'authfail:<address>',
+  /** records an API key took from its records-per-minute budget this window */
+  recordBudget: 'rb:<keyId>',
   /** what @fastify/rate-limit puts before its own keys */
   rateLimit: 'rl:',
 } as const;
@@ -141,6 +143,7 @@ export interface StoreKeys {
   replayTask(id: string): string;
   history(what: 'weighing' | 'doses', subject: string): string;
   authFailures(address: string): string;
+  recordBudget(keyId: string): string;
   readonly rateLimit: string;
 }
 
@@ -184,6 +187,7 @@ export function storeKeys(prefix: string, queuePrefix: string): StoreKeys {
     replayTask: b.replayTask,
     history: b.history,
     authFailures: b.authFailures,
+    recordBudget: b.recordBudget,
     rateLimit: b.rateLimit(),
   });
 }

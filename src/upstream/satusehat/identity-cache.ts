@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 
 /** `faskes-resource`: a Location or sub-Organization the puskesmas created once, by type and identifier. */
 export type IdentityKind = 'patient' | 'newborn' | 'practitioner' | 'faskes-resource';
@@ -18,6 +19,7 @@ export class IdentityCache {
     private readonly secret: string,
     private readonly namespace: string,
     private readonly ttlSeconds: number,
+    private readonly keyPrefix = DEFAULT_KEY_PREFIX,
   ) {}
 
   /** A key secret from the client secrets when none is configured: stable across processes, absent from Redis. */
@@ -30,7 +32,7 @@ export class IdentityCache {
 
   key(kind: IdentityKind, parts: readonly string[]): string {
     const mac = createHmac('sha256', this.secret).update([this.namespace, kind, ...parts].join('\u0000')).digest('hex').slice(0, 40);
-    return `g:ss:id:${kind}:${mac}`;
+    return `${this.keyPrefix}ss:id:${kind}:${mac}`;
   }
 
   async get(kind: IdentityKind, parts: readonly string[]): Promise<string | undefined> {

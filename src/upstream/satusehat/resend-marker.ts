@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 
 // After a timeout or a 5xx Gerbang cannot tell whether SATUSEHAT committed the transaction, and
 // without conditional create a blind resend would either duplicate the record or be refused as a
@@ -10,22 +11,25 @@ import type { Redis } from 'ioredis';
 const TTL_SECONDS = 30 * 24 * 3600;
 
 export class ResendMarker {
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix = DEFAULT_KEY_PREFIX,
+  ) {}
 
-  static key(recordId: string, version: number): string {
-    return `g:ss:sent:${createHash('sha256').update(recordId).digest('hex').slice(0, 32)}:${version}`;
+  static key(recordId: string, version: number, keyPrefix = DEFAULT_KEY_PREFIX): string {
+    return `${keyPrefix}ss:sent:${createHash('sha256').update(recordId).digest('hex').slice(0, 32)}:${version}`;
   }
 
   async wasSent(recordId: string, version: number): Promise<boolean> {
-    return (await this.redis.exists(ResendMarker.key(recordId, version))) === 1;
+    return (await this.redis.exists(ResendMarker.key(recordId, version, this.keyPrefix))) === 1;
   }
 
   async markSending(recordId: string, version: number): Promise<void> {
-    await this.redis.set(ResendMarker.key(recordId, version), String(Date.now()), 'EX', TTL_SECONDS);
+    await this.redis.set(ResendMarker.key(recordId, version, this.keyPrefix), String(Date.now()), 'EX', TTL_SECONDS);
   }
 
   /** Nothing of this version was written (every transaction sent for it was answered with a refusal). */
   async clear(recordId: string, version: number): Promise<void> {
-    await this.redis.del(ResendMarker.key(recordId, version));
+    await this.redis.del(ResendMarker.key(recordId, version, this.keyPrefix));
   }
 }

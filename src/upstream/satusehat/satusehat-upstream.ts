@@ -16,12 +16,15 @@ import { PushStopped, waitingIdentity } from './outcomes.js';
 import type { PushOutcome } from '../upstream.js';
 import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
+import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 import { ResendMarker } from './resend-marker.js';
 import { NIK_SYSTEM } from './systems.js';
 import { TokenCache, TokenUnavailableError, UnknownOrganizationError, type ClientCredentials } from './token-cache.js';
 
 export interface SatusehatUpstreamOptions {
   name: string;
+  /** prefix of the token, identity and resend-marker keys ('g:' by default, redis.keyPrefix) */
+  keyPrefix?: string;
   /** {host}/oauth2/v1, or the full accesstoken URL */
   authUrl: string;
   /** {host}/fhir-r4/v1 */
@@ -95,8 +98,10 @@ export class SatusehatUpstream implements Upstream {
     // its own pool, since a pool serves one origin.
     const authOrigin = new URL(opts.authUrl).origin;
     this.authPool = authOrigin === fhirOrigin ? undefined : new Pool(authOrigin, { ...poolOptions, connections: 2 });
+    const keyPrefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     const tokens = new TokenCache({
       redis: opts.redis,
+      keyPrefix,
       authUrl: opts.authUrl,
       credentials: opts.credentials,
       dispatcher: this.authPool ?? this.pool,
@@ -110,8 +115,9 @@ export class SatusehatUpstream implements Upstream {
       opts.identityKeySecret ?? IdentityCache.secretFrom(opts.credentials),
       this.baseUrl,
       opts.identityCacheTtlSeconds ?? 7 * 24 * 3600,
+      keyPrefix,
     );
-    this.marker = new ResendMarker(opts.redis);
+    this.marker = new ResendMarker(opts.redis, keyPrefix);
   }
 
   describe() {

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 import { request, type Dispatcher } from 'undici';
 import { AnswerTooLarge, readText } from '../http-answer.js';
 
@@ -15,6 +16,8 @@ export interface ClientCredentials {
 
 export interface TokenCacheOptions {
   redis: Redis;
+  /** prefix of the token, lock and penalty keys ('g:' by default, redis.keyPrefix) */
+  keyPrefix?: string;
   /** the auth base ({host}/oauth2/v1) or the full accesstoken URL */
   authUrl: string;
   /** per Organization id (Master Sarana Index) */
@@ -98,6 +101,7 @@ interface Keys {
 export class TokenCache {
   readonly #credentials: Record<string, ClientCredentials>;
   private readonly redis: Redis;
+  private readonly keyPrefix: string;
   private readonly tokenUrl: string;
   private readonly dispatcher: Dispatcher | undefined;
   private readonly marginMs: number;
@@ -115,6 +119,7 @@ export class TokenCache {
   constructor(opts: TokenCacheOptions) {
     this.#credentials = opts.credentials;
     this.redis = opts.redis;
+    this.keyPrefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     const base = opts.authUrl.replace(/\/+$/, '');
     // §1: grant_type goes in the query string, the credentials in the form body.
     this.tokenUrl = /\/accesstoken(\?|$)/.test(base) ? base : `${base}/accesstoken?grant_type=client_credentials`;
@@ -132,8 +137,8 @@ export class TokenCache {
   }
 
   /** Redis key of a client's cached token: a hash of the client id, never the secret. */
-  static tokenKey(clientId: string): string {
-    return `g:token:${createHash('sha256').update(clientId).digest('hex').slice(0, 32)}`;
+  static tokenKey(clientId: string, keyPrefix = DEFAULT_KEY_PREFIX): string {
+    return `${keyPrefix}token:${createHash('sha256').update(clientId).digest('hex').slice(0, 32)}`;
   }
 
   async get(orgId: string): Promise<string> {
@@ -155,7 +160,7 @@ export class TokenCache {
   private keys(orgId: string): Keys {
     const creds = this.#credentials[orgId];
     if (!creds) throw new UnknownOrganizationError(orgId);
-    const token = TokenCache.tokenKey(creds.clientId);
+    const token = TokenCache.tokenKey(creds.clientId, this.keyPrefix);
     return { token, lock: `${token}:lock`, penalty: `${token}:penalty` };
   }
 
