@@ -9,8 +9,8 @@ import { MappingDataError } from './mapping-data-error.js';
 
 export type Fail = (at: string, problem: string) => never;
 
-export function readMapping<T>(name: string, check: (data: T, fail: Fail) => void): T {
-  const file = join(mappingsDir, name);
+export function readMapping<T>(name: string, check: (data: T, fail: Fail) => void, dir: string = mappingsDir): T {
+  const file = join(dir, name);
   let data: T;
   try {
     data = JSON.parse(readFileSync(file, 'utf8')) as T;
