@@ -33,7 +33,8 @@ export function checkCoding(c: unknown, at: string, fail: Fail): void {
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    // A frozen Map still answers set(); its type (ReadonlyMap) keeps it, and its entries are frozen.
+    for (const v of value instanceof Map ? value.values() : Object.values(value)) deepFreeze(v);
   }
   return value;
 }

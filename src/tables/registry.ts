@@ -15,6 +15,15 @@ export interface TableDirs {
 interface Definition {
   name: string;
   read: (dirs: TableDirs) => unknown;
+  frozen: boolean;
+}
+
+export interface TableOptions {
+  /**
+   * false for a set that is read again while the process runs by design (the adapters: an
+   * operator's $reload), and so cannot be frozen; it is still first read here, at start-up.
+   */
+  frozen?: boolean;
 }
 
 const definitions: Definition[] = [];
@@ -26,9 +35,9 @@ export const projectTableDirs: TableDirs = { mappings: mappingsDir, profiles: pr
  * Defines a table read at start-up by `read`; the result reads the loaded, frozen table. Calling it
  * before loadDefinedTables() is a bug in the composition (or a test without its set-up), and says so.
  */
-export function defineTable<T>(name: string, read: (dirs: TableDirs) => T): () => T {
+export function defineTable<T>(name: string, read: (dirs: TableDirs) => T, options: TableOptions = {}): () => T {
   if (definitions.some((d) => d.name === name)) throw new Error(`table ${name} is defined twice`);
-  definitions.push({ name, read });
+  definitions.push({ name, read, frozen: options.frozen ?? true });
   return () => {
     if (!loaded) throw new Error(`table ${name} used before the tables were loaded (loadTables() at start-up, or test/helpers/load-tables.ts in a test)`);
     if (!loaded.has(name)) throw new Error(`table ${name} was defined after the tables were loaded: import its module from src/roles/tables.ts`);
@@ -38,7 +47,7 @@ export function defineTable<T>(name: string, read: (dirs: TableDirs) => T): () =
 
 /** Reads and checks every defined table from `dirs`, frozen; a broken file throws MappingDataError naming it. */
 export function readDefinedTables(dirs: TableDirs): Map<string, unknown> {
-  return new Map(definitions.map((d) => [d.name, deepFreeze(d.read(dirs))]));
+  return new Map(definitions.map((d) => [d.name, d.frozen ? deepFreeze(d.read(dirs)) : d.read(dirs)]));
 }
 
 /** Reads every defined table once, from the project's folders; later calls keep what was read. */
