@@ -36,7 +36,12 @@ export interface Tables {
   withdrawals: Withdrawals;
 }
 
+let loaded: Tables | undefined;
+
+/** Reads the tables on the first call (the CLI's start, then compose() gets the same ones). */
 export function loadTables(): Tables {
+  if (loaded) return loaded;
   loadDefinedTables();
-  return deepFreeze({ historyRetention: readHistoryRetention(), syncHealth: readHealthRules(), withdrawals: readWithdrawals() });
+  loaded = deepFreeze({ historyRetention: readHistoryRetention(), syncHealth: readHealthRules(), withdrawals: readWithdrawals() });
+  return loaded;
 }
