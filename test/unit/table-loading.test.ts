@@ -33,13 +33,16 @@ syncBuiltinESMExports();
 const modules = fs.readdirSync(join(root, 'src'), { recursive: true })
   .filter((f) => f.endsWith('.ts') && f !== join('cli', 'main.ts'))
   .sort();
+const registry = await import(pathToFileURL(join(root, 'src/tables/registry.ts')).href);
+await import(pathToFileURL(join(root, 'src/roles/tables.ts')).href);
+const byLoader = registry.definedTableNames();
 const failed = [];
 for (const m of modules) {
   try { await import(pathToFileURL(join(root, 'src', m)).href); } catch (err) { failed.push(m + ': ' + err.message); }
 }
 let early = '';
 try { (await import(pathToFileURL(join(root, 'src/fhir/terminology.ts')).href)).fhirCommon(); } catch (err) { early = err.message; }
-console.log(JSON.stringify({ modules: modules.length, read, failed, early }));
+console.log(JSON.stringify({ modules: modules.length, read, failed, early, byLoader, all: registry.definedTableNames() }));
 process.exit(0);
 `;
 
@@ -48,11 +51,12 @@ t.test('importing every module of src/ reads no table; using one before start-up
   delete env.NODE_OPTIONS;
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: root, env, encoding: 'utf8', timeout: 90_000 });
   t.equal(run.status, 0, run.stderr);
-  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { modules: number; read: string[]; failed: string[]; early: string };
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { modules: number; read: string[]; failed: string[]; early: string; byLoader: string[]; all: string[] };
   t.ok(out.modules > 100, `${out.modules} modules imported`);
   t.same(out.failed, [], 'every module imports without its tables');
   t.same(out.read, [], 'no file under mappings/ or profiles/ read at import');
   t.match(out.early, /table fhir-common\.json used before the tables were loaded/);
+  t.same(out.all.filter((n) => !out.byLoader.includes(n)), [], 'every table defined anywhere in src/ is known to loadTables()');
 });
 
 t.test('the loaded tables are frozen all the way down', async (t) => {
