@@ -22,6 +22,8 @@ const { storeKeys, upstreamField } = (await dist('sync/store/keys.js')) as typeo
 const defaults = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).redis;
 const keys = storeKeys(defaults.keyPrefix, defaults.queuePrefix);
 const { computeGrowth } = (await dist('indicators/growth/zscore.js')) as typeof import('../src/indicators/growth/zscore.js');
+// The calculators read their tables through accessors: load them as a process's start-up does.
+((await dist('roles/tables.js')) as typeof import('../src/roles/tables.js')).loadTables();
 import { writeTestConfig } from '../test/helpers/gateway.js';
 import { storedBundles } from '../test/helpers/stored-bundles.js';
 import { freePort, startRedis } from '../test/helpers/redis-server.js';
@@ -219,7 +221,7 @@ async function benchDrain(redisUrl: string) {
 function benchZscores(): number {
   const n = 20_000;
   const input = { sex: 'female' as const, birthDate: '2023-03-15', weightKg: 9.8, heightCm: 78.4, position: 'lying' as const, headCircumferenceCm: 46.1, muacCm: 14.2 };
-  computeGrowth({ ...input, measuredOn: '2025-11-05' }); // tables loaded once, outside the timing
+  computeGrowth({ ...input, measuredOn: '2025-11-05' }); // the first call outside the timing
   const started = performance.now();
   for (let i = 0; i < n; i++) computeGrowth({ ...input, measuredOn: i % 2 ? '2025-11-05' : '2025-10-05', weightKg: 8 + (i % 40) / 10 });
   return ((performance.now() - started) * 1000) / n;

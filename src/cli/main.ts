@@ -50,6 +50,8 @@ async function main(): Promise<void> {
     console.log(usage);
     return;
   }
+  // Every command reads the tables (mappings/, profiles/) here, once: a broken file stops it now.
+  (await import('../roles/tables.js')).loadTables();
   if (command === 'adapter' && positionals[1] === 'test') {
     const { adapterTest } = await import('./adapter-test.js');
     process.exitCode = await adapterTest(positionals[2], positionals[3], typeof values.posyandu === 'string' ? values.posyandu : undefined);
@@ -113,8 +115,6 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  // Mapping data and profiles are loaded (and checked) by importing the modules that use them; the
-  // tables the roles hand down are read when the role starts.
   const running = command === 'worker' ? await (await import('../roles/work.js')).work(config, logger) : await (await import('../roles/serve.js')).serve(config, logger);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

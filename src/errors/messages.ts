@@ -1,4 +1,4 @@
-import { readMapping } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 import type { Issue } from './gerbang-error.js';
 
 export type Language = 'id' | 'en';
@@ -11,7 +11,7 @@ interface Catalogues {
 
 // Message texts are data (mappings/messages.json) so that wording can be fixed by people who speak
 // to kader every day, without touching code.
-const catalogue = readMapping<Catalogues>('messages.json', (d, fail) => {
+const catalogue = defineMapping<Catalogues>('messages.json', (d, fail) => {
   for (const section of ['messages', 'fields', 'words'] as const) {
     for (const [key, texts] of Object.entries(d[section] ?? {})) {
       if (typeof texts?.id !== 'string' || typeof texts?.en !== 'string') fail(`${section}.${key}`, 'needs both "id" and "en" texts');
@@ -20,24 +20,24 @@ const catalogue = readMapping<Catalogues>('messages.json', (d, fail) => {
 });
 
 export function hasMessage(key: string): boolean {
-  return key in catalogue.messages;
+  return key in catalogue().messages;
 }
 
 /** The label a person reads for a field path such as `subject.nik`; array indexes are ignored. */
 export function fieldLabel(path: string, lang: Language): string {
   const generic = path.replace(/\[\d+\]/g, '');
-  return catalogue.fields[generic]?.[lang] ?? generic;
+  return catalogue().fields[generic]?.[lang] ?? generic;
 }
 
 export function message(key: string, lang: Language, params: Record<string, unknown> = {}): string {
-  const template = catalogue.messages[key]?.[lang] ?? catalogue.messages[key]?.en ?? key;
+  const template = catalogue().messages[key]?.[lang] ?? catalogue().messages[key]?.en ?? key;
   return template.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (name === 'field' && typeof params.field === 'string') return fieldLabel(params.field, lang);
     const value = params[name];
     if (value === undefined) return `{${name}}`;
     if (Array.isArray(value)) return value.join(', ');
     // Words such as "number" or ">=" are translated; values a client sent are shown as they are.
-    return catalogue.words[String(value)]?.[lang] ?? String(value);
+    return catalogue().words[String(value)]?.[lang] ?? String(value);
   });
 }
 

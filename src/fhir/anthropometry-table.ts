@@ -1,5 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // mappings/anthropometry.json: codes, units and value bands of the anthropometry record's
 // measurements, checked once at start-up.
@@ -60,7 +61,7 @@ export interface AnthropometryTable {
 
 export const MEASUREMENT_FIELDS: MeasurementField[] = ['weightKg', 'heightCm', 'headCircumferenceCm', 'muacCm', 'birthWeightG', 'birthLengthCm'];
 
-export const anthropometryTable = readMapping<AnthropometryTable>('anthropometry.json', (d, fail) => {
+export const anthropometryTable = defineMapping<AnthropometryTable>('anthropometry.json', (d, fail) => {
   const keys = new Set<string>();
   const newKey = (key: string | undefined, at: string) => {
     if (!key || keys.has(key)) return fail(at, 'must be present and unique');
@@ -118,7 +119,7 @@ export const anthropometryTable = readMapping<AnthropometryTable>('anthropometry
 
 /** The band a measured value falls in at this age, or undefined when the set does not apply. */
 export function valueBand(setName: string, value: number, ageMonths: number): ValueBand | undefined {
-  const set = anthropometryTable.interpretations[setName];
+  const set = anthropometryTable().interpretations[setName];
   if (!set) return undefined;
   if (set.ageMonths && (ageMonths < set.ageMonths[0] || ageMonths > set.ageMonths[1])) return undefined;
   return set.bands.find((b) => b.below === undefined || value < b.below);

@@ -9,7 +9,8 @@ import { observationBase } from './observation-base.js';
 import { visitPeriod } from './visit-time.js';
 import { fhirDateTime, type EncounterContext, type EnvelopeRefs, type RecordContext } from './map-envelope.js';
 import { fhirCommon, identifierSystem } from './terminology.js';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 interface Measure { key: string; category: string; code: Coding; ancCode: Coding; unit: { unit: string; code: string } }
 interface Coded { key: string; code: Coding; ancCode: Coding }
@@ -47,7 +48,7 @@ interface AncTable {
   };
 }
 
-export const ancTable = readMapping<AncTable>('anc.json', (d, fail) => {
+export const ancTable = defineMapping<AncTable>('anc.json', (d, fail) => {
   checkCoding(d.episodeOfCare?.type, 'episodeOfCare.type', fail);
   if (typeof d.episodeOfCare?.k1Value !== 'string') fail('episodeOfCare.k1Value', 'must be the K-visit value of a first visit');
   for (const [k, m] of Object.entries(d.measurements ?? {})) {
@@ -106,11 +107,11 @@ function gestationalAge(r: AncVisitRecord): { weeks: number; derived: boolean } 
 /** H06__005 sends K1A for a first visit in trimester 1: every K1 is K1A (anc.json _notes). */
 function kVisit(r: AncVisitRecord): string | undefined {
   if (!r.visitNumber) return undefined;
-  return r.visitNumber === 'K1' ? ancTable.episodeOfCare.k1Value : r.visitNumber;
+  return r.visitNumber === 'K1' ? ancTable().episodeOfCare.k1Value : r.visitNumber;
 }
 
 function trimester(weeks: number): number {
-  const [first, second] = ancTable.trimester.upToWeeks;
+  const [first, second] = ancTable().trimester.upToWeeks;
   return weeks <= first ? 1 : weeks <= second ? 2 : 3;
 }
 
@@ -128,20 +129,20 @@ export const ancEncounter: EncounterContext = (ctx, refs, b) => {
     identifier: [{ system: identifierSystem('episodeOfCare', ctx.puskesmas.organizationId), value: pregnancyKey(r) }],
     status: 'active',
     statusHistory: [{ status: 'active', period: { start } }],
-    type: [{ coding: [ancTable.episodeOfCare.type] }],
+    type: [{ coding: [ancTable().episodeOfCare.type] }],
     patient: refs.patient,
     managingOrganization: refs.organization,
     period: { start },
   };
   const episodeOfCare = b.createIfMissing('episode-of-care', episode, episode.identifier?.[0] ?? {});
   const k = kVisit(r);
-  return { episodeOfCare, ...(k ? { identifiers: [{ system: ancTable.episodeOfCare.kVisitSystem, value: k }] } : {}) };
+  return { episodeOfCare, ...(k ? { identifiers: [{ system: ancTable().episodeOfCare.kVisitSystem, value: k }] } : {}) };
 };
 
 /** One Observation per measurement and obstetric fact; iron tablets as a MedicationDispense. */
 export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { anc: AncSummary } {
   const r = ctx.record as AncVisitRecord;
-  const t = ancTable;
+  const t = ancTable();
   const ga = gestationalAge(r);
   const k = kVisit(r);
   const summary: AncSummary = { gestationalAgeWeeks: ga.weeks, gestationalAgeDerived: ga.derived, ...(k ? { visit: k } : {}), findings: [], highRisk: false };
@@ -153,7 +154,7 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     const m = t.measurements[field];
     if (value === undefined || !m) return undefined;
     return obs(m.key, m.category, m, {
-      valueQuantity: { value, unit: m.unit.unit, system: fhirCommon.ucum, code: m.unit.code },
+      valueQuantity: { value, unit: m.unit.unit, system: fhirCommon().ucum, code: m.unit.code },
       ...(interpretation ? { interpretation: [{ coding: [interpretation.coding], text: interpretation.text }] } : {}),
     });
   };
@@ -239,7 +240,7 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     const u = t.urineProtein;
     const mg = u.mgPerDl[r.urineProtein];
     const ref = obs(u.key, u.category, u, {
-      valueQuantity: { value: mg, unit: u.unit.unit, system: fhirCommon.ucum, code: u.unit.code },
+      valueQuantity: { value: mg, unit: u.unit.unit, system: fhirCommon().ucum, code: u.unit.code },
       note: [{ text: `Dipstik ${r.urineProtein === 'negative' ? 'negatif' : r.urineProtein} (≈ ${mg} mg/dL)` }],
       ...(proteinuria ? { interpretation: [{ coding: [HIGH], text: `Protein urin ${r.urineProtein}` }] } : {}),
     });
@@ -264,7 +265,7 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
  * prescription; its one item is the tablets.
  */
 function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, tablets: number): void {
-  const i = ancTable.iron;
+  const i = ancTable().iron;
   const orgId = ctx.puskesmas.organizationId;
   const system = (k: keyof IronTable['identifierSystems']) => i.identifierSystems[k].replace('{orgId}', orgId);
   const tab = (value: number) => ({ value, unit: i.unit.unit, system: i.unit.system, code: i.unit.code });
@@ -279,7 +280,7 @@ function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBu
     ingredient: m.ingredients.map((g) => ({
       itemCodeableConcept: { coding: [g.item] },
       isActive: true,
-      strength: { numerator: { value: g.mg, system: fhirCommon.ucum, code: 'mg' }, denominator: tab(1) },
+      strength: { numerator: { value: g.mg, system: fhirCommon().ucum, code: 'mg' }, denominator: tab(1) },
     })),
     extension: [{ url: m.type.url, valueCodeableConcept: { coding: [m.type.coding] } }],
   };

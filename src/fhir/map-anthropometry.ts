@@ -16,7 +16,7 @@ import { fhirCommon, identifierSystem } from './terminology.js';
  */
 export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { growth: GrowthSummary } {
   const record = ctx.record as AnthropometryRecord;
-  const table = anthropometryTable;
+  const table = anthropometryTable();
   const ageMonths = completedMonths(record.subject.birthDate, localDate(record.occurredAt));
   const measured: Partial<Record<string, Reference<Observation>>> = {};
   for (const field of MEASUREMENT_FIELDS) {
@@ -46,14 +46,14 @@ function measurement(ctx: RecordContext, refs: EnvelopeRefs, key: string, measur
   return {
     ...observationBase(ctx, refs, key, measure.category),
     code: { coding: [code] },
-    valueQuantity: { value, unit: measure.unit.unit, system: fhirCommon.ucum, code: measure.unit.code },
+    valueQuantity: { value, unit: measure.unit.unit, system: fhirCommon().ucum, code: measure.unit.code },
     ...(band?.interpretation ? { interpretation: [{ coding: [band.interpretation], text: band.label.id }] } : {}),
   };
 }
 
 /** P14__112: the Procedure; P14__113: how many capsules, where SATUSEHAT has a code for them. */
 function mapVitaminA(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, colour: 'blue' | 'red'): void {
-  const v = anthropometryTable.vitaminA;
+  const v = anthropometryTable().vitaminA;
   const capsule = v.capsules[colour];
   const procedure: Procedure = {
     resourceType: 'Procedure',

@@ -105,14 +105,14 @@ function locationResource(ctx: RecordContext, organization: Reference<Organizati
     name: ctx.posyandu.name,
     mode: 'instance',
     ...(address ? { address } : {}),
-    physicalType: { coding: [fhirCommon.location.physicalType] },
+    physicalType: { coding: [fhirCommon().location.physicalType] },
     managingOrganization: organization,
   };
 }
 
 function patientOf(record: CanonicalRecord, posyandu: Posyandu): { resource: Patient; match: { system: string; value: string } } {
   const { subject } = record;
-  const ids = fhirCommon.identifierSystems;
+  const ids = fhirCommon().identifierSystems;
   const base: Patient = {
     resourceType: 'Patient',
     active: true,
@@ -148,7 +148,7 @@ function encounterResource(
 ): Encounter {
   const { start, end } = refs.visit;
   const period = { start, end };
-  const enc = fhirCommon.encounter;
+  const enc = fhirCommon().encounter;
   return {
     resourceType: 'Encounter',
     identifier: [{ system: identifierSystem('encounter', ctx.puskesmas.organizationId), value: ctx.key }],
@@ -181,9 +181,9 @@ function diagnosisResource(
   return {
     resourceType: 'Condition',
     identifier: [{ system: identifierSystem('condition', ctx.puskesmas.organizationId), value: `${ctx.key}.diagnosis` }],
-    clinicalStatus: { coding: [fhirCommon.condition.clinicalStatus] },
-    category: [{ coding: [fhirCommon.condition.category] }],
-    code: { coding: [{ system: diagnosisTable.system, code: choice.code, display: choice.display }] },
+    clinicalStatus: { coding: [fhirCommon().condition.clinicalStatus] },
+    category: [{ coding: [fhirCommon().condition.category] }],
+    code: { coding: [{ system: diagnosisTable().system, code: choice.code, display: choice.display }] },
     subject: refs.patient,
     encounter: refs.encounter,
     recordedDate: refs.recorded,
@@ -193,7 +193,7 @@ function diagnosisResource(
 
 function diagnosisOf(record: CanonicalRecord): { code: string; display: string } {
   const ageYears = Math.floor(completedMonths(record.subject.birthDate, localDate(record.occurredAt)) / 12);
-  const choices = diagnosisTable.byKind[record.kind] ?? [];
+  const choices = diagnosisTable().byKind[record.kind] ?? [];
   const choice = choices.find((c) => c.maxAgeYears === undefined || ageYears < c.maxAgeYears);
   // terminology.ts guarantees a last choice for every age of every kind
   if (!choice) throw new Error(`mappings/diagnoses.json has no diagnosis for ${record.kind} at ${ageYears} years`);
@@ -212,7 +212,7 @@ function practitionerOf(ctx: RecordContext): Reference<Practitioner> | undefined
   const nik = own ?? ctx.posyandu.supervisorNik;
   if (!nik) return undefined;
   const name = own ? ctx.record.performer?.name : undefined;
-  return { type: 'Practitioner', identifier: { system: fhirCommon.identifierSystems.nik, value: nik }, ...(name ? { display: name } : {}) };
+  return { type: 'Practitioner', identifier: { system: fhirCommon().identifierSystems.nik, value: nik }, ...(name ? { display: name } : {}) };
 }
 
 function ownNik(record: CanonicalRecord): string | undefined {
@@ -243,7 +243,7 @@ function villageAddress(village: string, use: 'home' | 'work'): Address | undefi
     country: 'ID',
     extension: [
       {
-        url: fhirCommon.administrativeCodeExtension,
+        url: fhirCommon().administrativeCodeExtension,
         extension: [
           part('province', village.slice(0, 2)),
           part('city', village.slice(0, 4)),

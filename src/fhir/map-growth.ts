@@ -67,7 +67,7 @@ export function mapGrowth(
   }
   const summary: GrowthSummary = { ageDays: growth.ageDays, zScores: [], skipped, flags: growth.flags };
   if (growth.correctedHeightCm !== undefined) summary.correctedHeightCm = Math.round(growth.correctedHeightCm * 10) / 10;
-  const table = nutritionStatus;
+  const table = nutritionStatus();
   for (const z of zScores) {
     const spec = table.indicators[z.indicator];
     const band = classify(z.indicator, z.z);
@@ -80,7 +80,7 @@ export function mapGrowth(
     });
     if (spec.send === false || !spec.code) continue;
     const derivedFrom = spec.from.map((f) => measured[f]).filter((r): r is Reference<Observation> => r !== undefined);
-    const unit = { unit: table.zScoreUnit.unit, system: fhirCommon.ucum, code: table.zScoreUnit.code };
+    const unit = { unit: table.zScoreUnit.unit, system: fhirCommon().ucum, code: table.zScoreUnit.code };
     const ranges = referenceRanges(z.indicator)?.map((r) => ({
       ...(r.low !== undefined ? { low: { value: r.low, ...unit } } : {}),
       ...(r.high !== undefined ? { high: { value: r.high, ...unit } } : {}),
@@ -119,14 +119,14 @@ function mapWeightGain(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBui
   summary.weightGain = gain;
   if (gain.status !== 'N' && gain.status !== 'T') return;
   // P14__037 and P15__013 carry no derivedFrom; neither does this
-  const spec = kbmTable.observation;
+  const spec = kbmTable().observation;
   b.upsert('weight-gain', {
     ...observationBase(ctx, refs, 'weight-gain', spec.category),
     code: { coding: [spec.code] },
     valueBoolean: gain.status === 'N',
   });
   if (gain.status !== 'T') return;
-  const t = kbmTable.statusT;
+  const t = kbmTable().statusT;
   b.upsert(t.key, {
     ...observationBase(ctx, refs, t.key, t.category),
     code: { coding: [t.code] },

@@ -7,7 +7,8 @@ import { plainCoding, vaccineCodings, vaccineTable } from '../records/vaccine-na
 import type { TransactionBuilder } from './bundle-builder.js';
 import type { EnvelopeRefs, RecordContext } from './map-envelope.js';
 import { fhirCommon, identifierSystem } from './terminology.js';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 type NotGivenReason = NonNullable<ImmunizationRecord['notGivenReason']>;
 const NOT_GIVEN_REASONS: NotGivenReason[] = ['postponed', 'refused', 'contraindicated', 'out-of-stock', 'immune'];
@@ -19,7 +20,7 @@ interface ImmunizationCodes {
   procedure: { category: Coding };
 }
 
-export const immunizationCodes = readMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
+export const immunizationCodes = defineMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
   for (const k of ['administering', 'ordering', 'entering'] as const) checkCoding(d.performerFunction?.[k], `performerFunction.${k}`, fail);
   checkCoding(d.reportOrigin?.reported, 'reportOrigin.reported', fail);
   checkCoding(d.procedure?.category, 'procedure.category', fail);
@@ -65,16 +66,16 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
   const timing = doseTiming(antigen.key, dose, r.subject.birthDate, givenOn);
   const programme = antigen.reason ?? scheduledDose(antigen.key, dose)?.reason;
   const text = typeof r.vaccine === 'string' ? r.vaccine : `${antigen.name.id} ${dose}`;
-  const codes = immunizationCodes;
+  const codes = immunizationCodes();
   const nakes = healthWorker(r, refs);
   const byHealthWorker = givenByHealthWorker(r);
 
   const reasonCoding: Coding[] = [];
-  if (programme) reasonCoding.push({ system: schedule.reasonSystem, code: programme, display: schedule.reasons[programme] });
+  if (programme) reasonCoding.push({ system: schedule().reasonSystem, code: programme, display: schedule().reasons[programme] });
   // The timing codes are for the routine child programme; a WUS dose has none (H06__019).
   if (timing && programme !== 'IM-WUS') {
     const code = timing === 'on-time' ? 'IM-Ideal' : 'IM-Kejar';
-    reasonCoding.push({ system: schedule.timingSystem, code, display: schedule.timings[code] });
+    reasonCoding.push({ system: schedule().timingSystem, code, display: schedule().timings[code] });
   }
   const notGiven = codes.statusReason[r.notGivenReason ?? 'postponed'];
 
@@ -94,9 +95,9 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
     ...(r.lotNumber ? { lotNumber: r.lotNumber } : {}),
     ...(r.expirationDate ? { expirationDate: r.expirationDate } : {}),
     // What the health worker did with the vial; a kader's report has neither (P13__017).
-    ...(byHealthWorker ? { route: { coding: [plainCoding(vaccineTable.routes[antigen.route] as Coding)] } } : {}),
+    ...(byHealthWorker ? { route: { coding: [plainCoding(vaccineTable().routes[antigen.route] as Coding)] } } : {}),
     ...(byHealthWorker && antigen.doseQuantity
-      ? { doseQuantity: { value: antigen.doseQuantity.value, unit: antigen.doseQuantity.unit, system: fhirCommon.ucum, code: antigen.doseQuantity.unit } }
+      ? { doseQuantity: { value: antigen.doseQuantity.value, unit: antigen.doseQuantity.unit, system: fhirCommon().ucum, code: antigen.doseQuantity.unit } }
       : {}),
     performer: nakes
       ? [{ function: { coding: [plainCoding(given ? codes.performerFunction.administering : codes.performerFunction.ordering)] }, actor: nakes }, { actor: refs.organization }]
@@ -141,7 +142,7 @@ function vaccinationProcedure(ctx: RecordContext, refs: EnvelopeRefs, code: Codi
     resourceType: 'Procedure',
     identifier: [{ system: identifierSystem('procedure', ctx.puskesmas.organizationId), value: `${ctx.key}.vaccination` }],
     status: 'completed',
-    category: { coding: [plainCoding(immunizationCodes.procedure.category)] },
+    category: { coding: [plainCoding(immunizationCodes().procedure.category)] },
     code: { coding: [plainCoding(code)] },
     subject: refs.patient,
     encounter: refs.encounter,

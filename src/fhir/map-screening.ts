@@ -37,7 +37,7 @@ type QuantityField = 'systolic' | 'diastolic' | 'weightKg' | 'heightCm' | 'waist
  */
 export function mapScreening(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { screening: ScreeningSummary } {
   const r = ctx.record as ScreeningRecord;
-  const t = screeningTable;
+  const t = screeningTable();
   const sex = r.subject.sex;
   const ageMonths = completedMonths(r.subject.birthDate, localDate(r.occurredAt));
   const ageYears = Math.floor(ageMonths / 12);
@@ -144,7 +144,7 @@ export function mapScreening(ctx: RecordContext, refs: EnvelopeRefs, b: Transact
 
 /** Q0013 as H19__012 asks it, with the answers the record has; item 1.4 is the status Observation. */
 function riskFactors(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, r: ScreeningRecord, status: Reference<Observation>): void {
-  const q = screeningTable.riskFactorQuestionnaire;
+  const q = screeningTable().riskFactorQuestionnaire;
   const answers: QuestionnaireResponseItem[] = [];
   const answer = (item: { linkId: string; text: string }, value: NonNullable<QuestionnaireResponseItem['answer']>[number]) =>
     answers.push({ linkId: item.linkId, text: item.text, answer: [value] });
@@ -171,7 +171,7 @@ function riskFactors(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuild
 
 /** The "Form Skrining PTM" (H19__147): a section for each group of results the record has. */
 function composition(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, results: ReadonlyMap<string, Reference<Observation>>): void {
-  const c = screeningTable.composition;
+  const c = screeningTable().composition;
   const section: CompositionSection[] = c.sections.flatMap((s) => {
     const entry = s.entries.map((k) => results.get(k)).filter((x): x is Reference<Observation> => x !== undefined);
     if (entry.length === 0) return [];
@@ -195,14 +195,14 @@ function composition(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuild
 }
 
 function ucum(value: number, unit: Unit) {
-  return { value, unit: unit.unit, system: fhirCommon.ucum, code: unit.code };
+  return { value, unit: unit.unit, system: fhirCommon().ucum, code: unit.code };
 }
 
 function referenceRange(rows: RangeRow[], unit: Unit): ObservationReferenceRange[] {
   return rows.map((row) => ({
     ...(row.low !== undefined ? { low: ucum(row.low, unit) } : {}),
     ...(row.high !== undefined ? { high: ucum(row.high, unit) } : {}),
-    ...(row.normal ? { type: { coding: [screeningTable.referenceRangeMeaning] } } : {}),
+    ...(row.normal ? { type: { coding: [screeningTable().referenceRangeMeaning] } } : {}),
     text: row.text,
   }));
 }

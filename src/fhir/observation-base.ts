@@ -21,7 +21,7 @@ export function observationBase(
     category: [
       {
         coding: [
-          { system: fhirCommon.observationCategorySystem, code: category, display: fhirCommon.observationCategories[category] ?? category },
+          { system: fhirCommon().observationCategorySystem, code: category, display: fhirCommon().observationCategories[category] ?? category },
         ],
       },
     ],

@@ -1,5 +1,5 @@
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { profilesDir } from '../config/paths.js';
+import { defineTable } from '../tables/registry.js';
 import { loadProfiles, type Condition, type Profile, type Rule } from './profile-rules.js';
 
 export interface ProfileViolation {
@@ -14,13 +14,14 @@ export interface ProfileViolation {
   verified?: boolean;
 }
 
-const profiles = loadProfiles(profilesDir);
+/** The profiles/ folder, read and checked at start-up (src/tables/registry.ts). */
+const profiles = defineTable<ReadonlyMap<string, Profile>>('profiles/', (dirs) => loadProfiles(dirs.profiles));
 
 /** The resource type each fullUrl of the Bundle stands for, so that urn:uuid references can be typed. */
 type Targets = Map<string, string>;
 
 /** Checks every resource of a Bundle against its profile; a resource type without one is refused. */
-export function checkBundle(bundle: Bundle, using: Map<string, Profile> = profiles): ProfileViolation[] {
+export function checkBundle(bundle: Bundle, using: ReadonlyMap<string, Profile> = profiles()): ProfileViolation[] {
   const targets: Targets = new Map();
   for (const e of bundle.entry ?? []) if (e.fullUrl && e.resource) targets.set(e.fullUrl, e.resource.resourceType);
   const out: ProfileViolation[] = [];
@@ -30,7 +31,7 @@ export function checkBundle(bundle: Bundle, using: Map<string, Profile> = profil
   return out;
 }
 
-export function checkResource(resource: Resource, at: string, targets: Targets = new Map(), using: Map<string, Profile> = profiles): ProfileViolation[] {
+export function checkResource(resource: Resource, at: string, targets: Targets = new Map(), using: ReadonlyMap<string, Profile> = profiles()): ProfileViolation[] {
   const profile = using.get(resource.resourceType);
   if (!profile) return [{ expression: at, profile: resource.resourceType, rule: 'no profile for this resource type' }];
   const out: ProfileViolation[] = [];

@@ -2,7 +2,8 @@ import type { Coding } from '@medplum/fhirtypes';
 import type { TimeZone } from '../config/types.js';
 import { recordSchemas } from '../records/schemas/index.js';
 import { timeZoneOffsets } from '../records/time.js';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // The FHIR tables every mapping uses: identifier systems, fixed codings, time zones, diagnoses.
 
@@ -24,7 +25,7 @@ export interface FhirCommon {
   ucum: string;
 }
 
-export const fhirCommon = readMapping<FhirCommon>('fhir-common.json', (d, fail) => {
+export const fhirCommon = defineMapping<FhirCommon>('fhir-common.json', (d, fail) => {
   for (const [k, v] of Object.entries(d.identifierSystems ?? {})) {
     if (typeof v !== 'string' || !/^https?:\/\//.test(v)) fail(`identifierSystems.${k}`, 'must be an http(s) URI');
   }
@@ -62,7 +63,7 @@ export interface DiagnosisTable {
   byKind: Record<string, DiagnosisChoice[]>;
 }
 
-export const diagnosisTable = readMapping<DiagnosisTable>('diagnoses.json', (d, fail) => {
+export const diagnosisTable = defineMapping<DiagnosisTable>('diagnoses.json', (d, fail) => {
   if (typeof d.system !== 'string' || !/^https?:\/\//.test(d.system)) fail('system', 'must be an http(s) URI');
   for (const [kind, choices] of Object.entries(d.byKind ?? {})) {
     if (!Array.isArray(choices) || choices.length === 0) fail(`byKind.${kind}`, 'must list at least one code');
@@ -77,5 +78,5 @@ export const diagnosisTable = readMapping<DiagnosisTable>('diagnoses.json', (d, 
 
 /** An identifier system with the puskesmas organization id put in, e.g. sys-ids…/encounter/10000004 */
 export function identifierSystem(kind: keyof FhirCommon['identifierSystems'], orgId: string): string {
-  return fhirCommon.identifierSystems[kind].replace('{orgId}', orgId);
+  return fhirCommon().identifierSystems[kind].replace('{orgId}', orgId);
 }

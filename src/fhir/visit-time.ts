@@ -17,7 +17,7 @@ export interface Clock {
 
 /** The posyandu's zone: the registry's word for it, else the zone of its province (village, else regency code). */
 export function timeZoneOf(posyandu: Posyandu, puskesmas: Puskesmas): TimeZone {
-  const zones = fhirCommon.timeZones;
+  const zones = fhirCommon().timeZones;
   if (posyandu.timeZone) return posyandu.timeZone;
   if (puskesmas.timeZone) return puskesmas.timeZone;
   const province = (posyandu.village ?? puskesmas.regency).slice(0, 2);
@@ -45,7 +45,7 @@ function happenedAt(value: string, clock: Clock): string {
 }
 
 function localTimeOf(date: string, clock: Clock, notAfterNow: boolean): string {
-  const local = new Date(`${date}T${fhirCommon.visit.dateOnlyLocalTime}${clock.offset}`);
+  const local = new Date(`${date}T${fhirCommon().visit.dateOnlyLocalTime}${clock.offset}`);
   return utc(notAfterNow && local.getTime() > clock.now.getTime() ? clock.now : local);
 }
 
@@ -69,7 +69,7 @@ export interface VisitPeriod {
 export function visitPeriod(record: { occurredAt: string; visit?: { start: string; end: string } }, clock: Clock): VisitPeriod {
   if (record.visit) return { start: happenedAt(record.visit.start, clock), end: happenedAt(record.visit.end, clock) };
   const end = happenedAt(record.occurredAt, clock);
-  return { start: utc(new Date(Date.parse(end) - fhirCommon.visit.minutesBeforeRecordTime * 60_000)), end };
+  return { start: utc(new Date(Date.parse(end) - fhirCommon().visit.minutesBeforeRecordTime * 60_000)), end };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readMapping } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 import { completedMonths, daysBetween } from './calendar-age.js';
 
 export interface ScheduledDose {
@@ -19,7 +19,7 @@ interface ScheduleTable {
   doses: ScheduledDose[];
 }
 
-export const schedule = readMapping<ScheduleTable>('immunization-schedule.json', (d, fail) => {
+export const schedule = defineMapping<ScheduleTable>('immunization-schedule.json', (d, fail) => {
   (d.doses ?? []).forEach((s, i) => {
     if (!d.reasons?.[s.reason]) fail(`doses[${i}].reason`, `"${s.reason}" is not in reasons`);
     if (s.idealUpToMonths === undefined && s.idealUpToDays === undefined) fail(`doses[${i}]`, 'needs idealUpToMonths or idealUpToDays');
@@ -27,7 +27,7 @@ export const schedule = readMapping<ScheduleTable>('immunization-schedule.json',
 });
 
 export function scheduledDose(antigen: string, dose: number): ScheduledDose | undefined {
-  return schedule.doses.find((s) => s.antigen === antigen && s.dose === dose);
+  return schedule().doses.find((s) => s.antigen === antigen && s.dose === dose);
 }
 
 /** On time (IM-Ideal) or catch-up (IM-Kejar), for a dose of the routine schedule. */
@@ -57,7 +57,7 @@ export interface ImmunizationStatus {
 export function immunizationStatus(birthDate: string, given: Array<{ antigen: string; dose: number; date: string }>, asOf: string): ImmunizationStatus {
   const months = completedMonths(birthDate, asOf);
   const days = daysBetween(birthDate, asOf);
-  const doses = schedule.doses.map((s) => {
+  const doses = schedule().doses.map((s) => {
     const got = given.find((g) => g.antigen === s.antigen && g.dose === s.dose && g.date <= asOf);
     if (got) return { antigen: s.antigen, dose: s.dose, state: 'complete' as const, givenOn: got.date };
     const reached = months >= s.ageMonths;
@@ -69,7 +69,7 @@ export function immunizationStatus(birthDate: string, given: Array<{ antigen: st
   return {
     asOf,
     doses,
-    idl: schedule.doses.filter((s) => s.idl).every((s) => doses.find((d) => d.antigen === s.antigen && d.dose === s.dose)?.state === 'complete'),
+    idl: schedule().doses.filter((s) => s.idl).every((s) => doses.find((d) => d.antigen === s.antigen && d.dose === s.dose)?.state === 'complete'),
     due: doses.filter((d) => d.state === 'due').map(label),
     overdue: doses.filter((d) => d.state === 'overdue').map(label),
   };

@@ -1,5 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // Screening interpretations (hypertension class, BMI class, central obesity, glucose and HbA1c
 // classes, cholesterol, uric acid, anaemia) and the reference ranges sent beside them. Thresholds,
@@ -49,7 +50,7 @@ export interface ScreeningTable {
   normal: Coding;
 }
 
-export const screeningTable = readMapping<ScreeningTable>('screening.json', (d, fail) => {
+export const screeningTable = defineMapping<ScreeningTable>('screening.json', (d, fail) => {
   for (const [k, m] of Object.entries(d.measurements ?? {})) checkCoding(m.code, `measurements.${k}.code`, fail);
   for (const [k, c] of Object.entries(d.glucose?.byTest ?? {})) checkCoding(c, `glucose.byTest.${k}`, fail);
   for (const test of ['random', 'fasting', '2h-pp'] as const) {
@@ -87,12 +88,12 @@ export interface Finding {
   interpretation: Coding;
 }
 
-const normalFinding = (): Finding => ({ key: 'normal', label: { id: 'Normal', en: 'Normal' }, interpretation: screeningTable.normal });
-const highFinding = (key: string, label: Label): Finding => ({ key, label, interpretation: screeningTable.high });
+const normalFinding = (): Finding => ({ key: 'normal', label: { id: 'Normal', en: 'Normal' }, interpretation: screeningTable().normal });
+const highFinding = (key: string, label: Label): Finding => ({ key, label, interpretation: screeningTable().high });
 
 /** PERHI/ESC class: the higher of the systolic and the diastolic class; isolated systolic apart. */
 export function bloodPressureClass(systolic: number, diastolic: number): Finding {
-  const bp = screeningTable.bloodPressure;
+  const bp = screeningTable().bloodPressure;
   const iso = bp.isolatedSystolic;
   if (systolic >= iso.systolicFrom && diastolic < iso.diastolicBelow) return iso;
   const rank = (pick: (c: BpClass) => number | undefined, value: number) => {
@@ -105,14 +106,14 @@ export function bloodPressureClass(systolic: number, diastolic: number): Finding
 
 /** Indonesian adult BMI class (BMI rounded to one decimal, as the table is written); none under 18. */
 export function bmiClass(bmi: number, ageYears: number): Finding | undefined {
-  if (ageYears < screeningTable.bmi.adultFromYears) return undefined;
+  if (ageYears < screeningTable().bmi.adultFromYears) return undefined;
   const v = Math.round(bmi * 10) / 10;
-  return screeningTable.bmi.bands.find((b) => (b.below !== undefined ? v < b.below : b.atMost !== undefined ? v <= b.atMost : true));
+  return screeningTable().bmi.bands.find((b) => (b.below !== undefined ? v < b.below : b.atMost !== undefined ? v <= b.atMost : true));
 }
 
 /** Central obesity (true), not (false), or no judgement under the age the cut-offs are for. */
 export function centralObesity(waistCm: number, sex: Sex, ageYears: number): boolean | undefined {
-  const w = screeningTable.waist;
+  const w = screeningTable().waist;
   if (ageYears < w.fromYears) return undefined;
   return waistCm >= w.centralObesityFrom[sex];
 }
@@ -120,7 +121,7 @@ export function centralObesity(waistCm: number, sex: Sex, ageYears: number): boo
 export function waistFinding(waistCm: number, sex: Sex, ageYears: number): Finding | undefined {
   const central = centralObesity(waistCm, sex, ageYears);
   if (central === undefined) return undefined;
-  return central ? highFinding('high', screeningTable.waist.label) : normalFinding();
+  return central ? highFinding('high', screeningTable().waist.label) : normalFinding();
 }
 
 function classOf(classes: ValueClass[], value: number): Finding {
@@ -130,33 +131,33 @@ function classOf(classes: ValueClass[], value: number): Finding {
 
 /** Normal, prediabetes or the diabetes range by the test's cut-offs (H19__101–103). */
 export function glucoseClass(mgdl: number, test: GlucoseTest): Finding {
-  return classOf(screeningTable.glucose.classes[test], mgdl);
+  return classOf(screeningTable().glucose.classes[test], mgdl);
 }
 
 export function hba1cClass(percent: number): Finding {
-  return classOf(screeningTable.hba1c.classes, percent);
+  return classOf(screeningTable().hba1c.classes, percent);
 }
 
 export function cholesterolFinding(mgdl: number): Finding {
-  const c = screeningTable.cholesterol;
+  const c = screeningTable().cholesterol;
   if (mgdl >= c.highFrom) return highFinding('high', { id: 'Kolesterol tinggi', en: 'High cholesterol' });
   if (mgdl >= c.borderlineFrom) return highFinding('borderline', { id: 'Kolesterol sedikit tinggi (borderline)', en: 'Borderline high cholesterol' });
   return normalFinding();
 }
 
 export function uricAcidFinding(mgdl: number, sex: Sex): Finding {
-  return mgdl > screeningTable.uricAcid.highAbove[sex] ? highFinding('high', { id: 'Asam urat tinggi', en: 'High uric acid' }) : normalFinding();
+  return mgdl > screeningTable().uricAcid.highAbove[sex] ? highFinding('high', { id: 'Asam urat tinggi', en: 'High uric acid' }) : normalFinding();
 }
 
 function anaemiaGroup(sex: Sex, ageMonths: number, pregnant: boolean): AnaemiaGroup | undefined {
-  return screeningTable.anaemia.groups.find(
+  return screeningTable().anaemia.groups.find(
     (g) => (g.pregnant ?? false) === pregnant && ageMonths >= g.fromMonths && (g.belowMonths === undefined || ageMonths < g.belowMonths) && (!g.sex || g.sex === sex),
   );
 }
 
 /** Anaemia severity by age, sex and pregnancy (WHO 2011 cut-offs, see the data file); none under 6 months. */
 export function anaemia(hb: number, sex: Sex, ageMonths: number, pregnant = false): Finding | undefined {
-  const a = screeningTable.anaemia;
+  const a = screeningTable().anaemia;
   const group = anaemiaGroup(sex, ageMonths, pregnant);
   if (!group || hb >= group.mild) return undefined;
   const level = hb < group.severe ? 'severe' : hb < group.moderate ? 'moderate' : 'mild';
@@ -166,7 +167,7 @@ export function anaemia(hb: number, sex: Sex, ageMonths: number, pregnant = fals
 /** Not anaemic (v3 N) or the severity; nothing where no cut-off applies (under 6 months). */
 export function hemoglobinFinding(hb: number, sex: Sex, ageMonths: number): Finding | undefined {
   if (!anaemiaGroup(sex, ageMonths, false)) return undefined;
-  return anaemia(hb, sex, ageMonths) ?? { ...normalFinding(), interpretation: screeningTable.anaemia.normal };
+  return anaemia(hb, sex, ageMonths) ?? { ...normalFinding(), interpretation: screeningTable().anaemia.normal };
 }
 
 /** The person's anaemia cut-offs as reference ranges, in g/dL to one decimal, as P16__033 lays them out (untyped, as H19__134). */
@@ -174,7 +175,7 @@ export function hemoglobinRanges(sex: Sex, ageMonths: number): RangeRow[] | unde
   const g = anaemiaGroup(sex, ageMonths, false);
   if (!g) return undefined;
   const below = (v: number) => Math.round((v - 0.1) * 10) / 10;
-  const l = screeningTable.anaemia.labels;
+  const l = screeningTable().anaemia.labels;
   return [
     { low: g.mild, text: 'Normal' },
     { low: g.moderate, high: below(g.mild), text: l.mild.id },

@@ -4,7 +4,7 @@ import { runAdapter, type Adapted } from '../records/adapters/adapter.js';
 import { shippedAdapters, type AdapterRegistry } from '../records/adapters/registry.js';
 import { prepareRecord } from './prepare-record.js';
 
-export function isAdapter(source: string, adapters: AdapterRegistry = shippedAdapters): boolean {
+export function isAdapter(source: string, adapters: AdapterRegistry = shippedAdapters()): boolean {
   return adapters.has(source);
 }
 
@@ -22,7 +22,7 @@ export interface AdaptedPart {
  * cannot be read, the rest of it is still checked, so the app hears of every problem at once; each
  * problem names the canonical field and the app's own column.
  */
-export function adaptParts(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string, adapters: AdapterRegistry = shippedAdapters): AdaptedPart[] {
+export function adaptParts(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string, adapters: AdapterRegistry = shippedAdapters()): AdaptedPart[] {
   const adapter = adapters.get(adapterName);
   if (!adapter) throw new Error(`no adapter ${adapterName}`);
   const result = runAdapter(adapter, body, { facilities, ...(posyandu ? { posyandu } : {}) });

@@ -7,7 +7,7 @@ import { givenByHealthWorker, resolveDose } from './vaccine-dose.js';
 import type { CanonicalRecord } from './schemas/index.js';
 import { localDate, toInstant } from './time.js';
 import { completedMonths, daysBetween } from '../indicators/calendar-age.js';
-import { readMapping } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // Checks a structurally valid record against facts: the facility registry, NIK structure, dates,
 // and plausible values. Errors refuse the record; warnings travel with the 202.
@@ -27,7 +27,7 @@ interface Plausibility {
   unitSlips: Record<string, { factor?: number; message?: string; lowFactor?: number; lowMessage?: string }>;
 }
 
-const plausibility = readMapping<Plausibility>('plausibility.json', (d, fail) => {
+const plausibility = defineMapping<Plausibility>('plausibility.json', (d, fail) => {
   for (const k of ['futureToleranceMinutes', 'clockAheadLimitHours'] as const) {
     if (typeof d[k] !== 'number' || !(d[k] > 0)) fail(k, 'must be a number above 0');
   }
@@ -102,11 +102,11 @@ function checkIdentity(record: CanonicalRecord): Issue[] {
   return issues;
 }
 
-const clockAheadLimitMs = plausibility.clockAheadLimitHours * 3_600_000;
+const clockAheadLimitMs = (): number => plausibility().clockAheadLimitHours * 3_600_000;
 
 function checkDates(record: CanonicalRecord, now: Date): Issue[] {
   const issues: Issue[] = [];
-  const tolerance = plausibility.futureToleranceMinutes * 60_000;
+  const tolerance = plausibility().futureToleranceMinutes * 60_000;
   const birthDate = record.subject.birthDate;
   // A bare date is compared by calendar day, so that a visit today in WIT is not "tomorrow" in UTC.
   // The latest calendar date anywhere in Indonesia (WIT, UTC+9).
@@ -114,7 +114,7 @@ function checkDates(record: CanonicalRecord, now: Date): Issue[] {
   // A time a few hours ahead is a device clock running fast: accepted as sent, with a warning (a
   // kader's record is not silently shifted). Further ahead than a day, the date itself is wrong.
   const ahead = record.occurredAt.length === 10 ? (record.occurredAt > latestToday ? Infinity : 0) : toInstant(record.occurredAt).getTime() - now.getTime();
-  if (ahead > clockAheadLimitMs) {
+  if (ahead > clockAheadLimitMs()) {
     issues.push({ key: 'date.future', severity: 'error', path: 'occurredAt', params: { value: record.occurredAt } });
   } else if (ahead > tolerance) {
     issues.push({ key: 'date.clock-ahead', severity: 'warning', path: 'occurredAt', params: { value: record.occurredAt } });
@@ -134,8 +134,8 @@ function checkVisit(record: CanonicalRecord, now: Date): Issue[] {
   const issues: Issue[] = [];
   if (Date.parse(end) <= Date.parse(start)) issues.push({ key: 'visit.end-not-after-start', severity: 'error', path: 'visit.end', params: { start, end } });
   const ahead = Date.parse(end) - now.getTime();
-  if (ahead > clockAheadLimitMs) issues.push({ key: 'date.future', severity: 'error', path: 'visit.end', params: { value: end } });
-  else if (ahead > plausibility.futureToleranceMinutes * 60_000) issues.push({ key: 'date.clock-ahead', severity: 'warning', path: 'visit.end', params: { value: end } });
+  if (ahead > clockAheadLimitMs()) issues.push({ key: 'date.future', severity: 'error', path: 'visit.end', params: { value: end } });
+  else if (ahead > plausibility().futureToleranceMinutes * 60_000) issues.push({ key: 'date.clock-ahead', severity: 'warning', path: 'visit.end', params: { value: end } });
   // A date-only occurredAt is within the visit when its day is one of the visit's local days.
   const at = record.occurredAt;
   const inside = at.length === 10 ? localDate(start) <= at && at <= localDate(end) : Date.parse(start) <= Date.parse(at) && Date.parse(at) <= Date.parse(end);
@@ -144,7 +144,7 @@ function checkVisit(record: CanonicalRecord, now: Date): Issue[] {
 }
 
 function checkMeasurements(record: CanonicalRecord): Issue[] {
-  const fields = plausibility.measurements[record.kind];
+  const fields = plausibility().measurements[record.kind];
   // Kinds without measurements (immunisation) are judged by their own checks.
   if (!fields) return [];
   const values = record as unknown as Record<string, unknown>;
@@ -153,7 +153,7 @@ function checkMeasurements(record: CanonicalRecord): Issue[] {
     return [{ key: 'measurement.none', severity: 'error', params: { fields } }];
   }
   const ageMonths = Math.max(0, completedMonths(record.subject.birthDate, localDate(record.occurredAt)));
-  const band = plausibility.bands.find((b) => ageMonths < b.maxAgeMonths) ?? plausibility.bands.at(-1);
+  const band = plausibility().bands.find((b) => ageMonths < b.maxAgeMonths) ?? plausibility().bands.at(-1);
   if (!band) return [];
   const issues: Issue[] = [];
   for (const field of present) {
@@ -171,7 +171,7 @@ function checkMeasurements(record: CanonicalRecord): Issue[] {
         key: 'value.implausible',
         severity: 'error',
         path: field,
-        params: { value, min, max, unit: plausibility.units[field] ?? '', age: ageMonths },
+        params: { value, min, max, unit: plausibility().units[field] ?? '', age: ageMonths },
       });
     }
   }
@@ -180,7 +180,7 @@ function checkMeasurements(record: CanonicalRecord): Issue[] {
 
 /** The unit slip that explains a value out of range, if one does (grams for kg, mmol/L for mg/dL…). */
 function unitSlip(field: string, value: number, min: number, max: number): { message: string; suggested: number } | undefined {
-  const slip = plausibility.unitSlips[field];
+  const slip = plausibility().unitSlips[field];
   if (!slip) return undefined;
   const within = (v: number) => v >= min && v <= max;
   if (value > max && slip.factor && slip.message && within(value / slip.factor)) return { message: slip.message, suggested: value / slip.factor };

@@ -1,4 +1,4 @@
-import { readMapping } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // NIK layout (Dukcapil's): digits 1-6 region (province, regency, district), 7-12 birth date DDMMYY
 // with 40 added to the day for women, 13-16 a serial from 0001.
@@ -17,19 +17,19 @@ export interface ParsedNik {
   serial: number;
 }
 
-const provinceNames = readMapping<{ provinces: Record<string, string> }>('provinces.json', (d, fail) => {
+const provinceNames = defineMapping<{ provinces: Record<string, string> }>('provinces.json', (d, fail) => {
   if (!d.provinces || typeof d.provinces !== 'object') fail('provinces', 'is required');
   for (const [code, name] of Object.entries(d.provinces)) {
     if (!/^\d{2}$/.test(code)) fail(`provinces.${code}`, 'a province code is two digits');
     if (typeof name !== 'string' || name.trim() === '') fail(`provinces.${code}`, 'must be the province name');
   }
-}).provinces;
+});
 
 const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** The province a region code (NIK digits 1-2, or a regency code) belongs to. */
 export function provinceName(regionCode: string): string | undefined {
-  return provinceNames[regionCode.slice(0, 2)];
+  return provinceNames().provinces[regionCode.slice(0, 2)];
 }
 
 export function parseNik(nik: string): { ok: true; nik: ParsedNik } | { ok: false; problem: NikProblem } {
@@ -37,7 +37,7 @@ export function parseNik(nik: string): { ok: true; nik: ParsedNik } | { ok: fals
   const province = nik.slice(0, 2);
   const regency = nik.slice(2, 4);
   const district = nik.slice(4, 6);
-  if (!Object.hasOwn(provinceNames, province)) return { ok: false, problem: 'province' };
+  if (!Object.hasOwn(provinceNames().provinces, province)) return { ok: false, problem: 'province' };
   if (regency === '00' || district === '00') return { ok: false, problem: 'region' };
   const rawDay = Number(nik.slice(6, 8));
   const month = Number(nik.slice(8, 10));

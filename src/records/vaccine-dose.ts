@@ -22,7 +22,7 @@ export function resolveDose(record: ImmunizationRecord, doses: DoseHistory | und
   if (!read.ok) return read;
   const { antigen } = read;
   if (read.dose !== null) return { ok: true, antigen, dose: read.dose, basis: 'name' };
-  const scheduled = schedule.doses.filter((s) => s.antigen === antigen.key).map((s) => s.dose).sort((a, b) => a - b);
+  const scheduled = schedule().doses.filter((s) => s.antigen === antigen.key).map((s) => s.dose).sort((a, b) => a - b);
   const only = scheduled.length === 1 ? scheduled[0] : undefined;
   if (only !== undefined) return { ok: true, antigen, dose: only, basis: 'schedule' };
   const on = localDate(record.occurredAt);
@@ -52,8 +52,8 @@ export function resolveDose(record: ImmunizationRecord, doses: DoseHistory | und
  * can only be the first (an app whose only measles option is "Campak", given at 9 months).
  */
 function firstDoseByAge(antigen: Antigen, birthDate: string, on: string): DoseReading | undefined {
-  const under = vaccineTable.firstDoseUnderMonths[antigen.key];
-  const first = schedule.doses.filter((s) => s.antigen === antigen.key).sort((a, b) => a.dose - b.dose)[0];
+  const under = vaccineTable().firstDoseUnderMonths[antigen.key];
+  const first = schedule().doses.filter((s) => s.antigen === antigen.key).sort((a, b) => a.dose - b.dose)[0];
   if (typeof under !== 'number' || !first) return undefined;
   const age = completedMonths(birthDate, on);
   return age < under ? { ok: true, antigen, dose: first.dose, basis: 'age', ageMonths: age } : undefined;

@@ -1,5 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../tables/read-table.js';
+import { checkCoding } from '../tables/read-table.js';
+import { defineMapping } from '../tables/registry.js';
 
 // Apps name vaccines in their own ways ("Pentabio", "DPT/HB-Hib (2)", "POLIO III", "Imunisasi 9 bln -
 // Campak Rubella"). This reads such a name as an antigen and a dose, by the rules and aliases in
@@ -35,7 +36,7 @@ interface VaccineTable {
   firstDoseUnderMonths: Record<string, number | string | boolean>;
 }
 
-export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail) => {
+export const vaccineTable = defineMapping<VaccineTable>('vaccines.json', (d, fail) => {
   const keys = new Set<string>();
   (d.antigens ?? []).forEach((a, i) => {
     if (!a.key || keys.has(a.key)) fail(`antigens[${i}].key`, 'must be present and unique');
@@ -61,11 +62,21 @@ export const vaccineTable = readMapping<VaccineTable>('vaccines.json', (d, fail)
   }
 });
 
-const compiled = vaccineTable.antigens.map((a) => ({ antigen: a, patterns: a.aliases.map((re) => new RegExp(re)) }));
-const notVaccine = vaccineTable.notVaccines.aliases.map((re) => new RegExp(re));
+// Compiled on first use from the loaded table (the table is read at start-up, not at import).
+let patterns: { compiled: { antigen: VaccineTable['antigens'][number]; patterns: RegExp[] }[]; notVaccine: RegExp[]; volume: RegExp } | undefined;
+function vaccinePatterns(): NonNullable<typeof patterns> {
+  if (patterns) return patterns;
+  const table = vaccineTable();
+  patterns = {
+    compiled: table.antigens.map((a) => ({ antigen: a, patterns: a.aliases.map((re) => new RegExp(re)) })),
+    notVaccine: table.notVaccines.aliases.map((re) => new RegExp(re)),
+    // "0,5 ml", "0.05 mL", "10 Lf": a number that measures the product is not a dose (issue 13).
+    volume: new RegExp(`\\d+(?:[.,]\\d+)?\\s*(?:${table.volumeUnits.join('|')})(?![a-z])`, 'g'),
+  };
+  return patterns;
+}
+
 const roman: Record<string, number> = { i: 1, ii: 2, iii: 3, iv: 4, v: 5 };
-// "0,5 ml", "0.05 mL", "10 Lf": a number that measures the product is not a dose (issue 13).
-const volume = new RegExp(`\\d+(?:[.,]\\d+)?\\s*(?:${vaccineTable.volumeUnits.join('|')})(?![a-z])`, 'g');
 // The KFA product form "Vaksin DTP - HB - Hib 0,5 mL (PENTABIO, 1)": the number is the presentation.
 const kfaPresentation = /\(([^(),]*[a-z][^(),]*),\s*\d+\s*\)/g;
 
@@ -74,7 +85,7 @@ export type VaccineName =
   | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' };
 
 export function antigenByKey(key: string): Antigen | undefined {
-  return vaccineTable.antigens.find((a) => a.key === key);
+  return vaccineTable().antigens.find((a) => a.key === key);
 }
 
 export function normaliseVaccineName(text: string): VaccineName {
@@ -86,13 +97,13 @@ export function normaliseVaccineName(text: string): VaccineName {
 }
 
 function normaliseOne(text: string): VaccineName {
-  const exact = vaccineTable.exact[text.trim()];
+  const exact = vaccineTable().exact[text.trim()];
   if (exact && typeof exact === 'object') {
     const antigen = antigenByKey(exact.antigen);
     if (antigen) return { ok: true, antigen, dose: exact.dose, booster: false };
   }
   let s = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-  s = s.replace(volume, ' ').replace(kfaPresentation, (_, brand: string) => `(${brand})`);
+  s = s.replace(vaccinePatterns().volume, ' ').replace(kfaPresentation, (_, brand: string) => `(${brand})`);
   // "Imunisasi 9 bln - …": the age names the dose when the rest does not.
   let ageMonths: number | undefined;
   s = s.replace(/imunisasi\s*(\d+)\s*(bln|bulan)\s*-?/, (_, m: string) => {
@@ -106,11 +117,11 @@ function normaliseOne(text: string): VaccineName {
     .split(/[^a-z0-9]+/)
     .flatMap((t) => t.split(/(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])/))
     .filter(Boolean);
-  while (tokens.length > 0 && vaccineTable.leadingWords.includes(tokens[0] ?? '')) tokens.shift();
-  const booster = tokens.some((t) => vaccineTable.boosterWords.includes(t));
-  const letters = tokens.filter((t) => /^[a-z]+$/.test(t) && !vaccineTable.boosterWords.includes(t)).join('');
-  if (notVaccine.some((re) => re.test(letters))) return { ok: false, reason: 'not-a-vaccine' };
-  const match = compiled.find((c) => c.patterns.some((re) => re.test(letters)));
+  while (tokens.length > 0 && vaccineTable().leadingWords.includes(tokens[0] ?? '')) tokens.shift();
+  const booster = tokens.some((t) => vaccineTable().boosterWords.includes(t));
+  const letters = tokens.filter((t) => /^[a-z]+$/.test(t) && !vaccineTable().boosterWords.includes(t)).join('');
+  if (vaccinePatterns().notVaccine.some((re) => re.test(letters))) return { ok: false, reason: 'not-a-vaccine' };
+  const match = vaccinePatterns().compiled.find((c) => c.patterns.some((re) => re.test(letters)));
   if (!match) return { ok: false, reason: 'unknown' };
   const antigen = match.antigen;
   const dose = firstNumber(tokens.slice(1)) ?? firstNumber(tokens.slice(0, 1)) ?? impliedDose(antigen, booster, ageMonths);
@@ -119,15 +130,15 @@ function normaliseOne(text: string): VaccineName {
 
 function namesVaccineOrDose(inner: string): boolean {
   const letters = inner.toLowerCase().replace(/[^a-z]/g, '');
-  if (/^\s*\d+\s*$/.test(inner) || roman[letters] !== undefined || vaccineTable.numberWords[letters] !== undefined) return true;
-  return compiled.some((c) => c.patterns.some((re) => re.test(letters)));
+  if (/^\s*\d+\s*$/.test(inner) || roman[letters] !== undefined || vaccineTable().numberWords[letters] !== undefined) return true;
+  return vaccinePatterns().compiled.some((c) => c.patterns.some((re) => re.test(letters)));
 }
 
 /** The first number among the tokens: digits, a Roman numeral (not as the first word) or a number word. */
 function firstNumber(tokens: string[]): number | undefined {
   for (const t of tokens) {
     if (/^\d+$/.test(t)) return Number(t);
-    const word = vaccineTable.numberWords[t] ?? roman[t];
+    const word = vaccineTable().numberWords[t] ?? roman[t];
     if (word !== undefined) return word;
   }
   return undefined;
@@ -135,7 +146,7 @@ function firstNumber(tokens: string[]): number | undefined {
 
 function impliedDose(antigen: Antigen, booster: boolean, ageMonths: number | undefined): number | null {
   if (booster && antigen.boosterDose !== undefined) return antigen.boosterDose;
-  const byAge = vaccineTable.ageDoses[antigen.key];
+  const byAge = vaccineTable().ageDoses[antigen.key];
   if (ageMonths !== undefined && typeof byAge === 'object' && byAge[String(ageMonths)] !== undefined) return byAge[String(ageMonths)] ?? null;
   return antigen.singleDose ? 1 : null;
 }

@@ -9,8 +9,8 @@ import { MappingDataError } from './mapping-data-error.js';
 
 export type Fail = (at: string, problem: string) => never;
 
-export function readMapping<T>(name: string, check: (data: T, fail: Fail) => void): T {
-  const file = join(mappingsDir, name);
+export function readMapping<T>(name: string, check: (data: T, fail: Fail) => void, dir: string = mappingsDir): T {
+  const file = join(dir, name);
   let data: T;
   try {
     data = JSON.parse(readFileSync(file, 'utf8')) as T;
@@ -33,7 +33,8 @@ export function checkCoding(c: unknown, at: string, fail: Fail): void {
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    // A frozen Map still answers set(); its type (ReadonlyMap) keeps it, and its entries are frozen.
+    for (const v of value instanceof Map ? value.values() : Object.values(value)) deepFreeze(v);
   }
   return value;
 }

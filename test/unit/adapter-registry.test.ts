@@ -72,7 +72,7 @@ t.test('two files with one name: the second is refused; a site folder replaces a
   both.reload();
   t.same(both.get('sim-posyandu')?.records[0]?.fields.weightKg?.path, 'berat_kg', 'the site\'s own version');
   t.ok(both.has('e-kohort'), 'beside the shipped ones');
-  t.same(both.get('e-kohort'), shippedAdapters.get('e-kohort'));
+  t.same(both.get('e-kohort'), shippedAdapters().get('e-kohort'));
 });
 
 t.test('a watched folder reloads by itself when a file is added', async (t) => {

@@ -36,9 +36,9 @@ const refusal = (name: string) => {
 };
 
 t.test('at least six adapters, loaded from mappings/adapters, every shipped file without a problem', async (t) => {
-  const report = shippedAdapters.reload();
+  const report = shippedAdapters().reload();
   t.same(report.refused, []);
-  t.ok(shippedAdapters.names().length >= 6, shippedAdapters.names().join(', '));
+  t.ok(shippedAdapters().names().length >= 6, shippedAdapters().names().join(', '));
 });
 
 t.test('sim-posyandu: balita, ibu hamil and imunisasi rows', async (t) => {

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { lmsValue, lmsZ, restrictedValue, roundZ } from '../../src/indicators/growth/lms.js';
-import { loadGrowthTables, readTable, type Indicator, type LmsTable, type Sex } from '../../src/indicators/growth/lms-tables.js';
+import { growthTables, readTable, type Indicator, type LmsTable, type Sex } from '../../src/indicators/growth/lms-tables.js';
 import { computeGrowth, zScoreAt, type GrowthInput, type ZScore } from '../../src/indicators/growth/zscore.js';
 
 // The z-score code checked against the WHO tables themselves, then worked examples derived by hand
 // from single table rows, then the rules around them (0.7 cm, oedema, flags, ranges).
 
 const SEXES: Sex[] = ['male', 'female'];
-const { tables, indicators } = loadGrowthTables();
+const { tables, indicators } = growthTables();
 
 function z(indicator: Indicator, sex: Sex, key: number, y: number): ZScore {
   const r = zScoreAt(indicator, sex, key, y);
@@ -78,7 +78,7 @@ t.test('the tables are what the method assumes', async (t) => {
   }
   // Spot check against WHO's published month-0 girls' weight row (mappings/who-growth/README.md).
   t.same(tables.wfa.female.rows[0], { l: 0.3809, m: 3.2322, s: 0.14171 });
-  t.equal(loadGrowthTables(), loadGrowthTables(), 'read once per process');
+  t.equal(growthTables(), growthTables(), 'read once per process');
 });
 
 t.test('between two 0.1 cm rows L, M and S are interpolated', async (t) => {
@@ -241,7 +241,7 @@ t.test('rounding as anthro (R round(z, 2)) does', async (t) => {
   t.ok(Object.is(roundZ(-0.004), 0), 'no negative zero');
 });
 
-t.test('loadGrowthTables: a malformed file is refused with its file and line', async (t) => {
+t.test('growthTables: a malformed file is refused with its file and line', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'who-'));
   const file = (name: string, lines: string[]) => {
     const path = join(dir, name);

@@ -43,16 +43,16 @@ t.test('what is verified is said in the data', async (t) => {
   t.equal(classify('wfh', 0)?.cutoffsVerified, true);
   t.equal(classify('bmifa', 0)?.cutoffsVerified, false, 'IMT/U borrows the BB/PB-TB bands on one third-party source');
   t.equal(classify('wfh', 0)?.codeVerified, true);
-  t.equal(nutritionStatus.bandSets.lku?.use, true, 'LK/U classes as P12__064 gives them');
-  t.equal(nutritionStatus.bandSets.lku?.bands.at(-1)?.verified, true, 'Macrocephaly: in P12__064');
+  t.equal(nutritionStatus().bandSets.lku?.use, true, 'LK/U classes as P12__064 gives them');
+  t.equal(nutritionStatus().bandSets.lku?.bands.at(-1)?.verified, true, 'Macrocephaly: in P12__064');
 });
 
 t.test('z-score Observation codes and unit', async (t) => {
-  const codes = Object.fromEntries(Object.entries(nutritionStatus.indicators).map(([k, v]) => [k, v.code?.code]));
+  const codes = Object.fromEntries(Object.entries(nutritionStatus().indicators).map(([k, v]) => [k, v.code?.code]));
   t.same(codes, {
     wfa: '1153593003', lfa: '1153590000', hfa: '1153604005', wfl: '1153598007',
     wfh: '1153600001', bmifa: '1153596006', bmifa519: '1153596006', hcfa: '1153594009', muacfa: undefined,
   });
-  t.same(nutritionStatus.zScoreUnit, { unit: '{Zscore}', system: 'http://unitsofmeasure.org', code: '{Zscore}', source: 'P14__051-057, P15__019-024, P16__048' });
-  t.equal(nutritionStatus.indicators.muacfa.send, false, 'no SNOMED observable for MUAC-for-age z: shown, not sent');
+  t.same(nutritionStatus().zScoreUnit, { unit: '{Zscore}', system: 'http://unitsofmeasure.org', code: '{Zscore}', source: 'P14__051-057, P15__019-024, P16__048' });
+  t.equal(nutritionStatus().indicators.muacfa.send, false, 'no SNOMED observable for MUAC-for-age z: shown, not sent');
 });

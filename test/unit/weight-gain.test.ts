@@ -5,7 +5,7 @@ import { kbmTable, minimumGain, twoT, weightGainStatus, type WeighingHistory } f
 
 t.test('KBM by age in completed months, from the data file', async (t) => {
   t.same([0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 24, 60, 61].map(minimumGain), [undefined, 800, 900, 800, 600, 500, 400, 400, 300, 300, 200, 200, 200, undefined]);
-  t.same(kbmTable.kbm.filter((r) => !r.verified).map((r) => r.fromMonth), [3, 7, 8, 11], 'the unconfirmed rows say so');
+  t.same(kbmTable().kbm.filter((r) => !r.verified).map((r) => r.fromMonth), [3, 7, 8, 11], 'the unconfirmed rows say so');
 });
 
 t.test('the pair form: previous weighing and this one', async (t) => {

@@ -18,7 +18,7 @@ export function adminRoutes(app: FastifyInstance, services: Services): void {
       },
     },
     async (req) => {
-      const adapters = services.adapters ?? shippedAdapters;
+      const adapters = services.adapters ?? shippedAdapters();
       const report = adapters.reload();
       req.log.info({ by: callerOf(req).keyId, adapters: adapters.names(), refused: report.refused.map((p) => `${p.file}:${p.line}:${p.column}`) }, 'adapters reloaded');
       const lang = pickLanguage(req.headers['accept-language']);

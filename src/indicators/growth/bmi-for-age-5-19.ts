@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mappingsDir } from '../../config/paths.js';
 import { MappingDataError } from '../../tables/mapping-data-error.js';
+import { defineTable } from '../../tables/registry.js';
 import { DAYS_PER_MONTH } from './age.js';
 import { restrictedZ, roundZ, type Lms } from './lms.js';
 import { readTable, rowAt, type LmsTable, type Sex } from './lms-tables.js';
@@ -25,11 +25,9 @@ export interface BmiForAge {
   implausible: boolean;
 }
 
-const whoDir = join(mappingsDir, 'who-growth');
-let loaded: { spec: Reference2007; table: Record<Sex, LmsTable> } | undefined;
-
-function load(): { spec: Reference2007; table: Record<Sex, LmsTable> } {
-  if (loaded) return loaded;
+/** The 2007 reference, read and checked at start-up (src/tables/registry.ts). */
+const reference2007 = defineTable<{ spec: Reference2007; table: Record<Sex, LmsTable> }>('who-growth/reference-2007.json', (dirs) => {
+  const whoDir = join(dirs.mappings, 'who-growth');
   const file = join(whoDir, 'reference-2007.json');
   let spec: Reference2007 | undefined;
   try {
@@ -45,18 +43,17 @@ function load(): { spec: Reference2007; table: Record<Sex, LmsTable> } {
     throw new MappingDataError(`${file}: bmifa needs method "restricted" and flag below < 0 < above`);
   }
   // Rows are whole months; `to + 1` must be there for the interpolation just below the last month.
-  loaded = { spec, table: readTable(join(whoDir, spec.file), { key: 'age', covers: [from, to + 1] }) };
-  return loaded;
-}
+  return { spec, table: readTable(join(whoDir, spec.file), { key: 'age', covers: [from, to + 1] }) };
+});
 
 /** The months the 2007 reference covers, both ends inclusive. */
 export function bmiForAgeMonths(): [number, number] {
-  return load().spec.ageMonths;
+  return reference2007().spec.ageMonths;
 }
 
 /** IMT/U at `ageDays` for weight and (standing) height as measured; a string says why not. */
 export function bmiForAge5to19(sex: Sex, ageDays: number, weightKg: number, heightCm: number, oedema = false): BmiForAge | string {
-  const { spec, table } = load();
+  const { spec, table } = reference2007();
   const months = ageDays / DAYS_PER_MONTH;
   const [from, to] = spec.ageMonths;
   if (months < from || months > to) return `age ${ageDays} days is outside the WHO 2007 BMI-for-age reference (${from}-${to} months)`;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mappingsDir } from '../../config/paths.js';
 import { MappingDataError } from '../../tables/mapping-data-error.js';
+import { defineTable } from '../../tables/registry.js';
 import type { Lms } from './lms.js';
 
-// The WHO LMS tables in mappings/who-growth/, read and checked once per process. A malformed file
+// The WHO LMS tables in mappings/who-growth/, read and checked once, at start-up. A malformed file
 // stops the caller with the file and line, instead of turning into wrong z-scores later.
 
 export type { Lms } from './lms.js';
@@ -48,20 +48,16 @@ export interface GrowthTables {
   tables: Record<TableName, Record<Sex, LmsTable>>;
 }
 
-const whoDir = join(mappingsDir, 'who-growth');
 const TABLE_NAMES: TableName[] = ['wfa', 'lhfa', 'wfl', 'wfh', 'bmi', 'hcfa', 'muac'];
 const INDICATORS: Indicator[] = ['wfa', 'lfa', 'hfa', 'wfl', 'wfh', 'bmifa', 'hcfa', 'muacfa'];
 
-let loaded: GrowthTables | undefined;
-
-/** The WHO tables and how each indicator uses them: read and validated on the first call only. */
-export function loadGrowthTables(): GrowthTables {
-  if (loaded) return loaded;
+/** The WHO tables and how each indicator uses them, read and validated at start-up (src/tables/registry.ts). */
+export const growthTables = defineTable<GrowthTables>('who-growth/indicators.json', (dirs) => {
+  const whoDir = join(dirs.mappings, 'who-growth');
   const spec = readSpec(join(whoDir, 'indicators.json'));
   const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, readTable(join(whoDir, spec.tables[name].file), spec.tables[name])]));
-  loaded = { indicators: spec.indicators, tables: tables as GrowthTables['tables'] };
-  return loaded;
-}
+  return { indicators: spec.indicators, tables: tables as GrowthTables['tables'] };
+});
 
 /** The row at an integer key (age in days, or tenths of a cm); undefined outside the table. */
 export function rowAt(table: LmsTable, key: number): Lms | undefined {

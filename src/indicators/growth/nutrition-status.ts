@@ -1,5 +1,6 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { checkCoding, readMapping } from '../../tables/read-table.js';
+import { checkCoding } from '../../tables/read-table.js';
+import { defineMapping } from '../../tables/registry.js';
 import type { Indicator } from './lms-tables.js';
 
 /** The WHO 2006 indicators of zscore.ts, and IMT/U 5-19 years of bmi-for-age-5-19.ts */
@@ -73,7 +74,7 @@ export interface NutritionCategory {
 
 const INDICATORS: GrowthIndicator[] = ['wfa', 'lfa', 'hfa', 'wfl', 'wfh', 'bmifa', 'bmifa519', 'hcfa', 'muacfa'];
 
-export const nutritionStatus = readMapping<NutritionStatusTable>('nutrition-status.json', (d, fail) => {
+export const nutritionStatus = defineMapping<NutritionStatusTable>('nutrition-status.json', (d, fail) => {
   if (!d.zScoreUnit?.code || !d.zScoreUnit.system) fail('zScoreUnit', 'needs unit, system and code');
   for (const name of INDICATORS) {
     const spec = d.indicators?.[name];
@@ -107,8 +108,8 @@ export const nutritionStatus = readMapping<NutritionStatusTable>('nutrition-stat
  * bands). Undefined for LiLA/U, and for LK/U while its cut-offs are unconfirmed.
  */
 export function classify(indicator: GrowthIndicator, z: number): NutritionCategory | undefined {
-  const spec = nutritionStatus.indicators[indicator];
-  const set = spec.bands === undefined ? undefined : nutritionStatus.bandSets[spec.bands];
+  const spec = nutritionStatus().indicators[indicator];
+  const set = spec.bands === undefined ? undefined : nutritionStatus().bandSets[spec.bands];
   if (!set?.use || !Number.isFinite(z)) return undefined;
   const band = set.bands.find((b) => (b.below !== undefined ? z < b.below : b.atMost !== undefined ? z <= b.atMost : true));
   if (!band) return undefined;
@@ -134,8 +135,8 @@ export interface ZRange {
  * band starts at 1.01), when its band set says the Observation carries them; else undefined.
  */
 export function referenceRanges(indicator: GrowthIndicator): ZRange[] | undefined {
-  const spec = nutritionStatus.indicators[indicator];
-  const set = spec.bands === undefined ? undefined : nutritionStatus.bandSets[spec.bands];
+  const spec = nutritionStatus().indicators[indicator];
+  const set = spec.bands === undefined ? undefined : nutritionStatus().bandSets[spec.bands];
   if (!set?.use || !set.referenceRange) return undefined;
   const ranges: ZRange[] = [];
   let low: number | undefined;

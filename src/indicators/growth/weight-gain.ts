@@ -1,5 +1,5 @@
 import type { Coding } from '@medplum/fhirtypes';
-import { readMapping } from '../../tables/read-table.js';
+import { defineMapping } from '../../tables/registry.js';
 
 // N/T: did the weight go up enough since last month (Buku KIA 2023 "Grafik BB", KMS)? The gain is
 // compared with the KBM table in mappings/weight-gain-kbm.json. Letters as in the F1/SKDN report:
@@ -46,7 +46,7 @@ interface KbmTable {
   statusT: { key: string; code: Coding; value: Coding; category: string };
 }
 
-export const kbmTable = readMapping<KbmTable>('weight-gain-kbm.json', (d, fail) => {
+export const kbmTable = defineMapping<KbmTable>('weight-gain-kbm.json', (d, fail) => {
   let next = 1;
   (d.kbm ?? []).forEach((row, i) => {
     // Rows run on from month 1, so every age up to the last row has exactly one KBM.
@@ -62,7 +62,7 @@ export const kbmTable = readMapping<KbmTable>('weight-gain-kbm.json', (d, fail) 
 
 /** The KBM in grams at an age in completed months; undefined where the table has no row (month 0). */
 export function minimumGain(ageMonths: number): number | undefined {
-  return kbmTable.kbm.find((r) => ageMonths >= r.fromMonth && ageMonths <= r.toMonth)?.grams;
+  return kbmTable().kbm.find((r) => ageMonths >= r.fromMonth && ageMonths <= r.toMonth)?.grams;
 }
 
 /** T at this weighing after T at the one before: the KMS-era "2T" alert (Buku KIA 2023 refers on one T). */

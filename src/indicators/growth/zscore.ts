@@ -1,7 +1,7 @@
 import { ageInDays, ageOutOfRange } from './age.js';
 import { HEIGHT_FROM_DAYS, standardiseLengthHeight, type Position } from './length-height.js';
 import { lmsZ, restrictedZ, roundZ } from './lms.js';
-import { lmsAtLength, loadGrowthTables, rowAt, tableRange, type Indicator, type Lms, type Sex } from './lms-tables.js';
+import { growthTables, lmsAtLength, rowAt, tableRange, type Indicator, type Lms, type Sex } from './lms-tables.js';
 
 // Growth z-scores of a child under five by the WHO method, as WHO's anthro package computes them
 // (mappings/who-growth/README.md; which table, formula and flag limits each indicator uses is in
@@ -57,7 +57,7 @@ const OEDEMA = 'oedema: no weight-based z-score (WHO)';
 export function computeGrowth(input: GrowthInput): GrowthResult {
   const ageDays = ageInDays(input.birthDate, input.measuredOn);
   const result: GrowthResult = { ageDays, zScores: [], skipped: [], flags: [] };
-  const { indicators } = loadGrowthTables();
+  const { indicators } = growthTables();
   const ageProblem = ageOutOfRange(ageDays);
 
   /** `y` is the measurement, or the reason there is none. */
@@ -105,7 +105,7 @@ export function computeGrowth(input: GrowthInput): GrowthResult {
  * there is none (outside the table). Exported for tests that walk the tables row by row.
  */
 export function zScoreAt(indicator: Indicator, sex: Sex, key: number, y: number): ZScore | string {
-  const { indicators, tables } = loadGrowthTables();
+  const { indicators, tables } = growthTables();
   const spec = indicators[indicator];
   const table = tables[spec.table][sex];
   const byLength = table.keyColumn !== 'age';

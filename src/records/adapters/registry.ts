@@ -2,6 +2,8 @@ import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from 'no
 import { join } from 'node:path';
 import { mappingsDir } from '../../config/paths.js';
 import type { Config } from '../../config/types.js';
+import { MappingDataError } from '../../tables/mapping-data-error.js';
+import { defineTable } from '../../tables/registry.js';
 import { checkAdapterText, checkCommonText, type FileProblem, type ValueMaps } from './adapter-file.js';
 import type { Adapter } from './adapter-format.js';
 
@@ -133,6 +135,21 @@ export function registryFor(config: Pick<Config, 'adapters'>): AdapterRegistry {
   return new AdapterRegistry([shippedAdaptersDir, ...(config.adapters.directory ? [config.adapters.directory] : [])]);
 }
 
-/** The registry of a process that is not given one (the CLI, tests): the shipped adapters. */
-export const shippedAdapters = new AdapterRegistry([shippedAdaptersDir]);
-shippedAdapters.reload();
+/**
+ * The registry of a process that is not given one (the CLI, tests): the shipped adapters, first read
+ * at start-up (src/tables/registry.ts); not frozen, since $reload reads them again.
+ */
+export const shippedAdapters = defineTable(
+  'adapters/',
+  (dirs) => {
+    const registry = new AdapterRegistry([join(dirs.mappings, 'adapters')]);
+    const report = registry.reload();
+    // The shipped files are part of the release: one that does not load is a broken release.
+    if (report.refused.length > 0) {
+      const p = report.refused[0]!;
+      throw new MappingDataError(`${p.file}: ${p.pointer || '/'} (line ${p.line}): ${p.message}`);
+    }
+    return registry;
+  },
+  { frozen: false },
+);
