@@ -342,7 +342,7 @@ async function property<T>(t: Test, name: string, arb: fc.Arbitrary<T>, numRuns:
   if (result.failed) {
     t.fail(`${name}: failed with FUZZ_SEED=${SEED} (path ${result.counterexamplePath ?? '?'}) after ${result.numRuns} runs: ${problems.slice(before).join('\n') || String(result.errorInstance)}`);
     t.comment(`replay: FUZZ_SEED=${SEED} npx tap test/integration/fuzz-routes.test.ts`);
-  } else t.pass(`${name}: ${result.numRuns} runs, seed ${SEED}`);
+  } else t.equal(result.numRuns, numRuns, `${name}: all ${numRuns} runs of seed ${SEED} held (none skipped or cut short)`);
 }
 
 // ---- the properties ------------------------------------------------------------------------------
