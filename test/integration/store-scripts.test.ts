@@ -282,6 +282,25 @@ t.test('window-count: the first event starts the window, the rest count in it', 
   await onlyUnder(t, keys);
 });
 
+t.test('budget-take and budget-give: grants never pass the limit, and what comes back is in the same window', async (t) => {
+  const keys = testKeys('budget');
+  const counter = keys.recordBudget('key-1');
+  const [g1, ttl1] = await runScript<[number, number]>(redis, 'budget-take', [counter], [10, 7, 60_000]);
+  t.equal(g1, 7, 'all asked for, within the limit');
+  t.ok(ttl1 > 59_000 && ttl1 <= 60_000, 'the first take starts a minute');
+  const [g2] = await runScript<[number, number]>(redis, 'budget-take', [counter], [10, 7, 60_000]);
+  t.equal(g2, 3, 'only what is left of the limit');
+  const [g3] = await runScript<[number, number]>(redis, 'budget-take', [counter], [10, 1, 60_000]);
+  t.equal(g3, 0, 'nothing once it is spent');
+  await runScript(redis, 'budget-give', [counter], [4]);
+  const [g4] = await runScript<[number, number]>(redis, 'budget-take', [counter], [10, 9, 60_000]);
+  t.equal(g4, 4, 'what was given back can be taken again');
+  await redis.del(counter);
+  await runScript(redis, 'budget-give', [counter], [4]);
+  t.equal(await redis.exists(counter), 0, 'a window that has ended is not brought back by a give');
+  await onlyUnder(t, keys);
+});
+
 t.test("with a hash tag in the prefix, every key a record's way touches is in one cluster slot", async (t) => {
   // Redis Cluster hashes only what is inside the first {…} of a key: the same for all of these.
   const keys = storeKeys('{tenant-c}:', '{tenant-c}-q');

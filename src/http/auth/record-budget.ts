@@ -1,34 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { StoreKeys } from '../../sync/store/keys.js';
+import { defineScripts, runScript } from '../../sync/store/scripts.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
 import type { Caller } from './authenticate.js';
 
 // Records a key may send a minute, counted in Redis like the request limit so that several gateway
 // processes count together. The request limit alone would let one $batch of 10,000 records cost
 // what one record costs; this budget is what both draw from. The first record of a minute starts
-// the window; a grant is never more than what is left of it.
-const takeScript = `
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local grant = math.min(tonumber(ARGV[2]), math.max(tonumber(ARGV[1]) - used, 0))
-if grant > 0 then redis.call('INCRBY', KEYS[1], grant) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]); ttl = tonumber(ARGV[3]) end
-if ttl < 0 then ttl = tonumber(ARGV[3]) end
-return {grant, ttl}
-`;
-
-// What a batch did not use of its last grant goes back, in the window it was taken from.
-const giveScript = `
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECRBY', KEYS[1], ARGV[1]) end
-return 1
-`;
-
+// the window; a grant is never more than what is left of it (scripts budget-take.lua, budget-give.lua).
 const WINDOW_MS = 60_000;
-
-type BudgetRedis = Redis & {
-  gerbangBudgetTake(key: string, limit: number, n: number, windowMs: number): Promise<[number, number]>;
-  gerbangBudgetGive(key: string, n: number): Promise<number>;
-};
 
 export interface Grant {
   /** records granted, at most those asked for */
@@ -38,16 +18,12 @@ export interface Grant {
 }
 
 export class RecordBudget {
-  private readonly redis: BudgetRedis;
-
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly perMinute: number,
     private readonly keys: Pick<StoreKeys, 'recordBudget'>,
   ) {
-    redis.defineCommand('gerbangBudgetTake', { numberOfKeys: 1, lua: takeScript });
-    redis.defineCommand('gerbangBudgetGive', { numberOfKeys: 1, lua: giveScript });
-    this.redis = redis as BudgetRedis;
+    defineScripts(redis);
   }
 
   limitOf(caller: Caller): number {
@@ -57,7 +33,7 @@ export class RecordBudget {
   /** Up to `n` records from the caller's budget. A Redis hiccup grants them all, as the request limit lets requests through. */
   async take(caller: Caller, n: number): Promise<Grant> {
     try {
-      const [granted, ttlMs] = await this.redis.gerbangBudgetTake(this.keys.recordBudget(caller.keyId), this.limitOf(caller), n, WINDOW_MS);
+      const [granted, ttlMs] = await runScript<[number, number]>(this.redis, 'budget-take', [this.keys.recordBudget(caller.keyId)], [this.limitOf(caller), n, WINDOW_MS]);
       return { granted, retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) };
     } catch {
       return { granted: n, retryAfterSeconds: 1 };
@@ -66,7 +42,7 @@ export class RecordBudget {
 
   /** Gives back records taken but not used. */
   async give(caller: Caller, n: number): Promise<void> {
-    if (n > 0) await this.redis.gerbangBudgetGive(this.keys.recordBudget(caller.keyId), n).catch(() => undefined);
+    if (n > 0) await runScript(this.redis, 'budget-give', [this.keys.recordBudget(caller.keyId)], [n]).catch(() => undefined);
   }
 
   /** One record's worth, or the 429 that refuses it. */

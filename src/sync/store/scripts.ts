@@ -33,6 +33,8 @@ const SCRIPTS = {
   'history-remember': { keys: 1 },
   'window-count': { keys: 1 },
   'replace-if-unchanged': { keys: 1 },
+  'budget-take': { keys: 1 },
+  'budget-give': { keys: 1 },
 } as const satisfies Record<string, Spec>;
 
 export type ScriptName = keyof typeof SCRIPTS;
