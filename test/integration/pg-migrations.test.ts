@@ -169,10 +169,10 @@ async function insertRecord(pool: pg.Pool, receivedAt: string): Promise<string> 
     );
     // one record's whole life, in every table that holds a part of it
     await client.query(`INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash) VALUES ($1, $2, 1, $2, 'h')`, [id, receivedAt]);
-    await client.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) VALUES ($1, $2, 1, '{}', '\\x00')`, [id, receivedAt]);
+    await client.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) VALUES ($1, $2, 1, '\\x00', '\\x00')`, [id, receivedAt]);
     await client.query(
-      `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, state, version, updated_at)
-       VALUES ($1, $2, 'sandbox', 'gizi', 'R1', 'PK1', 'P1', 's1', 'synced', 1, $2)`,
+      `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, state, version, status, updated_at)
+       VALUES ($1, $2, 'sandbox', 'gizi', 'R1', 'PK1', 'P1', 's1', 'synced', 1, '{}', $2)`,
       [id, receivedAt],
     );
     await client.query(

@@ -48,7 +48,8 @@
 CREATE TYPE upstream_state AS ENUM ('queued', 'sending', 'retrying', 'waiting-identity', 'synced', 'failed');
 
 CREATE TABLE record_keys (
-  id uuid PRIMARY KEY,
+  -- text, not uuid: ids of records imported from a 0.3/0.4 Redis ledger keep their form
+  id text PRIMARY KEY,
   source text NOT NULL,
   source_record_id text NOT NULL,
   posyandu text NOT NULL,
@@ -58,7 +59,7 @@ CREATE TABLE record_keys (
 CREATE INDEX record_keys_received ON record_keys (received_at);
 
 CREATE TABLE records (
-  id uuid NOT NULL,
+  id text NOT NULL,
   received_at timestamptz NOT NULL,
   source text NOT NULL,
   source_record_id text NOT NULL,
@@ -75,13 +76,17 @@ CREATE TABLE records (
   unsettled integer NOT NULL,
   settled_at timestamptz,
   payload_dropped_at timestamptz,
+  -- the latest version's warnings, indicators and where their history came from (record_versions keeps each version's)
+  warnings jsonb NOT NULL DEFAULT '[]',
+  indicators jsonb NOT NULL DEFAULT '{}',
+  history_from jsonb NOT NULL DEFAULT '[]',
   PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
 CREATE INDEX records_by_posyandu ON records (posyandu, received_at);
 CREATE INDEX records_to_purge ON records (settled_at) WHERE payload_dropped_at IS NULL AND settled_at IS NOT NULL;
 
 CREATE TABLE record_versions (
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   received_at timestamptz NOT NULL,
   version integer NOT NULL,
   accepted_at timestamptz NOT NULL,
@@ -94,18 +99,20 @@ CREATE TABLE record_versions (
 -- The payload: what retention drops. Kept apart so that dropping it deletes narrow rows whose
 -- bulk lives in TOAST, and the rows that stay (records, states, counts) are never rewritten.
 CREATE TABLE record_payloads (
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   received_at timestamptz NOT NULL,
   version integer NOT NULL,
-  record jsonb NOT NULL,
-  -- the mapped Bundle, gzip (stored-bundle.ts)
+  -- each sealed as in Redis (stored-payload.ts: AES-256-GCM over the packed JSON, bound to the
+  -- record's (source, recordId) and the field, naming its key id): a copy of the database does
+  -- not say who the person is
+  record bytea NOT NULL,
   bundle bytea NOT NULL,
-  provenance jsonb,
+  provenance bytea,
   PRIMARY KEY (record_id, received_at, version)
 ) PARTITION BY RANGE (received_at);
 
 CREATE TABLE upstream_states (
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   received_at timestamptz NOT NULL,
   upstream text NOT NULL,
   -- copied from the record so that lists and counts by place read this table alone
@@ -116,6 +123,9 @@ CREATE TABLE upstream_states (
   subject text NOT NULL DEFAULT '',
   state upstream_state NOT NULL,
   version integer NOT NULL,
+  -- the whole state as the API shows it (sealStatus in stored-payload.ts: the upstream's words
+  -- sealed); the columns beside it are copies that the queries, indexes and counts work on
+  status text NOT NULL,
   attempts integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz,
   last_error_code text,
@@ -147,7 +157,7 @@ CREATE INDEX upstream_states_person_order ON upstream_states (upstream, subject,
 
 -- What an upstream holds for a record: the ids of the resources a version wrote there.
 CREATE TABLE upstream_resources (
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   received_at timestamptz NOT NULL,
   upstream text NOT NULL,
   version integer NOT NULL,
@@ -162,7 +172,7 @@ CREATE INDEX upstream_resources_by_id ON upstream_resources (upstream, resource_
 
 -- Every push and how it ended: the history behind attempts and lastError.
 CREATE TABLE delivery_attempts (
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   received_at timestamptz NOT NULL,
   upstream text NOT NULL,
   version integer NOT NULL,
@@ -180,7 +190,7 @@ CREATE TABLE delivery_attempts (
 -- The transactional outbox: jobs due, written in the transaction that made them due.
 CREATE TABLE outbox (
   seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  record_id uuid NOT NULL,
+  record_id text NOT NULL,
   version integer NOT NULL,
   -- null: every upstream of the record; else one (a replay)
   upstream text,
