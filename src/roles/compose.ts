@@ -23,6 +23,7 @@ import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
+import { expiringStores, replayTaskStore } from './stores.js';
 import { loadTables, type Tables } from './tables.js';
 
 // What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
@@ -126,7 +127,7 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   // The Redis ledger answers the searches too (one owner of the stored records).
   const search: RecordSearch = ledger;
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
+  const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(producer, keys), ledger, search, config, logger });
   return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
 }
 
@@ -153,7 +154,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure });
+  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores() });
   retention.start();
   return {
     async stop() {

@@ -1,14 +1,12 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { buildApp } from '../http/app.js';
 import { RecordBudget } from '../http/auth/record-budget.js';
 import { registryFor, type ReloadReport } from '../records/adapters/registry.js';
-import { secretIn } from '../runtime/data-dir.js';
-import { SubjectHistoryStore } from '../sync/subject-history.js';
 import { SyncStatus } from '../sync/sync-status.js';
 import { closeParts, compose, startDelivery, type Delivery, type Running } from './compose.js';
+import { subjectHistoryStore } from './stores.js';
 
 /**
  * `gerbang serve`: the HTTP gateway, and the delivery worker in the same process unless
@@ -19,7 +17,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const parts = await compose(config, logger, 'serve');
   const delivery: Delivery | undefined = config.delivery.runWorker ? startDelivery(parts) : undefined;
   const { producer, tables } = parts;
-  const history = new SubjectHistoryStore(producer, config.security.historyKey ?? secretIn(join(config.dataDir, 'history.key')), parts.keys, tables.historyRetention);
+  const history = subjectHistoryStore(config, producer, parts.keys, tables.historyRetention);
   const adapters = registryFor(config);
   logAdapters(adapters.reload(), logger);
   const stopWatching = config.adapters.watch ? adapters.watch((report) => logAdapters(report, logger)) : undefined;

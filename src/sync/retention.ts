@@ -8,16 +8,25 @@ import type { StorePressure } from './store-pressure.js';
 // then, not at the next hourly sweep, since it is memory delivery can use.
 const PRESSURE_LOOK_MS = 10_000;
 
+/** A store whose rows expire but are not removed by the store itself (PostgreSQL; Redis expires its keys). */
+export interface Expiring {
+  /** what it holds, for the log */
+  name: string;
+  /** deletes what is past its expiry; returns how many */
+  dropExpired(): Promise<number>;
+}
+
 /**
  * Retention: once a record is synced at every upstream, its payload (names, NIKs, the Bundle) is
- * kept `payloadDays` more, then dropped. Safe to run in several processes at once.
+ * kept `payloadDays` more, then dropped; and what has expired in the stores that do not remove it
+ * themselves is deleted. Safe to run in several processes at once.
  */
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
   private pressureTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly deps: { ledger: Pick<Ledger, 'dropSyncedPayloads' | 'dropSettledPayloads'>; retention: RetentionConfig; logger: Logger; pressure?: StorePressure }) {}
+  constructor(private readonly deps: { ledger: Pick<Ledger, 'dropSyncedPayloads' | 'dropSettledPayloads'>; retention: RetentionConfig; logger: Logger; pressure?: StorePressure; expiring?: readonly Expiring[] }) {}
 
   start(): void {
     const every = this.deps.retention.sweepIntervalMinutes * 60_000;
@@ -42,7 +51,7 @@ export class RetentionSweeper {
     await this.running;
   }
 
-  /** Drops the payloads whose time has come; returns how many. */
+  /** Drops the payloads whose time has come (returns how many), then what has expired. */
   async sweep(now = Date.now()): Promise<number> {
     const { ledger, retention, logger } = this.deps;
     const synced = await ledger.dropSyncedPayloads(now - retention.payloadDays * 86_400_000, now);
@@ -50,6 +59,10 @@ export class RetentionSweeper {
     // Records that never got through everywhere, once delivery has stopped trying.
     const settled = await ledger.dropSettledPayloads(now - retention.unsyncedPayloadDays * 86_400_000, now);
     if (settled > 0) logger.info({ dropped: settled, unsyncedPayloadDays: retention.unsyncedPayloadDays }, 'retention: dropped the payloads of records that failed to get through');
+    for (const store of this.deps.expiring ?? []) {
+      const expired = await store.dropExpired();
+      if (expired > 0) logger.info({ dropped: expired, store: store.name }, 'retention: deleted what had expired');
+    }
     return synced + settled;
   }
 }
