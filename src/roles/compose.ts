@@ -23,7 +23,7 @@ import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { expiringStores, replayTaskStore } from './stores.js';
+import { expiringStores, replayTaskStore, type BesideLedger } from './stores.js';
 import { loadTables, type Tables } from './tables.js';
 
 // What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
@@ -58,6 +58,8 @@ export interface Parts {
   pressure: StorePressure;
   search: RecordSearch;
   replays: BulkReplays;
+  /** where the person histories and the replay tasks are kept (roles/stores.ts) */
+  besideLedger: BesideLedger;
 }
 
 /** Redis for this process: the one REDIS_URL names, or a private redis-server under the data dir. */
@@ -127,8 +129,10 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   // The Redis ledger answers the searches too (one owner of the stored records).
   const search: RecordSearch = ledger;
-  const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(producer, keys), ledger, search, config, logger });
-  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
+  // With the ledger: { kind: 'postgres', pool } when the ledger is PostgreSQL's.
+  const besideLedger: BesideLedger = { kind: 'redis', redis: producer, keys };
+  const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(besideLedger), ledger, search, config, logger });
+  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
 }
 
 export interface Delivery {
@@ -154,7 +158,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores() });
+  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
   retention.start();
   return {
     async stop() {

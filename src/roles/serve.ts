@@ -17,7 +17,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   const parts = await compose(config, logger, 'serve');
   const delivery: Delivery | undefined = config.delivery.runWorker ? startDelivery(parts) : undefined;
   const { producer, tables } = parts;
-  const history = subjectHistoryStore(config, producer, parts.keys, tables.historyRetention);
+  const history = subjectHistoryStore(parts.besideLedger, config, tables.historyRetention);
   const adapters = registryFor(config);
   logAdapters(adapters.reload(), logger);
   const stopWatching = config.adapters.watch ? adapters.watch((report) => logAdapters(report, logger)) : undefined;

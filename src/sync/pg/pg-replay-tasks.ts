@@ -52,9 +52,13 @@ export class PgReplayTasks implements ReplayTaskStore {
     };
   }
 
-  /** Deletes the tasks past their week; returns how many. */
-  async dropExpired(): Promise<number> {
-    const res = await this.pool.query(`DELETE FROM replay_tasks WHERE coalesce(finished_at, created_at) + ${KEPT} <= now()`);
-    return res.rowCount ?? 0;
+  dropExpired(): Promise<number> {
+    return dropExpiredReplayTasks(this.pool);
   }
+}
+
+/** Deletes the tasks past their week; returns how many. */
+export async function dropExpiredReplayTasks(pool: pg.Pool): Promise<number> {
+  const res = await pool.query(`DELETE FROM replay_tasks WHERE coalesce(finished_at, created_at) + ${KEPT} <= now()`);
+  return res.rowCount ?? 0;
 }

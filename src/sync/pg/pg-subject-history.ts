@@ -76,17 +76,8 @@ export class PgSubjectHistory extends KeyedSubjectHistory {
     await this.pool.query(REMEMBER, [key, what, w.field, JSON.stringify(entry), posyandu ?? null, w.expiresAt, w.keepFrom]);
   }
 
-  /** Deletes the expired rows, in batches (short transactions beside the ingest); returns how many. */
-  async dropExpired(): Promise<number> {
-    let dropped = 0;
-    for (;;) {
-      const res = await this.pool.query(
-        'DELETE FROM subject_history WHERE (subject_key, what, field) IN (SELECT subject_key, what, field FROM subject_history WHERE expires_at <= now() LIMIT $1)',
-        [DROP_BATCH],
-      );
-      dropped += res.rowCount ?? 0;
-      if ((res.rowCount ?? 0) < DROP_BATCH) return dropped;
-    }
+  dropExpired(): Promise<number> {
+    return dropExpiredHistory(this.pool);
   }
 
   /** The 0.3.x history renamed to its keyed name (RENAME in history-read.lua), and read back. */
@@ -109,6 +100,19 @@ export class PgSubjectHistory extends KeyedSubjectHistory {
     } finally {
       client.release();
     }
+  }
+}
+
+/** Deletes the expired rows, in batches (short transactions beside the ingest); returns how many. */
+export async function dropExpiredHistory(pool: pg.Pool): Promise<number> {
+  let dropped = 0;
+  for (;;) {
+    const res = await pool.query(
+      'DELETE FROM subject_history WHERE (subject_key, what, field) IN (SELECT subject_key, what, field FROM subject_history WHERE expires_at <= now() LIMIT $1)',
+      [DROP_BATCH],
+    );
+    dropped += res.rowCount ?? 0;
+    if ((res.rowCount ?? 0) < DROP_BATCH) return dropped;
   }
 }
 
