@@ -5,11 +5,13 @@ import pino from 'pino';
 import t from 'tap';
 import type { Config } from '../../src/config/types.js';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
+import { expiringStores } from '../../src/roles/stores.js';
 import { BulkReplays } from '../../src/sync/bulk-replay.js';
 import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgReplayTasks } from '../../src/sync/pg/pg-replay-tasks.js';
 import type { ReplayTask, ReplayTaskStore } from '../../src/sync/replay-tasks.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
+import { RetentionSweeper } from '../../src/sync/retention.js';
 import { RedisReplayTasks } from '../../src/sync/store/redis-replay-tasks.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -112,3 +114,23 @@ for (const s of stores) {
     t.match((await ledger.stateAt('f1', 'up'))?.status, { state: 'queued', replays: 1 }, 'the records are queued again');
   });
 }
+
+t.test('the retention sweep deletes the expired replay tasks and history rows of PostgreSQL', async (t) => {
+  const now = Date.now();
+  const expired = taskAt(now - 20 * DAY, { status: 'done', finishedAt: new Date(now - 10 * DAY).toISOString() });
+  const kept = taskAt(now - DAY);
+  await pgTasks.save(expired);
+  await pgTasks.save(kept);
+  await pool.query("INSERT INTO subject_history (subject_key, what, field, entry, expires_at) VALUES ('k-old', 'weighing', '2020-01', '{}', now() - interval '1 day'), ('k-new', 'weighing', '2025-01', '{}', now() + interval '1 day')");
+  const ledger = new RedisLedger(redis, testKeys('sweep'), testPayload());
+  const sweeper = new RetentionSweeper({
+    ledger, logger: pino({ level: 'silent' }), expiring: expiringStores({ kind: 'postgres', pool }),
+    retention: { payloadDays: 30, unsyncedPayloadDays: 90, sweepIntervalMinutes: 60 },
+  });
+  await sweeper.sweep();
+  const ids = (await pool.query<{ id: string }>('SELECT id FROM replay_tasks')).rows.map((r) => r.id);
+  t.notOk(ids.includes(expired.id), 'the task finished ten days ago is deleted');
+  t.ok(ids.includes(kept.id), 'the one asked for yesterday stays');
+  t.same((await pool.query<{ subject_key: string }>("SELECT subject_key FROM subject_history WHERE subject_key LIKE 'k-%'")).rows, [{ subject_key: 'k-new' }], 'the expired history row is deleted, the other stays');
+  t.same(expiringStores({ kind: 'redis', redis, keys: testKeys('sweep') }), [], 'Redis expires its keys itself');
+});
