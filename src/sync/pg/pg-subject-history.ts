@@ -34,7 +34,9 @@ const LIVE_ROWS = 'SELECT subject_key, field, entry, posyandu FROM subject_histo
 // One statement, so a write is all or nothing. Its parts touch disjoint rows (the entry's own row,
 // the rows deleted, the rows whose expiry moves), as PostgreSQL requires of the parts of one
 // statement. Two writes for the same person at once each see the rows the other had not yet
-// committed as absent, so at worst a month that could have gone stays until the next write.
+// committed as absent, so at worst a month that could have gone stays until the next write. The
+// first month kept is always before the entry's own (weighingMonthsKept is at least 1), so the
+// entry itself is never among those pruned.
 const REMEMBER = `
 WITH live AS (
   SELECT field FROM subject_history
