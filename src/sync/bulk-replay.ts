@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config, Scope } from '../config/types.js';
 import { logRepeated } from '../log/logger.js';
@@ -43,7 +43,7 @@ export class BulkReplays {
 
   private readonly keys: StoreKeys;
 
-  constructor(private readonly deps: { redis: Redis; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger; keys: StoreKeys }) {
+  constructor(private readonly deps: { redis: Redis | Cluster; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger; keys: StoreKeys }) {
     this.keys = deps.keys;
     this.queue = new Queue(QUEUE, { connection: deps.redis, prefix: deps.keys.queuePrefix, defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: TASK_TTL_SECONDS }, removeOnFail: { age: TASK_TTL_SECONDS } } });
   }
@@ -61,7 +61,7 @@ export class BulkReplays {
   }
 
   /** Runs replay jobs in this process (where the delivery workers run). */
-  startWorker(connection: Redis): void {
+  startWorker(connection: Redis | Cluster): void {
     this.worker = new Worker(QUEUE, (job: Job<ReplayRequest & { taskId: string }>) => this.run(job.data), { connection, prefix: this.keys.queuePrefix, concurrency: 1 });
     this.worker.on('error', (err) => logRepeated(this.deps.logger, 'error', 'replay', err, {}, 'replay worker error'));
   }

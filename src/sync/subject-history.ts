@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
@@ -38,7 +38,7 @@ type What = Memory['what'];
 export class SubjectHistoryStore {
   /** `secret`: security.historyKey, or the one generated into the data directory. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly secret: string,
     private readonly keys: StoreKeys,
     private readonly retention: HistoryRetention,
