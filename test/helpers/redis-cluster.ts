@@ -1,0 +1,124 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { freePort } from '../../src/runtime/private-redis.js';
+
+// A private three-node Redis Cluster for one test file: three redis-server processes (primaries,
+// no replicas) on free ports, each with its own directory and cluster bus port, joined by
+// `redis-cli --cluster create`. Never the standard ports (6379, and 7000-7005 of the Redis Cluster
+// tutorial) nor their bus ports, so a real server or cluster on the machine is never touched.
+
+export interface RedisClusterHandle {
+  /** the client ports of the three nodes */
+  ports: number[];
+  /** as the gateway's REDIS_URL names a cluster: every node, comma-separated */
+  url: string;
+  nodes: Array<{ host: string; port: number }>;
+  /** an ioredis Cluster client, closed by stop() */
+  client(): Cluster;
+  /** a plain connection to one node (CLUSTER KEYSLOT, DBSIZE, …), closed by stop() */
+  node(port: number): Redis;
+  stop(): Promise<void>;
+}
+
+const STANDARD = new Set([6379, 16379, ...Array.from({ length: 6 }, (_, i) => 7000 + i), ...Array.from({ length: 6 }, (_, i) => 17000 + i)]);
+
+async function ports(n: number): Promise<number[]> {
+  const taken = new Set<number>();
+  while (taken.size < n) {
+    const p = await freePort();
+    if (!STANDARD.has(p)) taken.add(p);
+  }
+  return [...taken];
+}
+
+async function ping(port: number, deadline: number): Promise<void> {
+  for (;;) {
+    const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      if ((await c.ping()) === 'PONG') return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+      await new Promise((r) => setTimeout(r, 30));
+    } finally {
+      c.disconnect();
+    }
+  }
+}
+
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  if (spawnSync('redis-server', ['--version']).error || spawnSync('redis-cli', ['--version']).error) {
+    throw new Error('redis-server and redis-cli are not installed: apt-get install -y redis-server');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-redis-cluster-'));
+  const [p1, p2, p3, b1, b2, b3] = await ports(6);
+  const clientPorts = [p1!, p2!, p3!];
+  const busPorts = [b1!, b2!, b3!];
+  const children: ChildProcess[] = [];
+  const exits: Promise<void>[] = [];
+  const opened: Array<{ disconnect(): void }> = [];
+
+  const stop = async () => {
+    for (const c of opened) c.disconnect();
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.all(exits);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    clientPorts.forEach((port, i) => {
+      const nodeDir = join(dir, String(port));
+      mkdirSync(nodeDir);
+      const child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--cluster-enabled', 'yes', '--cluster-port', String(busPorts[i]),
+          '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction'],
+        { stdio: 'ignore' },
+      );
+      children.push(child);
+      exits.push(new Promise((resolve) => child.once('exit', () => resolve())));
+    });
+    const deadline = Date.now() + 10_000;
+    await Promise.all(clientPorts.map((p) => ping(p, deadline)));
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...clientPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+    // Every node must agree that all slots are served before a client may rely on the slot map.
+    for (const port of clientPorts) {
+      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+      try {
+        for (;;) {
+          if (/^cluster_state:ok/m.test(await c.cluster('INFO'))) break;
+          if (Date.now() > deadline + 20_000) throw new Error(`node ${port}: cluster_state never became ok`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        c.disconnect();
+      }
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const nodes = clientPorts.map((port) => ({ host: '127.0.0.1', port }));
+  return {
+    ports: clientPorts,
+    url: clientPorts.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    nodes,
+    client: () => {
+      const c = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null } });
+      opened.push(c);
+      return c;
+    },
+    node: (port) => {
+      const c = new Redis({ host: '127.0.0.1', port });
+      opened.push(c);
+      return c;
+    },
+    stop,
+  };
+}
