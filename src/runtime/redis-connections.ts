@@ -30,6 +30,9 @@ function connect(target: RedisTarget, options: RedisOptions & { retryStrategy: (
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
     // The cluster, not each node, reconnects; a node's own retries are the cluster's to decide.
     clusterRetryStrategy: retryStrategy,
+    // With TLS the certificates name the nodes' host names, which the client must keep using
+    // instead of the addresses they resolve to (ioredis' advice for managed clusters).
+    ...(seeds.tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
     redisOptions: {
       ...perNode,
       ...(seeds.username ? { username: seeds.username } : {}),
