@@ -20,6 +20,10 @@ export interface RedisClusterHandle {
   client(): Cluster;
   /** a plain connection to one node (CLUSTER KEYSLOT, DBSIZE, …), closed by stop() */
   node(port: number): Redis;
+  /** the port of the node serving a slot */
+  ownerOf(slot: number): Promise<number>;
+  /** moves a slot and its keys to another node, as a resharding does (clients get MOVED and ASK meanwhile) */
+  moveSlot(slot: number, toPort: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,6 +109,34 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
   }
 
   const nodes = clientPorts.map((port) => ({ host: '127.0.0.1', port }));
+  const connect = (port: number) => {
+    const c = new Redis({ host: '127.0.0.1', port });
+    opened.push(c);
+    return c;
+  };
+  const ownerOf = async (slot: number) => {
+    const ranges = await connect(clientPorts[0]!).cluster('SLOTS');
+    const primary = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+    if (!primary) throw new Error(`slot ${slot} has no node`);
+    return primary[1];
+  };
+  // The steps of redis-cli --cluster reshard for one slot (CLUSTER SETSLOT, MIGRATE).
+  const moveSlot = async (slot: number, toPort: number) => {
+    const fromPort = await ownerOf(slot);
+    if (fromPort === toPort) return;
+    const from = connect(fromPort);
+    const to = connect(toPort);
+    const fromId = (await from.cluster('MYID')) as string;
+    const toId = (await to.cluster('MYID')) as string;
+    await to.cluster('SETSLOT', slot, 'IMPORTING', fromId);
+    await from.cluster('SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const batch = (await from.cluster('GETKEYSINSLOT', slot, 100)) as string[];
+      if (batch.length === 0) break;
+      await from.migrate('127.0.0.1', toPort, '', 0, 5_000, 'KEYS', ...batch);
+    }
+    for (const port of clientPorts) await connect(port).cluster('SETSLOT', slot, 'NODE', toId);
+  };
   return {
     ports: clientPorts,
     url: clientPorts.map((p) => `redis://127.0.0.1:${p}`).join(','),
@@ -114,11 +146,9 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       opened.push(c);
       return c;
     },
-    node: (port) => {
-      const c = new Redis({ host: '127.0.0.1', port });
-      opened.push(c);
-      return c;
-    },
+    node: connect,
+    ownerOf,
+    moveSlot,
     stop,
   };
 }

@@ -243,6 +243,35 @@ t.test('every key of a prefix lives in the one slot of its hash tag, on one node
   t.equal(circuit, undefined, 'a closed circuit leaves no key (it was written and deleted in its slot)');
 });
 
+t.test('a resharding moves the queues\' slot mid-delivery: jobs added before and after are all processed', async (t) => {
+  const queues = new DeliveryQueues(redis, ['moving'], keys, { queueRanks: async (_u, ids) => ids.map(() => 1) });
+  t.teardown(() => queues.close());
+  const slot = await slotOf(keys.queuePrefix);
+  const before = await cluster.ownerOf(slot);
+  await queues.enqueueMany([{ recordId: 'm-1', version: 1 }, { recordId: 'm-2', version: 1 }], ['moving']);
+  const dest = cluster.ports.find((p) => p !== before)!;
+  await cluster.moveSlot(slot, dest);
+  t.equal(await cluster.ownerOf(slot), dest, 'the slot now lives on another node');
+  await queues.enqueueMany([{ recordId: 'm-3', version: 1 }, { recordId: 'm-1', version: 1 }], ['moving']);
+  const seen = new Set<string>();
+  await new Promise<void>((resolve) => {
+    const w = new Worker<DeliveryJob>(queueName('moving'), async (job: Job<DeliveryJob>) => {
+      seen.add(job.id!);
+      if (seen.size === 3) resolve();
+    }, { connection: worker(), prefix: keys.queuePrefix });
+    t.teardown(() => w.close());
+  });
+  t.strictSame([...seen].sort(), [jobId('m-1', 1), jobId('m-2', 1), jobId('m-3', 1)], 'the producer followed the slot (MOVED), and the job id still deduplicates');
+  const budget = new RecordBudget(redis, 5, keys);
+  const caller = { keyId: 'app-moving', recordsPerMinute: 5 } as Caller;
+  await budget.take(caller, 3);
+  const keySlot = await slotOf(keys.prefix);
+  const keyOwner = await cluster.ownerOf(keySlot);
+  await cluster.moveSlot(keySlot, cluster.ports.find((p) => p !== keyOwner)!);
+  t.not(await cluster.ownerOf(keySlot), keyOwner);
+  t.equal((await budget.take(caller, 3)).granted, 2, 'the budget counted on across the move of its slot');
+});
+
 t.test('store pressure reads the fullest primary of the cluster', async (t) => {
   const fullest = cluster.ports[1]!;
   await cluster.node(fullest).config('SET', 'maxmemory', String(4 * 1024 * 1024));
