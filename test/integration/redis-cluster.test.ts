@@ -12,6 +12,7 @@ import { hashTagOf } from '../../src/config/redis-cluster.js';
 import { AuthFailures } from '../../src/http/auth/auth-failures.js';
 import type { Caller } from '../../src/http/auth/authenticate.js';
 import { RecordBudget } from '../../src/http/auth/record-budget.js';
+import { freePort } from '../../src/runtime/private-redis.js';
 import { producerConnection, untilReady, workerConnection, type RedisConnection, type RedisTarget } from '../../src/runtime/redis-connections.js';
 import { Circuit } from '../../src/sync/circuit.js';
 import { Dispatcher } from '../../src/sync/dispatcher.js';
@@ -69,6 +70,14 @@ t.test('the gateway connects to the cluster it is given, and it is a cluster of 
   // Keys without a shared tag do spread over the nodes: what the tagged prefixes prevent below.
   const slots = new Set(await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => slotOf(`gw-untagged:${k}`))));
   t.ok(slots.size > 1, 'untagged keys fall in different slots');
+});
+
+t.test('the producer fails fast while the cluster is away (a 503 the app retries), instead of queueing', async (t) => {
+  const away = producerConnection({ url: `redis://127.0.0.1:${await freePort()}`, cluster: true }, logger);
+  connections.push(away);
+  const started = Date.now();
+  await t.rejects(away.get(`${keys.prefix}x`), /startup nodes|not ready|offline/i, 'an error, which ingest answers with 503 store.unavailable');
+  t.ok(Date.now() - started < 3_000, `refused within 3 s (${Date.now() - started} ms)`);
 });
 
 t.test('a cluster configuration whose prefix has no hash tag is refused; BullMQ would fail with one', async (t) => {
