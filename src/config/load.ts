@@ -311,7 +311,8 @@ function checkCrossReferences(config: Config, origin: string): void {
     }
   }
   if (config.redis.cluster) {
-    // TODO(ledger.store): `ledgerStore: config.ledger.store` once the PostgreSQL ledger is an option.
+    // The ledger is in Redis until the PostgreSQL ledger is an option; then this becomes
+    // `ledgerStore: config.ledger.store` (docs/redis-cluster.md, "Wiring the PostgreSQL ledger").
     problems.push(...clusterProblems({ redisUrl: config.redisUrl, keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix, ledgerStore: 'redis' }));
   } else if (config.redisUrl?.includes(',')) {
     problems.push('  REDIS_URL names several servers: set redis.cluster to true for a Redis Cluster, or name one server');
