@@ -38,9 +38,9 @@ async function ports(n: number): Promise<number[]> {
   return [...taken];
 }
 
-async function ping(port: number, deadline: number): Promise<void> {
+async function ping(port: number, deadline: number, password: string | undefined): Promise<void> {
   for (;;) {
-    const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(password ? { password } : {}) });
     c.on('error', () => {});
     try {
       await c.connect();
@@ -54,7 +54,9 @@ async function ping(port: number, deadline: number): Promise<void> {
   }
 }
 
-export async function startRedisCluster(): Promise<RedisClusterHandle> {
+/** `password`: every node requires it (requirepass), and REDIS_URL carries it as the gateway's would. */
+export async function startRedisCluster(opts: { password?: string } = {}): Promise<RedisClusterHandle> {
+  const auth = opts.password ? { password: opts.password } : {};
   if (spawnSync('redis-server', ['--version']).error || spawnSync('redis-cli', ['--version']).error) {
     throw new Error('redis-server and redis-cli are not installed: apt-get install -y redis-server');
   }
@@ -80,19 +82,25 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       const child = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--cluster-enabled', 'yes', '--cluster-port', String(busPorts[i]),
-          '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction'],
+          '--cluster-config-file', join(nodeDir, 'nodes.conf'), '--cluster-node-timeout', '5000', '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction',
+          ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : [])],
         { stdio: 'ignore' },
       );
       children.push(child);
       exits.push(new Promise((resolve) => child.once('exit', () => resolve())));
     });
     const deadline = Date.now() + 10_000;
-    await Promise.all(clientPorts.map((p) => ping(p, deadline)));
-    const create = spawnSync('redis-cli', ['--cluster', 'create', ...clientPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    await Promise.all(clientPorts.map((p) => ping(p, deadline, opts.password)));
+    // The password through the environment (REDISCLI_AUTH), not on a command line others can read.
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...clientPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, ...(opts.password ? { REDISCLI_AUTH: opts.password } : {}) },
+    });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
     // Every node must agree that all slots are served before a client may rely on the slot map.
     for (const port of clientPorts) {
-      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+      const c = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, ...auth });
       try {
         for (;;) {
           if (/^cluster_state:ok/m.test(await c.cluster('INFO'))) break;
@@ -110,7 +118,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
 
   const nodes = clientPorts.map((port) => ({ host: '127.0.0.1', port }));
   const connect = (port: number) => {
-    const c = new Redis({ host: '127.0.0.1', port });
+    const c = new Redis({ host: '127.0.0.1', port, ...auth });
     opened.push(c);
     return c;
   };
@@ -133,16 +141,16 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     for (;;) {
       const batch = (await from.cluster('GETKEYSINSLOT', slot, 100)) as string[];
       if (batch.length === 0) break;
-      await from.migrate('127.0.0.1', toPort, '', 0, 5_000, 'KEYS', ...batch);
+      await from.migrate('127.0.0.1', toPort, '', 0, 5_000, ...(opts.password ? ['AUTH', opts.password] : []), 'KEYS', ...batch);
     }
     for (const port of clientPorts) await connect(port).cluster('SETSLOT', slot, 'NODE', toId);
   };
   return {
     ports: clientPorts,
-    url: clientPorts.map((p) => `redis://127.0.0.1:${p}`).join(','),
+    url: clientPorts.map((p) => `redis://${opts.password ? `:${encodeURIComponent(opts.password)}@` : ''}127.0.0.1:${p}`).join(','),
     nodes,
     client: () => {
-      const c = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null } });
+      const c = new Cluster(nodes, { redisOptions: { maxRetriesPerRequest: null, ...auth } });
       opened.push(c);
       return c;
     },

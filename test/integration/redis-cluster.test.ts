@@ -13,7 +13,7 @@ import { AuthFailures } from '../../src/http/auth/auth-failures.js';
 import type { Caller } from '../../src/http/auth/authenticate.js';
 import { RecordBudget } from '../../src/http/auth/record-budget.js';
 import { freePort } from '../../src/runtime/private-redis.js';
-import { producerConnection, untilReady, workerConnection, type RedisConnection, type RedisTarget } from '../../src/runtime/redis-connections.js';
+import { describeTarget, producerConnection, untilReady, workerConnection, type RedisConnection, type RedisTarget } from '../../src/runtime/redis-connections.js';
 import { Circuit } from '../../src/sync/circuit.js';
 import { Dispatcher } from '../../src/sync/dispatcher.js';
 import type { PendingDelivery } from '../../src/sync/ledger.js';
@@ -29,7 +29,8 @@ import { startSatusehatServer } from '../helpers/satusehat-server.js';
 // record budgets, the dispatcher's lock, the SATUSEHAT caches), each through the gateway's own
 // classes and connections, against a real three-node Redis Cluster.
 
-const cluster = await startRedisCluster();
+// With a password, so that the credentials of REDIS_URL are seen to reach every node.
+const cluster = await startRedisCluster({ password: 'cluster-test-password' });
 const logger = pino({ level: 'silent' });
 const target: RedisTarget = { url: cluster.url, cluster: true };
 const connections: RedisConnection[] = [];
@@ -67,6 +68,13 @@ t.test('the gateway connects to the cluster it is given, and it is a cluster of 
   t.ok(redis instanceof Cluster, 'redis.cluster: an ioredis Cluster client');
   t.equal((redis as Cluster).nodes('master').length, 3, 'it found the three primaries');
   t.equal(await redis.set(`${keys.prefix}hello`, 'x'), 'OK');
+  t.match(cluster.url, /^redis:\/\/:cluster-test-password@/, 'REDIS_URL carries the password');
+  t.notMatch(describeTarget(target), /password/, 'what the log says of the target names hosts only');
+  const without = producerConnection({ url: cluster.url.replace(/:cluster-test-password@/g, ''), cluster: true }, logger);
+  connections.push(without);
+  await sleep(1_000); // as long as the others took to be ready
+  t.not(without.status, 'ready', 'without the password the client never gets the slot map');
+  await t.rejects(without.get(`${keys.prefix}hello`), 'and its commands are refused');
   // Keys without a shared tag do spread over the nodes: what the tagged prefixes prevent below.
   const slots = new Set(await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => slotOf(`gw-untagged:${k}`))));
   t.ok(slots.size > 1, 'untagged keys fall in different slots');
