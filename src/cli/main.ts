@@ -23,7 +23,7 @@ Usage:
                     (docs/at-rest.md says how to rotate)
   gerbang help
 
-Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL,
+Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL (with redis.cluster: nodes, comma-separated), GERBANG_DATA_DIR, LOG_LEVEL,
              GERBANG_API_KEY (the key gerbang import sends)`;
 
 async function main(): Promise<void> {

@@ -3,8 +3,9 @@ import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
+import { CLUSTER_KEY_PREFIX, CLUSTER_QUEUE_PREFIX, clusterProblems } from './redis-cluster.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { CircuitConfig, Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { CircuitConfig, Config, DeliveryConfig, RedisConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -159,11 +160,26 @@ export function loadConfig(env: Env = process.env): Config {
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
     adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
-    redis: { keyPrefix: file.redis?.keyPrefix ?? defaultKeyPrefix, queuePrefix: file.redis?.queuePrefix ?? defaultQueuePrefix },
+    redis: redisConfig(file.redis),
     security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
   return deepFreeze(config);
+}
+
+/**
+ * The prefixes earlier versions wrote by default, so an existing store keeps working; on a cluster
+ * (where no such store can be) hash-tagged ones. A prefix the file names is taken as written: one
+ * without a hash tag on a cluster is refused (checkCrossReferences), not rewritten, since the
+ * operator chose where the keys live.
+ */
+function redisConfig(redis: ConfigFile['redis']): RedisConfig {
+  const cluster = redis?.cluster ?? false;
+  return {
+    keyPrefix: redis?.keyPrefix ?? (cluster ? CLUSTER_KEY_PREFIX : defaultKeyPrefix),
+    queuePrefix: redis?.queuePrefix ?? (cluster ? CLUSTER_QUEUE_PREFIX : defaultQueuePrefix),
+    cluster,
+  };
 }
 
 /** The server settings a file gives, but host and port: those also come from the environment. */
@@ -293,6 +309,13 @@ function checkCrossReferences(config: Config, origin: string): void {
     if (!config.facilities.puskesmas[p.puskesmas]) {
       problems.push(`  /facilities/posyandu/${code}/puskesmas: "${p.puskesmas}" is not in /facilities/puskesmas`);
     }
+  }
+  if (config.redis.cluster) {
+    // The ledger is in Redis until the PostgreSQL ledger is an option; then this becomes
+    // `ledgerStore: config.ledger.store` (docs/redis-cluster.md, "Wiring the PostgreSQL ledger").
+    problems.push(...clusterProblems({ redisUrl: config.redisUrl, keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix, ledgerStore: 'redis' }));
+  } else if (config.redisUrl?.includes(',')) {
+    problems.push('  REDIS_URL names several servers: set redis.cluster to true for a Redis Cluster, or name one server');
   }
   const ring = config.security.payloadKeys;
   if (ring && !(ring.current in ring.keys)) problems.push(`  /security/payloadKeys/current: "${ring.current}" is not one of /security/payloadKeys/keys`);

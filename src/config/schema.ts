@@ -150,6 +150,9 @@ export const configSchema = {
         // Printable ASCII: the Lua scripts build keys from it (src/sync/store/keys.ts).
         keyPrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
         queuePrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
+        // REDIS_URL then names one or more of the cluster's nodes; the prefixes need a hash tag
+        // (src/config/redis-cluster.ts).
+        cluster: { type: 'boolean' },
       },
     },
     security: {

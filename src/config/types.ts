@@ -130,7 +130,7 @@ export interface Config {
   /** where the config came from, for the start-up log */
   origin: 'file' | 'defaults';
   server: ServerConfig;
-  /** absent: Gerbang starts a private redis-server under dataDir */
+  /** absent: Gerbang starts a private redis-server under dataDir; with redis.cluster, the cluster's nodes, comma-separated */
   redisUrl: string | undefined;
   dataDir: string;
   logLevel: string;
@@ -157,6 +157,8 @@ export interface RedisConfig {
   keyPrefix: string;
   /** BullMQ's prefix for the delivery and replay queues */
   queuePrefix: string;
+  /** Redis Cluster: REDIS_URL names one or more of its nodes (comma-separated), both prefixes carry a hash tag */
+  cluster: boolean;
 }
 
 export interface StoreConfig {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
@@ -8,6 +8,7 @@ import { recordSchemas } from '../records/schemas/index.js';
 import { closeDirectory, privateUmask } from '../runtime/data-dir.js';
 import { storedPayloadFor } from './payload-keys.js';
 import { startPrivateRedis, type PrivateRedis } from '../runtime/private-redis.js';
+import { describeTarget, producerConnection, untilReady, workerConnection, type RedisConnection, type RedisTarget } from '../runtime/redis-connections.js';
 import { BulkReplays } from '../sync/bulk-replay.js';
 import { deliveryGauges } from '../sync/delivery-gauges.js';
 import { Dispatcher } from '../sync/dispatcher.js';
@@ -45,11 +46,13 @@ export interface Parts {
   /** every Redis key the process writes, under the configured prefixes */
   keys: StoreKeys;
   redisUrl: string;
+  /** the server or cluster every connection of the process goes to */
+  redisTarget: RedisTarget;
   privateRedis: PrivateRedis | undefined;
   /** commands of requests: fail fast when Redis is away */
-  producer: Redis;
+  producer: RedisConnection;
   /** the token and identity caches: wait out a Redis restart */
-  upstreamRedis: Redis;
+  upstreamRedis: RedisConnection;
   ledger: Ledger;
   queues: DeliveryQueues;
   dispatcher: Dispatcher;
@@ -73,32 +76,13 @@ async function redisFor(config: Config, logger: Logger): Promise<{ url: string; 
   return { url: privateRedis.url, privateRedis };
 }
 
-// Producers must fail fast when Redis is away (a 503 the app retries), not queue commands in
-// memory and hang; workers block on Redis and must retry forever (BullMQ's production guide).
-// Auto-pipelining sends the commands of concurrent requests in one write: one syscall instead of
-// one per command under load.
-function producerConnection(url: string, logger: Logger): Redis {
-  const r = new Redis(url, { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, connectTimeout: 2_000, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  r.on('error', (err) => logger.debug({ err }, 'redis (ingest) connection error'));
-  return r;
-}
-
-/** Waits for the first connection; without it every ingest would answer 503 from the start. */
-async function untilReady(redis: Redis, url: string): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis at ${new URL(url).host} did not answer within 15 s`)), 15_000);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-export function workerConnection(url: string, logger: Logger): Redis {
-  const r = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  r.on('error', (err) => logger.debug({ err }, 'redis (worker) connection error'));
-  return r;
+/**
+ * The Redis ledger needs one server (its scripts name keys at run time); the configuration refuses
+ * a cluster without the PostgreSQL ledger (src/config/redis-cluster.ts), so this only guards.
+ */
+function redisLedger(connection: RedisConnection, keys: StoreKeys, payload: StoredPayload): RedisLedger {
+  if (connection instanceof Cluster) throw new Error("the Redis ledger does not run on a Redis Cluster: ledger.store must be 'postgres'");
+  return new RedisLedger(connection, keys, payload);
 }
 
 /** The parts every role needs, started: a broken table or an unreachable Redis stops the process here. */
@@ -109,10 +93,12 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const payload = storedPayloadFor(config, logger);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
   const upstreamNames = config.upstreams.map((u) => u.name);
-  const producer = producerConnection(redisUrl, logger);
-  await untilReady(producer, redisUrl);
+  const redisTarget: RedisTarget = { url: redisUrl, cluster: config.redis.cluster };
+  if (redisTarget.cluster) logger.info({ redis: describeTarget(redisTarget), keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix }, 'Redis Cluster: every key under the hash-tagged prefixes');
+  const producer = producerConnection(redisTarget, logger);
+  await untilReady(producer, redisTarget);
   const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
-  const ledger = new RedisLedger(producer, keys, payload);
+  const ledger = redisLedger(producer, keys, payload);
   const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
@@ -121,7 +107,7 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
 
   const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges({ redis: producer, keys, ledger, queues }) });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
-  const upstreamRedis = workerConnection(redisUrl, logger);
+  const upstreamRedis = workerConnection(redisTarget, logger);
   const corrections = new Corrections(tables.withdrawals);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
@@ -132,7 +118,7 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   // With the ledger: { kind: 'postgres', pool } when the ledger is PostgreSQL's.
   const besideLedger: BesideLedger = { kind: 'redis', redis: producer, keys };
   const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(besideLedger), ledger, search, config, logger });
-  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
+  return { config, logger, tables, payload, keys, redisUrl, redisTarget, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
 }
 
 export interface Delivery {
@@ -145,11 +131,11 @@ export interface Delivery {
 /** The delivery side: the workers that push, the bulk replays, and the retention sweep. */
 export function startDelivery(parts: Parts): Delivery {
   const { config, logger } = parts;
-  const workerRedis = workerConnection(parts.redisUrl, logger);
+  const workerRedis = workerConnection(parts.redisTarget, logger);
   const workers = new DeliveryWorkers({
     connection: workerRedis,
     keys: parts.keys,
-    ledger: new RedisLedger(workerRedis, parts.keys, parts.payload),
+    ledger: redisLedger(workerRedis, parts.keys, parts.payload),
     upstreams: parts.upstreams,
     upstreamConfigs: config.upstreams,
     delivery: config.delivery,
@@ -158,7 +144,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
+  const retention = new RetentionSweeper({ ledger: redisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
   retention.start();
   return {
     async stop() {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Config } from '../config/types.js';
 import { secretIn } from '../runtime/data-dir.js';
@@ -17,7 +17,7 @@ import type { HistoryRetention, SubjectHistoryStore } from '../sync/subject-hist
 // (Parts.besideLedger), so moving them to PostgreSQL is that one line.
 
 /** Where the stores beside the ledger keep their data. */
-export type BesideLedger = { kind: 'redis'; redis: Redis; keys: StoreKeys } | { kind: 'postgres'; pool: pg.Pool };
+export type BesideLedger = { kind: 'redis'; redis: Redis | Cluster; keys: StoreKeys } | { kind: 'postgres'; pool: pg.Pool };
 
 /** What Gerbang remembers of each person (serve only: the workers do not judge records). */
 export function subjectHistoryStore(where: BesideLedger, config: Config, retention: HistoryRetention): SubjectHistoryStore {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { logRepeated } from '../log/logger.js';
@@ -23,7 +23,7 @@ export class BulkReplays {
   private worker: Worker | undefined;
 
   /** `redis`, `queuePrefix`: the replay jobs' queue; `tasks`: where the tasks are kept (Redis or PostgreSQL) */
-  constructor(private readonly deps: { redis: Redis; queuePrefix: string; tasks: ReplayTaskStore; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger }) {
+  constructor(private readonly deps: { redis: Redis | Cluster; queuePrefix: string; tasks: ReplayTaskStore; ledger: Ledger; search: RecordSearch; config: Config; logger: Logger }) {
     this.queue = new Queue(QUEUE, { connection: deps.redis, prefix: deps.queuePrefix, defaultJobOptions: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: JOB_KEPT_SECONDS }, removeOnFail: { age: JOB_KEPT_SECONDS } } });
   }
 
@@ -39,7 +39,7 @@ export class BulkReplays {
   }
 
   /** Runs replay jobs in this process (where the delivery workers run). */
-  startWorker(connection: Redis): void {
+  startWorker(connection: Redis | Cluster): void {
     this.worker = new Worker(QUEUE, (job: Job<ReplayRequest & { taskId: string }>) => this.run(job.data), { connection, prefix: this.deps.queuePrefix, concurrency: 1 });
     this.worker.on('error', (err) => logRepeated(this.deps.logger, 'error', 'replay', err, {}, 'replay worker error'));
   }

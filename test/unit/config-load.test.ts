@@ -117,11 +117,28 @@ t.test('the store: maxmemory a quarter of the RAM within 64 MiB..1 GiB, high-wat
 
 t.test('the Redis prefixes: the names earlier versions wrote by default, printable ASCII when set', async (t) => {
   const env = { SS_ID: 'a', SS_SECRET: 'b' };
-  t.same(load({ upstreams: [satusehat], facilities }, env).redis, { keyPrefix: 'g:', queuePrefix: 'gerbang' }, 'an existing store keeps working');
-  t.same(load({ upstreams: [satusehat], facilities, redis: { keyPrefix: '{dinkes-bogor}:' } }, env).redis, { keyPrefix: '{dinkes-bogor}:', queuePrefix: 'gerbang' });
+  t.strictSame(load({ upstreams: [satusehat], facilities }, env).redis, { keyPrefix: 'g:', queuePrefix: 'gerbang', cluster: false }, 'an existing store keeps working');
+  t.strictSame(load({ upstreams: [satusehat], facilities, redis: { keyPrefix: '{dinkes-bogor}:' } }, env).redis, { keyPrefix: '{dinkes-bogor}:', queuePrefix: 'gerbang', cluster: false });
   t.match(problem({ upstreams: [satusehat], facilities, redis: { keyPrefix: 'g :' } }, env), /keyPrefix/, 'no space');
   t.match(problem({ upstreams: [satusehat], facilities, redis: { queuePrefix: '' } }, env), /queuePrefix/, 'not empty');
   t.match(problem({ upstreams: [satusehat], facilities, redis: { prefix: 'x' } }, env), /prefix/, 'no other setting');
+});
+
+t.test('Redis Cluster: hash-tagged prefixes, REDIS_URL naming its nodes, the ledger elsewhere', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b', REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000' };
+  const file = { upstreams: [satusehat], facilities, redis: { cluster: true } };
+  const refusal = problem(file, env);
+  t.match(refusal, /ledger must be in PostgreSQL/, 'the Redis ledger is refused on a cluster');
+  t.notMatch(refusal, /hash tag/, 'the cluster defaults carry hash tags');
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: 'tenant-a:' } }, env), /\/redis\/keyPrefix: "tenant-a:" has no hash tag.*"\{tenant-a\}:"/, 'a prefix without tag is refused, with the tagged form');
+  t.match(problem({ ...file, redis: { cluster: true, queuePrefix: 'bull' } }, env), /\/redis\/queuePrefix: "bull" has no hash tag.*"\{bull\}"/);
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: '{}g:' } }, env), /keyPrefix.*no hash tag/, 'an empty tag is no tag');
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: '{g:' } }, env), /keyPrefix.*no hash tag/, 'a tag the key would close is no tag');
+  t.match(problem(file, { SS_ID: 'a', SS_SECRET: 'b' }), /REDIS_URL must name the cluster's nodes/, 'no private cluster');
+  t.match(problem(file, { ...env, REDIS_URL: 'redis://10.0.0.1:7000/2' }), /only database 0/);
+  t.match(problem(file, { ...env, REDIS_URL: 'redis://:pw1@10.0.0.1:7000,redis://:pw2@10.0.0.2:7000' }), /same/, 'one set of credentials');
+  t.notMatch(problem(file, { ...env, REDIS_URL: 'http://:secret@10.0.0.1:7000' }), /secret/, 'a password never appears in the message');
+  t.match(problem({ upstreams: [satusehat], facilities }, env), /REDIS_URL names several servers: set redis.cluster/, 'several nodes without cluster');
 });
 
 t.test('unsynced payloads may go only after delivery has stopped trying', async (t) => {

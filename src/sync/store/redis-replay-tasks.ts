@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { taskExpiry, type ReplayTask, type ReplayTaskStore } from '../replay-tasks.js';
 import type { StoreKeys } from './keys.js';
 
 /** Replay tasks in Redis: one JSON string each, expiring by itself (PXAT). */
 export class RedisReplayTasks implements ReplayTaskStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly keys: StoreKeys,
   ) {}
 

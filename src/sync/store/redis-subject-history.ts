@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { KeyedSubjectHistory, type HistoryRetention, type HistoryWrite, type What } from '../subject-history.js';
 import type { StoreKeys } from './keys.js';
 import { defineScripts, runScript } from './scripts.js';
@@ -6,7 +6,7 @@ import { defineScripts, runScript } from './scripts.js';
 /** A person's history in Redis: one hash per person and kind, expiring as a whole (EXPIREAT). */
 export class RedisSubjectHistory extends KeyedSubjectHistory {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     secret: string,
     private readonly keys: StoreKeys,
     retention: HistoryRetention,
