@@ -4,7 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { CircuitConfig, Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { CircuitConfig, Config, DatabaseConfig, DeliveryConfig, LedgerConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -119,6 +119,19 @@ const defaultConnectionLimits = {
   maxConnections: 2_000,
 };
 
+// The ledger's store. Redis until the PostgreSQL ledger is complete (issue 15); the integrator
+// flips it.
+const defaultLedger: LedgerConfig = { store: 'redis' };
+
+// The PostgreSQL pool. 20 connections: a request holds one for the few milliseconds of its
+// transaction, the workers (8 by default) one each while they begin or settle a push, and the
+// dispatcher and retention one each; several processes on one server of 100 connections still fit.
+// A call waits 2 s for a connection: PostgreSQL away, ingest answers 503 within the 3 s an app's
+// request allows, as it does when Redis is away. A statement runs at most 15 s, more than any of the
+// ledger's should take (retention works in batches), so a statement stuck behind a lock frees its
+// connection instead of holding it. Idle connections go after 30 s.
+const defaultDatabase: Omit<DatabaseConfig, 'url'> = { maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 };
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -160,6 +173,8 @@ export function loadConfig(env: Env = process.env): Config {
     adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
     redis: { keyPrefix: file.redis?.keyPrefix ?? defaultKeyPrefix, queuePrefix: file.redis?.queuePrefix ?? defaultQueuePrefix },
+    ledger: { ...defaultLedger, ...(file.ledger ?? {}) },
+    database: { ...defaultDatabase, ...withoutUrl(file.database ?? {}), url: databaseUrl(env, file) },
     security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
@@ -170,6 +185,20 @@ export function loadConfig(env: Env = process.env): Config {
 function withoutPlace(server: NonNullable<ConfigFile['server']>): Omit<NonNullable<ConfigFile['server']>, 'host' | 'port'> {
   const { host: _host, port: _port, ...rest } = server;
   return rest;
+}
+
+function withoutUrl(database: NonNullable<ConfigFile['database']>): Omit<NonNullable<ConfigFile['database']>, 'url'> {
+  const { url: _url, ...rest } = database;
+  return rest;
+}
+
+/** DATABASE_URL wins over the file's database.url, as REDIS_URL is the only way to name a Redis. */
+function databaseUrl(env: Env, file: ConfigFile): string | undefined {
+  const fromEnv = env.DATABASE_URL || undefined;
+  if (fromEnv === undefined) return file.database?.url;
+  // the URL holds the password: the message does not repeat it
+  if (!/^postgres(ql)?:\/\//.test(fromEnv)) throw new ConfigError('DATABASE_URL is not a postgres:// or postgresql:// URL');
+  return fromEnv;
 }
 
 function readConfigFile(path: string, env: Env): ConfigFile {

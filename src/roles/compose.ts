@@ -18,11 +18,11 @@ import type { RecordSearch } from '../sync/record-search.js';
 import { RetentionSweeper } from '../sync/retention.js';
 import { StorePressure } from '../sync/store-pressure.js';
 import { storeKeys, type StoreKeys } from '../sync/store/keys.js';
-import { RedisLedger } from '../sync/store/redis-ledger.js';
 import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
+import { openLedgerStore, type LedgerStore } from './ledger-store.js';
 import { loadTables, type Tables } from './tables.js';
 
 // What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
@@ -49,6 +49,9 @@ export interface Parts {
   producer: Redis;
   /** the token and identity caches: wait out a Redis restart */
   upstreamRedis: Redis;
+  /** where the ledger is kept (ledger.store): its pool and private PostgreSQL, if any */
+  store: LedgerStore;
+  /** the ledger of requests (fails fast when its store is away) */
   ledger: Ledger;
   queues: DeliveryQueues;
   dispatcher: Dispatcher;
@@ -109,7 +112,8 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const producer = producerConnection(redisUrl, logger);
   await untilReady(producer, redisUrl);
   const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
-  const ledger = new RedisLedger(producer, keys, payload);
+  const store = await openLedgerStore(config, logger, payload, keys);
+  const ledger = store.ledger('requests', producer);
   const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
@@ -124,10 +128,10 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
     createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  // The Redis ledger answers the searches too (one owner of the stored records).
+  // The ledger answers the searches too (one owner of the stored records).
   const search: RecordSearch = ledger;
   const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
-  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
+  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, store, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
 }
 
 export interface Delivery {
@@ -144,7 +148,7 @@ export function startDelivery(parts: Parts): Delivery {
   const workers = new DeliveryWorkers({
     connection: workerRedis,
     keys: parts.keys,
-    ledger: new RedisLedger(workerRedis, parts.keys, parts.payload),
+    ledger: parts.store.ledger('delivery', workerRedis),
     upstreams: parts.upstreams,
     upstreamConfigs: config.upstreams,
     delivery: config.delivery,
@@ -153,7 +157,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure });
+  const retention = new RetentionSweeper({ ledger: parts.store.ledger('delivery', workerRedis), retention: config.retention, logger, pressure: parts.pressure });
   retention.start();
   return {
     async stop() {
@@ -166,10 +170,10 @@ export function startDelivery(parts: Parts): Delivery {
 
 /**
  * Closes the shared parts, after the role has stopped taking records (`before`) and `delivery`
- * has finished its pushes. Only the serving gateway owns a private Redis; `gerbang worker`
- * processes share it.
+ * has finished its pushes. Only the serving gateway owns the private Redis and PostgreSQL;
+ * `gerbang worker` processes share them.
  */
-export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateRedis: boolean }): Promise<void> {
+export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateServers: boolean }): Promise<void> {
   await steps.before?.();
   await parts.dispatcher.close(); // the inbox keeps what is not yet a job
   await steps.delivery?.stop();
@@ -179,7 +183,9 @@ export async function closeParts(parts: Parts, steps: { before?: () => Promise<v
   parts.producer.disconnect();
   parts.upstreamRedis.disconnect();
   steps.delivery?.disconnect();
-  if (steps.stopPrivateRedis) await parts.privateRedis?.stop();
+  // after everything that used the pool has stopped: the workers, the dispatcher, the replays
+  await parts.store.close({ stopPrivatePostgres: steps.stopPrivateServers });
+  if (steps.stopPrivateServers) await parts.privateRedis?.stop();
   parts.logger.info('stopped');
 }
 
