@@ -10,6 +10,7 @@ import { closeParts, compose, startDelivery, type Running } from './compose.js';
 export async function work(config: Config, logger: Logger): Promise<Running> {
   const parts = await compose(config, logger, 'worker');
   const delivery = startDelivery(parts);
+  logger.info({ upstreams: config.upstreams.map((u) => u.name), concurrency: config.delivery.concurrency }, 'worker started: delivering');
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= closeParts(parts, { delivery, stopPrivateServers: false }));
   return { app: undefined, url: undefined, redisUrl: parts.redisUrl, close };

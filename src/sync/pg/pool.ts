@@ -26,7 +26,7 @@ export function createPool(url: string, settings: Omit<DatabaseConfig, 'url'>, l
   });
   // An idle connection the server closes (a restart, an admin's terminate) is an event on the
   // pool; unheard, it would end the process. The pool makes a new one at the next call.
-  pool.on('error', (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'postgres: an idle connection was closed'));
+  pool.on('error', (err) => logger.warn({ err }, 'postgres: an idle connection was closed'));
   return pool;
 }
 
