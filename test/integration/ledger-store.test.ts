@@ -153,3 +153,15 @@ t.test("a real server's terminate is an outage (57P01)", async (t) => {
   t.ok(isPostgresUnreachable(err));
   await victim.end().catch(() => {});
 });
+
+t.test('test helper: gateways on PostgreSQL without a URL get a fresh database each, on one server per test file', async (t) => {
+  const a = await startGateway({ redisUrl: redis.url, ledgerStore: 'postgres', redis: { keyPrefix: 'a:', queuePrefix: 'qa' } });
+  t.teardown(() => a.close());
+  const b = await startGateway({ redisUrl: redis.url, ledgerStore: 'postgres', redis: { keyPrefix: 'b:', queuePrefix: 'qb' } });
+  t.teardown(() => b.close());
+  const [ua, ub] = [new URL(a.config.database.url!), new URL(b.config.database.url!)];
+  t.equal(ua.host, ub.host, 'one server');
+  t.not(ua.pathname, ub.pathname, 'two databases');
+  for (const url of [ua, ub]) t.same(await rows(url.href, 'SELECT version FROM schema_migrations'), [{ version: 1 }], `${url.pathname} migrated`);
+  t.equal((await getJson(`${b.url}/readyz`)).body.postgres, 'ok');
+});
