@@ -108,3 +108,18 @@ t.test('a ledger behind unavailableOnOutage: outages become store.unavailable (5
   t.equal(wrapped.plain(), 'ledger', 'methods still see their object');
   t.equal(wrapped.name, 'ledger');
 });
+
+t.test('a class with private fields works the same behind unavailableOnOutage', async (t) => {
+  class Counter {
+    #n = 0;
+    get n() {
+      return this.#n;
+    }
+    async bump() {
+      return ++this.#n;
+    }
+  }
+  const wrapped = unavailableOnOutage(new Counter());
+  t.equal(await wrapped.bump(), 1);
+  t.equal(wrapped.n, 1, 'a getter reading a private field');
+});

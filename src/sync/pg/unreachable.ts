@@ -49,8 +49,9 @@ export function asStoreUnavailable(err: unknown): unknown {
  */
 export function unavailableOnOutage<T extends object>(target: T): T {
   return new Proxy(target, {
-    get(obj, prop, receiver) {
-      const value: unknown = Reflect.get(obj, prop, receiver);
+    get(obj, prop) {
+      // read on the target itself: a getter or method using private fields (#x) works as unwrapped
+      const value: unknown = Reflect.get(obj, prop);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         let result: unknown;
