@@ -8,7 +8,7 @@ import { isPostgresUnreachable } from '../../src/sync/pg/unreachable.js';
 import { withChanges } from '../fixtures/records.js';
 import { getJson, postJson, spawnGateway, startGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
 import { startPostgres } from '../helpers/postgres-server.js';
-import { startRedis } from '../helpers/redis-server.js';
+import { freePort, startRedis } from '../helpers/redis-server.js';
 
 // `ledger.store: 'postgres'` in the process roles: the private PostgreSQL started by `gerbang
 // serve` (and said so in the log), its schema migrated at start-up, a `gerbang worker` on the same
@@ -164,4 +164,21 @@ t.test('test helper: gateways on PostgreSQL without a URL get a fresh database e
   t.not(ua.pathname, ub.pathname, 'two databases');
   for (const url of [ua, ub]) t.same(await rows(url.href, 'SELECT version FROM schema_migrations'), [{ version: 1 }], `${url.pathname} migrated`);
   t.equal((await getJson(`${b.url}/readyz`)).body.postgres, 'ok');
+});
+
+t.test('DATABASE_URL naming a dead port: serve waits 15 s, then stops saying where, never with the password', async (t) => {
+  const cfg = writeTestConfig({ redisUrl: redis.url, ledgerStore: 'postgres' });
+  t.teardown(() => cfg.cleanup());
+  const port = await freePort();
+  const password = 'pw-never-in-a-log-0123456789';
+  const began = Date.now();
+  const failed = await spawnGateway({ GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0', DATABASE_URL: `postgres://gerbang:${password}@127.0.0.1:${port}/gerbang` }).then(
+    () => undefined,
+    (err: unknown) => err as Error,
+  );
+  t.ok(failed, 'the gateway did not start');
+  t.match(failed?.message, `PostgreSQL at 127.0.0.1:${port} did not answer within 15 s`);
+  t.match(failed?.message, /ECONNREFUSED/);
+  t.notMatch(failed?.message, password);
+  t.ok(Date.now() - began < 25_000, 'and gave up');
 });
