@@ -76,6 +76,16 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
   return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The options with a fresh database of this test file's PostgreSQL when the ledger is kept there
+ * and no URL is given: `writeTestConfig(await withLedgerDatabase(opts))` for a spawned gateway
+ * (without it, a spawned gateway on `postgres` starts a private server in its data directory).
+ */
+export async function withLedgerDatabase(opts: GatewayOptions): Promise<GatewayOptions> {
+  const postgres = (opts.ledgerStore ?? testLedgerStore) === 'postgres';
+  return postgres && !opts.databaseUrl ? { ...opts, databaseUrl: await freshLedgerDatabase() } : opts;
+}
+
 export interface InProcessGateway extends Running {
   url: string;
   config: Config;
@@ -97,8 +107,7 @@ export function memoryLogger(level: string): { logger: ReturnType<typeof createL
 
 /** The gateway in this process (HTTP + worker), logging into memory so tests can read the lines. */
 export async function startGateway(opts: GatewayOptions): Promise<InProcessGateway> {
-  const postgres = (opts.ledgerStore ?? testLedgerStore) === 'postgres';
-  const cfgFile = writeTestConfig(postgres && !opts.databaseUrl ? { ...opts, databaseUrl: await freshLedgerDatabase() } : opts);
+  const cfgFile = writeTestConfig(await withLedgerDatabase(opts));
   const config = loadConfig({ GERBANG_CONFIG: cfgFile.path, REDIS_URL: opts.redisUrl, HOST: '127.0.0.1' });
   const { logger, lines: logs } = memoryLogger('debug');
   const running = await serve(config, logger);

@@ -6,7 +6,7 @@ import { serverUser } from '../../src/runtime/postgres-binaries.js';
 import { isAlive, postmasterInfo } from '../../src/runtime/postgres-cluster.js';
 import { isPostgresUnreachable } from '../../src/sync/pg/unreachable.js';
 import { withChanges } from '../fixtures/records.js';
-import { getJson, postJson, spawnGateway, startGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
+import { getJson, postJson, spawnGateway, startGateway, waitFor, withLedgerDatabase, writeTestConfig } from '../helpers/gateway.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
 
@@ -164,6 +164,13 @@ t.test('test helper: gateways on PostgreSQL without a URL get a fresh database e
   t.not(ua.pathname, ub.pathname, 'two databases');
   for (const url of [ua, ub]) t.same(await rows(url.href, 'SELECT version FROM schema_migrations'), [{ version: 1 }], `${url.pathname} migrated`);
   t.equal((await getJson(`${b.url}/readyz`)).body.postgres, 'ok');
+
+  const spawned = writeTestConfig(await withLedgerDatabase({ redisUrl: redis.url, ledgerStore: 'postgres' }));
+  t.teardown(() => spawned.cleanup());
+  const written = JSON.parse(readFileSync(spawned.path, 'utf8')) as { ledger: { store: string }; database: { url: string } };
+  t.equal(written.ledger.store, 'postgres');
+  t.equal(new URL(written.database.url).host, ua.host, "a spawned gateway's file names a third database on the same server");
+  t.not(new URL(written.database.url).pathname, ub.pathname);
 });
 
 t.test('DATABASE_URL naming a dead port: serve waits 15 s, then stops saying where, never with the password', async (t) => {
