@@ -13,15 +13,11 @@ export function healthRoutes(app: FastifyInstance, services: Services): void {
   // answer comes fast either way.
   const stores = services.readiness ?? [{ name: 'redis', ping: () => services.ledger.ping() }];
   app.get('/readyz', async () => {
-    const answered: Record<string, 'ok'> = {};
-    for (const store of stores) {
-      try {
-        await withinMs(store.ping(), READINESS_MS);
-      } catch (cause) {
-        throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
-      }
-      answered[store.name] = 'ok';
-    }
+    // asked at once: two stores away answer as fast as one
+    const results = await Promise.allSettled(stores.map((store) => withinMs(store.ping(), READINESS_MS)));
+    const away = results.find((r) => r.status === 'rejected');
+    if (away) throw new GerbangError('store.unavailable', [], { cause: away.reason, retryAfterSeconds: 5 });
+    const answered = Object.fromEntries(stores.map((store) => [store.name, 'ok']));
     return { status: 'ready', ...answered, upstreams: services.upstreams.map((u) => ({ name: u.name, kind: u.describe().kind })) };
   });
 }
