@@ -42,6 +42,7 @@ const PARTITIONS_EVERY_MS = 24 * 60 * 60 * 1000;
 
 export async function openLedgerStore(config: Config, logger: Logger, payload: StoredPayload, keys: StoreKeys): Promise<LedgerStore> {
   if (config.ledger.store === 'redis') {
+    if (config.database.url) logger.warn({ postgres: hostOf(config.database.url) }, 'ledger.store is "redis": DATABASE_URL (database.url) is not used');
     return {
       kind: 'redis',
       ledger: (_use, redis) => new RedisLedger(redis, keys, payload),
