@@ -189,3 +189,14 @@ t.test('DATABASE_URL naming a dead port: serve waits 15 s, then stops saying whe
   t.notMatch(failed?.message, password);
   t.ok(Date.now() - began < 25_000, 'and gave up');
 });
+
+t.test('ledger.store redis with a DATABASE_URL: the URL is not used, and the log says so', async (t) => {
+  const gw = await startGateway({ redisUrl: redis.url, ledgerStore: 'redis', databaseUrl: 'postgres://gerbang:pw-unused-0123456789@127.0.0.1:1/gerbang' });
+  t.teardown(() => gw.close());
+  const logs = gw.logs.join('\n');
+  t.match(logs, /"postgres":"127\.0\.0\.1:1","msg":"ledger.store is \\"redis\\": DATABASE_URL \(database.url\) is not used"/);
+  t.notMatch(logs, 'pw-unused');
+  const ready = await getJson(`${gw.url}/readyz`);
+  t.equal(ready.status, 200, 'ready without PostgreSQL');
+  t.equal(ready.body.postgres, undefined, 'and does not ask it');
+});
