@@ -5,7 +5,7 @@ import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
 import { CLUSTER_KEY_PREFIX, CLUSTER_QUEUE_PREFIX, clusterProblems } from './redis-cluster.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { CircuitConfig, Config, DeliveryConfig, RedisConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { CircuitConfig, Config, DatabaseConfig, DeliveryConfig, LedgerConfig, RedisConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -120,6 +120,19 @@ const defaultConnectionLimits = {
   maxConnections: 2_000,
 };
 
+// The ledger's store. Redis until the PostgreSQL ledger is complete (issue 15); the integrator
+// flips it.
+const defaultLedger: LedgerConfig = { store: 'redis' };
+
+// The PostgreSQL pool. 20 connections: a request holds one for the few milliseconds of its
+// transaction, the workers (8 by default) one each while they begin or settle a push, and the
+// dispatcher and retention one each; several processes on one server of 100 connections still fit.
+// A call waits 2 s for a connection: PostgreSQL away, ingest answers 503 within the 3 s an app's
+// request allows, as it does when Redis is away. A statement runs at most 15 s, more than any of the
+// ledger's should take (retention works in batches), so a statement stuck behind a lock frees its
+// connection instead of holding it. Idle connections go after 30 s.
+const defaultDatabase: Omit<DatabaseConfig, 'url'> = { maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 };
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -161,6 +174,8 @@ export function loadConfig(env: Env = process.env): Config {
     adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
     redis: redisConfig(file.redis),
+    ledger: { ...defaultLedger, ...(file.ledger ?? {}) },
+    database: { ...defaultDatabase, ...withoutUrl(file.database ?? {}), url: databaseUrl(env, file) },
     security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
@@ -186,6 +201,20 @@ function redisConfig(redis: ConfigFile['redis']): RedisConfig {
 function withoutPlace(server: NonNullable<ConfigFile['server']>): Omit<NonNullable<ConfigFile['server']>, 'host' | 'port'> {
   const { host: _host, port: _port, ...rest } = server;
   return rest;
+}
+
+function withoutUrl(database: NonNullable<ConfigFile['database']>): Omit<NonNullable<ConfigFile['database']>, 'url'> {
+  const { url: _url, ...rest } = database;
+  return rest;
+}
+
+/** DATABASE_URL wins over the file's database.url, as REDIS_URL is the only way to name a Redis. */
+function databaseUrl(env: Env, file: ConfigFile): string | undefined {
+  const fromEnv = env.DATABASE_URL || undefined;
+  if (fromEnv === undefined) return file.database?.url;
+  // the URL holds the password: the message does not repeat it
+  if (!/^postgres(ql)?:\/\//.test(fromEnv)) throw new ConfigError('DATABASE_URL is not a postgres:// or postgresql:// URL');
+  return fromEnv;
 }
 
 function readConfigFile(path: string, env: Env): ConfigFile {
@@ -311,9 +340,7 @@ function checkCrossReferences(config: Config, origin: string): void {
     }
   }
   if (config.redis.cluster) {
-    // The ledger is in Redis until the PostgreSQL ledger is an option; then this becomes
-    // `ledgerStore: config.ledger.store` (docs/redis-cluster.md, "Wiring the PostgreSQL ledger").
-    problems.push(...clusterProblems({ redisUrl: config.redisUrl, keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix, ledgerStore: 'redis' }));
+    problems.push(...clusterProblems({ redisUrl: config.redisUrl, keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix, ledgerStore: config.ledger.store }));
   } else if (config.redisUrl?.includes(',')) {
     problems.push('  REDIS_URL names several servers: set redis.cluster to true for a Redis Cluster, or name one server');
   }

@@ -143,6 +143,25 @@ export const configSchema = {
         highWaterPercent: { type: 'number', minimum: 10, maximum: 99 },
       },
     },
+    ledger: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        store: { enum: ['postgres', 'redis'], description: 'where the ledger (every accepted record and its states) is kept' },
+      },
+    },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // DATABASE_URL in the environment wins; neither: a private PostgreSQL under the data directory
+        url: { type: 'string', pattern: '^postgres(ql)?://' },
+        maxConnections: { type: 'integer', minimum: 2, maximum: 1000 },
+        connectionTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
+        statementTimeoutMs: { type: 'integer', minimum: 100 },
+        idleTimeoutMs: { type: 'integer', minimum: 0 },
+      },
+    },
     redis: {
       type: 'object',
       additionalProperties: false,

@@ -142,7 +142,29 @@ export interface Config {
   adapters: AdaptersConfig;
   store: StoreConfig;
   redis: RedisConfig;
+  ledger: LedgerConfig;
+  database: DatabaseConfig;
   security: SecurityConfig;
+}
+
+export type LedgerStoreKind = 'postgres' | 'redis';
+
+export interface LedgerConfig {
+  /** where the ledger is kept: PostgreSQL (`database`), or Redis as in 0.4 and before */
+  store: LedgerStoreKind;
+}
+
+export interface DatabaseConfig {
+  /** DATABASE_URL, else the file's `database.url`; absent: Gerbang starts a private PostgreSQL under dataDir */
+  url: string | undefined;
+  /** connections of this process's pool (requests, workers, dispatcher and retention share it) */
+  maxConnections: number;
+  /** how long a call waits for a connection before it fails (ingest: a 503 the app retries) */
+  connectionTimeoutMs: number;
+  /** the longest one statement may run (PostgreSQL's statement_timeout) */
+  statementTimeoutMs: number;
+  /** an unused connection is closed after this long (0: kept) */
+  idleTimeoutMs: number;
 }
 
 export interface AdaptersConfig {

@@ -19,12 +19,12 @@ import type { RecordSearch } from '../sync/record-search.js';
 import { RetentionSweeper } from '../sync/retention.js';
 import { StorePressure } from '../sync/store-pressure.js';
 import { storeKeys, type StoreKeys } from '../sync/store/keys.js';
-import { RedisLedger } from '../sync/store/redis-ledger.js';
 import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
 import { expiringStores, replayTaskStore, type BesideLedger } from './stores.js';
+import { openLedgerStore, type LedgerStore } from './ledger-store.js';
 import { loadTables, type Tables } from './tables.js';
 
 // What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
@@ -53,6 +53,9 @@ export interface Parts {
   producer: RedisConnection;
   /** the token and identity caches: wait out a Redis restart */
   upstreamRedis: RedisConnection;
+  /** where the ledger is kept (ledger.store): its pool and private PostgreSQL, if any */
+  store: LedgerStore;
+  /** the ledger of requests (fails fast when its store is away) */
   ledger: Ledger;
   queues: DeliveryQueues;
   dispatcher: Dispatcher;
@@ -76,15 +79,6 @@ async function redisFor(config: Config, logger: Logger): Promise<{ url: string; 
   return { url: privateRedis.url, privateRedis };
 }
 
-/**
- * The Redis ledger needs one server (its scripts name keys at run time); the configuration refuses
- * a cluster without the PostgreSQL ledger (src/config/redis-cluster.ts), so this only guards.
- */
-function redisLedger(connection: RedisConnection, keys: StoreKeys, payload: StoredPayload): RedisLedger {
-  if (connection instanceof Cluster) throw new Error("the Redis ledger does not run on a Redis Cluster: ledger.store must be 'postgres'");
-  return new RedisLedger(connection, keys, payload);
-}
-
 /** The parts every role needs, started: a broken table or an unreachable Redis stops the process here. */
 export async function compose(config: Config, logger: Logger, role: 'serve' | 'worker'): Promise<Parts> {
   logStartup(config, logger, role);
@@ -98,7 +92,8 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const producer = producerConnection(redisTarget, logger);
   await untilReady(producer, redisTarget);
   const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
-  const ledger = redisLedger(producer, keys, payload);
+  const store = await openLedgerStore(config, logger, payload, keys);
+  const ledger = store.ledger('requests', producer);
   const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
@@ -113,12 +108,11 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
     createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  // The Redis ledger answers the searches too (one owner of the stored records).
+  // The ledger answers the searches too (one owner of the stored records).
   const search: RecordSearch = ledger;
-  // With the ledger: { kind: 'postgres', pool } when the ledger is PostgreSQL's.
-  const besideLedger: BesideLedger = { kind: 'redis', redis: producer, keys };
+  const besideLedger: BesideLedger = store.pool ? { kind: 'postgres', pool: store.pool } : { kind: 'redis', redis: producer, keys };
   const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(besideLedger), ledger, search, config, logger });
-  return { config, logger, tables, payload, keys, redisUrl, redisTarget, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
+  return { config, logger, tables, payload, keys, redisUrl, redisTarget, privateRedis, producer, upstreamRedis, store, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
 }
 
 export interface Delivery {
@@ -135,7 +129,7 @@ export function startDelivery(parts: Parts): Delivery {
   const workers = new DeliveryWorkers({
     connection: workerRedis,
     keys: parts.keys,
-    ledger: redisLedger(workerRedis, parts.keys, parts.payload),
+    ledger: parts.store.ledger('delivery', workerRedis),
     upstreams: parts.upstreams,
     upstreamConfigs: config.upstreams,
     delivery: config.delivery,
@@ -144,7 +138,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: redisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
+  const retention = new RetentionSweeper({ ledger: parts.store.ledger('delivery', workerRedis), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
   retention.start();
   return {
     async stop() {
@@ -157,10 +151,10 @@ export function startDelivery(parts: Parts): Delivery {
 
 /**
  * Closes the shared parts, after the role has stopped taking records (`before`) and `delivery`
- * has finished its pushes. Only the serving gateway owns a private Redis; `gerbang worker`
- * processes share it.
+ * has finished its pushes. Only the serving gateway owns the private Redis and PostgreSQL;
+ * `gerbang worker` processes share them.
  */
-export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateRedis: boolean }): Promise<void> {
+export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateServers: boolean }): Promise<void> {
   await steps.before?.();
   await parts.dispatcher.close(); // the inbox keeps what is not yet a job
   await steps.delivery?.stop();
@@ -170,7 +164,9 @@ export async function closeParts(parts: Parts, steps: { before?: () => Promise<v
   parts.producer.disconnect();
   parts.upstreamRedis.disconnect();
   steps.delivery?.disconnect();
-  if (steps.stopPrivateRedis) await parts.privateRedis?.stop();
+  // after everything that used the pool has stopped: the workers, the dispatcher, the replays
+  await parts.store.close({ stopPrivatePostgres: steps.stopPrivateServers });
+  if (steps.stopPrivateServers) await parts.privateRedis?.stop();
   parts.logger.info('stopped');
 }
 

@@ -48,7 +48,7 @@ export class Dispatcher {
         this.failing = false;
       } catch (err) {
         // Once per outage, not every half second.
-        if (!this.failing) this.deps.logger.warn({ err }, 'dispatcher: Redis unavailable, accepted records wait in the inbox');
+        if (!this.failing) this.deps.logger.warn({ err }, 'dispatcher: the store is unavailable (Redis, or the ledger\'s PostgreSQL), accepted records wait until it is back');
         this.failing = true;
         await sleep(500);
       }

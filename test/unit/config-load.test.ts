@@ -157,3 +157,28 @@ t.test('payload keys: ids and 64 hex characters each, from the environment, the 
   t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a b', keys: { 'a b': '${PK}' } } } }, env), /payloadKeys/);
   t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a', keys: {} } } }, env), /payloadKeys\/keys/);
 });
+
+t.test('the ledger store and its PostgreSQL: defaults, the file, DATABASE_URL over the file', async (t) => {
+  const outbox = [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'out') }];
+  const plain = load({ upstreams: outbox, facilities });
+  t.equal(plain.ledger.store, 'redis', 'Redis until the PostgreSQL ledger is complete');
+  t.same(plain.database, { url: undefined, maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 });
+  t.equal(loadConfig({ GERBANG_DATA_DIR: dir }).database.url, undefined, 'without a file: the private server');
+
+  const file = { upstreams: outbox, facilities, ledger: { store: 'postgres' }, database: { url: 'postgres://g:pw@db.example:5432/gerbang', maxConnections: 8 } };
+  const fromFile = load(file);
+  t.equal(fromFile.ledger.store, 'postgres');
+  t.equal(fromFile.database.url, 'postgres://g:pw@db.example:5432/gerbang');
+  t.equal(fromFile.database.maxConnections, 8);
+  t.equal(fromFile.database.connectionTimeoutMs, 2_000, 'the other settings keep their defaults');
+  t.equal(load(file, { DATABASE_URL: 'postgresql://other:5433/x' }).database.url, 'postgresql://other:5433/x', 'the environment wins');
+  t.equal(load(file, { DATABASE_URL: '' }).database.url, 'postgres://g:pw@db.example:5432/gerbang', 'an empty DATABASE_URL is not set');
+
+  t.match(problem({ ...file, ledger: { store: 'mongo' } }), /\/ledger\/store must be equal to one of the allowed values/);
+  t.match(problem({ ...file, database: { url: 'mysql://x' } }), /\/database\/url must match pattern/);
+  t.match(problem({ ...file, database: { maxConnections: 1 } }), /\/database\/maxConnections must be >= 2/);
+  t.match(problem({ ...file, database: { poolSize: 3 } }), /additional properties \(poolSize\)/);
+  const refused = problem(file, { DATABASE_URL: 'redis://:s3cretpw@x:6379' });
+  t.match(refused, /DATABASE_URL is not a postgres:\/\/ or postgresql:\/\/ URL/);
+  t.notMatch(refused, /s3cretpw/, 'the refusal does not repeat the URL and its password');
+});
