@@ -189,7 +189,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
     const byPlace = 'ORDER BY regency, puskesmas, posyandu';
     const [states, last, latency, daily] = await Promise.all([
       this.pool.query<PlaceRow & { state: UpstreamState; records: string }>(
-        `SELECT regency, puskesmas, posyandu, state::text AS state, records FROM status_counts WHERE upstream = $1 ${byPlace}, state`,
+        `SELECT regency, puskesmas, posyandu, state::text AS state, records FROM status_counts WHERE upstream = $1 ${byPlace}, status_counts.state`,
         [upstream],
       ),
       this.pool.query<PlaceRow & { at: Date }>(`SELECT regency, puskesmas, posyandu, at FROM last_synced WHERE upstream = $1 ${byPlace}`, [upstream]),

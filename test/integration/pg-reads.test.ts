@@ -1,0 +1,261 @@
+import t from 'tap';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { Place } from '../../src/config/scope.js';
+import type { CanonicalRecord } from '../../src/records/schemas/index.js';
+import { reportingDay } from '../../src/sync/aggregates.js';
+import type { UpstreamCounts } from '../../src/sync/ledger.js';
+import { PayloadCipher } from '../../src/sync/payload-cipher.js';
+import { migrate } from '../../src/sync/pg/migrate.js';
+import { PgReads } from '../../src/sync/pg/pg-reads.js';
+import type { FailureFilter, PosyanduQuery, ProblemFilter } from '../../src/sync/record-search.js';
+import type { UpstreamStatus } from '../../src/sync/states.js';
+import { StoredPayload } from '../../src/sync/stored-payload.js';
+import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
+import { SEALED_WORDS_PROPERTY } from '../../src/sync/store/keys.js';
+import { insertRecord, type RowRecord } from '../helpers/pg-rows.js';
+import { startPostgres } from '../helpers/postgres-server.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { testKeys, testPayload } from '../helpers/store.js';
+
+// The PostgreSQL ledger's reads (pg-reads.ts) against a real PostgreSQL: the lists, counts and
+// retention over rows written as the ledger writes them (helpers/pg-rows.ts). Where it is cheap,
+// the same records go into a Redis ledger too, and both must answer the same.
+
+const pgServer = await startPostgres();
+const redisServer = await startRedis({ appendonly: false });
+const redis = new Redis(redisServer.url);
+const pools: pg.Pool[] = [];
+t.teardown(async () => {
+  redis.disconnect();
+  await Promise.all(pools.map((p) => p.end()));
+  await Promise.all([pgServer.stop(), redisServer.stop()]);
+});
+
+const payload = testPayload();
+/** a key this process does not have: what it sealed is unreadable here */
+const otherPayload = new StoredPayload(new PayloadCipher({ current: 'gone', keys: { gone: 'cd'.repeat(32) } }));
+
+async function freshPool(): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 4 });
+  pools.push(pool);
+  await migrate(pool);
+  // the months of these tests (records of January to March 2026), whatever today is
+  await pool.query(`SELECT ledger_ensure_partitions('2026-01-01', 3)`);
+  return pool;
+}
+
+const U = 'up';
+const O = 'other';
+const A1: Place = { regency: '3201', puskesmas: 'P3201010101', posyandu: '3201010001-01' };
+const A2: Place = { regency: '3201', puskesmas: 'P3201010101', posyandu: '3201010001-02' };
+const B1: Place = { regency: '3202', puskesmas: 'P3202020202', posyandu: '3202020001-01' };
+const T0 = Date.parse('2026-03-10T02:00:00Z');
+const MIN = 60_000;
+const PERSON = { name: 'Kirana Puspitasari', nik: '3201015503230004', birthDate: '2024-01-05' };
+const all = () => true;
+
+const at = (ms: number) => new Date(ms).toISOString();
+const status = (over: Partial<UpstreamStatus>): UpstreamStatus => ({ state: 'queued', version: 1, attempts: 0, updatedAt: at(T0), ...over });
+const error = (code: string, message: string, when: number) => ({ code, message, at: at(when) });
+const failed = (code: string, when: number, over: Partial<UpstreamStatus> = {}) =>
+  status({ state: 'failed', attempts: 3, lastError: error(code, `Pasien ${PERSON.name} (${PERSON.nik}) ditolak: ${code}`, when), updatedAt: at(when), ...over });
+const synced = (when: number) => status({ state: 'synced', attempts: 1, syncedAt: at(when), updatedAt: at(when), resources: [] });
+
+function row(id: string, place: Place, minutes: number, states: Record<string, UpstreamStatus>, over: Partial<RowRecord> = {}): RowRecord {
+  const kind = over.kind ?? 'anthropometry';
+  return { id, kind, place, receivedAt: new Date(T0 + minutes * MIN), record: { kind, recordId: `R-${id}`, subject: PERSON }, states, ...over };
+}
+
+/** The record in PostgreSQL (as pg-rows writes it) and in a Redis ledger (accept, then each state set at its time). */
+async function both(pool: pg.Pool, ledger: { redis: RedisLedger; writer?: RedisLedger }, r: RowRecord, sealWith = payload): Promise<void> {
+  await insertRecord(pool, sealWith, r);
+  const w = ledger.writer ?? ledger.redis;
+  await w.accept({
+    id: r.id,
+    source: r.source ?? 'app',
+    record: r.record as CanonicalRecord,
+    contentHash: `hash-${r.id}`,
+    bundle: { resourceType: 'Bundle', type: 'transaction', entry: [] },
+    indicators: {},
+    warnings: [],
+    subject: r.subject ?? '',
+    ...r.place,
+    receivedAt: r.receivedAt,
+    upstreams: Object.keys(r.states),
+  });
+  for (const [u, s] of Object.entries(r.states)) await w.setState(r.id, u, s, Date.parse(s.syncedAt ?? s.updatedAt));
+}
+
+// One data set for the list and count tests: failures of each kind at two upstreams and places.
+const pool = await freshPool();
+const keys = testKeys('pg-reads');
+const redisLedger = new RedisLedger(redis, keys, payload);
+const redisWriterOther = new RedisLedger(redis, keys, otherPayload);
+const reads = new PgReads(pool, payload);
+const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: `${PERSON.name} tidak valid` }] };
+const rows: Array<[RowRecord, StoredPayload?]> = [
+  [row('f1', A1, 1, { [U]: failed('upstream.http-422', T0 + 10 * MIN, { outcome }), [O]: synced(T0 + 3 * MIN) })],
+  [row('f2', A1, 2, { [U]: status({ state: 'waiting-identity', attempts: 1, lastError: error('upstream.identity-unknown', 'pasien belum dikenal', T0 + 11 * MIN) }), [O]: status({ state: 'waiting-identity' }) })],
+  [row('f3', A2, 3, { [U]: failed('delivery.attempts-exhausted', T0 + 12 * MIN) }, { kind: 'immunization' })],
+  [row('f4', B1, 4, { [U]: failed('upstream.http-500', T0 + 13 * MIN) })],
+  [row('f5', A1, 5, { [U]: status({ state: 'retrying', attempts: 2, lastError: error('upstream.timeout', 'lambat', T0 + 14 * MIN) }), [O]: status({}) })],
+  [row('f6', A1, 6, { [U]: synced(T0 + 15 * MIN), [O]: synced(T0 + 16 * MIN) })],
+  [row('f7', B1, 7, { [U]: failed('upstream.http-400', T0 + 17 * MIN), [O]: failed('upstream.http-422', T0 + 18 * MIN) })],
+  [row('u1', A1, 8, { [U]: failed('upstream.http-422', T0 + 19 * MIN, { outcome }) }), otherPayload],
+  [row('f9', A2, 9, { [U]: failed('upstream.http-409', T0 + 20 * MIN) })],
+];
+for (const [r, sealWith] of rows) await both(pool, sealWith ? { redis: redisLedger, writer: redisWriterOther } : { redis: redisLedger }, r, sealWith);
+
+const failureFilter = (over: Partial<FailureFilter> = {}): FailureFilter => ({ upstreams: [U, O], limit: 50, offset: 0, ...over });
+
+t.test('failures: newest first per upstream, each filter as the Redis ledger answers it', async (t) => {
+  const list = await reads.failures(failureFilter(), all, false);
+  t.same(list.items.map((i) => `${i.upstream}:${i.id}`), ['up:f9', 'up:u1', 'up:f7', 'up:f4', 'up:f3', 'up:f2', 'up:f1', 'other:f7', 'other:f2']);
+  t.equal(list.more, false);
+  const cases: Array<[string, Partial<FailureFilter>, string[]]> = [
+    ['posyandu', { posyandu: A1.posyandu }, ['up:u1', 'up:f2', 'up:f1', 'other:f2']],
+    ['puskesmas', { puskesmas: B1.puskesmas }, ['up:f7', 'up:f4', 'other:f7']],
+    ['kind', { kind: 'immunization' }, ['up:f3']],
+    ['reason category rejected', { reason: 'rejected' }, ['up:f9', 'up:u1', 'up:f7', 'up:f1', 'other:f7']],
+    ['reason category gave-up', { reason: 'gave-up' }, ['up:f3']],
+    ['reason category identity', { reason: 'identity' }, ['up:f2', 'other:f2']],
+    ['reason category other', { reason: 'other' }, ['up:f4']],
+    ['reason code', { reason: 'upstream.http-422' }, ['up:u1', 'up:f1', 'other:f7']],
+    ['from and to (received)', { from: T0 + 3 * MIN, to: T0 + 7 * MIN }, ['up:f7', 'up:f4', 'up:f3', 'other:f7']],
+    ['one upstream', { upstreams: [O] }, ['other:f7', 'other:f2']],
+    ['no match', { posyandu: 'nowhere' }, []],
+  ];
+  for (const [name, over, ids] of cases) {
+    const pgAnswer = await reads.failures(failureFilter(over), all, false);
+    t.same(pgAnswer.items.map((i) => `${i.upstream}:${i.id}`), ids, name);
+    t.same(pgAnswer, await redisLedger.failures(failureFilter(over), all, false), `${name}: as Redis`);
+  }
+  const inRegency = (p: Place) => p.regency === '3202';
+  t.same((await reads.failures(failureFilter(), inRegency, false)).items.map((i) => i.id), ['f7', 'f4', 'f7'], 'covers: only the places the key sees');
+});
+
+t.test('failures: pages with limit, offset and more', async (t) => {
+  const seen: string[] = [];
+  for (let offset = 0; ; offset += 4) {
+    const page = await reads.failures(failureFilter({ limit: 4, offset }), all, false);
+    t.same(page, await redisLedger.failures(failureFilter({ limit: 4, offset }), all, false), `page at ${offset} as Redis`);
+    seen.push(...page.items.map((i) => `${i.upstream}:${i.id}`));
+    t.equal(page.more, offset + 4 < 9, `more at ${offset}`);
+    if (!page.more) break;
+  }
+  t.equal(seen.length, 9);
+  t.equal(new Set(seen).size, 9, 'every failure once over the pages');
+  // a page boundary that skips filtered-out rows: offset counts matching items only
+  const rejected = await reads.failures(failureFilter({ reason: 'rejected', limit: 2, offset: 2 }), all, false);
+  t.same(rejected.items.map((i) => i.id), ['f7', 'f1']);
+  t.equal(rejected.more, true);
+});
+
+t.test('failures: names and NIKs only with showIdentity, and a payload sealed with a missing key said so', async (t) => {
+  const masked = await reads.failures(failureFilter({ posyandu: A1.posyandu }), all, false);
+  const f1 = masked.items.find((i) => i.id === 'f1')!;
+  t.notMatch(JSON.stringify(masked), /Kirana|Puspitasari|3201015503230004/, 'no name or NIK anywhere without identity');
+  t.match(f1.lastError?.message, /\*\*\*/, 'the upstream message is there, masked');
+  t.match(JSON.stringify(f1.outcome), /tidak valid/, 'the outcome is there, masked');
+  t.equal(f1.subject, undefined);
+  t.same(f1.reason, { category: 'rejected', code: 'upstream.http-422', detail: '*** tidak valid' });
+
+  const shown = await reads.failures(failureFilter({ posyandu: A1.posyandu }), all, true);
+  t.same(shown, await redisLedger.failures(failureFilter({ posyandu: A1.posyandu }), all, true), 'as Redis');
+  const f1Shown = shown.items.find((i) => i.id === 'f1')!;
+  t.same(f1Shown.subject, PERSON);
+  t.match(f1Shown.lastError?.message, /Kirana Puspitasari \(3201015503230004\)/);
+  t.equal(f1Shown.payloadUnreadable, undefined);
+
+  const u1 = shown.items.find((i) => i.id === 'u1')!;
+  t.same(u1.payloadUnreadable, { keyId: 'gone', reason: 'key-missing' });
+  t.equal(u1.subject, undefined, 'no subject without a readable record');
+  t.equal(u1.outcome, undefined, 'the upstream words are left out');
+  t.notMatch(JSON.stringify(u1), /Kirana|3201015503230004/);
+  t.equal(u1.lastError?.code, 'upstream.http-422', 'the code is still there');
+});
+
+t.test('problemIds: oldest first across the upstreams, with a state filter', async (t) => {
+  const cases: Array<[string, ProblemFilter, string[]]> = [
+    ['all', { upstreams: [U, O] }, ['up:f1', 'up:f2', 'other:f2', 'up:f3', 'up:f4', 'up:f7', 'other:f7', 'up:u1', 'up:f9']],
+    ['failed at up, in A1', { upstreams: [U], state: 'failed', posyandu: A1.posyandu }, ['up:f1', 'up:u1']],
+    ['waiting', { upstreams: [U, O], state: 'waiting-identity' }, ['up:f2', 'other:f2']],
+    ['a state no failure is in', { upstreams: [U, O], state: 'queued' }, []],
+    ['reason and time', { upstreams: [U, O], reason: 'rejected', from: T0 + 2 * MIN, to: T0 + 8 * MIN }, ['up:f7', 'other:f7', 'up:u1']],
+  ];
+  for (const [name, filter, ids] of cases) {
+    const answer = await reads.problemIds(filter, all);
+    t.same(answer.map((p) => `${p.upstream}:${p.id}`), ids, name);
+    t.same(answer, await redisLedger.problemIds(filter, all), `${name}: as Redis`);
+  }
+  t.same(await reads.problemIds({ upstreams: [U] }, (p) => p.posyandu === A2.posyandu), [{ id: 'f3', upstream: U }, { id: 'f9', upstream: U }], 'covers');
+});
+
+t.test('byPosyandu: newest first, a state filter, pages, the upstream words masked without identity', async (t) => {
+  const q = (over: Partial<PosyanduQuery>): PosyanduQuery => ({ posyandu: [A1.posyandu, A2.posyandu], limit: 50, offset: 0, showIdentity: false, ...over });
+  const cases: Array<[string, Partial<PosyanduQuery>, string[], boolean]> = [
+    ['two posyandu', {}, ['f9', 'u1', 'f6', 'f5', 'f3', 'f2', 'f1'], false],
+    ['one', { posyandu: [A2.posyandu] }, ['f9', 'f3'], false],
+    ['failed at some upstream', { state: 'failed' }, ['f9', 'u1', 'f3', 'f1'], false],
+    ['queued at some upstream', { state: 'queued' }, ['f5'], false],
+    ['first page', { limit: 3 }, ['f9', 'u1', 'f6'], true],
+    ['second page', { limit: 3, offset: 3 }, ['f5', 'f3', 'f2'], true],
+    ['last page', { limit: 3, offset: 6 }, ['f1'], false],
+    ['state, paged', { state: 'failed', limit: 2, offset: 1 }, ['u1', 'f3'], true],
+    ['from and to', { from: T0 + 2 * MIN, to: T0 + 6 * MIN }, ['f6', 'f5', 'f3', 'f2'], false],
+    ['no posyandu', { posyandu: [] }, [], false],
+  ];
+  for (const [name, over, ids, more] of cases) {
+    const answer = await reads.byPosyandu(q(over));
+    t.same(answer.items.map((i) => i.id), ids, name);
+    t.equal(answer.more, more, `${name}: more`);
+    t.same(answer, await redisLedger.byPosyandu(q(over)), `${name}: as Redis`);
+  }
+  const masked = await reads.byPosyandu(q({ posyandu: [A1.posyandu] }));
+  t.notMatch(JSON.stringify(masked), /Kirana|3201015503230004/);
+  const f1 = masked.items.find((i) => i.id === 'f1')!;
+  t.same(Object.keys(f1.upstreams).sort(), [O, U]);
+  t.equal(f1.upstreams[U]?.state, 'failed');
+  t.equal(f1.upstreams[U]?.attempts, 3);
+  t.equal(f1.version, 1);
+  t.equal(f1.receivedAt, at(T0 + MIN));
+  const shown = await reads.byPosyandu(q({ posyandu: [A1.posyandu], showIdentity: true }));
+  t.match(shown.items.find((i) => i.id === 'f1')!.upstreams[U]?.lastError?.message, /Kirana Puspitasari/);
+  t.same(shown, await redisLedger.byPosyandu(q({ posyandu: [A1.posyandu], showIdentity: true })), 'with identity: as Redis');
+});
+
+/** Counts in a stable order, without Redis's rows left at zero. */
+function sorted(c: UpstreamCounts): UpstreamCounts {
+  const key = (x: { place: Place }, rest: unknown) => `${x.place.regency}|${x.place.puskesmas}|${x.place.posyandu}|${String(rest)}`;
+  const by = <T extends { place: Place }>(xs: T[], rest: (x: T) => unknown) => [...xs].sort((a, b) => key(a, rest(a)).localeCompare(key(b, rest(b))));
+  return {
+    states: by(c.states.filter((s) => s.records !== 0), (s) => s.state),
+    lastSynced: by(c.lastSynced, () => ''),
+    latency: by(c.latency, (l) => l.bucket),
+    days: c.days.map((d) => by(d, (e) => e.event)),
+  };
+}
+
+t.test('counts, oldestUnsynced and backlog: from the count tables, as Redis keeps them', async (t) => {
+  const days = [reportingDay(T0), reportingDay(T0 - 86_400_000)];
+  for (const u of [U, O]) {
+    const c = await reads.counts(u, days);
+    t.same(sorted(c), sorted(await redisLedger.counts(u, days)), `${u}: as Redis`);
+  }
+  const up = await reads.counts(U, days);
+  t.same(up.states.filter((s) => s.place.posyandu === A1.posyandu).map((s) => [s.state, s.records]), [['retrying', 1], ['waiting-identity', 1], ['synced', 1], ['failed', 2]], 'per state, in the enum order');
+  t.same(up.lastSynced, [{ place: A1, at: at(T0 + 15 * MIN) }]);
+  t.same(up.latency, [{ place: A1, bucket: 5, records: 1 }], '9 minutes: the 300-900 s bucket');
+  t.same(up.days[0]!.filter((d) => d.place.posyandu === B1.posyandu), [{ place: B1, event: 'accepted', records: 2 }, { place: B1, event: 'failed', records: 2 }]);
+  t.same(up.days[1], [], 'a day with nothing');
+
+  const oldest = await reads.oldestUnsynced(U, [A1.posyandu, A2.posyandu, B1.posyandu, 'nowhere']);
+  t.same([...oldest], [[A1.posyandu, T0 + MIN], [A2.posyandu, T0 + 3 * MIN], [B1.posyandu, T0 + 4 * MIN]]);
+  t.same([...oldest], [...(await redisLedger.oldestUnsynced(U, [A1.posyandu, A2.posyandu, B1.posyandu, 'nowhere']))], 'as Redis');
+  t.same(await reads.oldestUnsynced(U, []), new Map());
+  t.same(await reads.backlog(U), { records: 8, oldestAcceptedMs: T0 + MIN });
+  t.same(await reads.backlog(U), await redisLedger.backlog(U), 'as Redis');
+  t.same(await reads.backlog(O), await redisLedger.backlog(O), 'other upstream: as Redis');
+  t.same(await reads.backlog('none'), { records: 0 });
+});
