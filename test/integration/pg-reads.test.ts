@@ -259,3 +259,66 @@ t.test('counts, oldestUnsynced and backlog: from the count tables, as Redis keep
   t.same(await reads.backlog(O), await redisLedger.backlog(O), 'other upstream: as Redis');
   t.same(await reads.backlog('none'), { records: 0 });
 });
+
+/** Everything the counts tables hold, to see that retention leaves them alone. */
+async function countTables(p: pg.Pool): Promise<unknown[]> {
+  const tables = ['status_counts', 'daily_counts', 'last_synced', 'latency_counts'];
+  return Promise.all(tables.map(async (table) => (await p.query(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4, 5`)).rows));
+}
+
+const payloadRows = async (p: pg.Pool, id: string) => Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM record_payloads WHERE record_id = $1', [id])).rows[0]!.n);
+const storedStatus = async (p: pg.Pool, id: string, upstream: string) =>
+  (await p.query<{ status: string; state: string; version: number; attempts: number }>('SELECT status, state::text, version, attempts FROM upstream_states WHERE record_id = $1 AND upstream = $2', [id, upstream])).rows[0]!;
+
+t.test('retention: payloads synced everywhere, then payloads settled everywhere; states, counts and newer versions stay', async (t) => {
+  const p = await freshPool();
+  const r = new PgReads(p, payload);
+  const S = (minutes: number) => synced(T0 + minutes * MIN);
+  // r1 synced everywhere, with the upstream's words of an earlier attempt still in its state
+  const words = { lastError: error('upstream.http-503', `sibuk, pasien ${PERSON.name}`, T0 + MIN), outcome };
+  await insertRecord(p, payload, row('r1', A1, 0, { [U]: { ...S(10), ...words }, [O]: S(12) }));
+  await insertRecord(p, payload, row('r2', A1, 0, { [U]: S(10), [O]: failed('upstream.http-422', T0 + 20 * MIN, { outcome }) }));
+  await insertRecord(p, payload, row('r3', A1, 0, { [U]: S(10), [O]: status({}) }));
+  // r4: listed as settled, then its version 2 was accepted and is not settled yet
+  await insertRecord(p, payload, row('r4', A2, 0, { [U]: status({ version: 2 }), [O]: status({ version: 2 }) }, { version: 2 }));
+  await p.query(`UPDATE records SET settled_at = $1 WHERE id = 'r4'`, [new Date(T0 + 10 * MIN)]);
+  await insertRecord(p, payload, row('r5', A2, 0, { [U]: { ...S(10), version: 2 }, [O]: { ...S(11), version: 2 } }, { version: 2 }));
+  await insertRecord(p, payload, row('r6', B1, 0, { [U]: S(5 * 60), [O]: S(5 * 60) }));
+  await insertRecord(p, payload, row('r7', B1, 120, { [U]: failed('upstream.http-400', T0 + 130 * MIN), [O]: S(125) }));
+  const counts = await countTables(p);
+  const r1Before = await storedStatus(p, 'r1', U);
+  t.ok(SEALED_WORDS_PROPERTY in JSON.parse(r1Before.status), 'the words are sealed in the state');
+  const now = T0 + 2 * 86_400_000;
+
+  t.equal(await r.dropSyncedPayloads(T0 + 60 * MIN, now), 2, 'r1 and r5: synced everywhere an hour before');
+  const left = async () => Object.fromEntries(await Promise.all(['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'].map(async (id) => [id, await payloadRows(p, id)])));
+  t.same(await left(), { r1: 0, r2: 1, r3: 1, r4: 2, r5: 0, r6: 1, r7: 1 }, 'both versions of r5 went; the newer version of r4 keeps both');
+  const dropped = await p.query<{ id: string; payload_dropped_at: Date | null }>('SELECT id, payload_dropped_at FROM records ORDER BY id');
+  t.same(dropped.rows.filter((x) => x.payload_dropped_at).map((x) => [x.id, x.payload_dropped_at!.getTime()]), [['r1', now], ['r5', now]]);
+
+  const r1After = await storedStatus(p, 'r1', U);
+  t.same({ ...r1After, status: undefined }, { ...r1Before, status: undefined }, 'state, version and attempts stay');
+  const { [SEALED_WORDS_PROPERTY]: _sealed, ...kept } = JSON.parse(r1Before.status) as Record<string, unknown>;
+  t.same(JSON.parse(r1After.status), kept, 'the sealed words went from the state, the rest of it stayed');
+  const opened = payload.openStatus('r1', U, r1After.status).status;
+  t.same(opened.lastError, { code: 'upstream.http-503', at: at(T0 + MIN) }, "the error's code stays, its words do not");
+  t.equal(opened.outcome, undefined);
+  t.same(opened.resources, [], 'its empty list still a list');
+  t.equal(await r.dropSyncedPayloads(T0 + 60 * MIN, now + 1), 0, 'once');
+
+  t.equal(await r.dropSettledPayloads(T0 + 60 * MIN, now), 2, 'r2 (synced and failed) and r6 (synced later): received an hour before');
+  t.same(await left(), { r1: 0, r2: 0, r3: 1, r4: 2, r5: 0, r6: 0, r7: 1 }, 'r3 and r4 are still on their way, r7 came later');
+  const r2 = payload.openStatus('r2', O, (await storedStatus(p, 'r2', O)).status).status;
+  t.equal(r2.state, 'failed');
+  t.equal(r2.outcome, undefined, "the failed record's OperationOutcome went with the payload");
+  t.equal(r2.lastError?.message, undefined);
+  t.equal(await r.dropSettledPayloads(T0 + 60 * MIN, now), 0, 'once');
+  t.equal(await r.dropSettledPayloads(T0 + 3 * 60 * MIN, now), 1, 'r7 once its time comes');
+
+  t.same(await countTables(p), counts, 'the counts are untouched');
+  // what the lists show of a dropped record: its state, and no words to mask or show
+  const list = await r.failures(failureFilter({ upstreams: [O] }), all, true);
+  t.same(list.items.map((i) => [i.id, i.subject, i.outcome]), [['r2', undefined, undefined]]);
+  const sent = await r.byPosyandu({ posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: true });
+  t.same(sent.items.map((i) => [i.id, i.upstreams[O]?.state]), [['r3', 'queued'], ['r2', 'failed'], ['r1', 'synced']]);
+});
