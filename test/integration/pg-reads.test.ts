@@ -322,3 +322,99 @@ t.test('retention: payloads synced everywhere, then payloads settled everywhere;
   const sent = await r.byPosyandu({ posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: true });
   t.same(sent.items.map((i) => [i.id, i.upstreams[O]?.state]), [['r3', 'queued'], ['r2', 'failed'], ['r1', 'synced']]);
 });
+
+/**
+ * Many records made in SQL at once (the planner needs a table of some size to prefer an index):
+ * `synced` of them synced at both upstreams, `failedAtOther` failed at the other (first in settled
+ * order), every `queuedEvery`th queued at the first upstream.
+ */
+async function bulk(p: pg.Pool, n: number, failedAtOther: number, queuedEvery: number): Promise<void> {
+  const base = new Date(T0);
+  await p.query(
+    `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, content_hash, updated_at, unsettled, settled_at)
+     SELECT 'b' || lpad(i::text, 6, '0'), $1::timestamptz + i * interval '1 second', 'bulk', 'B' || i, 'anthropometry', '3201', 'P1', 'pos-' || (i % 20), 'h', $1,
+            CASE WHEN i % $3 = 0 THEN 1 ELSE 0 END,
+            CASE WHEN i % $3 = 0 THEN NULL ELSE $1::timestamptz + interval '1 hour' + i * interval '1 second' END
+     FROM generate_series(1, $2::integer) AS i`,
+    [base, n, queuedEvery],
+  );
+  await p.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) SELECT id, received_at, 1, '\\x01', '\\x02' FROM records WHERE source = 'bulk'`);
+  await p.query(
+    `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, state, version, status, updated_at)
+     SELECT r.id, r.received_at, u.name, r.kind, r.regency, r.puskesmas, r.posyandu, s.state, 1,
+            json_build_object('state', s.state, 'version', 1, 'attempts', 1, 'updatedAt', r.updated_at)::text, r.updated_at
+     FROM records r
+     CROSS JOIN (VALUES ($1), ($2)) AS u(name)
+     CROSS JOIN LATERAL (SELECT (CASE WHEN u.name = $2 AND substr(r.id, 2)::integer <= $3 THEN 'failed'
+                                      WHEN u.name = $1 AND substr(r.id, 2)::integer % $4 = 0 THEN 'queued'
+                                      ELSE 'synced' END)::upstream_state AS state) AS s
+     WHERE r.source = 'bulk'`,
+    [U, O, failedAtOther, queuedEvery],
+  );
+  await p.query('ANALYZE');
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
+const nodesOf = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodesOf)];
+
+t.test('the counts and lists read indexes, not every record, once there are enough of them', async (t) => {
+  const p = await freshPool();
+  await bulk(p, 4000, 600, 40);
+  // every statement the reads send, to EXPLAIN with the same values
+  const sent: Array<{ text: string; values: unknown[] }> = [];
+  const spy = Object.create(p) as pg.Pool;
+  spy.query = ((text: string, values: unknown[]) => {
+    sent.push({ text, values });
+    return p.query(text, values);
+  }) as pg.Pool['query'];
+  const r = new PgReads(spy, payload);
+  const calls: Array<[string, () => Promise<unknown>, string]> = [
+    ['backlog', () => r.backlog(U), 'upstream_states'],
+    ['oldestUnsynced', () => r.oldestUnsynced(U, ['pos-1', 'pos-7', 'pos-none']), 'upstream_states'],
+    ['failures', () => r.failures(failureFilter({ upstreams: [O], limit: 20 }), all, false), 'upstream_states'],
+    ['problemIds of a posyandu', () => r.problemIds({ upstreams: [O], posyandu: 'pos-3' }, all), 'upstream_states'],
+    ['byPosyandu', () => r.byPosyandu({ posyandu: ['pos-5'], limit: 20, offset: 0, showIdentity: false }), 'records'],
+  ];
+  for (const [name, call, table] of calls) {
+    sent.length = 0;
+    await call();
+    t.ok(sent.length > 0, `${name} asked something`);
+    for (const { text, values } of sent) {
+      const plan = (await p.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${text}`, values)).rows[0]!['QUERY PLAN'][0]!.Plan;
+      const nodes = nodesOf(plan);
+      const scans = nodes.filter((n) => n['Relation Name']?.startsWith(table));
+      const seq = scans.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === `${table}_y2026m03`);
+      if (!text.includes(`FROM ${table}`)) continue;
+      t.same(seq.map((n) => n['Relation Name']), [], `${name}: no sequential scan of ${table}`);
+      const indexes = nodes.flatMap((n) => (n['Index Name']?.startsWith(`${table}_y2026m03`) ? [n['Index Name']] : []));
+      t.ok(indexes.length > 0, `${name}: an index of ${table} (${indexes.join(', ')})`);
+    }
+  }
+  t.same(await r.backlog(U), { records: 0, oldestAcceptedMs: T0 + 40_000 }, 'the oldest queued (the count is kept by the writes, which bulk rows skip)');
+  t.equal((await r.oldestUnsynced(O, ['pos-1'])).get('pos-1'), T0 + 1_000);
+
+  // lists longer than one chunk (500 rows): each row once, in order, across the chunk's edge
+  const ids = await r.problemIds({ upstreams: [O] }, all);
+  t.equal(ids.length, 600);
+  t.same(ids.slice(0, 2).map((x) => x.id), ['b000001', 'b000002']);
+  t.same(ids.slice(-1).map((x) => x.id), ['b000600']);
+  t.equal(new Set(ids.map((x) => x.id)).size, 600);
+  const page = await r.failures(failureFilter({ upstreams: [O], limit: 20, offset: 490 }), all, false);
+  t.same(page.items.map((i) => i.id), Array.from({ length: 20 }, (_, k) => `b${String(600 - 490 - k).padStart(6, '0')}`));
+  t.equal(page.more, true);
+  const last = await r.failures(failureFilter({ upstreams: [O], limit: 20, offset: 590 }), all, false);
+  t.same([last.items.length, last.more], [10, false]);
+
+  // retention in batches: the first 600 in settled order stay (failed at one upstream; 15 of
+  // them also queued, so not settled), the others synced everywhere go, batch after batch past them
+  const dropped = await r.dropSyncedPayloads(T0 + 10 * 3_600_000, T0 + 86_400_000);
+  t.equal(dropped, 4000 - 600 - 100 + 15, 'every record synced everywhere, over several batches');
+  t.equal(Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM record_payloads')).rows[0]!.n), 600 + 100 - 15);
+  t.equal(await r.dropSettledPayloads(T0 + 10 * 3_600_000, T0 + 86_400_000), 600 - 15, 'then those settled everywhere');
+  t.equal(Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM record_payloads')).rows[0]!.n), 100, 'the queued ones keep theirs');
+});
