@@ -418,3 +418,30 @@ t.test('the counts and lists read indexes, not every record, once there are enou
   t.equal(await r.dropSettledPayloads(T0 + 10 * 3_600_000, T0 + 86_400_000), 600 - 15, 'then those settled everywhere');
   t.equal(Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM record_payloads')).rows[0]!.n), 100, 'the queued ones keep theirs');
 });
+
+t.test('dropRecordMonths: whole records of the months before the UTC month kept, in every table; the counts stay', async (t) => {
+  const p = await freshPool();
+  const r = new PgReads(p, payload);
+  const month = (id: string, iso: string) =>
+    insertRecord(p, payload, { ...row(id, A1, 0, { [U]: synced(Date.parse(iso) + MIN) }), receivedAt: new Date(iso) });
+  await month('jan', '2026-01-31T23:59:00Z');
+  await month('feb', '2026-02-01T00:00:00Z');
+  await month('mar', '2026-03-15T08:00:00Z');
+  const counts = await countTables(p);
+  const before = await r.counts(U, [reportingDay(Date.parse('2026-01-31T23:59:00Z'))]);
+
+  // 05:00 on 1 March in WIB is still February in UTC: February is kept
+  const dropped = await r.dropRecordMonths(new Date('2026-03-01T05:00:00+07:00'));
+  t.ok(dropped.includes('records_y2026m01') && dropped.includes('upstream_states_y2026m01') && dropped.includes('record_payloads_y2026m01'), `January's partitions: ${dropped.join(', ')}`);
+  t.notOk(dropped.some((name) => /m0[23]$/.test(name)), 'none of February or March');
+  const ids = async (table: string, column = 'id') => (await p.query<{ id: string }>(`SELECT ${column} AS id FROM ${table} ORDER BY 1`)).rows.map((x) => x.id);
+  t.same(await ids('records'), ['feb', 'mar']);
+  t.same(await ids('record_keys'), ['feb', 'mar'], 'and their idempotency keys');
+  t.same(await ids('upstream_states', 'record_id'), ['feb', 'mar']);
+  t.same(await ids('record_payloads', 'record_id'), ['feb', 'mar']);
+  t.same(await countTables(p), counts, 'the count tables are untouched');
+  t.same(await r.counts(U, [reportingDay(Date.parse('2026-01-31T23:59:00Z'))]), before, 'and count as before');
+  const sent = await r.byPosyandu({ posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: false });
+  t.same(sent.items.map((i) => i.id), ['mar', 'feb']);
+  t.same(await r.dropRecordMonths(new Date('2026-02-20T00:00:00Z')), [], 'a second time: nothing more');
+});
