@@ -8,6 +8,15 @@ import type { StorePressure } from './store-pressure.js';
 // then, not at the next hourly sweep, since it is memory delivery can use.
 const PRESSURE_LOOK_MS = 10_000;
 
+/** What retention asks of the ledger; whole months only of a ledger that keeps records by month (PostgreSQL). */
+export type RetainingLedger = Pick<Ledger, 'dropSyncedPayloads' | 'dropSettledPayloads'> & { dropRecordMonths?(keepFromMonth: Date): Promise<string[]> };
+
+/** The first month whose records `recordMonths` keeps (UTC): each record stays more than that many months. */
+export function firstMonthKept(now: number, recordMonths: number): Date {
+  const d = new Date(now);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - recordMonths, 1));
+}
+
 /**
  * Retention: once a record is synced at every upstream, its payload (names, NIKs, the Bundle) is
  * kept `payloadDays` more, then dropped. Safe to run in several processes at once.
@@ -17,7 +26,7 @@ export class RetentionSweeper {
   private pressureTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
-  constructor(private readonly deps: { ledger: Pick<Ledger, 'dropSyncedPayloads' | 'dropSettledPayloads'>; retention: RetentionConfig; logger: Logger; pressure?: StorePressure }) {}
+  constructor(private readonly deps: { ledger: RetainingLedger; retention: RetentionConfig; logger: Logger; pressure?: StorePressure }) {}
 
   start(): void {
     const every = this.deps.retention.sweepIntervalMinutes * 60_000;
@@ -50,6 +59,11 @@ export class RetentionSweeper {
     // Records that never got through everywhere, once delivery has stopped trying.
     const settled = await ledger.dropSettledPayloads(now - retention.unsyncedPayloadDays * 86_400_000, now);
     if (settled > 0) logger.info({ dropped: settled, unsyncedPayloadDays: retention.unsyncedPayloadDays }, 'retention: dropped the payloads of records that failed to get through');
+    const { recordMonths } = retention;
+    if (recordMonths !== undefined && ledger.dropRecordMonths) {
+      const partitions = await ledger.dropRecordMonths(firstMonthKept(now, recordMonths));
+      if (partitions.length > 0) logger.info({ partitions: partitions.length, recordMonths }, 'retention: dropped the whole records of the months past recordMonths');
+    }
     return synced + settled;
   }
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
 import pg from 'pg';
+import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import type { Place } from '../../src/config/scope.js';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
@@ -8,6 +9,7 @@ import type { UpstreamCounts } from '../../src/sync/ledger.js';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgReads } from '../../src/sync/pg/pg-reads.js';
+import { firstMonthKept, RetentionSweeper } from '../../src/sync/retention.js';
 import type { FailureFilter, PosyanduQuery, ProblemFilter } from '../../src/sync/record-search.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
@@ -444,4 +446,24 @@ t.test('dropRecordMonths: whole records of the months before the UTC month kept,
   const sent = await r.byPosyandu({ posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: false });
   t.same(sent.items.map((i) => i.id), ['mar', 'feb']);
   t.same(await r.dropRecordMonths(new Date('2026-02-20T00:00:00Z')), [], 'a second time: nothing more');
+});
+
+t.test('the sweeper drops whole months only with retention.recordMonths, and then those past it', async (t) => {
+  const p = await freshPool();
+  const r = new PgReads(p, payload);
+  for (const [id, iso] of [['jan', '2026-01-20T00:00:00Z'], ['feb', '2026-02-10T00:00:00Z'], ['mar', '2026-03-05T00:00:00Z']] as const) {
+    await insertRecord(p, payload, { ...row(id, A1, 0, { [U]: status({}) }), receivedAt: new Date(iso) });
+  }
+  const lines: unknown[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const retention = { payloadDays: 30, sweepIntervalMinutes: 60, unsyncedPayloadDays: 90 };
+  const now = Date.parse('2026-03-20T00:00:00Z');
+  t.same(firstMonthKept(now, 1), new Date('2026-02-01T00:00:00Z'));
+  t.same(firstMonthKept(Date.parse('2026-01-31T23:00:00Z'), 13), new Date('2024-12-01T00:00:00Z'));
+
+  await new RetentionSweeper({ ledger: r, retention, logger }).sweep(now);
+  t.equal(Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM records')).rows[0]!.n), 3, 'without recordMonths every record stays');
+  await new RetentionSweeper({ ledger: r, retention: { ...retention, recordMonths: 1 }, logger }).sweep(now);
+  t.same((await p.query<{ id: string }>('SELECT id FROM records ORDER BY received_at')).rows.map((x) => x.id), ['feb', 'mar'], 'January is past one month kept');
+  t.match(lines, [{ msg: 'retention: dropped the whole records of the months past recordMonths', recordMonths: 1 }]);
 });
