@@ -28,8 +28,6 @@ export interface RowRecord {
   states: Record<string, UpstreamStatus>;
 }
 
-const SETTLED = ['synced', 'failed'];
-
 export async function insertRecord(pool: pg.Pool, payload: StoredPayload, r: RowRecord): Promise<void> {
   const source = r.source ?? 'app';
   const recordId = r.recordId ?? `R-${r.id}`;
@@ -37,7 +35,8 @@ export async function insertRecord(pool: pg.Pool, payload: StoredPayload, r: Row
   const version = r.version ?? 1;
   const { regency, puskesmas, posyandu } = r.place;
   const states = Object.entries(r.states);
-  const unsettled = states.filter(([, s]) => !SETTLED.includes(s.state)).length;
+  // unsettled: upstreams the latest version is not synced at; settled_at: when it was synced at the last of them
+  const unsettled = states.filter(([, s]) => s.state !== 'synced').length;
   const settledAt = unsettled === 0 ? new Date(Math.max(...states.map(([, s]) => Date.parse(s.syncedAt ?? s.updatedAt)))) : null;
   const sealed = payload.seal(source, recordId, { record: r.record, bundle: r.bundle ?? { resourceType: 'Bundle', type: 'transaction', entry: [] }, ...(r.provenance ? { provenance: r.provenance } : {}) });
   const at = r.receivedAt;

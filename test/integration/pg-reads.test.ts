@@ -323,22 +323,38 @@ t.test('retention: payloads synced everywhere, then payloads settled everywhere;
   t.same(list.items.map((i) => [i.id, i.subject, i.outcome]), [['r2', undefined, undefined]]);
   const sent = await r.byPosyandu({ posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: true });
   t.same(sent.items.map((i) => [i.id, i.upstreams[O]?.state]), [['r3', 'queued'], ['r2', 'failed'], ['r1', 'synced']]);
+
+  // a correction accepted after the drop brings a payload again (payload_dropped_at stays, as in
+  // Redis): kept while on its way, dropped in its turn (rows as PgLedger.accept leaves them)
+  const accepted = new Date(now + MIN);
+  await p.query(`UPDATE records SET version = 2, updated_at = $2, settled_at = NULL, unsettled = 2 WHERE id = $1`, ['r6', accepted]);
+  await p.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) SELECT id, received_at, 2, '\\x01', '\\x02' FROM records WHERE id = $1`, ['r6']);
+  await p.query(`UPDATE upstream_states SET state = 'queued', version = 2 WHERE record_id = $1`, ['r6']);
+  t.equal(await r.dropSyncedPayloads(now + 60 * MIN, now + 2 * MIN), 0, 'the new version is not synced yet');
+  t.equal(await r.dropSettledPayloads(now + 60 * MIN, now + 2 * MIN), 0, 'nor settled');
+  t.equal(await payloadRows(p, 'r6'), 1);
+  await p.query(`UPDATE upstream_states SET state = 'synced' WHERE record_id = $1`, ['r6']);
+  await p.query(`UPDATE records SET settled_at = $2, unsettled = 0 WHERE id = $1`, ['r6', new Date(now + 5 * MIN)]);
+  t.equal(await r.dropSyncedPayloads(now + 10 * MIN, now + 20 * MIN), 1, 'synced everywhere again: dropped again');
+  t.equal(await payloadRows(p, 'r6'), 0);
+  t.same((await p.query<{ at: Date }>(`SELECT payload_dropped_at AS at FROM records WHERE id = 'r6'`)).rows[0]!.at, new Date(now + 20 * MIN));
+  t.equal(await r.dropSyncedPayloads(now + 10 * MIN, now + 30 * MIN), 0, 'once');
 });
 
 /**
  * Many records made in SQL at once (the planner needs a table of some size to prefer an index):
- * `synced` of them synced at both upstreams, `failedAtOther` failed at the other (first in settled
- * order), every `queuedEvery`th queued at the first upstream.
+ * the first `failedAtOther` failed at the other upstream, every `queuedEvery`th queued at the
+ * first, the rest synced at both (settled_at: synced everywhere).
  */
 async function bulk(p: pg.Pool, n: number, failedAtOther: number, queuedEvery: number): Promise<void> {
   const base = new Date(T0);
   await p.query(
     `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, content_hash, updated_at, unsettled, settled_at)
      SELECT 'b' || lpad(i::text, 6, '0'), $1::timestamptz + i * interval '1 second', 'bulk', 'B' || i, 'anthropometry', '3201', 'P1', 'pos-' || (i % 20), 'h', $1,
-            CASE WHEN i % $3 = 0 THEN 1 ELSE 0 END,
-            CASE WHEN i % $3 = 0 THEN NULL ELSE $1::timestamptz + interval '1 hour' + i * interval '1 second' END
+            (i % $3 = 0)::integer + (i <= $4)::integer,
+            CASE WHEN i % $3 = 0 OR i <= $4 THEN NULL ELSE $1::timestamptz + interval '1 hour' + i * interval '1 second' END
      FROM generate_series(1, $2::integer) AS i`,
-    [base, n, queuedEvery],
+    [base, n, queuedEvery, failedAtOther],
   );
   await p.query(`INSERT INTO record_payloads (record_id, received_at, version, record, bundle) SELECT id, received_at, 1, '\\x01', '\\x02' FROM records WHERE source = 'bulk'`);
   await p.query(
@@ -381,6 +397,9 @@ t.test('the counts and lists read indexes, not every record, once there are enou
     ['failures', () => r.failures(failureFilter({ upstreams: [O], limit: 20 }), all, false), 'upstream_states'],
     ['problemIds of a posyandu', () => r.problemIds({ upstreams: [O], posyandu: 'pos-3' }, all), 'upstream_states'],
     ['byPosyandu', () => r.byPosyandu({ posyandu: ['pos-5'], limit: 20, offset: 0, showIdentity: false }), 'records'],
+    // (limits before every record: nothing dropped yet, the statements are what matters here)
+    ['dropSyncedPayloads', () => r.dropSyncedPayloads(T0, T0), 'records'],
+    ['dropSettledPayloads', () => r.dropSettledPayloads(T0, T0), 'records'],
   ];
   for (const [name, call, table] of calls) {
     sent.length = 0;
@@ -412,8 +431,8 @@ t.test('the counts and lists read indexes, not every record, once there are enou
   const last = await r.failures(failureFilter({ upstreams: [O], limit: 20, offset: 590 }), all, false);
   t.same([last.items.length, last.more], [10, false]);
 
-  // retention in batches: the first 600 in settled order stay (failed at one upstream; 15 of
-  // them also queued, so not settled), the others synced everywhere go, batch after batch past them
+  // retention in batches: the records synced everywhere, then those settled everywhere, past
+  // the queued ones (every 40th) that keep theirs
   const dropped = await r.dropSyncedPayloads(T0 + 10 * 3_600_000, T0 + 86_400_000);
   t.equal(dropped, 4000 - 600 - 100 + 15, 'every record synced everywhere, over several batches');
   t.equal(Number((await p.query<{ n: string }>('SELECT count(*) AS n FROM record_payloads')).rows[0]!.n), 600 + 100 - 15);

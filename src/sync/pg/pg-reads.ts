@@ -17,6 +17,10 @@ import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamField } from '../sto
 const CHUNK = 500;
 const RETENTION_BATCH = 500;
 const PROBLEM_STATES: readonly UpstreamState[] = ['failed', 'waiting-identity'];
+// A record keeps its payload while none was dropped since its latest version was accepted (a
+// version accepted after a drop brings one again); the predicate of records_to_purge and
+// records_payload_kept, written the same so that the planner uses them.
+const PAYLOAD_KEPT = '(r.payload_dropped_at IS NULL OR r.payload_dropped_at < r.updated_at)';
 
 interface RecordRow {
   id: string;
@@ -244,39 +248,37 @@ export class PgReads implements RecordSearch, LedgerCounts {
 
   /** Retention: drops the payloads of records synced at every upstream before `syncedBefore`; how many. */
   async dropSyncedPayloads(syncedBefore: number, now: number): Promise<number> {
-    return this.dropPayloads(
-      `r.settled_at < $1`,
-      'r.settled_at',
-      new Date(syncedBefore),
-      ['synced'],
-      now,
-    );
+    // records_to_purge: settled_at is when the latest version became synced everywhere
+    return this.dropPayloads({ key: 'r.settled_at', where: `r.settled_at IS NOT NULL AND r.settled_at < $1` }, new Date(syncedBefore), ['synced'], now);
   }
 
   /** Retention: drops the payloads of records received before `receivedBefore` that every upstream has settled (synced or failed); how many. */
   async dropSettledPayloads(receivedBefore: number, now: number): Promise<number> {
-    return this.dropPayloads(`r.received_at < $1`, 'r.received_at', new Date(receivedBefore), ['synced', 'failed'], now);
+    // records_payload_kept: records still holding a payload, by time received; those older than
+    // this are few (delivery has stopped trying by then), so each sweep reads little more than
+    // what it drops
+    return this.dropPayloads({ key: 'r.received_at', where: `r.received_at < $1` }, new Date(receivedBefore), ['synced', 'failed'], now);
   }
 
   /**
-   * Walks the records that retention may look at (records_to_purge: settled, payload still there)
-   * in batches, each after the last, and drops a payload only if every upstream is still in one of
+   * Walks the records that retention may look at (payload kept, in `walk.key` order) in batches,
+   * each after the last, and drops a payload only if every upstream is still in one of
    * `settledStates` at the version listed: a newer version accepted meanwhile keeps it.
    */
-  private async dropPayloads(before: string, key: string, limit: Date, settledStates: readonly UpstreamState[], now: number): Promise<number> {
+  private async dropPayloads(walk: { key: string; where: string }, limit: Date, settledStates: readonly UpstreamState[], now: number): Promise<number> {
     let dropped = 0;
     let after: Cursor | undefined;
     for (;;) {
       const params: unknown[] = [limit];
-      let cond = before;
+      let cond = `${PAYLOAD_KEPT} AND ${walk.where}`;
       if (after) {
         params.push(after.at, after.id);
-        cond += ` AND (${key}, r.id) > ($2::timestamptz, $3)`;
+        cond += ` AND (${walk.key}, r.id) > ($2::timestamptz, $3)`;
       }
       const { rows } = await this.pool.query<{ id: string; received_at: Date; version: number; cursor_at: string }>(
-        `SELECT r.id, r.received_at, r.version, ${key}::text AS cursor_at FROM records r
-         WHERE r.payload_dropped_at IS NULL AND r.settled_at IS NOT NULL AND ${cond}
-         ORDER BY ${key}, r.id LIMIT ${RETENTION_BATCH}`,
+        `SELECT r.id, r.received_at, r.version, ${walk.key}::text AS cursor_at FROM records r
+         WHERE ${cond}
+         ORDER BY ${walk.key}, r.id LIMIT ${RETENTION_BATCH}`,
         params,
       );
       if (rows.length === 0) return dropped;
@@ -289,16 +291,15 @@ export class PgReads implements RecordSearch, LedgerCounts {
 
   private async dropBatch(rows: ReadonlyArray<{ id: string; received_at: Date; version: number }>, settledStates: readonly UpstreamState[], now: Date): Promise<number> {
     // One statement: the records row is the lock (an accept of the next version changes its
-    // version and settled_at, which the UPDATE re-reads), the payload rows up to that version go,
-    // and the upstream's words in the states with them (drop-words.lua): outcome, the error's
-    // message, and the sealed words in the state's text.
+    // version, which the UPDATE re-reads), the payload rows up to that version go, and the
+    // upstream's words in the states with them (drop-words.lua): outcome, the error's message, and
+    // the sealed words in the state's text.
     const { rows: out } = await this.pool.query<{ dropped: string }>(
       `WITH c AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::integer[]) AS c(id, received_at, version)),
        d AS (
          UPDATE records r SET payload_dropped_at = $4
          FROM c
-         WHERE r.id = c.id AND r.received_at = c.received_at AND r.version = c.version
-           AND r.payload_dropped_at IS NULL AND r.settled_at IS NOT NULL
+         WHERE r.id = c.id AND r.received_at = c.received_at AND r.version = c.version AND ${PAYLOAD_KEPT}
            AND NOT EXISTS (SELECT 1 FROM upstream_states s
                            WHERE s.record_id = r.id AND s.received_at = r.received_at AND s.state <> ALL($5::upstream_state[]))
          RETURNING r.id, r.received_at, r.version),

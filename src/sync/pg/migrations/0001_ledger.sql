@@ -32,6 +32,8 @@
 --     fairness by puskesmas (a record's rank among its puskesmas' queued ones)
 --                                                                upstream_states (upstream_states_in_queue)
 --   retention: payloads once synced everywhere + payloadDays     records.settled_at → record_payloads
+--     payloads of records settled (synced or failed) everywhere, by time received
+--                                                                records (records_payload_kept)
 --     whole records after some months                            partition drops (ledger_drop_record_months)
 --
 -- Time partitioning: every table whose rows belong to one record is range-partitioned by month on
@@ -72,7 +74,8 @@ CREATE TABLE records (
   version integer NOT NULL DEFAULT 1,
   content_hash text NOT NULL,
   updated_at timestamptz NOT NULL,
-  -- how many upstreams have not settled the latest version; 0 → settled_at is set
+  -- how many upstreams the latest version is not synced at yet; 0 → settled_at is set (when it
+  -- became synced everywhere: retention's clock, the purge list in Redis)
   unsettled integer NOT NULL,
   settled_at timestamptz,
   payload_dropped_at timestamptz,
@@ -83,7 +86,14 @@ CREATE TABLE records (
   PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
 CREATE INDEX records_by_posyandu ON records (posyandu, received_at);
-CREATE INDEX records_to_purge ON records (settled_at) WHERE payload_dropped_at IS NULL AND settled_at IS NOT NULL;
+-- The payload is kept while it was not dropped since the latest version was accepted: a version
+-- accepted after a drop brings a payload again (payload_dropped_at stays, as in Redis), and
+-- retention must find it. Retention walks these two, which hold only records still keeping theirs:
+-- synced everywhere by when (settled_at), and any by when received (a record failed somewhere).
+CREATE INDEX records_to_purge ON records (settled_at)
+  WHERE settled_at IS NOT NULL AND (payload_dropped_at IS NULL OR payload_dropped_at < updated_at);
+CREATE INDEX records_payload_kept ON records (received_at, id)
+  WHERE payload_dropped_at IS NULL OR payload_dropped_at < updated_at;
 
 CREATE TABLE record_versions (
   record_id text NOT NULL,
