@@ -19,7 +19,8 @@ export function firstMonthKept(now: number, recordMonths: number): Date {
 
 /**
  * Retention: once a record is synced at every upstream, its payload (names, NIKs, the Bundle) is
- * kept `payloadDays` more, then dropped. Safe to run in several processes at once.
+ * kept `payloadDays` more, then dropped. With `recordMonths`, a ledger that keeps records by month
+ * (PostgreSQL) also drops whole months past it. Safe to run in several processes at once.
  */
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;

@@ -251,6 +251,9 @@ t.test('counts, oldestUnsynced and backlog: from the count tables, as Redis keep
   t.same(up.latency, [{ place: A1, bucket: 5, records: 1 }], '9 minutes: the 300-900 s bucket');
   t.same(up.days[0]!.filter((d) => d.place.posyandu === B1.posyandu), [{ place: B1, event: 'accepted', records: 2 }, { place: B1, event: 'failed', records: 2 }]);
   t.same(up.days[1], [], 'a day with nothing');
+  const odd = await reads.counts(U, ['2026-02-30', 'kemarin', '2026-13-01', reportingDay(T0)]);
+  t.same(odd.days.slice(0, 3), [[], [], []], 'no counts on a day that is none');
+  t.same(odd.days[3], up.days[0]);
 
   const oldest = await reads.oldestUnsynced(U, [A1.posyandu, A2.posyandu, B1.posyandu, 'nowhere']);
   t.same([...oldest], [[A1.posyandu, T0 + MIN], [A2.posyandu, T0 + 3 * MIN], [B1.posyandu, T0 + 4 * MIN]]);
