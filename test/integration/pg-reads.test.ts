@@ -38,8 +38,22 @@ const payload = testPayload();
 /** a key this process does not have: what it sealed is unreadable here */
 const otherPayload = new StoredPayload(new PayloadCipher({ current: 'gone', keys: { gone: 'cd'.repeat(32) } }));
 
-async function freshPool(): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 4 });
+async function freshPool(collation?: 'icu'): Promise<pg.Pool> {
+  let url: string;
+  if (collation) {
+    // a database whose text sorts by a language's rules, as a server made without --no-locale does
+    const name = `icu_${pools.length}`;
+    const admin = new pg.Client({ connectionString: pgServer.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+    await admin.end();
+    const u = new URL(pgServer.url);
+    u.pathname = `/${name}`;
+    url = u.toString();
+  } else {
+    url = await pgServer.createDatabase();
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   pools.push(pool);
   await migrate(pool);
   // the months of these tests (records of January to March 2026), whatever today is
@@ -488,4 +502,19 @@ t.test('the sweeper drops whole months only with retention.recordMonths, and the
   await new RetentionSweeper({ ledger: r, retention: { ...retention, recordMonths: 1 }, logger }).sweep(now);
   t.same((await p.query<{ id: string }>('SELECT id FROM records ORDER BY received_at')).rows.map((x) => x.id), ['feb', 'mar'], 'January is past one month kept');
   t.match(lines, [{ msg: 'retention: dropped the whole records of the months past recordMonths', recordMonths: 1 }]);
+});
+
+t.test('records received at the same moment (a $batch) come in the order Redis gives them: by id, byte by byte, whatever the database collation', async (t) => {
+  const p = await freshPool('icu');
+  const sortedThere = (await p.query<{ x: string }>(`SELECT x FROM unnest(ARRAY['tieZ', 'tie_c']) AS x ORDER BY x`)).rows.map((x) => x.x);
+  t.same(sortedThere, ['tie_c', 'tieZ'], 'this database sorts text otherwise than bytes');
+  const r = new PgReads(p, payload);
+  const ledger = new RedisLedger(redis, testKeys('pg-reads-ties'), payload);
+  for (const id of ['tie_c', 'tie-a', 'tieZ', 'tie-B', 'Tie']) await both(p, { redis: ledger }, row(id, A1, 30, { [U]: failed('upstream.http-422', T0 + 40 * MIN) }));
+  const failures = await r.failures(failureFilter({ upstreams: [U] }), all, false);
+  t.same(failures.items.map((i) => i.id), ['tie_c', 'tieZ', 'tie-a', 'tie-B', 'Tie']);
+  t.same(failures, await ledger.failures(failureFilter({ upstreams: [U] }), all, false), 'as Redis');
+  t.same(await r.problemIds({ upstreams: [U] }, all), await ledger.problemIds({ upstreams: [U] }, all), 'problem ids as Redis');
+  const q: PosyanduQuery = { posyandu: [A1.posyandu], limit: 2, offset: 1, showIdentity: false };
+  t.same(await r.byPosyandu(q), await ledger.byPosyandu(q), 'a page of them as Redis');
 });

@@ -15,6 +15,8 @@ import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamField } from '../sto
 // upstream's words and an unreadable payload come out the same.
 
 const CHUNK = 500;
+// Records received at the same moment (a $batch) are ordered by id byte by byte, as a Redis
+// sorted set orders members of one score: `COLLATE "C"` on the id in the lists.
 const RETENTION_BATCH = 500;
 const PROBLEM_STATES: readonly UpstreamState[] = ['failed', 'waiting-identity'];
 // A record keeps its payload while none was dropped since its latest version was accepted (a
@@ -104,7 +106,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
       const cond = [...where];
       if (after) {
         page.push(after.at, after.id);
-        cond.push(`(s.received_at, s.record_id) ${order === 'newest' ? '<' : '>'} ($${page.length - 1}::timestamptz, $${page.length})`);
+        cond.push(`(s.received_at, s.record_id COLLATE "C") ${order === 'newest' ? '<' : '>'} ($${page.length - 1}::timestamptz, $${page.length})`);
       }
       const { rows } = await this.pool.query<ProblemRow & { cursor_at: string }>(
         `SELECT s.record_id AS id, s.received_at, s.received_at::text AS cursor_at, s.upstream, s.status,
@@ -113,7 +115,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
          JOIN records r ON r.id = s.record_id AND r.received_at = s.received_at
          ${payload}
          WHERE ${cond.join(' AND ')}
-         ORDER BY s.received_at ${dir}, s.record_id ${dir}
+         ORDER BY s.received_at ${dir}, s.record_id COLLATE "C" ${dir}
          LIMIT ${CHUNK}`,
         page,
       );
@@ -177,7 +179,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
        FROM records r
        LEFT JOIN record_payloads p ON p.record_id = r.id AND p.received_at = r.received_at AND p.version = r.version
        WHERE ${where.join(' AND ')}
-       ORDER BY r.received_at DESC, r.id DESC
+       ORDER BY r.received_at DESC, r.id COLLATE "C" DESC
        OFFSET $${params.length - 1} LIMIT $${params.length}`,
       params,
     );
