@@ -518,3 +518,39 @@ t.test('records received at the same moment (a $batch) come in the order Redis g
   const q: PosyanduQuery = { posyandu: [A1.posyandu], limit: 2, offset: 1, showIdentity: false };
   t.same(await r.byPosyandu(q), await ledger.byPosyandu(q), 'a page of them as Redis');
 });
+
+t.test('retention drops the payloads the Redis ledger drops, sweep by sweep', async (t) => {
+  const p = await freshPool();
+  const r = new PgReads(p, payload);
+  const ledger = new RedisLedger(redis, testKeys('pg-reads-retention'), payload);
+  const S = (minutes: number) => synced(T0 + minutes * MIN);
+  const records = [
+    row('s1', A1, 0, { [U]: S(10), [O]: S(12) }),
+    row('s2', A1, 1, { [U]: S(10), [O]: failed('upstream.http-422', T0 + 20 * MIN) }),
+    row('s3', A1, 2, { [U]: S(10), [O]: status({ state: 'retrying', attempts: 2 }) }),
+    row('s4', A2, 3, { [U]: failed('upstream.http-400', T0 + 30 * MIN), [O]: failed('delivery.too-old', T0 + 31 * MIN) }),
+    row('s5', A2, 4, { [U]: S(5 * 60), [O]: S(5 * 60 + 1) }),
+    row('s6', B1, 120, { [U]: status({ state: 'waiting-identity' }) }),
+    row('s7', B1, 121, { [U]: S(125) }),
+  ];
+  for (const x of records) await both(p, { redis: ledger }, x);
+  const kept = async () => {
+    const inPg = (await p.query<{ id: string }>('SELECT DISTINCT record_id AS id FROM record_payloads ORDER BY 1')).rows.map((x) => x.id);
+    const inRedis = [];
+    for (const x of records) if ((await ledger.get(x.id))?.payloadDroppedAt === undefined) inRedis.push(x.id);
+    return { inPg, inRedis };
+  };
+  // how many: Redis counts again a record whose payload the other sweep dropped (s5 stays on its
+  // purge list), PostgreSQL only payloads it dropped; what is kept is the same
+  const sweeps: Array<[string, (l: Pick<PgReads, 'dropSyncedPayloads' | 'dropSettledPayloads'>) => Promise<number>, number, string[]]> = [
+    ['synced an hour in', (l) => l.dropSyncedPayloads(T0 + 60 * MIN, T0 + 86_400_000), 1, ['s2', 's3', 's4', 's5', 's6', 's7']],
+    ['settled, received an hour in', (l) => l.dropSettledPayloads(T0 + 60 * MIN, T0 + 86_400_000), 3, ['s3', 's6', 's7']],
+    ['synced a day in', (l) => l.dropSyncedPayloads(T0 + 86_400_000, T0 + 2 * 86_400_000), 1, ['s3', 's6']],
+    ['settled, received a day in', (l) => l.dropSettledPayloads(T0 + 86_400_000, T0 + 2 * 86_400_000), 0, ['s3', 's6']],
+  ];
+  for (const [name, sweep, dropped, left] of sweeps) {
+    t.equal(await sweep(r), dropped, `${name}: ${dropped} dropped`);
+    await sweep(ledger);
+    t.same(await kept(), { inPg: left, inRedis: left }, `${name}: the same kept`);
+  }
+});
