@@ -221,6 +221,7 @@ t.test('byPosyandu: newest first, a state filter, pages, the upstream words mask
     ['state, paged', { state: 'failed', limit: 2, offset: 1 }, ['u1', 'f3'], true],
     ['from and to', { from: T0 + 2 * MIN, to: T0 + 6 * MIN }, ['f6', 'f5', 'f3', 'f2'], false],
     ['no posyandu', { posyandu: [] }, [], false],
+    ['an empty page', { limit: 0 }, [], true],
   ];
   for (const [name, over, ids, more] of cases) {
     const answer = await reads.byPosyandu(q(over));

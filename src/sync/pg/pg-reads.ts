@@ -159,7 +159,8 @@ export class PgReads implements RecordSearch, LedgerCounts {
   }
 
   async byPosyandu(q: PosyanduQuery): Promise<{ items: SentRecord[]; more: boolean }> {
-    if (q.posyandu.length === 0 || q.limit <= 0 || (q.state && !UPSTREAM_STATES.includes(q.state))) return { items: [], more: false };
+    if (q.posyandu.length === 0 || (q.state && !UPSTREAM_STATES.includes(q.state))) return { items: [], more: false };
+    const limit = Math.max(0, q.limit);
     const params: unknown[] = [q.posyandu];
     const where = ['r.posyandu = ANY($1::text[])'];
     const add = (sql: (n: string) => string, value: unknown) => {
@@ -171,7 +172,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
     if (q.state) {
       add((n) => `EXISTS (SELECT 1 FROM upstream_states s WHERE s.record_id = r.id AND s.received_at = r.received_at AND s.state = ${n}::upstream_state)`, q.state);
     }
-    params.push(q.offset, q.limit + 1);
+    params.push(Math.max(0, q.offset), limit + 1);
     const { rows } = await this.pool.query<RecordRow & { states: Array<{ upstream: string; status: string }> | null }>(
       `SELECT r.id, r.received_at, r.source, r.source_record_id, r.kind, r.regency, r.puskesmas, r.posyandu, r.version, p.record, p.provenance,
               (SELECT json_agg(json_build_object('upstream', s.upstream, 'status', s.status) ORDER BY s.upstream)
@@ -184,8 +185,8 @@ export class PgReads implements RecordSearch, LedgerCounts {
       params,
     );
     return {
-      more: rows.length > q.limit,
-      items: rows.slice(0, q.limit).map((row) => sentRecordOf(this.open(row, row.states ?? []), q.showIdentity)),
+      more: rows.length > limit,
+      items: rows.slice(0, limit).map((row) => sentRecordOf(this.open(row, row.states ?? []), q.showIdentity)),
     };
   }
 
