@@ -43,7 +43,7 @@ interface ProblemRow extends RecordRow {
   status: string;
 }
 
-/** A row read by search, with `cursor` the text of its key, to continue after it. */
+/** Where a walk in chunks stopped: the last row's time (as PostgreSQL wrote it, to the microsecond) and id. */
 interface Cursor {
   at: string;
   id: string;
@@ -256,8 +256,9 @@ export class PgReads implements RecordSearch, LedgerCounts {
 
   /** Retention: drops the payloads of records synced at every upstream before `syncedBefore`; how many. */
   async dropSyncedPayloads(syncedBefore: number, now: number): Promise<number> {
-    // records_to_purge: settled_at is when the latest version became synced everywhere
-    return this.dropPayloads({ key: 'r.settled_at', where: `r.settled_at IS NOT NULL AND r.settled_at < $1` }, new Date(syncedBefore), ['synced'], now);
+    // records_to_purge: settled_at is when the latest version became synced everywhere; up to and
+    // including the limit, as the Redis purge list is read
+    return this.dropPayloads({ key: 'r.settled_at', where: `r.settled_at IS NOT NULL AND r.settled_at <= $1` }, new Date(syncedBefore), ['synced'], now);
   }
 
   /** Retention: drops the payloads of records received before `receivedBefore` that every upstream has settled (synced or failed); how many. */
@@ -265,7 +266,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
     // records_payload_kept: records still holding a payload, by time received; those older than
     // this are few (delivery has stopped trying by then), so each sweep reads little more than
     // what it drops
-    return this.dropPayloads({ key: 'r.received_at', where: `r.received_at < $1` }, new Date(receivedBefore), ['synced', 'failed'], now);
+    return this.dropPayloads({ key: 'r.received_at', where: `r.received_at <= $1` }, new Date(receivedBefore), ['synced', 'failed'], now);
   }
 
   /**
