@@ -74,8 +74,7 @@ CREATE TABLE records (
   version integer NOT NULL DEFAULT 1,
   content_hash text NOT NULL,
   updated_at timestamptz NOT NULL,
-  -- how many upstreams the latest version is not synced at yet; 0 → settled_at is set (when it
-  -- became synced everywhere: retention's clock, the purge list in Redis)
+  -- how many upstreams have not settled the latest version; 0 → settled_at is set
   unsettled integer NOT NULL,
   settled_at timestamptz,
   payload_dropped_at timestamptz,
