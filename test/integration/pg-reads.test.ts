@@ -555,3 +555,39 @@ t.test('retention drops the payloads the Redis ledger drops, sweep by sweep', as
     t.same(await kept(), { inPg: left, inRedis: left }, `${name}: the same kept`);
   }
 });
+
+t.test("a correction counts from when it was accepted, as Redis scores it: the lists' order and times, the backlog's age", async (t) => {
+  const p = await freshPool();
+  const r = new PgReads(p, payload);
+  const ledger = new RedisLedger(redis, testKeys('pg-reads-corrections'), payload);
+  const corrected = T0 + 50 * MIN;
+  // c1: received first, corrected later and failing again; c2: received between, failing
+  const c1 = row('c1', A1, 0, { [U]: failed('upstream.http-422', T0 + 55 * MIN, { version: 2 }) }, { version: 2 });
+  await insertRecord(p, payload, c1);
+  // (what PgLedger.accept of version 2 leaves: the record updated then, its state's acceptance too)
+  await p.query('UPDATE records SET updated_at = $2 WHERE id = $1', ['c1', new Date(corrected)]);
+  await p.query('UPDATE upstream_states SET accepted_at = $2 WHERE record_id = $1', ['c1', new Date(corrected)]);
+  const base = { id: 'c1', source: 'app', record: c1.record as CanonicalRecord, bundle: { resourceType: 'Bundle' as const, type: 'transaction' as const, entry: [] }, indicators: {}, warnings: [], subject: '', ...A1, upstreams: [U] };
+  await ledger.accept({ ...base, contentHash: 'v1', receivedAt: new Date(T0) });
+  await ledger.setState('c1', U, failed('upstream.http-422', T0 + 5 * MIN), T0 + 5 * MIN);
+  await ledger.accept({ ...base, contentHash: 'v2', receivedAt: new Date(corrected) });
+  await ledger.setState('c1', U, c1.states[U]!, T0 + 55 * MIN);
+  await both(p, { redis: ledger }, row('c2', A1, 30, { [U]: failed('upstream.http-400', T0 + 35 * MIN) }));
+
+  const list = await r.failures(failureFilter({ upstreams: [U] }), all, false);
+  t.same(list.items.map((i) => [i.id, i.receivedAt]), [['c1', at(T0)], ['c2', at(T0 + 30 * MIN)]], 'the correction first, still showing when it was first received');
+  t.same(list, await ledger.failures(failureFilter({ upstreams: [U] }), all, false), 'as Redis');
+  const since = failureFilter({ upstreams: [U], from: T0 + 40 * MIN });
+  t.same((await r.failures(since, all, false)).items.map((i) => i.id), ['c1'], 'from: by when accepted');
+  t.same(await r.failures(since, all, false), await ledger.failures(since, all, false), 'as Redis');
+  t.same(await r.problemIds({ upstreams: [U] }, all), [{ id: 'c2', upstream: U }, { id: 'c1', upstream: U }]);
+  t.same(await r.problemIds({ upstreams: [U] }, all), await ledger.problemIds({ upstreams: [U] }, all), 'as Redis');
+  t.same([...(await r.oldestUnsynced(U, [A1.posyandu]))], [[A1.posyandu, T0 + 30 * MIN]]);
+  t.same([...(await r.oldestUnsynced(U, [A1.posyandu]))], [...(await ledger.oldestUnsynced(U, [A1.posyandu]))], 'as Redis');
+  t.same((await r.backlog(U)).oldestAcceptedMs, T0 + 30 * MIN);
+  t.same((await r.backlog(U)).oldestAcceptedMs, (await ledger.backlog(U)).oldestAcceptedMs, 'as Redis');
+  // a posyandu's records stay in the order they were first received, as Redis lists them
+  const q: PosyanduQuery = { posyandu: [A1.posyandu], limit: 10, offset: 0, showIdentity: false };
+  t.same((await r.byPosyandu(q)).items.map((i) => [i.id, i.version]), [['c2', 1], ['c1', 2]]);
+  t.same(await r.byPosyandu(q), await ledger.byPosyandu(q), 'as Redis');
+});

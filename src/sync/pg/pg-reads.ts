@@ -9,8 +9,9 @@ import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamField } from '../sto
 
 // What the PostgreSQL ledger answers without writing a state: the lists of record-search.ts, the
 // counts of the status API, and retention. Each reads an index of 0001_ledger.sql or a count table,
-// never every record: failures and problem ids walk upstream_states_problems, a posyandu's records
-// records_by_posyandu, the backlog upstream_states_backlog, the counts their own tables. Rows are
+// never every record: failures and problem ids the partial indexes of failed and waiting states, a
+// posyandu's records records_by_posyandu, the backlog's age upstream_states_backlog, the counts
+// their own tables, retention records_to_purge and records_payload_kept. Rows are
 // opened as the Redis ledger opens a record's hash (StoredPayload.openRecord), so masking, the
 // upstream's words and an unreadable payload come out the same.
 
@@ -23,6 +24,10 @@ const PROBLEM_STATES: readonly UpstreamState[] = ['failed', 'waiting-identity'];
 // version accepted after a drop brings one again); the predicate of records_to_purge and
 // records_payload_kept, written the same so that the planner uses them.
 const PAYLOAD_KEPT = '(r.payload_dropped_at IS NULL OR r.payload_dropped_at < r.updated_at)';
+// When the latest version was accepted, as of the state's last change: what Redis scores the
+// problems, pending and backlog sets with (acceptedMs), so lists, filters and ages agree. The
+// partial indexes narrow to the rows in those states; the order is then sorted among them.
+const ACCEPTED = 'coalesce(s.accepted_at, s.received_at)';
 
 interface RecordRow {
   id: string;
@@ -94,8 +99,8 @@ export class PgReads implements RecordSearch, LedgerCounts {
     if (f.puskesmas) add((n) => `s.puskesmas = ${n}`, f.puskesmas);
     if (f.kind) add((n) => `s.kind = ${n}`, f.kind);
     if (f.state) add((n) => `s.state = ${n}::upstream_state`, f.state);
-    if (f.from !== undefined) add((n) => `s.received_at >= ${n}`, new Date(f.from));
-    if (f.to !== undefined) add((n) => `s.received_at <= ${n}`, new Date(f.to));
+    if (f.from !== undefined) add((n) => `${ACCEPTED} >= ${n}`, new Date(f.from));
+    if (f.to !== undefined) add((n) => `${ACCEPTED} <= ${n}`, new Date(f.to));
     const dir = order === 'newest' ? 'DESC' : 'ASC';
     const payload = withPayload
       ? 'LEFT JOIN record_payloads p ON p.record_id = r.id AND p.received_at = r.received_at AND p.version = r.version'
@@ -106,20 +111,20 @@ export class PgReads implements RecordSearch, LedgerCounts {
       const cond = [...where];
       if (after) {
         page.push(after.at, after.id);
-        cond.push(`(s.received_at, s.record_id COLLATE "C") ${order === 'newest' ? '<' : '>'} ($${page.length - 1}::timestamptz, $${page.length})`);
+        cond.push(`(${ACCEPTED}, s.record_id COLLATE "C") ${order === 'newest' ? '<' : '>'} ($${page.length - 1}::timestamptz, $${page.length})`);
       }
-      const { rows } = await this.pool.query<ProblemRow & { cursor_at: string }>(
-        `SELECT s.record_id AS id, s.received_at, s.received_at::text AS cursor_at, s.upstream, s.status,
+      const { rows } = await this.pool.query<ProblemRow & { accepted: Date; cursor_at: string }>(
+        `SELECT s.record_id AS id, s.received_at, ${ACCEPTED} AS accepted, ${ACCEPTED}::text AS cursor_at, s.upstream, s.status,
                 r.source, r.source_record_id, r.kind, r.regency, r.puskesmas, r.posyandu, r.version, ${withPayload ? 'p.record' : 'NULL::bytea AS record'}
          FROM upstream_states s
          JOIN records r ON r.id = s.record_id AND r.received_at = s.received_at
          ${payload}
          WHERE ${cond.join(' AND ')}
-         ORDER BY s.received_at ${dir}, s.record_id COLLATE "C" ${dir}
+         ORDER BY ${ACCEPTED} ${dir}, s.record_id COLLATE "C" ${dir}
          LIMIT ${CHUNK}`,
         page,
       );
-      for (const row of rows) yield { ...row, at: row.received_at.getTime() };
+      for (const row of rows) yield { ...row, at: row.accepted.getTime() };
       if (rows.length < CHUNK) return;
       const last = rows[rows.length - 1]!;
       after = { at: last.cursor_at, id: last.id };
@@ -228,12 +233,11 @@ export class PgReads implements RecordSearch, LedgerCounts {
   async oldestUnsynced(upstream: string, posyandu: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (posyandu.length === 0) return out;
-    // one probe of upstream_states_backlog per posyandu: its first entry is the oldest
+    // per posyandu, its entries of upstream_states_backlog (its records not synced there)
     const { rows } = await this.pool.query<{ posyandu: string; oldest: Date | null }>(
       `SELECT p.posyandu,
-              (SELECT s.received_at FROM upstream_states s
-               WHERE s.upstream = $1 AND s.posyandu = p.posyandu AND s.state <> 'synced'
-               ORDER BY s.received_at LIMIT 1) AS oldest
+              (SELECT min(${ACCEPTED}) FROM upstream_states s
+               WHERE s.upstream = $1 AND s.posyandu = p.posyandu AND s.state <> 'synced') AS oldest
        FROM unnest($2::text[]) AS p(posyandu)`,
       [upstream, posyandu],
     );
@@ -245,12 +249,9 @@ export class PgReads implements RecordSearch, LedgerCounts {
     const [count, oldest] = await Promise.all([
       // the count from status_counts (a few rows per place), the oldest from the backlog's index
       this.pool.query<{ records: string | null }>(`SELECT sum(records) AS records FROM status_counts WHERE upstream = $1 AND state <> 'synced'`, [upstream]),
-      this.pool.query<{ received_at: Date }>(
-        `SELECT received_at FROM upstream_states WHERE upstream = $1 AND state <> 'synced' ORDER BY received_at LIMIT 1`,
-        [upstream],
-      ),
+      this.pool.query<{ oldest: Date | null }>(`SELECT min(${ACCEPTED}) AS oldest FROM upstream_states s WHERE s.upstream = $1 AND s.state <> 'synced'`, [upstream]),
     ]);
-    const at = oldest.rows[0]?.received_at;
+    const at = oldest.rows[0]?.oldest;
     return { records: Number(count.rows[0]?.records ?? 0), ...(at ? { oldestAcceptedMs: at.getTime() } : {}) };
   }
 
