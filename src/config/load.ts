@@ -319,6 +319,12 @@ function checkCrossReferences(config: Config, origin: string): void {
   if (config.retention.unsyncedPayloadDays <= tryingDays) {
     problems.push(`  /retention/unsyncedPayloadDays: must be more than the ${tryingDays} days delivery keeps trying (delivery.maxAgeHours, delivery.identityWait.maxAgeDays)`);
   }
+  // A whole record goes only after its payload could go (a failed record is replayable until
+  // then); a month is at least 28 days.
+  const { recordMonths } = config.retention;
+  if (recordMonths !== undefined && recordMonths * 28 <= config.retention.unsyncedPayloadDays) {
+    problems.push(`  /retention/recordMonths: must be more than unsyncedPayloadDays (${config.retention.unsyncedPayloadDays} days), at 28 days a month`);
+  }
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
     names.add(u.name);

@@ -133,6 +133,7 @@ export const configSchema = {
         payloadDays: { type: 'number', minimum: 0 },
         sweepIntervalMinutes: { type: 'number', exclusiveMinimum: 0 },
         unsyncedPayloadDays: { type: 'number', minimum: 0 },
+        recordMonths: { type: 'integer', minimum: 1, maximum: 1200, description: 'months a whole record is kept in the PostgreSQL ledger (absent: for good)' },
       },
     },
     store: {

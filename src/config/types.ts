@@ -230,4 +230,9 @@ export interface RetentionConfig {
   sweepIntervalMinutes: number;
   /** days after which the payload of a record not synced everywhere (failed, waiting) is dropped */
   unsyncedPayloadDays: number;
+  /**
+   * whole records (states, ids, everything but the counts) are kept at least this many months, then
+   * dropped with their month (PostgreSQL ledger); absent: kept for good
+   */
+  recordMonths?: number;
 }

@@ -148,6 +148,16 @@ t.test('unsynced payloads may go only after delivery has stopped trying', async 
   t.equal(load({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 31 } }, env).retention.unsyncedPayloadDays, 31);
 });
 
+t.test('whole records: kept for good by default, else whole months longer than an unsynced payload', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b' };
+  t.equal(load({ upstreams: [satusehat], facilities }, env).retention.recordMonths, undefined, 'absent: kept for good');
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { recordMonths: 24 } }, env).retention.recordMonths, 24);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 3 } }, env), /recordMonths: must be more than unsyncedPayloadDays \(90 days\)/);
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { recordMonths: 4 } }, env).retention.recordMonths, 4, '4 months outlive 90 days');
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 12.5 } }, env), /recordMonths must be integer/);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 0 } }, env), /recordMonths/);
+});
+
 t.test('payload keys: ids and 64 hex characters each, from the environment, the current one among them', async (t) => {
   const env = { SS_ID: 'a', SS_SECRET: 'b', PK: 'ab'.repeat(32) };
   const ring = { current: '2026-12', keys: { '2026-12': '${PK}', '2026-01': 'cd'.repeat(32) } };
