@@ -143,6 +143,14 @@ CREATE TABLE upstream_states (
   identity_waits integer NOT NULL DEFAULT 0,
   replays integer NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL,
+  -- when the latest version was accepted (records.updated_at; null: received_at): what orders a
+  -- puskesmas' queue for fairness, as acceptedMs does in Redis
+  accepted_at timestamptz,
+  -- the record's place in its person's order at this upstream (from person_order_seq; null: not
+  -- in it). Set when it is accepted or replayed and not already in it, cleared when it settles
+  -- there (or waits for the person's identity), so a correction of a record already settled goes
+  -- after the person's records accepted meanwhile, as in the Redis order list
+  person_order bigint,
   PRIMARY KEY (record_id, received_at, upstream)
 ) PARTITION BY RANGE (received_at);
 CREATE INDEX upstream_states_problems ON upstream_states (upstream, posyandu, received_at)
@@ -154,6 +162,10 @@ CREATE INDEX upstream_states_in_queue ON upstream_states (upstream, puskesmas, r
 -- a person's records not yet settled at an upstream, oldest first: only the first one is pushed
 CREATE INDEX upstream_states_person_order ON upstream_states (upstream, subject, received_at)
   WHERE subject <> '' AND state NOT IN ('synced', 'failed');
+CREATE SEQUENCE person_order_seq;
+-- the head of a person's order at an upstream: only that record is pushed
+CREATE INDEX upstream_states_person_head ON upstream_states (upstream, subject, person_order)
+  WHERE person_order IS NOT NULL;
 
 -- What an upstream holds for a record: the ids of the resources a version wrote there.
 CREATE TABLE upstream_resources (
