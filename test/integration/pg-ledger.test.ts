@@ -195,6 +195,39 @@ t.test("a person's records go one at a time in the order accepted", async (t) =>
   t.equal((await ledger.beginDelivery(y.id, U, 1, clock + 14_000)).kind, 'go');
 });
 
+t.test("one person's records accepted at once: one goes first, the others wait their turn", async (t) => {
+  const { ledger } = await freshLedger(10);
+  const accepted = await Promise.all(Array.from({ length: 6 }, (_, i) => ledger.accept(record({ recordId: `P${i}`, subject: 'person-9', at: clock + i }))));
+  const starts = await Promise.all(accepted.map((a) => ledger.beginDelivery(a.id, U, 1, clock + 100)));
+  t.equal(starts.filter((s) => s.kind === 'go').length, 1, 'one at a time');
+  t.equal(starts.filter((s) => s.kind === 'wait').length, 5);
+  const first = accepted[starts.findIndex((s) => s.kind === 'go')]!;
+  await push(t, ledger, first.id, 1, clock + 200, { state: 'synced' });
+  const next = await Promise.all(accepted.map((a) => ledger.beginDelivery(a.id, U, 1, clock + 300)));
+  t.same(next.map((s) => s.kind).sort(), ['go', 'settled', 'wait', 'wait', 'wait', 'wait'], 'then the next one');
+});
+
+t.test('many transactions at one place at once: none deadlocks, and the counts add up', async (t) => {
+  const { pool, ledger } = await freshLedger(12);
+  const ids = (await Promise.all(Array.from({ length: 12 }, (_, i) => ledger.accept(record({ recordId: `M${i}`, upstreams: [U, U2], at: clock + i }))))).map((a) => a.id);
+  // pushes, corrections and replays of the same place's records, interleaved on 12 connections
+  await Promise.all(
+    ids.map(async (id, i) => {
+      await push(t, ledger, id, 1, clock + 1000, { state: i % 3 === 0 ? 'failed' : 'synced' });
+      if (i % 3 === 0) t.ok(await ledger.requeue(id, U, clock + 2000));
+      else await ledger.accept(record({ recordId: `M${i}`, upstreams: [U2, U], weightKg: 12, at: clock + 3000 }));
+    }),
+  );
+  const states = await pool.query<{ upstream: string; state: string; n: string }>('SELECT upstream, state, sum(records) AS n FROM status_counts GROUP BY 1, 2 HAVING sum(records) <> 0 ORDER BY 1, 2');
+  t.same(states.rows, [
+    { upstream: U2, state: 'queued', n: '12' },
+    { upstream: U, state: 'queued', n: '12' },
+  ], 'every record counted once, in the state it is in');
+  const real = await pool.query<{ upstream: string; state: string; n: string }>('SELECT upstream, state::text, count(*) AS n FROM upstream_states GROUP BY 1, 2 ORDER BY 1, 2');
+  t.same(real.rows, states.rows, 'as the states say');
+  t.equal(await count(pool, `SELECT sum(records) AS n FROM daily_counts WHERE event = 'accepted'`), 12 * 2 + 8 * 2);
+});
+
 t.test('superseded: an older version neither starts nor overwrites', async (t) => {
   const { ledger } = await freshLedger();
   const a = await ledger.accept(record({ recordId: 'S' }));
