@@ -12,7 +12,7 @@
 --     state at each upstream (stateAt, latestVersion)            upstream_states
 --     the upstream ids of what was written (resources, held)     upstream_resources
 --   beginDelivery: is this the person's next record at the upstream, is an earlier push of it in
---     flight?                                     upstream_states (subject, sending_until, earlier_*)
+--     flight?                       upstream_states (subject, person_order, sending_until, earlier_*)
 --   setState / a push's attempts, errors, OperationOutcome       upstream_states + delivery_attempts
 --   requeue / a person's replay (count is part of the job id)    upstream_states.replays + outbox
 --   bulk replay by filter, as a task to watch                    replay_tasks
@@ -72,7 +72,10 @@ CREATE TABLE records (
   version integer NOT NULL DEFAULT 1,
   content_hash text NOT NULL,
   updated_at timestamptz NOT NULL,
-  -- how many upstreams have not settled the latest version; 0 → settled_at is set
+  -- how many upstreams have not settled the latest version; 0 → settled_at is set. Settled here
+  -- means synced (Redis' unsynced and its purge list): settled_at is when the latest version became
+  -- synced at every upstream, where retention's payloadDays start (a failed record keeps its payload
+  -- for a replay until the unsynced sweep)
   unsettled integer NOT NULL,
   settled_at timestamptz,
   payload_dropped_at timestamptz,
