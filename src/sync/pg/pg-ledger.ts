@@ -55,9 +55,8 @@ export class PgLedger implements Ledger {
     const at = { ms: nowMs, day: reportingDay(nowMs), iso: nowIso };
     const sealed = this.payload.seal(r.source, recordId, { record: r.record, bundle: r.bundle, ...(r.provenance ? { provenance: r.provenance } : {}) });
     const place: Place = { regency: r.regency, puskesmas: r.puskesmas, posyandu: r.posyandu };
-    return this.tx(async (c) => {
-      // the 202 stands on this commit: it waits for the WAL to be on disk whatever the server's default
-      await c.query('SET LOCAL synchronous_commit = on');
+    // the 202 stands on this commit: it waits for the WAL to be on disk whatever the server's default
+    return this.tx('BEGIN; SET LOCAL synchronous_commit = on', async (c) => {
       // Two copies posted at once: the second waits here for the first to commit, then finds its key.
       const inserted = await c.query(
         `INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) VALUES ($1, $2, $3, $4, $5)
@@ -103,13 +102,15 @@ export class PgLedger implements Ledger {
         );
       }
       const { id, receivedAt } = key;
+      // the version, its payload, and its delivery due (the outbox), in one statement
       await c.query(
-        `INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [id, receivedAt, version, r.receivedAt, r.contentHash, json(r.warnings), json(r.indicators)],
-      );
-      await c.query(
-        `INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [id, receivedAt, version, sealed.record, sealed.bundle, sealed.provenance ?? null],
+        `WITH v AS (
+           INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ), o AS (
+           INSERT INTO outbox (record_id, version) VALUES ($1, $3)
+         )
+         INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) VALUES ($1, $2, $3, $8, $9, $10)`,
+        [id, receivedAt, version, r.receivedAt, r.contentHash, json(r.warnings), json(r.indicators), sealed.record, sealed.bundle, sealed.provenance ?? null],
       );
       if (r.subject) for (const u of [...r.upstreams].sort()) await lockPersonOrder(c, u, r.subject);
       const previous = new Map<string, { status: string; subject: string; person_order: string | null }>();
@@ -144,7 +145,6 @@ export class PgLedger implements Ledger {
         moves.transition(u, place, from, 'queued', at, nowMs);
         moves.day(u, at.day, place, 'accepted');
       }
-      await c.query('INSERT INTO outbox (record_id, version) VALUES ($1, $2)', [id, version]);
       await moves.write(c);
       return { id, outcome, version };
     });
@@ -203,7 +203,7 @@ export class PgLedger implements Ledger {
   }
 
   async beginDelivery(id: string, upstream: string, version: number, now = Date.now()): Promise<DeliveryStart> {
-    return this.tx(async (c): Promise<DeliveryStart> => {
+    return this.tx('BEGIN', async (c): Promise<DeliveryStart> => {
       const key = await recordKey(c, id);
       if (!key) return { kind: 'missing' };
       await lockOrderOf(c, key, upstream);
@@ -247,7 +247,7 @@ export class PgLedger implements Ledger {
     const atMs = Number.isNaN(now) ? Date.now() : now;
     const at = { ms: atMs, day: reportingDay(atMs), iso: new Date(atMs).toISOString() };
     const sealedText = this.payload.sealStatus(id, upstream, status);
-    return this.tx(async (c) => {
+    return this.tx('BEGIN', async (c) => {
       const key = await recordKey(c, id);
       if (!key) return false;
       const rec = await c.query<{ unsettled: number }>('SELECT unsettled FROM records WHERE id = $1 AND received_at = $2 FOR UPDATE', [key.id, key.receivedAt]);
@@ -304,7 +304,7 @@ export class PgLedger implements Ledger {
 
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const at = { ms: now, day: reportingDay(now), iso: new Date(now).toISOString() };
-    return this.tx(async (c) => {
+    return this.tx('BEGIN', async (c) => {
       const key = await recordKey(c, id);
       if (!key) return false;
       await lockOrderOf(c, key, upstream);
@@ -416,11 +416,11 @@ export class PgLedger implements Ledger {
   }
 
   /** One transaction on one connection; a connection that failed mid-way is not handed out again. */
-  private async tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async tx<T>(begin: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await c.query('BEGIN');
+      await c.query(begin);
       const out = await work(c);
       await c.query('COMMIT');
       return out;
