@@ -7,8 +7,10 @@ import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
 import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
+import { reportingDay } from '../../src/sync/aggregates.js';
 import type { UpstreamState, UpstreamStatus } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
+import { pgCounts, sortCounts } from '../helpers/pg-counts.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
@@ -17,8 +19,8 @@ import { testKeys, testPayload } from '../helpers/store.js';
 // corrections, another posyandu's copy), pushes that start, end in every state (some of an older
 // version, some after a newer one was accepted), replays and outbox takes, each answered the same
 // by both, and at the end every record and its states the same. Fairness ranks are left out (the
-// Redis in-queue score moves only on a state change; PostgreSQL ranks by the latest acceptance),
-// and so are the counts (pg-ledger.test.ts compares them).
+// Redis in-queue score moves only on a state change; PostgreSQL ranks by the latest acceptance).
+// At the end the counts are compared too.
 
 const pgServer = await startPostgres();
 const redisServer = await startRedis({ appendonly: false });
@@ -158,6 +160,8 @@ for (let run = 1; run <= RUNS; run++) {
       }
     }
     same(await redisLedger.pendingDeliveries(1000), await pgLedger.pendingDeliveries(1000), 'the deliveries still due');
+    const days = [...new Set([START, clock].map(reportingDay))];
+    for (const upstream of UPSTREAMS) same(sortCounts(await redisLedger.counts(upstream, days)), sortCounts(await pgCounts(pool, upstream, days)), `the counts at ${upstream}`);
     t.equal(mismatches, 0, 'every answer the same');
   });
 }

@@ -4,12 +4,13 @@ import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { reportingDay } from '../../src/sync/aggregates.js';
-import type { Ledger, NewRecord, UpstreamCounts } from '../../src/sync/ledger.js';
+import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
 import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
+import { pgCounts, sortCounts } from '../helpers/pg-counts.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
@@ -387,25 +388,4 @@ async function tableSizes(pool: pg.Pool): Promise<Record<string, number>> {
   }
   out.sum = await count(pool, 'SELECT coalesce(sum(records), 0) AS n FROM status_counts');
   return out;
-}
-
-/** The count tables read as the status API reads the Redis hashes (PgReads' counts on its own branch). */
-async function pgCounts(pool: pg.Pool, upstream: string, days: readonly string[]): Promise<UpstreamCounts> {
-  const place = (r: { regency: string; puskesmas: string; posyandu: string }) => ({ regency: r.regency, puskesmas: r.puskesmas, posyandu: r.posyandu });
-  const states = await pool.query('SELECT * FROM status_counts WHERE upstream = $1', [upstream]);
-  const last = await pool.query('SELECT * FROM last_synced WHERE upstream = $1', [upstream]);
-  const latency = await pool.query('SELECT * FROM latency_counts WHERE upstream = $1', [upstream]);
-  const perDay = await Promise.all(days.map((d) => pool.query(`SELECT * FROM daily_counts WHERE upstream = $1 AND day = $2::date`, [upstream, d])));
-  return {
-    states: states.rows.map((r) => ({ place: place(r), state: r.state, records: Number(r.records) })),
-    lastSynced: last.rows.map((r) => ({ place: place(r), at: (r.at as Date).toISOString() })),
-    latency: latency.rows.map((r) => ({ place: place(r), bucket: Number(r.bucket), records: Number(r.records) })),
-    days: perDay.map((res) => res.rows.map((r) => ({ place: place(r), event: r.event, records: Number(r.records) }))),
-  };
-}
-
-function sortCounts(c: UpstreamCounts): unknown {
-  const key = (x: unknown) => JSON.stringify(x);
-  const sort = <T>(xs: T[]) => [...xs].sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  return { states: sort(c.states), lastSynced: sort(c.lastSynced), latency: sort(c.latency), days: c.days.map(sort) };
 }
