@@ -139,8 +139,17 @@ for (let run = 1; run <= RUNS; run++) {
         same(written, await pgLedger.setState(push!.id, push!.upstream, end, clock, settle), `move ${move}: ${state} ${push!.id}`);
         tally(written ? `ended ${state}` : 'ended stale');
       } else if (roll < 0.9) {
-        const replayed = await redisLedger.requeue(id, upstream, clock);
-        same(replayed, await pgLedger.requeue(id, upstream, clock), `move ${move}: requeue ${rid} at ${upstream}`);
+        // mostly a record a person would replay (failed or waiting), sometimes any
+        const replayable: Array<[string, string]> = [];
+        for (const r of recordIds) {
+          for (const u of UPSTREAMS) {
+            const st = (await redisLedger.stateAt(`rec-${r}`, u))?.status.state;
+            if (st === 'failed' || st === 'waiting-identity') replayable.push([`rec-${r}`, u]);
+          }
+        }
+        const [which, where] = replayable.length > 0 && rand() < 0.7 ? pick(replayable) : [id, upstream];
+        const replayed = await redisLedger.requeue(which, where, clock);
+        same(replayed, await pgLedger.requeue(which, where, clock), `move ${move}: requeue ${which} at ${where}`);
         tally(replayed ? 'replayed' : 'not replayed');
       } else {
         const max = 1 + Math.floor(rand() * 3);
