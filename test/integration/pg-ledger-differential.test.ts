@@ -17,10 +17,8 @@ import { testKeys, testPayload } from '../helpers/store.js';
 
 // The PostgreSQL ledger against the Redis ledger, move for move: seeded runs of accepts (copies,
 // corrections, another posyandu's copy), pushes that start, end in every state (some of an older
-// version, some after a newer one was accepted), replays and outbox takes, each answered the same
-// by both, and at the end every record and its states the same. Fairness ranks are left out (the
-// Redis in-queue score moves only on a state change; PostgreSQL ranks by the latest acceptance).
-// At the end the counts are compared too.
+// version, some after a newer one was accepted), replays, fairness ranks and outbox takes, each
+// answered the same by both, and at the end every record, its states and the counts the same.
 
 const pgServer = await startPostgres();
 const redisServer = await startRedis({ appendonly: false });
@@ -151,6 +149,9 @@ for (let run = 1; run <= RUNS; run++) {
         const replayed = await redisLedger.requeue(which, where, clock);
         same(replayed, await pgLedger.requeue(which, where, clock), `move ${move}: requeue ${which} at ${where}`);
         tally(replayed ? 'replayed' : 'not replayed');
+      } else if (roll < 0.95) {
+        const ids = recordIds.map((r) => `rec-${r}`);
+        same(await redisLedger.queueRanks(upstream, ids), await pgLedger.queueRanks(upstream, ids), `move ${move}: queueRanks at ${upstream}`);
       } else {
         const max = 1 + Math.floor(rand() * 3);
         const a = await redisLedger.pendingDeliveries(max);

@@ -138,7 +138,8 @@ export class PgLedger implements Ledger {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $11::bigint WHEN $8 <> '' THEN nextval('person_order_seq') END,
                    ${STATE_COLUMNS.map((_, i) => `$${i + 12}`).join(', ')})
            ON CONFLICT (record_id, received_at, upstream) DO UPDATE SET kind = excluded.kind, regency = excluded.regency, puskesmas = excluded.puskesmas,
-             posyandu = excluded.posyandu, subject = excluded.subject, accepted_at = excluded.accepted_at, person_order = excluded.person_order,
+             posyandu = excluded.posyandu, subject = excluded.subject, person_order = excluded.person_order,
+             accepted_at = CASE WHEN upstream_states.state = 'queued' THEN upstream_states.accepted_at ELSE excluded.accepted_at END,
              outcome = NULL, ${STATE_COLUMNS.map((col) => `${col} = excluded.${col}`).join(', ')}`,
           [id, receivedAt, u, r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.receivedAt, keepOrder, keepOrder ? prev.person_order : null, ...stateValues(this.payload.sealStatus(id, u, st), st)],
         );
@@ -250,10 +251,12 @@ export class PgLedger implements Ledger {
     return this.tx('BEGIN', async (c) => {
       const key = await recordKey(c, id);
       if (!key) return false;
-      const rec = await c.query<{ unsettled: number }>('SELECT unsettled FROM records WHERE id = $1 AND received_at = $2 FOR UPDATE', [key.id, key.receivedAt]);
-      if (rec.rowCount === 0) return false;
+      const rec = await c.query<{ updated_at: Date }>('SELECT updated_at FROM records WHERE id = $1 AND received_at = $2 FOR UPDATE', [key.id, key.receivedAt]);
+      // when the latest version was accepted (acceptedMs in Redis)
+      const acceptedAt = rec.rows[0]?.updated_at;
+      if (!acceptedAt) return false;
       const res = await c.query<StateRow>(
-        'SELECT status, regency, puskesmas, posyandu, accepted_at, updated_at FROM upstream_states WHERE record_id = $1 AND received_at = $2 AND upstream = $3 FOR UPDATE',
+        'SELECT status, regency, puskesmas, posyandu, updated_at FROM upstream_states WHERE record_id = $1 AND received_at = $2 AND upstream = $3 FOR UPDATE',
         [key.id, key.receivedAt, upstream],
       );
       const row = res.rows[0];
@@ -276,7 +279,7 @@ export class PgLedger implements Ledger {
         if (changed) await updateState(c, key, upstream, JSON.stringify(old), old);
         return false;
       }
-      await updateState(c, key, upstream, sealedText, status, settleSubject ? false : undefined);
+      await updateState(c, key, upstream, sealedText, status, settleSubject ? false : undefined, old.state !== status.state ? acceptedAt : undefined);
       if (old.state === 'sending' && status.state !== 'sending' && status.state !== 'queued') {
         await c.query(
           `INSERT INTO delivery_attempts (record_id, received_at, upstream, version, attempt, started_at, ended_at, result, error_code, http_status)
@@ -288,8 +291,7 @@ export class PgLedger implements Ledger {
       if (status.state === 'synced' && nonEmpty(status.resources)) await writeResources(c, key, upstream, status.version, status.resources);
       const moves = new CountMoves();
       const place: Place = { regency: row.regency, puskesmas: row.puskesmas, posyandu: row.posyandu };
-      const acceptedMs = (row.accepted_at ?? key.receivedAt).getTime();
-      if (moves.transition(upstream, place, old.state, status.state, at, acceptedMs)) {
+      if (moves.transition(upstream, place, old.state, status.state, at, acceptedAt.getTime())) {
         // synced everywhere: when retention's clock for the payload starts (purge in Redis)
         await c.query(
           `UPDATE records SET unsettled = unsettled - 1, settled_at = CASE WHEN unsettled - 1 <= 0 THEN $3::timestamptz ELSE settled_at END
@@ -308,8 +310,8 @@ export class PgLedger implements Ledger {
       const key = await recordKey(c, id);
       if (!key) return false;
       await lockOrderOf(c, key, upstream);
-      const res = await c.query<StateRow & { subject: string; person_order: string | null; has_payload: boolean }>(
-        `SELECT s.status, s.regency, s.puskesmas, s.posyandu, s.accepted_at, s.updated_at, r.subject, s.person_order,
+      const res = await c.query<StateRow & { subject: string; accepted_at: Date; person_order: string | null; has_payload: boolean }>(
+        `SELECT s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at, r.subject, r.updated_at AS accepted_at, s.person_order,
                 EXISTS (SELECT 1 FROM record_payloads p WHERE p.record_id = r.id AND p.received_at = r.received_at AND p.version = r.version) AS has_payload
          FROM upstream_states s JOIN records r ON r.id = s.record_id AND r.received_at = s.received_at
          WHERE s.record_id = $1 AND s.received_at = $2 AND s.upstream = $3
@@ -328,9 +330,9 @@ export class PgLedger implements Ledger {
       st.replays = (st.replays ?? 0) + 1;
       st.updatedAt = at.iso;
       delete st.nextAttemptAt;
-      await updateState(c, key, upstream, JSON.stringify(st), st, row.subject !== '' && row.person_order === null ? true : undefined);
+      await updateState(c, key, upstream, JSON.stringify(st), st, row.subject !== '' && row.person_order === null ? true : undefined, row.accepted_at);
       const moves = new CountMoves();
-      moves.transition(upstream, { regency: row.regency, puskesmas: row.puskesmas, posyandu: row.posyandu }, from, 'queued', at, (row.accepted_at ?? key.receivedAt).getTime());
+      moves.transition(upstream, { regency: row.regency, puskesmas: row.puskesmas, posyandu: row.posyandu }, from, 'queued', at, row.accepted_at.getTime());
       await c.query('INSERT INTO outbox (record_id, version, upstream, replay) VALUES ($1, $2, $3, $4)', [key.id, st.version, upstream, st.replays]);
       await moves.write(c);
       return true;
@@ -460,7 +462,6 @@ interface StateRow {
   regency: string;
   puskesmas: string;
   posyandu: string;
-  accepted_at: Date | null;
   updated_at: Date;
 }
 
@@ -505,13 +506,19 @@ function stateValues(sealedText: string, s: StoredState): unknown[] {
   ];
 }
 
-/** Writes a state; `inOrder` true puts the record at the end of its person's order, false takes it out. */
-async function updateState(c: pg.ClientBase, key: RecordKey, upstream: string, sealedText: string, s: StoredState, inOrder?: boolean): Promise<void> {
+/**
+ * Writes a state; `inOrder` true puts the record at the end of its person's order, false takes it
+ * out. `acceptedAt` (given on a change of state) is the latest version's acceptance: what Redis
+ * scores its pending, backlog, problems and in-queue indexes with when the state changes.
+ */
+async function updateState(c: pg.ClientBase, key: RecordKey, upstream: string, sealedText: string, s: StoredState, inOrder?: boolean, acceptedAt?: Date): Promise<void> {
   const order = inOrder === undefined ? '' : inOrder ? `, person_order = nextval('person_order_seq')` : ', person_order = NULL';
+  const values = [key.id, key.receivedAt, upstream, ...stateValues(sealedText, s)];
+  const accepted = acceptedAt ? `, accepted_at = $${values.push(acceptedAt)}` : '';
   await c.query(
-    `UPDATE upstream_states SET ${STATE_COLUMNS.map((col, i) => `${col} = $${i + 4}`).join(', ')}${order}
+    `UPDATE upstream_states SET ${STATE_COLUMNS.map((col, i) => `${col} = $${i + 4}`).join(', ')}${order}${accepted}
      WHERE record_id = $1 AND received_at = $2 AND upstream = $3`,
-    [key.id, key.receivedAt, upstream, ...stateValues(sealedText, s)],
+    values,
   );
 }
 

@@ -146,8 +146,10 @@ CREATE TABLE upstream_states (
   identity_waits integer NOT NULL DEFAULT 0,
   replays integer NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL,
-  -- when the latest version was accepted (records.updated_at; null: received_at): what orders a
-  -- puskesmas' queue for fairness, as acceptedMs does in Redis
+  -- the latest version's acceptance (records.updated_at) as of the last change of state here (null:
+  -- received_at): the time Redis' pending, backlog, problems and in-queue indexes score the record
+  -- with (its acceptedMs, written when the state changes), so the fairness ranks and the backlog's
+  -- age come out the same
   accepted_at timestamptz,
   -- the record's place in its person's order at this upstream (from person_order_seq; null: not
   -- in it). Set when it is accepted or replayed and not already in it, cleared when it settles
