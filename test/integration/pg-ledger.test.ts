@@ -329,15 +329,19 @@ t.test('a committed accept survives a SIGKILL of the server', async (t) => {
   await migrate(before);
   await ensurePartitions(before, 1, new Date(clock));
   await before.query('CHECKPOINT');
-  const accepted = await new PgLedger(before, testPayload()).accept(record({ recordId: 'CRASH' }));
+  const first = new PgLedger(before, testPayload());
+  const accepted = await first.accept(record({ recordId: 'CRASH' }));
   await pgServer.kill();
+  await t.rejects(first.accept(record({ recordId: 'CRASH-2' })), 'while the server is down: an error, at once');
   await pgServer.restart();
+  t.match(await first.accept(record({ recordId: 'CRASH-3' })), { outcome: 'created' }, 'the same pool goes on once it is back');
   await before.end().catch(() => {});
   const after = new pg.Pool({ connectionString: url, max: 2 });
   pools.push(after);
   const ledger = new PgLedger(after, testPayload());
   t.match(await ledger.get(accepted.id), { version: 1, recordId: 'CRASH', upstreams: { [U]: { state: 'queued' } } });
-  t.same(await ledger.pendingDeliveries(10), [{ recordId: accepted.id, version: 1 }], 'its delivery is still due');
+  t.same((await ledger.pendingDeliveries(10)).map((d) => d.recordId), [accepted.id, `rec-CRASH-3-${clock}`], 'its delivery is still due, and nothing of the refused one');
+  t.equal(await ledger.get(`rec-CRASH-2-${clock}`), undefined);
 });
 
 t.test('PostgreSQL unreachable: accept fails at once, nothing retried', async (t) => {
