@@ -265,6 +265,24 @@ t.test('replay: back to queued at one upstream, with a delivery of its own', asy
   t.equal(await ledger.requeue('no-such-record', U, clock), false);
 });
 
+t.test('every push that ends is in delivery_attempts, and what a synced one wrote in upstream_resources', async (t) => {
+  const { pool, ledger } = await freshLedger();
+  const r = await ledger.accept(record({ recordId: 'D' }));
+  const busy = { code: 'upstream.http-503', message: `sorry ${NAME}`, httpStatus: 503, at: iso(clock + 2000) };
+  await push(t, ledger, r.id, 1, clock + 1000, { state: 'retrying', lastError: busy }, false);
+  await push(t, ledger, r.id, 1, clock + 10_000, { state: 'synced', resources: [{ fullUrl: 'urn:uuid:e', resourceType: 'Encounter', id: 'enc-9', status: '201 Created' }] });
+  const attempts = await pool.query('SELECT version, attempt, started_at, ended_at, result::text, error_code, error_message, http_status FROM delivery_attempts ORDER BY attempt');
+  t.same(attempts.rows, [
+    { version: 1, attempt: 1, started_at: new Date(clock + 1000), ended_at: new Date(clock + 2000), result: 'retrying', error_code: 'upstream.http-503', error_message: null, http_status: 503 },
+    { version: 1, attempt: 2, started_at: new Date(clock + 10_000), ended_at: new Date(clock + 11_000), result: 'synced', error_code: null, error_message: null, http_status: null },
+  ], "from the push's start to its end; the upstream's words are not copied out of the sealed state");
+  const resources = await pool.query('SELECT upstream, version, full_url, resource_type, resource_id, status, retracted FROM upstream_resources');
+  t.same(resources.rows, [{ upstream: U, version: 1, full_url: 'urn:uuid:e', resource_type: 'Encounter', resource_id: 'enc-9', status: '201 Created', retracted: false }]);
+  const st = await pool.query('SELECT state::text, attempts, last_error_code, last_error, synced_at, outcome FROM upstream_states');
+  t.match(st.rows, [{ state: 'synced', attempts: 2, last_error_code: 'upstream.http-503', last_error: { code: 'upstream.http-503', httpStatus: 503 }, outcome: null }], 'the query columns follow the state');
+  t.notOk(JSON.stringify(st.rows).includes(NAME));
+});
+
 t.test('the outbox: due deliveries oldest first, and exactly those taken leave it', async (t) => {
   const { ledger } = await freshLedger();
   const ids: string[] = [];

@@ -280,12 +280,13 @@ export class PgLedger implements Ledger {
         return false;
       }
       await updateState(c, key, upstream, sealedText, status, settleSubject ? false : undefined, old.state !== status.state ? acceptedAt : undefined);
+      // a push ended: from its start (the sending state's time) to now; a synced one's lastError is an earlier push's
       if (old.state === 'sending' && status.state !== 'sending' && status.state !== 'queued') {
         await c.query(
           `INSERT INTO delivery_attempts (record_id, received_at, upstream, version, attempt, started_at, ended_at, result, error_code, http_status)
            SELECT $1, $2, $3, $4, coalesce(max(attempt), 0) + 1, $5, $6, $7, $8, $9
            FROM delivery_attempts WHERE record_id = $1 AND received_at = $2 AND upstream = $3 AND version = $4`,
-          [key.id, key.receivedAt, upstream, status.version, row.updated_at, new Date(atMs), status.state, status.lastError?.code ?? null, status.lastError?.httpStatus ?? null],
+          [key.id, key.receivedAt, upstream, status.version, row.updated_at, new Date(atMs), status.state, ...(status.state === 'synced' ? [null, null] : [status.lastError?.code ?? null, status.lastError?.httpStatus ?? null])],
         );
       }
       if (status.state === 'synced' && nonEmpty(status.resources)) await writeResources(c, key, upstream, status.version, status.resources);
