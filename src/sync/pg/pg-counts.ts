@@ -56,23 +56,27 @@ export class CountMoves {
     this.states.set(key, entry);
   }
 
-  /** Writes the moves, each table's rows in the order of their keys. */
+  /** Writes the moves: one statement per table, its rows in the order of their keys. */
   async write(client: pg.ClientBase): Promise<void> {
-    for (const [, e] of sorted(this.states)) {
+    const states = sorted(this.states);
+    if (states.length > 0) {
       await client.query(
-        `INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records) VALUES ($1, $2, $3, $4, $5, $6)
+        `INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records)
+         SELECT u, r, k, p, s, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::upstream_state[], $6::bigint[]) WITH ORDINALITY AS x(u, r, k, p, s, n, i) ORDER BY i
          ON CONFLICT (upstream, regency, puskesmas, posyandu, state) DO UPDATE SET records = status_counts.records + excluded.records`,
-        [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.state, e.n],
+        columns(states, (e) => [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.state, e.n]),
       );
     }
-    for (const [, e] of sorted(this.days)) {
+    const days = sorted(this.days);
+    if (days.length > 0) {
       await client.query(
-        `INSERT INTO daily_counts (upstream, day, regency, puskesmas, posyandu, event, records) VALUES ($1, $2::date, $3, $4, $5, $6, $7)
+        `INSERT INTO daily_counts (upstream, day, regency, puskesmas, posyandu, event, records)
+         SELECT u, d, r, k, p, e, n FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY AS x(u, d, r, k, p, e, n, i) ORDER BY i
          ON CONFLICT (upstream, day, regency, puskesmas, posyandu, event) DO UPDATE SET records = daily_counts.records + excluded.records`,
-        [e.upstream, e.day, e.place.regency, e.place.puskesmas, e.place.posyandu, e.event, e.n],
+        columns(days, (e) => [e.upstream, e.day, e.place.regency, e.place.puskesmas, e.place.posyandu, e.event, e.n]),
       );
     }
-    for (const [, e] of sorted(this.last)) {
+    for (const e of sorted(this.last)) {
       // as HSET: the latest write wins, whatever its time
       await client.query(
         `INSERT INTO last_synced (upstream, regency, puskesmas, posyandu, at) VALUES ($1, $2, $3, $4, $5)
@@ -80,7 +84,7 @@ export class CountMoves {
         [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.at],
       );
     }
-    for (const [, e] of sorted(this.latency)) {
+    for (const e of sorted(this.latency)) {
       await client.query(
         `INSERT INTO latency_counts (upstream, regency, puskesmas, posyandu, bucket, records) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (upstream, regency, puskesmas, posyandu, bucket) DO UPDATE SET records = latency_counts.records + excluded.records`,
@@ -98,6 +102,13 @@ export function latencyBucket(seconds: number): number {
   return i === -1 ? LATENCY_BUCKETS.length - 1 : i;
 }
 
-function sorted<V>(m: Map<Key, V>): Array<[Key, V]> {
-  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+function sorted<V>(m: Map<Key, V>): V[] {
+  return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+/** Rows as one array per column (unnest's parameters). */
+function columns<V>(rows: V[], values: (row: V) => unknown[]): unknown[][] {
+  const out: unknown[][] = [];
+  for (const row of rows) values(row).forEach((v, i) => (out[i] ??= []).push(v));
+  return out;
 }
