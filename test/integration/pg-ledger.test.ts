@@ -7,6 +7,8 @@ import { reportingDay } from '../../src/sync/aggregates.js';
 import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
 import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
+import { PayloadCipher } from '../../src/sync/payload-cipher.js';
+import { StoredPayload } from '../../src/sync/stored-payload.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
@@ -227,6 +229,16 @@ t.test('many transactions at one place at once: none deadlocks, and the counts a
   const real = await pool.query<{ upstream: string; state: string; n: string }>('SELECT upstream, state::text, count(*) AS n FROM upstream_states GROUP BY 1, 2 ORDER BY 1, 2');
   t.same(real.rows, states.rows, 'as the states say');
   t.equal(await count(pool, `SELECT sum(records) AS n FROM daily_counts WHERE event = 'accepted'`), 12 * 2 + 8 * 2);
+});
+
+t.test('a payload sealed with a key this process does not have: unreadable, and said so', async (t) => {
+  const { pool, ledger } = await freshLedger();
+  const r = await ledger.accept(record({ recordId: 'K' }));
+  const stranger = new PgLedger(pool, new StoredPayload(new PayloadCipher({ current: 'other', keys: { other: 'cd'.repeat(32) } })));
+  const begun = await stranger.beginDelivery(r.id, U, 1, clock);
+  t.match(begun, { kind: 'unreadable', error: { keyId: 'test', reason: 'key-missing' }, status: { state: 'queued' } });
+  const shown = await stranger.get(r.id);
+  t.match(shown, { payloadUnreadable: { keyId: 'test', reason: 'key-missing' }, people: { names: [], niks: [] }, version: 1 });
 });
 
 t.test('superseded: an older version neither starts nor overwrites', async (t) => {
