@@ -120,9 +120,9 @@ const defaultConnectionLimits = {
   maxConnections: 2_000,
 };
 
-// The ledger's store. Redis until the PostgreSQL ledger is complete (issue 15); the integrator
-// flips it.
-const defaultLedger: LedgerConfig = { store: 'redis' };
+// The ledger's store: PostgreSQL (issue 15). 'redis' keeps a 0.4 ledger running until it is
+// imported (gerbang ledger import).
+const defaultLedger: LedgerConfig = { store: 'postgres' };
 
 // The PostgreSQL pool. 20 connections: a request holds one for the few milliseconds of its
 // transaction, the workers (8 by default) one each while they begin or settle a push, and the

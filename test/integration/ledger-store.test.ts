@@ -13,8 +13,8 @@ import { freePort, startRedis } from '../helpers/redis-server.js';
 // `ledger.store: 'postgres'` in the process roles: the private PostgreSQL started by `gerbang
 // serve` (and said so in the log), its schema migrated at start-up, a `gerbang worker` on the same
 // data directory reaching the same server, only its owner stopping it, and readiness failing fast
-// while the server is away and recovering after. PgLedger is a placeholder on this branch (pgwire):
-// what needs its methods (an accepted record) is marked todo below, not passed.
+// while the server is away and recovering after, and ingest answering 503 at once with nothing
+// accepted while it is away.
 
 const redis = await startRedis();
 t.teardown(() => redis.stop());
@@ -120,7 +120,7 @@ t.test('DATABASE_URL: readiness asks PostgreSQL, 503 store.unavailable within 3 
   await waitFor(async () => (await getJson(`${gw.url}/readyz`)).status === 200, 10_000, 'ready again after the restart');
 });
 
-t.test('ingest on PostgreSQL: 202 while it answers, a fast 503 and nothing accepted while it is away', { todo: 'needs PgLedger: a placeholder on this branch (pgwire), every accept refuses' }, async (t) => {
+t.test('ingest on PostgreSQL: 202 while it answers, a fast 503 and nothing accepted while it is away', async (t) => {
   const server = await startPostgres();
   t.teardown(() => server.stop());
   const databaseUrl = await server.createDatabase();

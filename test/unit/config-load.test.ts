@@ -171,7 +171,7 @@ t.test('payload keys: ids and 64 hex characters each, from the environment, the 
 t.test('the ledger store and its PostgreSQL: defaults, the file, DATABASE_URL over the file', async (t) => {
   const outbox = [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'out') }];
   const plain = load({ upstreams: outbox, facilities });
-  t.equal(plain.ledger.store, 'redis', 'Redis until the PostgreSQL ledger is complete');
+  t.equal(plain.ledger.store, 'postgres', 'the ledger is in PostgreSQL unless the file says otherwise');
   t.same(plain.database, { url: undefined, maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 });
   t.equal(loadConfig({ GERBANG_DATA_DIR: dir }).database.url, undefined, 'without a file: the private server');
 

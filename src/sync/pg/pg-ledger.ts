@@ -414,6 +414,11 @@ export class PgLedger implements Ledger {
     return this.reads.dropSettledPayloads(...args);
   }
 
+  /** Retention of whole records (retention.recordMonths): the months before `keepFromMonth`, dropped. */
+  dropRecordMonths(keepFromMonth: Date): Promise<string[]> {
+    return this.reads.dropRecordMonths(keepFromMonth);
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
