@@ -82,7 +82,7 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
  * (without it, a spawned gateway on `postgres` starts a private server in its data directory).
  */
 export async function withLedgerDatabase(opts: GatewayOptions): Promise<GatewayOptions> {
-  const postgres = (opts.ledgerStore ?? testLedgerStore) === 'postgres';
+  const postgres = (opts.ledgerStore ?? testLedgerStore ?? 'postgres') === 'postgres';
   return postgres && !opts.databaseUrl ? { ...opts, databaseUrl: await freshLedgerDatabase() } : opts;
 }
 

@@ -1,12 +1,10 @@
 import t from 'tap';
-import { Redis } from 'ioredis';
 import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
+import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, withLedgerDatabase, writeTestConfig } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { keysOf, payloadOf } from '../helpers/store.js';
+import { openLedgerOf } from '../helpers/store.js';
 import { loadConfig } from '../../src/config/load.js';
-import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // The gateway process killed in the middle of a push loses nothing and duplicates nothing;
@@ -14,24 +12,19 @@ import { withChanges } from '../fixtures/records.js';
 
 const redis = await startRedis();
 const fhir = await startFhirServer();
-const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] });
+const cfg = writeTestConfig(await withLedgerDatabase({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] }));
 const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' };
 const config = loadConfig(env);
-const keys = keysOf(config);
+// the ledger read beside the gateway (its process is killed in the middle of a push)
+const store = await openLedgerOf(config);
 t.teardown(async () => {
+  await store.close();
   await fhir.stop();
   await redis.stop();
   cfg.cleanup();
 });
 
-const ledgerState = async (id: string) => {
-  const r = new Redis(redis.url);
-  try {
-    return (await new RedisLedger(r, keys, payloadOf(config)).stateAt(id, 'sandbox'))?.status;
-  } finally {
-    r.disconnect();
-  }
-};
+const ledgerState = async (id: string) => (await store.ledger.stateAt(id, 'sandbox'))?.status;
 
 t.test('SIGKILL mid-push: the job is taken again and the conditional writes make it harmless', async (t) => {
   const a = await spawnGateway(env);
