@@ -1,0 +1,172 @@
+// The processes a bench run is made of, each started as a deployment would start it: the gateway
+// (`node dist/cli/main.js serve` or `worker`, built by `npm run build`), the bare-Fastify and raw-
+// undici baselines and the fast upstream. The bench process itself is only the load generator and
+// the observer, so a figure never shares an event loop with what drives it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeTestConfig, type GatewayOptions } from '../../test/helpers/gateway.js';
+import { freePort } from '../../test/helpers/redis-server.js';
+import type { LedgerStore } from './store.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const mainJs = join(root, 'dist/cli/main.js');
+const tsxChild = (file: string) => ['--import', 'tsx', join(root, 'bench/lib', file)];
+
+export interface Child {
+  child: ChildProcess;
+  pid: number;
+  /** what it wrote to stderr (and stdout, when not parsed), for the error of a child that died */
+  output(): string;
+  /** SIGTERM, and the exit */
+  stop(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string | undefined>): Child {
+  const child = spawn(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    pid: child.pid ?? 0,
+    output: () => out,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Waits for `ready` (a check that answers once the child is ready), failing if the child exits first. */
+async function untilReady(c: Child, what: string, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  let exited = false;
+  void c.exited.then(() => (exited = true));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(`${what} exited at start-up:\n${c.output()}`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      await c.stop();
+      throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${c.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const answers = (url: string) => async () => (await fetch(url)).ok;
+
+export interface Upstream extends Child {
+  url: string;
+  stats(): Promise<{ received: number; bytes: number; firstAt: number; lastAt: number }>;
+  reset(): Promise<void>;
+}
+
+/** The fast FHIR upstream (fast-upstream.ts) as its own process. */
+export async function startFastUpstream(): Promise<Upstream> {
+  const port = await freePort();
+  const c = start([...tsxChild('fast-upstream.ts'), String(port)], {});
+  const origin = `http://127.0.0.1:${port}`;
+  await untilReady(c, 'the fast upstream', answers(`${origin}/_stats`));
+  return {
+    ...c,
+    url: `${origin}/fhir`,
+    stats: async () => (await (await fetch(`${origin}/_stats`)).json()) as Awaited<ReturnType<Upstream['stats']>>,
+    reset: async () => void (await fetch(`${origin}/_reset`, { method: 'POST' })).arrayBuffer(),
+  };
+}
+
+/** The bare-Fastify ingest baseline (bare-fastify.ts) as its own process. */
+export async function startBareFastify(): Promise<Child & { url: string }> {
+  const port = await freePort();
+  const c = start([...tsxChild('bare-fastify.ts'), String(port)], {});
+  const url = `http://127.0.0.1:${port}`;
+  await untilReady(c, 'bare Fastify', answers(`${url}/healthz`));
+  return { ...c, url };
+}
+
+/** The raw-undici drain baseline (raw-drain.ts): these Bundles POSTed to `url`; seconds for all of them. */
+export async function rawDrain(bundles: string[], url: string, concurrency: number, warm: number): Promise<{ seconds: number; sent: number; non2xx: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-bench-raw-'));
+  const file = join(dir, 'bundles.ndjson');
+  writeFileSync(file, `${bundles.join('\n')}\n`);
+  const c = start([...tsxChild('raw-drain.ts'), file, url, String(concurrency), String(warm)], {});
+  const code = await c.exited;
+  const line = c.output().trim().split('\n').pop() ?? '';
+  if (code !== 0) throw new Error(`the raw-undici baseline exited with ${code}:\n${c.output()}`);
+  return JSON.parse(line) as { seconds: number; sent: number; non2xx: number };
+}
+
+export interface GatewayFiles {
+  path: string;
+  dir: string;
+  env: Record<string, string | undefined>;
+  cleanup(): void;
+}
+
+/**
+ * A configuration file for the gateway processes of one phase, on the phase's store: the test
+ * helper's file, with the store's settings (ledger.store) added, and the environment every
+ * process of it gets (GERBANG_CONFIG, REDIS_URL, DATABASE_URL).
+ */
+export async function gatewayConfig(store: LedgerStore, opts: Omit<GatewayOptions, 'redisUrl'>): Promise<GatewayFiles> {
+  const port = await freePort();
+  const cfg = writeTestConfig({ ...opts, redisUrl: store.redisUrl, server: { port, ...opts.server } });
+  const file = JSON.parse(readFileSync(cfg.path, 'utf8')) as Record<string, unknown>;
+  writeFileSync(cfg.path, JSON.stringify({ ...file, ...store.config }, null, 2));
+  return {
+    ...cfg,
+    env: { GERBANG_CONFIG: cfg.path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
+  };
+}
+
+export interface Gateway extends Child {
+  url: string;
+  /** with BENCH_PROFILE=1: where the process writes its CPU profile when it exits */
+  profileDir?: string;
+}
+
+/** BENCH_PROFILE=1: the gateway process runs with --cpu-prof into a temporary directory. */
+function profileArgs(): { args: string[]; dir?: string } {
+  if (process.env.BENCH_PROFILE !== '1') return { args: [] };
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-bench-prof-'));
+  return { args: ['--cpu-prof', `--cpu-prof-dir=${dir}`], dir };
+}
+
+/** `gerbang serve` as its own process, ready when it answers /healthz. */
+export async function startGateway(files: GatewayFiles, opts: { profile?: boolean } = {}): Promise<Gateway> {
+  const prof = opts.profile ? profileArgs() : { args: [] };
+  const c = start([...prof.args, mainJs, 'serve'], files.env);
+  const url = `http://127.0.0.1:${files.env.PORT}`;
+  await untilReady(c, 'gerbang serve', answers(`${url}/healthz`));
+  return { ...c, url, ...(prof.dir ? { profileDir: prof.dir } : {}) };
+}
+
+/** `gerbang worker` as its own process; it has no port, so it is taken as started once spawned. */
+export function startWorker(files: GatewayFiles, opts: { profile?: boolean } = {}): Gateway {
+  const prof = opts.profile ? profileArgs() : { args: [] };
+  const c = start([...prof.args, mainJs, 'worker'], files.env);
+  return { ...c, url: '', ...(prof.dir ? { profileDir: prof.dir } : {}) };
+}
+
+/** Peak resident set of a process so far (Linux VmHWM), in MB; 0 once it is gone. */
+export function peakRssMb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The .cpuprofile files a process wrote into `dir`. */
+export function profilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f));
+}
