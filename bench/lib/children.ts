@@ -3,7 +3,7 @@
 // undici baselines and the fast upstream. The bench process itself is only the load generator and
 // the observer, so a figure never shares an event loop with what drives it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,26 @@ export async function startFastUpstream(): Promise<Upstream> {
   };
 }
 
+export interface SatusehatDouble extends Child {
+  origin: string;
+  stats(): Promise<{ received: number; bytes: number; firstAt: number; lastAt: number; lookups: number; tokens: number }>;
+  reset(): Promise<void>;
+}
+
+/** The fast SATUSEHAT shape (fast-satusehat.ts) as its own process. */
+export async function startFastSatusehat(): Promise<SatusehatDouble> {
+  const port = await freePort();
+  const c = start([...tsxChild('fast-satusehat.ts'), String(port)], {});
+  const origin = `http://127.0.0.1:${port}`;
+  await untilReady(c, 'the fast SATUSEHAT', answers(`${origin}/_stats`));
+  return {
+    ...c,
+    origin,
+    stats: async () => (await (await fetch(`${origin}/_stats`)).json()) as Awaited<ReturnType<SatusehatDouble['stats']>>,
+    reset: async () => void (await fetch(`${origin}/_reset`, { method: 'POST' })).arrayBuffer(),
+  };
+}
+
 /** The bare-Fastify ingest baseline (bare-fastify.ts) as its own process. */
 export async function startBareFastify(): Promise<Child & { url: string }> {
   const port = await freePort();
@@ -91,12 +111,13 @@ export async function startBareFastify(): Promise<Child & { url: string }> {
 }
 
 /** The raw-undici drain baseline (raw-drain.ts): these Bundles POSTed to `url`; seconds for all of them. */
-export async function rawDrain(bundles: string[], url: string, concurrency: number, warm: number): Promise<{ seconds: number; sent: number; non2xx: number }> {
+export async function rawDrain(bundles: string[], url: string, concurrency: number, warm: number, authorization?: string): Promise<{ seconds: number; sent: number; non2xx: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'gerbang-bench-raw-'));
   const file = join(dir, 'bundles.ndjson');
   writeFileSync(file, `${bundles.join('\n')}\n`);
-  const c = start([...tsxChild('raw-drain.ts'), file, url, String(concurrency), String(warm)], {});
+  const c = start([...tsxChild('raw-drain.ts'), file, url, String(concurrency), String(warm), ...(authorization ? [authorization] : [])], {});
   const code = await c.exited;
+  rmSync(dir, { recursive: true, force: true });
   const line = c.output().trim().split('\n').pop() ?? '';
   if (code !== 0) throw new Error(`the raw-undici baseline exited with ${code}:\n${c.output()}`);
   return JSON.parse(line) as { seconds: number; sent: number; non2xx: number };

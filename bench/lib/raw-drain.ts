@@ -1,10 +1,11 @@
 // The drain baseline, as its own process like the `gerbang worker` it is compared with: POSTs the
 // Bundles of a file (one JSON text a line) to the upstream with undici at the given concurrency,
-// first `warm` of them unmeasured, then all of them; prints {"seconds", "sent", "non2xx"}.
+// first `warm` of them unmeasured, then all of them; prints {"seconds", "sent", "non2xx"}. A fifth
+// argument is an Authorization header to send (the SATUSEHAT path's bearer token).
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 
-const [file, url, concurrencyArg, warmArg] = process.argv.slice(2);
+const [file, url, concurrencyArg, warmArg, authorization] = process.argv.slice(2);
 const bundles = readFileSync(file ?? '', 'utf8').split('\n').filter(Boolean);
 const target = new URL(url ?? '');
 const concurrency = Number(concurrencyArg ?? 16);
@@ -17,7 +18,7 @@ async function send(list: string[]): Promise<number> {
     Array.from({ length: concurrency }, async () => {
       while (next < list.length) {
         const body = list[next++];
-        const res = await pool.request({ method: 'POST', path: target.pathname, headers: { 'content-type': 'application/fhir+json' }, body });
+        const res = await pool.request({ method: 'POST', path: target.pathname, headers: { 'content-type': 'application/fhir+json', ...(authorization ? { authorization } : {}) }, body });
         await res.body.text();
         if (res.statusCode >= 300) non2xx += 1;
       }
