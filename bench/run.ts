@@ -15,12 +15,12 @@
 // worker has in flight over those connections, 16), BENCH_WORKERS (worker processes, 1),
 // BENCH_SUMMARY_SMALL / BENCH_SUMMARY_LARGE (10,000 / 1,000,000), BENCH_PARTS (ingest,batch,drain,
 // zscore,summary), BENCH_PROFILE=1 (CPU profile of the ingesting gateway: its top self time).
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
 import { gatewayConfig, peakRssMb, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
-import { topSelfTime } from './lib/cpu-profile.js';
+import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
 import { bundlesFor, nextBody, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
 import { openStores, type Stores } from './lib/store.js';
@@ -77,10 +77,13 @@ function readStatus(pid: number): string {
     return '';
   }
 }
-async function stopWithProfile(gw: Gateway): Promise<ReturnType<typeof topSelfTime> | undefined> {
+async function stopWithProfile(gw: Gateway, window: { from: number; to: number }): Promise<ReturnType<typeof topSelfTime> | undefined> {
   await gw.stop();
   const file = gw.profileDir ? profilesIn(gw.profileDir)[0] : undefined;
-  return file ? topSelfTime(file) : undefined;
+  if (!file) return undefined;
+  const top = topSelfTime(file, 15, window);
+  rmSync(gw.profileDir ?? '', { recursive: true, force: true });
+  return top;
 }
 
 async function benchIngest(stores: Stores, upstream: Upstream) {
@@ -95,9 +98,11 @@ async function benchIngest(stores: Stores, upstream: Upstream) {
   const files = await gatewayConfig(store, { upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstream.url }], delivery: { runWorker: false } });
   const gw = await startGateway(files, { profile: true });
   await load(`${gw.url}/v1/records?source=bench`, 1);
+  const window = { from: monotonicMicros(), to: 0 };
   const gateway = await load(`${gw.url}/v1/records?source=bench`, INGEST_SECONDS);
+  window.to = monotonicMicros();
   const batch = parts.has('batch') ? await benchBatch(gw) : undefined;
-  const profile = await stopWithProfile(gw);
+  const profile = await stopWithProfile(gw, window);
   files.cleanup();
   await store.close();
   return { baseline, gateway, batch, profile };
@@ -233,7 +238,7 @@ try {
       lines.push(`memory  gateway process RSS while taking a batch: peak +${b.small.rssGrowthMb.toFixed(1)} MB for 1,000 records, +${b.large.rssGrowthMb.toFixed(1)} MB for 10,000 (from ${b.small.rssBeforeMb.toFixed(0)} MB; ${b.large.rssAfterMb.toFixed(0)} MB after)`);
     }
     if (ingest.profile) {
-      lines.push(`profile gerbang serve under ingest: ${ingest.profile.busyPercentOfSamples.toFixed(0)}% of samples busy; top self time:`);
+      lines.push(`profile gerbang serve during the measured ingest (${ingest.profile.samples} samples, ${ingest.profile.busyPercentOfSamples.toFixed(0)}% busy); top self time of the busy ones:`);
       for (const f of ingest.profile.functions) lines.push(`          ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}`);
     }
   }
