@@ -14,7 +14,7 @@
 //              record and, on PostgreSQL, the ledger's bytes per record
 // BENCH_STORE=postgres|redis as in run.ts; figures also go to bench/last-run.json ("delivery").
 import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
-import { gatewayConfig, peakRssMb, rawDrain, startFastSatusehat, startFastUpstream, startGateway, startWorker } from './lib/children.js';
+import { gatewayConfig, peakRssMb, stopChildren, rawDrain, startFastSatusehat, startFastUpstream, startGateway, startWorker } from './lib/children.js';
 import { bundlesFor, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
 import { openStores, type Stores } from './lib/store.js';
@@ -205,7 +205,10 @@ async function benchFlaky(stores: Stores) {
 }
 
 const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
-const stores = await openStores(distConfig.loadConfig);
+const stores = await openStores(distConfig.loadConfig).catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(2);
+});
 try {
   console.error(`bench: store ${stores.kind} (${stores.why})`);
   // BENCH_PARTS=flaky (say) measures only that part; all three unless told.
@@ -227,5 +230,6 @@ try {
   const lost = (c: { checked: { asked: number; found: number } }) => c.checked.found !== c.checked.asked;
   if ((ss && (ss.synced !== ss.records || lost(ss))) || (backlog && (backlog.synced !== backlog.records || lost(backlog))) || (flaky && flaky.ratio > FLAKY_FLOOR)) process.exitCode = 1;
 } finally {
+  await stopChildren();
   await stores.stop();
 }

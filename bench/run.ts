@@ -19,7 +19,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
-import { gatewayConfig, peakRssMb, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
+import { gatewayConfig, peakRssMb, stopChildren, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
 import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
 import { bundlesFor, nextBody, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
@@ -220,7 +220,10 @@ function benchZscores(): number {
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
 
-const stores = await openStores(loadConfig);
+const stores = await openStores(loadConfig).catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(2);
+});
 const upstream = await startFastUpstream();
 try {
   console.error(`bench: store ${stores.kind} (${stores.why})`);
@@ -261,6 +264,6 @@ try {
   const lost = drain && (drain.checked.found !== drain.checked.asked || drain.synced !== drain.records);
   if ((ingest && ingest.gateway.non2xx > 0) || lost || (ingest?.batch && ingest.batch.large.accepted !== 10_000) || (summary && summary.failed)) process.exitCode = 1;
 } finally {
-  await upstream.stop();
+  await stopChildren();
   await stores.stop();
 }

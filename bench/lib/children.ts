@@ -25,12 +25,35 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
+// Every child still running: a phase that fails midway leaves its processes here, for the run's
+// end to stop (stopChildren), so none outlives the bench on a shared machine.
+const running = new Set<ChildProcess>();
+
+/** SIGTERM to every child still running, and their exits. */
+export async function stopChildren(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (c) => {
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      const late = setTimeout(() => c.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(late);
+    }),
+  );
+}
+
 function start(args: string[], env: Record<string, string | undefined>): Child {
   const child = spawn(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return {
     child,
     pid: child.pid ?? 0,
