@@ -60,12 +60,13 @@ export async function fillLedger(pool: pg.Pool, opts: FillOptions, latencyBounds
         [start, end, regencies, puskesmas, posyandu, opts.places.length, opts.unsettledBelow, days],
       );
       await client.query(`INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) SELECT id, 'bench-synth', source_record_id, posyandu, received_at FROM synth`);
+      // settled_at: when the latest version became synced everywhere (retention's clock; a failed
+      // record is not settled), as PgLedger sets it.
       await client.query(
         `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, version, content_hash, updated_at, unsettled, settled_at, payload_dropped_at)
          SELECT id, received_at, 'bench-synth', source_record_id, 'anthropometry', regency, puskesmas, posyandu, subject, 1, md5(id),
-                coalesce(synced_at, received_at), CASE WHEN state IN ('synced', 'failed') THEN 0 ELSE 1 END,
-                CASE WHEN state IN ('synced', 'failed') THEN coalesce(synced_at, received_at) END,
-                CASE WHEN state = 'synced' THEN synced_at END
+                coalesce(synced_at, received_at), CASE WHEN state = 'synced' THEN 0 ELSE 1 END,
+                synced_at, synced_at
            FROM synth`,
       );
       await client.query(`INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash) SELECT id, received_at, 1, received_at, md5(id) FROM synth`);

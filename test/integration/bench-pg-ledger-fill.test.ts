@@ -57,5 +57,6 @@ t.test('the counts agree with the rows, before and after the ledger grows', asyn
     'last_synced is the latest sync of each place',
   );
   t.equal(await num(`SELECT count(*) AS n FROM records WHERE (unsettled = 0) <> (settled_at IS NOT NULL)`), 0, 'settled_at set exactly when no upstream is left');
+  t.equal(await num(`SELECT count(*) AS n FROM records WHERE unsettled = 0`), 8_700, 'settled: synced at its one upstream (a failed record is not)');
   t.ok((await schemaBytes(pool)) > 9_000 * 100, 'the schema\'s relations hold the rows');
 });
