@@ -14,7 +14,7 @@
 //              record and, on PostgreSQL, the ledger's bytes per record
 // BENCH_STORE=postgres|redis as in run.ts; figures also go to bench/last-run.json ("delivery").
 import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
-import { gatewayConfig, peakRssMb, stopChildren, rawDrain, startFastSatusehat, startFastUpstream, startGateway, startWorker } from './lib/children.js';
+import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, rawDrain, startFastSatusehat, startFastUpstream, startGateway, startWorker } from './lib/children.js';
 import { bundlesFor, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
 import { openStores, type Stores } from './lib/store.js';
@@ -151,6 +151,7 @@ async function benchBacklog(stores: Stores) {
     const checked = await recordStates(gw.url, spread(ids, 1000), 'backlog');
     const synced = (await stateCounts(gw.url, 'backlog')).synced ?? 0;
     const ledgerAfter = await store.ledgerBytes();
+    const byTable = await store.ledgerBytesByTable();
     return {
       records: ids.length,
       fillSeconds,
@@ -160,6 +161,7 @@ async function benchBacklog(stores: Stores) {
       peakRssMb: peak,
       redisBytesPerQueued: (memoryQueued - memoryBefore) / ids.length,
       ...(ledgerBefore !== undefined && ledgerAfter !== undefined ? { postgresBytesPerRecord: (ledgerAfter - ledgerBefore) / ids.length } : {}),
+      ...(byTable ? { postgresBytesPerRecordByTable: Object.fromEntries(Object.entries(byTable).map(([t, b]) => [t, Math.round(b / ids.length)])) } : {}),
     };
   } finally {
     await gw.stop();
@@ -229,6 +231,9 @@ try {
   writeReport('delivery', { store: stores.kind, satusehat: ss, flaky, backlog, settings: { SATUSEHAT_RECORDS, BACKLOG, FLAKY_RECORDS, CONCURRENCY } }, { fresh: false });
   const lost = (c: { checked: { asked: number; found: number } }) => c.checked.found !== c.checked.asked;
   if ((ss && (ss.synced !== ss.records || lost(ss))) || (backlog && (backlog.synced !== backlog.records || lost(backlog))) || (flaky && flaky.ratio > FLAKY_FLOOR)) process.exitCode = 1;
+} catch (err) {
+  console.error(`bench: failed; what the processes still running wrote last:\n${childrenOutput()}`);
+  throw err;
 } finally {
   await stopChildren();
   await stores.stop();

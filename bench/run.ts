@@ -19,7 +19,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
 import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
-import { gatewayConfig, peakRssMb, stopChildren, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
+import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
 import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
 import { bundlesFor, nextBody, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
@@ -184,6 +184,7 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
   const checked = await recordStates(gw.url, spread(ids, 2000), 'drain');
   const counts = await stateCounts(gw.url, 'drain');
   const ledgerDrained = await store.ledgerBytes();
+  const byTable = await store.ledgerBytesByTable();
   const redisDrained = await store.redisUsedMemory();
   await gw.stop();
   files.cleanup();
@@ -204,6 +205,7 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
     redisBytesPerQueued: (redisQueued - redisEmpty) / ids.length,
     redisBytesPerSynced: (redisDrained - redisEmpty) / ids.length,
     ...(ledgerEmpty !== undefined && ledgerDrained !== undefined ? { postgresBytesPerRecord: (ledgerDrained - ledgerEmpty) / ids.length, postgresBytes: ledgerDrained } : {}),
+    ...(byTable ? { postgresBytesPerRecordByTable: perRecord(byTable, ids.length) } : {}),
   };
 }
 
@@ -215,6 +217,11 @@ function benchZscores(): number {
   const started = performance.now();
   for (let i = 0; i < n; i++) computeGrowth({ ...input, measuredOn: i % 2 ? '2025-11-05' : '2025-10-05', weightKg: 8 + (i % 40) / 10 });
   return ((performance.now() - started) * 1000) / n;
+}
+
+/** Bytes per record of each table, largest first (a table's fixed first pages included). */
+function perRecord(byTable: Record<string, number>, n: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(byTable).map(([t, b]) => [t, Math.round(b / n)]));
 }
 
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
@@ -255,7 +262,7 @@ try {
       `drain   raw undici process ${drain.rawRate.toFixed(0)} bundles/s (${drain.rawBytesPerBundle.toFixed(0)} B each) | ${WORKERS} gerbang worker process(es) ${drain.drainRate.toFixed(0)} records/s (${drain.synced}/${drain.records} synced, ${drain.pushes} pushes of ${drain.workerBytesPerPush.toFixed(0)} B; ${drain.checked.found}/${drain.checked.asked} sampled found, ${drain.checked.synced} synced) | ratio ${pct(ratio)} (floor ${pct(DRAIN_FLOOR)}: ${ratio >= DRAIN_FLOOR ? 'met' : 'not met'}) | worker peak RSS ${drain.workerPeakRssMb.toFixed(0)} MB`,
     );
     lines.push(
-      `room    per record after the drain: ${drain.postgresBytesPerRecord !== undefined ? `PostgreSQL ${kib(drain.postgresBytesPerRecord)} (tables, indexes, partitions; ${(drain.postgresBytes! / 1048576).toFixed(1)} MB in all) | ` : ''}Redis ${kib(drain.redisBytesPerQueued)} while queued, ${kib(drain.redisBytesPerSynced)} once synced`,
+      `room    per record after the drain: ${drain.postgresBytesPerRecord !== undefined ? `PostgreSQL ${kib(drain.postgresBytesPerRecord)} (tables, indexes, partitions; ${(drain.postgresBytes! / 1048576).toFixed(1)} MB in all; most in ${Object.entries(drain.postgresBytesPerRecordByTable ?? {}).slice(0, 4).map(([t, b]) => `${t} ${kib(b)}`).join(', ')}) | ` : ''}Redis ${kib(drain.redisBytesPerQueued)} while queued, ${kib(drain.redisBytesPerSynced)} once synced`,
     );
   }
   if (summary) lines.push(summary.line);
@@ -263,6 +270,9 @@ try {
   writeReport('run', { store: stores.kind, ingest, drain, zscoreMicros, summary, settings: { INGEST_SECONDS, CONNECTIONS, DRAIN_RECORDS, CONCURRENCY, JOBS, WORKERS } }, { fresh: true });
   const lost = drain && (drain.checked.found !== drain.checked.asked || drain.synced !== drain.records);
   if ((ingest && ingest.gateway.non2xx > 0) || lost || (ingest?.batch && ingest.batch.large.accepted !== 10_000) || (summary && summary.failed)) process.exitCode = 1;
+} catch (err) {
+  console.error(`bench: failed; what the processes still running wrote last:\n${childrenOutput()}`);
+  throw err;
 } finally {
   await stopChildren();
   await stores.stop();

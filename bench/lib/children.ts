@@ -28,6 +28,12 @@ export interface Child {
 // Every child still running: a phase that fails midway leaves its processes here, for the run's
 // end to stop (stopChildren), so none outlives the bench on a shared machine.
 const running = new Set<ChildProcess>();
+const outputs = new Map<ChildProcess, { what: string; output: () => string }>();
+
+/** The last lines of every child still running, for the error of a failed run (BENCH_LOG_LEVEL=debug says more). */
+export function childrenOutput(): string {
+  return [...outputs.values()].map((o) => `--- ${o.what}:\n${o.output().slice(-4000)}`).join('\n');
+}
 
 /** SIGTERM to every child still running, and their exits. */
 export async function stopChildren(): Promise<void> {
@@ -48,9 +54,11 @@ function start(args: string[], env: Record<string, string | undefined>): Child {
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   running.add(child);
+  outputs.set(child, { what: args.filter((a) => !a.startsWith('-') && a !== 'tsx').map((a) => a.split('/').pop()).join(' '), output: () => out });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       running.delete(child);
+      outputs.delete(child);
       resolve(code);
     }),
   );
@@ -165,7 +173,7 @@ export async function gatewayConfig(store: LedgerStore, opts: Omit<GatewayOption
   writeFileSync(cfg.path, JSON.stringify({ ...file, ...store.config }, null, 2));
   return {
     ...cfg,
-    env: { GERBANG_CONFIG: cfg.path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { GERBANG_CONFIG: cfg.path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   };
 }
 

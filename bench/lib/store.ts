@@ -21,6 +21,8 @@ export interface LedgerStore {
   config: Record<string, unknown>;
   /** PostgreSQL: bytes of every table, index and TOAST of the ledger's schema (partitions included); Redis: undefined */
   ledgerBytes(): Promise<number | undefined>;
+  /** the same per table (a partitioned table's partitions with it); Redis: undefined */
+  ledgerBytesByTable(): Promise<Record<string, number> | undefined>;
   /** Redis INFO memory used_memory */
   redisUsedMemory(): Promise<number>;
   /** a pool on the database, for the synthetic fill (postgres only) */
@@ -89,6 +91,17 @@ export async function schemaBytes(pool: pg.Pool): Promise<number> {
   return Number(rows[0]?.bytes ?? 0);
 }
 
+/** The same bytes per table, partitions counted with the table they belong to, largest first. */
+export async function schemaBytesByTable(pool: pg.Pool): Promise<Record<string, number>> {
+  const { rows } = await pool.query<{ name: string; bytes: string }>(
+    `SELECT coalesce(pg_partition_root(c.oid), c.oid)::regclass::text AS name, sum(pg_total_relation_size(c.oid))::bigint AS bytes
+       FROM pg_class c
+      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+      GROUP BY 1 ORDER BY 2 DESC`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.bytes)]));
+}
+
 export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
   const { kind, why } = chooseStore(loadConfig);
   const postgres: PostgresHandle | undefined = kind === 'postgres' ? await startPostgres() : undefined;
@@ -107,6 +120,7 @@ export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
         ...(databaseUrl ? { databaseUrl } : {}),
         config: postgresLedgerBuilt(loadConfig) ? { ledger: { store: kind } } : {},
         ledgerBytes: async () => (databaseUrl ? schemaBytes(poolOf()) : undefined),
+        ledgerBytesByTable: async () => (databaseUrl ? schemaBytesByTable(poolOf()) : undefined),
         redisUsedMemory: () => usedMemory(redis.url),
         pool: () => {
           if (!databaseUrl) throw new Error('the redis store has no database');
