@@ -19,7 +19,7 @@ import { bundlesFor, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
 import { openStores, type Stores } from './lib/store.js';
 import { startSatusehatServer } from '../test/helpers/satusehat-server.js';
-import { ancRecord, childRecord, postAll, satusehatFacilities, satusehatUpstream, seedPeople, untilAllSynced } from '../test/helpers/satusehat-drain.js';
+import { ancRecord, childRecord, satusehatFacilities, satusehatUpstream, seedPeople } from '../test/helpers/satusehat-records.js';
 
 const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href);
 const distConfig = (await dist('config/load.js')) as typeof import('../src/config/load.js');
@@ -185,8 +185,10 @@ async function drainThroughDouble(stores: Stores, flakyRate: number, seed: numbe
     const records = Array.from({ length: FLAKY_RECORDS }, (_, i) => (i % 3 === 2 ? ancRecord(i + 1) : childRecord(i + 1)));
     await seedPeople(srv, records);
     const started = performance.now();
-    const sent = await postAll(gw.url, 'bench', records);
-    await untilAllSynced(gw.url, sent, FLAKY_BOUND_MS);
+    const ids = await queue(gw.url, records.map((r) => JSON.stringify(r)), 'bench', 1);
+    await untilSettled(gw.url, 'satusehat', ids.length, { timeoutMs: FLAKY_BOUND_MS, everyMs: 200 });
+    const checked = await recordStates(gw.url, ids, 'satusehat');
+    if (checked.synced !== ids.length) throw new Error(`bench: flaky drain: ${checked.synced} of ${ids.length} synced`);
     return { seconds: (performance.now() - started) / 1000, requests: srv.requests.length, failed: srv.flakyFailures() };
   } finally {
     await gw.stop();

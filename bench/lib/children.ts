@@ -7,7 +7,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeTestConfig, type GatewayOptions } from '../../test/helpers/gateway.js';
 import { freePort } from '../../test/helpers/redis-server.js';
 import type { LedgerStore } from './store.js';
 
@@ -154,6 +153,23 @@ export async function rawDrain(bundles: string[], url: string, concurrency: numb
   return JSON.parse(line) as { seconds: number; sent: number; non2xx: number };
 }
 
+/**
+ * What a phase's configuration file says beyond the store. The bench writes its own file rather
+ * than the test helpers' (test/helpers/gateway.ts): those load tap, which would take over this
+ * process (its TAP output and 30 s timeout).
+ */
+export interface GatewaySettings {
+  upstreams: unknown[];
+  delivery?: Record<string, unknown>;
+  facilities?: unknown;
+  server?: Record<string, unknown>;
+}
+
+// Retries and locks as the integration tests have them (the bench's upstreams do not fail, so
+// these only matter when something goes wrong), and a circuit that rests for a second.
+const benchDelivery = { baseDelayMs: 100, maxDelayMs: 1_000, lockDurationMs: 2_000, concurrency: 4 };
+const benchCircuit = { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 1, maxOpenSeconds: 2 };
+
 export interface GatewayFiles {
   path: string;
   dir: string;
@@ -162,18 +178,30 @@ export interface GatewayFiles {
 }
 
 /**
- * A configuration file for the gateway processes of one phase, on the phase's store: the test
- * helper's file, with the store's settings (ledger.store) added, and the environment every
- * process of it gets (GERBANG_CONFIG, REDIS_URL, DATABASE_URL).
+ * A configuration file for the gateway processes of one phase, in a directory of its own (also
+ * their data directory), on the phase's store (its `ledger.store`), and the environment every
+ * process of it gets (GERBANG_CONFIG, REDIS_URL, DATABASE_URL). Without facilities, the demo
+ * registry the build ships.
  */
-export async function gatewayConfig(store: LedgerStore, opts: Omit<GatewayOptions, 'redisUrl'>): Promise<GatewayFiles> {
+export async function gatewayConfig(store: LedgerStore, opts: GatewaySettings): Promise<GatewayFiles> {
+  const { loadConfig } = (await import(new URL('../../dist/config/load.js', import.meta.url).href)) as typeof import('../../src/config/load.js');
   const port = await freePort();
-  const cfg = writeTestConfig({ ...opts, redisUrl: store.redisUrl, server: { port, ...opts.server } });
-  const file = JSON.parse(readFileSync(cfg.path, 'utf8')) as Record<string, unknown>;
-  writeFileSync(cfg.path, JSON.stringify({ ...file, ...store.config }, null, 2));
+  const dir = mkdtempSync(join(tmpdir(), 'gerbang-bench-'));
+  const file = {
+    dataDir: dir,
+    server: { port, ...opts.server },
+    upstreams: opts.upstreams.map((u) => ({ circuit: benchCircuit, ...(u as object) })),
+    facilities: opts.facilities ?? loadConfig({ GERBANG_DATA_DIR: dir }).facilities,
+    delivery: { ...benchDelivery, ...opts.delivery },
+    ...store.config,
+  };
+  const path = join(dir, 'gerbang.json');
+  writeFileSync(path, JSON.stringify(file, null, 2));
   return {
-    ...cfg,
-    env: { GERBANG_CONFIG: cfg.path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    path,
+    dir,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    env: { GERBANG_CONFIG: path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   };
 }
 
