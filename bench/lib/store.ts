@@ -105,6 +105,8 @@ export async function schemaBytesByTable(pool: pg.Pool): Promise<Record<string, 
 export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
   const { kind, why } = chooseStore(loadConfig);
   const postgres: PostgresHandle | undefined = kind === 'postgres' ? await startPostgres() : undefined;
+  // A build without `ledger` in its configuration refuses the key, even as 'redis'.
+  const config = postgresLedgerBuilt(loadConfig) ? { ledger: { store: kind } } : {};
   const open: LedgerStore[] = [];
   return {
     kind,
@@ -118,7 +120,7 @@ export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
         kind,
         redisUrl: redis.url,
         ...(databaseUrl ? { databaseUrl } : {}),
-        config: postgresLedgerBuilt(loadConfig) ? { ledger: { store: kind } } : {},
+        config,
         ledgerBytes: async () => (databaseUrl ? schemaBytes(poolOf()) : undefined),
         ledgerBytesByTable: async () => (databaseUrl ? schemaBytesByTable(poolOf()) : undefined),
         redisUsedMemory: () => usedMemory(redis.url),
