@@ -13,7 +13,8 @@
 //              `gerbang worker` process: time, peak RSS of that process, Redis memory per queued
 //              record and, on PostgreSQL, the ledger's bytes per record
 // BENCH_STORE=postgres|redis as in run.ts; figures also go to bench/last-run.json ("delivery").
-import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
+import { loadavg } from 'node:os';
+import { queue, recordStates, retriedPosts, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
 import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, rawDrain, startFastSatusehat, startFastUpstream, startGateway, startWorker } from './lib/children.js';
 import { bundlesFor, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
@@ -230,7 +231,7 @@ try {
       `backlog   ${backlog.records} records: queued in ${backlog.fillSeconds.toFixed(0)} s; one gerbang worker process drained them in ${backlog.drainSeconds.toFixed(0)} s (${(backlog.records / backlog.drainSeconds).toFixed(0)} records/s, ${backlog.synced} synced, ${backlog.checked.found}/${backlog.checked.asked} sampled found) | peak RSS of the worker ${backlog.peakRssMb.toFixed(0)} MB | Redis ${kib(backlog.redisBytesPerQueued)} per queued record${backlog.postgresBytesPerRecord !== undefined ? ` | PostgreSQL ${kib(backlog.postgresBytesPerRecord)} per record after the drain` : ''}`,
   ];
   console.log(lines.filter(Boolean).join('\n'));
-  writeReport('delivery', { store: stores.kind, satusehat: ss, flaky, backlog, settings: { SATUSEHAT_RECORDS, BACKLOG, FLAKY_RECORDS, CONCURRENCY } }, { fresh: false });
+  writeReport('delivery', { store: stores.kind, satusehat: ss, flaky, backlog, retriedPosts: retriedPosts(), loadAverage: loadavg(), settings: { SATUSEHAT_RECORDS, BACKLOG, FLAKY_RECORDS, CONCURRENCY } }, { fresh: false });
   const lost = (c: { checked: { asked: number; found: number } }) => c.checked.found !== c.checked.asked;
   if ((ss && (ss.synced !== ss.records || lost(ss))) || (backlog && (backlog.synced !== backlog.records || lost(backlog))) || (flaky && flaky.ratio > FLAKY_FLOOR)) process.exitCode = 1;
 } catch (err) {

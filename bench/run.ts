@@ -16,9 +16,10 @@
 // BENCH_SUMMARY_SMALL / BENCH_SUMMARY_LARGE (10,000 / 1,000,000), BENCH_PARTS (ingest,batch,drain,
 // zscore,summary), BENCH_PROFILE=1 (CPU profile of the ingesting gateway: its top self time).
 import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
 import { Pool, request } from 'undici';
-import { queue, recordStates, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
+import { queue, recordStates, retriedPosts, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
 import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
 import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
 import { bundlesFor, nextBody, recordBody } from './lib/records.js';
@@ -168,7 +169,9 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
   // The worker process(es) drain the queue: from the first push the upstream received to the
   // summary showing every record settled.
   await upstream.reset();
-  const workers = Array.from({ length: WORKERS }, () => startWorker(files));
+  // BENCH_PROFILE=1: the first worker runs with --cpu-prof, its samples of the drain kept.
+  const workers = Array.from({ length: WORKERS }, (_, i) => startWorker(files, { profile: i === 0 }));
+  const window = { from: monotonicMicros(), to: 0 };
   let peak = 0;
   const settled = await untilSettled(gw.url, 'drain', ids.length, {
     onTick: () => {
@@ -178,9 +181,15 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
       }
     },
   });
+  window.to = monotonicMicros();
   const pushed = await upstream.stats();
+  // The worker's start-up is not the drain: its samples count from the first push (the upstream's
+  // wall clock, carried over to the monotonic one).
+  window.from = window.to - (settled.at - pushed.firstAt) * 1000;
   const drainSeconds = (settled.at - pushed.firstAt) / 1000;
-  for (const w of workers) await w.stop();
+  const [first, ...others] = workers;
+  for (const w of others) await w.stop();
+  const profile = first ? await stopWithProfile(first, window) : undefined;
   const checked = await recordStates(gw.url, spread(ids, 2000), 'drain');
   const counts = await stateCounts(gw.url, 'drain');
   const ledgerDrained = await store.ledgerBytes();
@@ -199,6 +208,7 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
     workerBytesPerPush: pushed.bytes / Math.max(1, pushed.received),
     pushes: pushed.received,
     workerPeakRssMb: peak,
+    profile,
     synced: counts.synced ?? 0,
     counts,
     checked,
@@ -238,7 +248,7 @@ try {
   const drain = parts.has('drain') ? await benchDrain(stores, upstream) : undefined;
   const zscoreMicros = parts.has('zscore') ? benchZscores() : undefined;
   const summary: SummaryFigures | undefined = parts.has('summary') ? await benchSummary(stores, upstream.url) : undefined;
-  const lines: string[] = [`store   ${stores.kind} (${stores.why})`];
+  const lines: string[] = [`store   ${stores.kind} (${stores.why}) | load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores shared: compare ratios within a run)`];
   if (ingest) {
     const ratio = ingest.gateway.rps / ingest.baseline.rps;
     lines.push(`ingest  bare Fastify process ${ingest.baseline.rps.toFixed(0)} req/s | gerbang serve process POST /v1/records ${ingest.gateway.rps.toFixed(0)} req/s (non-2xx: ${ingest.gateway.non2xx}) | ratio ${pct(ratio)} (floor ${pct(INGEST_FLOOR)}: ${ratio >= INGEST_FLOOR ? 'met' : 'not met'})`);
@@ -261,13 +271,17 @@ try {
     lines.push(
       `drain   raw undici process ${drain.rawRate.toFixed(0)} bundles/s (${drain.rawBytesPerBundle.toFixed(0)} B each) | ${WORKERS} gerbang worker process(es) ${drain.drainRate.toFixed(0)} records/s (${drain.synced}/${drain.records} synced, ${drain.pushes} pushes of ${drain.workerBytesPerPush.toFixed(0)} B; ${drain.checked.found}/${drain.checked.asked} sampled found, ${drain.checked.synced} synced) | ratio ${pct(ratio)} (floor ${pct(DRAIN_FLOOR)}: ${ratio >= DRAIN_FLOOR ? 'met' : 'not met'}) | worker peak RSS ${drain.workerPeakRssMb.toFixed(0)} MB`,
     );
+    if (drain.profile) {
+      lines.push(`profile gerbang worker during the drain (${drain.profile.samples} samples, ${drain.profile.busyPercentOfSamples.toFixed(0)}% busy); top self time of the busy ones:`);
+      for (const f of drain.profile.functions) lines.push(`          ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}`);
+    }
     lines.push(
       `room    per record after the drain: ${drain.postgresBytesPerRecord !== undefined ? `PostgreSQL ${kib(drain.postgresBytesPerRecord)} (tables, indexes, partitions; ${(drain.postgresBytes! / 1048576).toFixed(1)} MB in all; most in ${Object.entries(drain.postgresBytesPerRecordByTable ?? {}).slice(0, 4).map(([t, b]) => `${t} ${kib(b)}`).join(', ')}) | ` : ''}Redis ${kib(drain.redisBytesPerQueued)} while queued, ${kib(drain.redisBytesPerSynced)} once synced`,
     );
   }
   if (summary) lines.push(summary.line);
   console.log(lines.join('\n'));
-  writeReport('run', { store: stores.kind, ingest, drain, zscoreMicros, summary, settings: { INGEST_SECONDS, CONNECTIONS, DRAIN_RECORDS, CONCURRENCY, JOBS, WORKERS } }, { fresh: true });
+  writeReport('run', { store: stores.kind, ingest, drain, zscoreMicros, summary, retriedPosts: retriedPosts(), loadAverage: loadavg(), settings: { INGEST_SECONDS, CONNECTIONS, DRAIN_RECORDS, CONCURRENCY, JOBS, WORKERS } }, { fresh: true });
   const lost = drain && (drain.checked.found !== drain.checked.asked || drain.synced !== drain.records);
   if ((ingest && ingest.gateway.non2xx > 0) || lost || (ingest?.batch && ingest.batch.large.accepted !== 10_000) || (summary && summary.failed)) process.exitCode = 1;
 } catch (err) {

@@ -79,6 +79,10 @@ export async function summaryMedianMs(url: string, calls = 50): Promise<{ median
   return { medianMs: times[Math.floor(times.length / 2)] ?? 0, p90Ms: times[Math.floor(times.length * 0.9)] ?? 0, bytes };
 }
 
+let queueRetries = 0;
+/** How many POSTs `queue` sent again after a 503 in this run (the run's JSON says it). */
+export const retriedPosts = (): number => queueRetries;
+
 /** POSTs each body to /v1/records from `connections` loops; answers the record ids in order (throws on a refusal). */
 export async function queue(url: string, bodies: readonly string[], source: string, connections = 32): Promise<string[]> {
   const pool = new Pool(url, { connections });
@@ -88,10 +92,19 @@ export async function queue(url: string, bodies: readonly string[], source: stri
     Array.from({ length: connections }, async () => {
       while (next < bodies.length) {
         const i = next++;
-        const res = await pool.request({ method: 'POST', path: `/v1/records?source=${source}`, headers: { 'content-type': 'application/json' }, body: bodies[i] });
-        const answer = (await res.body.json()) as { id?: string };
-        if (res.statusCode !== 202 || !answer.id) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);
-        ids[i] = answer.id;
+        // A 503 says the store is busy and to send again, as an app does; anything else stops the run.
+        for (let attempt = 1; ; attempt++) {
+          const res = await pool.request({ method: 'POST', path: `/v1/records?source=${source}`, headers: { 'content-type': 'application/json' }, body: bodies[i] });
+          const answer = (await res.body.json()) as { id?: string };
+          if (res.statusCode === 503 && attempt < 20) {
+            queueRetries += 1;
+            await new Promise((r) => setTimeout(r, 100 * attempt));
+            continue;
+          }
+          if (res.statusCode !== 202 || !answer.id) throw new Error(`ingest answered ${res.statusCode}: ${JSON.stringify(answer)}`);
+          ids[i] = answer.id;
+          break;
+        }
       }
     }),
   );
