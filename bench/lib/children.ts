@@ -34,7 +34,11 @@ export function childrenOutput(): string {
   return [...outputs.values()].map((o) => `--- ${o.what}:\n${o.output().slice(-4000)}`).join('\n');
 }
 
-/** SIGTERM to every child still running, and their exits. */
+// The configuration directories of the phases (their gateways' data directories too), removed
+// at the end of the run if a failed phase left them.
+const configDirs = new Set<string>();
+
+/** SIGTERM to every child still running, their exits, and the configuration directories left. */
 export async function stopChildren(): Promise<void> {
   await Promise.all(
     [...running].map(async (c) => {
@@ -45,9 +49,37 @@ export async function stopChildren(): Promise<void> {
       clearTimeout(late);
     }),
   );
+  if (running.size === 0) for (const dir of configDirs) rmSync(dir, { recursive: true, force: true });
+}
+
+// A bench stopped from outside (SIGINT, SIGTERM) stops its children and starts nothing new; the
+// phase waiting on them then fails, and the run's own clean-up (its finally) stops the servers it
+// started, in order. A second signal does not wait: it stops the servers (atSignal) and exits.
+const onSignal: Array<() => Promise<void>> = [];
+/** Runs `fn` if the bench is stopped by a second signal, before it exits. */
+export function atSignal(fn: () => Promise<void>): void {
+  onSignal.push(fn);
+}
+let stopping = false;
+/** Whether the bench is being stopped by a signal: nothing new is started then. */
+export const isStopping = (): boolean => stopping;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (!stopping) {
+      stopping = true;
+      console.error(`bench: ${signal}: stopping the processes it started`);
+      void stopChildren();
+      return;
+    }
+    void (async () => {
+      for (const c of running) c.kill('SIGKILL');
+      for (const fn of onSignal) await fn().catch(() => {});
+    })().finally(() => process.exit(130));
+  });
 }
 
 function start(args: string[], env: Record<string, string | undefined>): Child {
+  if (stopping) throw new Error('bench: stopping');
   const child = spawn(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -68,7 +100,10 @@ function start(args: string[], env: Record<string, string | undefined>): Child {
     exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // a gateway finishes its requests and pushes first; one that hangs there is killed
+      const late = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exited;
+      clearTimeout(late);
     },
   };
 }
@@ -197,10 +232,14 @@ export async function gatewayConfig(store: LedgerStore, opts: GatewaySettings): 
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));
+  configDirs.add(dir);
   return {
     path,
     dir,
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      configDirs.delete(dir);
+    },
     env: { GERBANG_CONFIG: path, REDIS_URL: store.redisUrl, ...(store.databaseUrl ? { DATABASE_URL: store.databaseUrl } : {}), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   };
 }

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { startPostgres, type PostgresHandle } from '../../test/helpers/postgres-server.js';
 import { startRedis, type RedisHandle } from '../../test/helpers/redis-server.js';
+import { atSignal, isStopping } from './children.js';
 
 export type StoreKind = 'postgres' | 'redis';
 
@@ -108,11 +109,22 @@ export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
   // A build without `ledger` in its configuration refuses the key, even as 'redis'.
   const config = postgresLedgerBuilt(loadConfig) ? { ledger: { store: kind } } : {};
   const open: LedgerStore[] = [];
+  const stop = async () => {
+    for (const s of open.splice(0)) await s.close().catch(() => {});
+    await postgres?.stop();
+  };
+  atSignal(stop);
   return {
     kind,
     why,
     fresh: async () => {
+      if (isStopping()) throw new Error('bench: stopping');
       const redis: RedisHandle = await startRedis({ appendonly: true });
+      // a signal while it started: the signal's clean-up has already run
+      if (isStopping()) {
+        await redis.stop();
+        throw new Error('bench: stopping');
+      }
       const databaseUrl = postgres ? await postgres.createDatabase() : undefined;
       let pool: pg.Pool | undefined;
       const poolOf = () => (pool ??= new pg.Pool({ connectionString: databaseUrl, max: 4 }));
@@ -138,9 +150,6 @@ export async function openStores(loadConfig: LoadConfig): Promise<Stores> {
       open.push(store);
       return store;
     },
-    stop: async () => {
-      for (const s of open.splice(0)) await s.close().catch(() => {});
-      await postgres?.stop();
-    },
+    stop,
   };
 }
