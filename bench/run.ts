@@ -1,48 +1,47 @@
 // npm run bench: throughput figures as ratios against a baseline measured in the same run.
-//   ingest: POST /v1/records on the gateway vs a bare Fastify server that parses the same body
-//           and answers 202 (target: at least 40%)
-//   drain:  the delivery worker pushing queued records to a local upstream that answers at once
-//           vs raw undici POSTs of the same Bundles to that upstream (target: at least 50%)
+//   ingest:  POST /v1/records on `gerbang serve` vs a bare Fastify server that parses the same body
+//            and answers 202, each its own process, the load generator (undici) in this one
+//            (floor: 15%)
+//   drain:   one `gerbang worker` process (BENCH_WORKERS) pushing queued records to a fast upstream
+//            (a process of its own) vs a raw-undici process POSTing the same Bundles to it (floor: 40%)
+//   room:    bytes per record the ledger takes after the drain: PostgreSQL (every table, index and
+//            partition of its schema) and Redis (used_memory)
+//   summary: GET /v1/sync/summary with 10,000 and with 1,000,000 records in the ledger (PostgreSQL;
+//            synthetic rows, bench/pg-ledger-fill.ts): it must not grow with the records
+// The ledger's store: BENCH_STORE=postgres|redis (postgres when this build has it). The bench never
+// reads the store's records: states come from the HTTP API. Figures also go to bench/last-run.json.
 // Knobs: BENCH_SECONDS (ingest, 5), BENCH_CONNECTIONS (ingest clients, 32), BENCH_DRAIN (records,
 // 5000), BENCH_CONCURRENCY (connections to the upstream, both sides, 16), BENCH_JOBS (jobs the
-// worker has in flight over those connections, 16).
-import { createServer } from 'node:http';
+// worker has in flight over those connections, 16), BENCH_WORKERS (worker processes, 1),
+// BENCH_SUMMARY_SMALL / BENCH_SUMMARY_LARGE (10,000 / 1,000,000), BENCH_PARTS (ingest,batch,drain,
+// zscore,summary), BENCH_PROFILE=1 (CPU profile of the ingesting gateway: its top self time).
+import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
-import Fastify from 'fastify';
 import { Pool, request } from 'undici';
-import { Redis } from 'ioredis';
+import { queue, recordStates, retriedPosts, spread, stateCounts, untilJobs, untilSettled } from './lib/api.js';
+import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, profilesIn, rawDrain, startBareFastify, startFastUpstream, startGateway, startWorker, type Gateway, type Upstream } from './lib/children.js';
+import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
+import { bundlesFor, nextBody, recordBody } from './lib/records.js';
+import { writeReport } from './lib/report.js';
+import { openStores, type Stores } from './lib/store.js';
+import { benchSummary, type SummaryFigures } from './lib/summary-phase.js';
 // The gateway under test is the built one (dist/, as in production); the harness comes from test/.
 const dist = (m: string) => import(new URL(`../dist/${m}`, import.meta.url).href);
 const { loadConfig } = (await dist('config/load.js')) as typeof import('../src/config/load.js');
-const { createLogger } = (await dist('log/logger.js')) as typeof import('../src/log/logger.js');
-const { serve } = (await dist('roles/serve.js')) as typeof import('../src/roles/serve.js');
-const { work } = (await dist('roles/work.js')) as typeof import('../src/roles/work.js');
-const { storeKeys, upstreamField } = (await dist('sync/store/keys.js')) as typeof import('../src/sync/store/keys.js');
-// The bench's gateways keep the default prefixes.
-const defaults = loadConfig({ GERBANG_DATA_DIR: '/tmp/gerbang-bench' }).redis;
-const keys = storeKeys(defaults.keyPrefix, defaults.queuePrefix);
 const { computeGrowth } = (await dist('indicators/growth/zscore.js')) as typeof import('../src/indicators/growth/zscore.js');
 // The calculators read their tables through accessors: load them as a process's start-up does.
 ((await dist('roles/tables.js')) as typeof import('../src/roles/tables.js')).loadTables();
-import { writeTestConfig } from '../test/helpers/gateway.js';
-import { storedBundles } from '../test/helpers/stored-bundles.js';
-import { freePort, startRedis } from '../test/helpers/redis-server.js';
-import { validAnthropometry } from '../test/fixtures/records.js';
 
 const INGEST_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DRAIN_RECORDS = Number(process.env.BENCH_DRAIN ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const JOBS = Number(process.env.BENCH_JOBS ?? 16);
-
-// A backlog holds many children, one or a few records each: each record here is another child
-// (a NIK serial of its own), so per-child ordering does not serialise the whole run.
-let seq = 0;
-function nextBody(): string {
-  seq += 1;
-  const nik = `${validAnthropometry.subject.nik.slice(0, 12)}${String((seq % 9999) + 1).padStart(4, '0')}`;
-  return JSON.stringify({ ...validAnthropometry, recordId: `BENCH-${process.pid}-${seq}`, subject: { ...validAnthropometry.subject, nik }, weightKg: 8 + (seq % 40) / 10 });
-}
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const INGEST_FLOOR = 0.15;
+const DRAIN_FLOOR = 0.4;
+const parts = new Set((process.env.BENCH_PARTS ?? 'ingest,batch,drain,zscore,summary').split(','));
 
 /** Sends POSTs from CONNECTIONS concurrent loops for the given time; returns requests per second. */
 async function load(url: string, seconds: number): Promise<{ rps: number; non2xx: number }> {
@@ -67,154 +66,157 @@ async function load(url: string, seconds: number): Promise<{ rps: number; non2xx
   return { rps: done / elapsed, non2xx };
 }
 
-/** An upstream that reads the Bundle and answers at once with a transaction-response. */
-async function fastUpstream(): Promise<{ url: string; received: () => number; close: () => Promise<void> }> {
-  let received = 0;
-  const port = await freePort();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received += 1;
-      const bundle = JSON.parse(Buffer.concat(chunks).toString()) as { entry?: Array<{ resource: { resourceType: string } }> };
-      const entry = (bundle.entry ?? []).map((e, i) => ({ response: { status: '201 Created', location: `${e.resource.resourceType}/id-${received}-${i}/_history/1` } }));
-      res.setHeader('content-type', 'application/fhir+json');
-      res.end(JSON.stringify({ resourceType: 'Bundle', type: 'transaction-response', entry }));
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${port}/fhir`, received: () => received, close: () => new Promise((r) => server.close(() => r())) };
+/** Resident set of a process now (VmRSS), in MB. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readStatus(pid));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+function readStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+async function stopWithProfile(gw: Gateway, window: { from: number; to: number }): Promise<ReturnType<typeof topSelfTime> | undefined> {
+  await gw.stop();
+  const file = gw.profileDir ? profilesIn(gw.profileDir)[0] : undefined;
+  if (!file) return undefined;
+  const top = topSelfTime(file, 15, window);
+  rmSync(gw.profileDir ?? '', { recursive: true, force: true });
+  return top;
 }
 
-async function benchIngest(redisUrl: string, upstreamUrl: string) {
-  const bare = Fastify({ logger: false });
-  bare.post('/v1/records', async (req, reply) => reply.code(202).send({ id: 'x', status: 'queued', size: JSON.stringify(req.body).length }));
-  const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-  await load(`${bareUrl}/v1/records`, 1); // warm-up
-  const baseline = await load(`${bareUrl}/v1/records`, INGEST_SECONDS);
-  await bare.close();
+async function benchIngest(stores: Stores, upstream: Upstream) {
+  console.error('bench: ingest: bare Fastify');
+  const bare = await startBareFastify();
+  await load(`${bare.url}/v1/records`, 1); // warm-up
+  const baseline = await load(`${bare.url}/v1/records`, INGEST_SECONDS);
+  await bare.stop();
 
-  const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstreamUrl }], delivery: { runWorker: false } });
-  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
-  const gw = await serve(config, createLogger('warn'));
+  console.error('bench: ingest: gerbang serve');
+  const store = await stores.fresh();
+  const files = await gatewayConfig(store, { upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstream.url }], delivery: { runWorker: false } });
+  const gw = await startGateway(files, { profile: true });
   await load(`${gw.url}/v1/records?source=bench`, 1);
+  const window = { from: monotonicMicros(), to: 0 };
   const gateway = await load(`${gw.url}/v1/records?source=bench`, INGEST_SECONDS);
-  await gw.close();
-  cfg.cleanup();
-  return { baseline, gateway };
+  window.to = monotonicMicros();
+  const batch = parts.has('batch') ? await benchBatch(gw) : undefined;
+  const profile = await stopWithProfile(gw, window);
+  files.cleanup();
+  await store.close();
+  return { baseline, gateway, batch, profile };
 }
 
 /**
- * $batch: records per second through one NDJSON batch, and the gateway's heap growth while taking
- * a 1,000- and a 10,000-record batch (the body is streamed to it, so the growth should not scale).
+ * $batch: records per second through one NDJSON batch, and how the gateway process's resident
+ * set grows while taking a 1,000- and a 10,000-record batch (the body is streamed to it, so the
+ * growth should not scale with the batch).
  */
-async function benchBatch(redisUrl: string, upstreamUrl: string) {
-  const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'fast', kind: 'fhir', baseUrl: upstreamUrl }], delivery: { runWorker: false } });
-  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
-  const gw = await serve(config, createLogger('warn'));
-  const origin = new URL(gw.url ?? '').origin;
+async function benchBatch(gw: Gateway) {
   const run = async (n: number) => {
     console.error(`bench: batch of ${n}`);
-    global.gc?.();
-    const base = process.memoryUsage().heapUsed;
+    const base = rssMb(gw.pid);
     let peak = base;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(gw.pid))), 20);
     async function* lines() {
-      for (let i = 0; i < n; i++) yield `${nextBody()}\n`;
+      for (let i = 0; i < n; i++) yield `${nextBody('batch')}\n`;
     }
     const started = performance.now();
-    const res = await request(`${origin}/v1/records/$batch?source=bench-batch`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: Readable.from(lines()), bodyTimeout: 600_000, headersTimeout: 600_000 });
+    const res = await request(`${gw.url}/v1/records/$batch?source=bench-batch`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: Readable.from(lines()), bodyTimeout: 600_000, headersTimeout: 600_000 });
     let accepted = 0;
     let pending = '';
     for await (const chunk of res.body) {
       pending += chunk.toString();
-      const parts = pending.split('\n');
-      pending = parts.pop() ?? '';
-      accepted += parts.filter((l) => l.includes('"result":"accepted"')).length;
+      const split = pending.split('\n');
+      pending = split.pop() ?? '';
+      accepted += split.filter((l) => l.includes('"result":"accepted"')).length;
     }
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
-    // Peak heap counts garbage not yet collected; what the batch keeps is what a full GC leaves.
-    global.gc?.();
-    const retainedMb = (process.memoryUsage().heapUsed - base) / 1048576;
-    return { n, rps: n / seconds, accepted, heapGrowthMb: (peak - base) / 1048576, retainedMb };
+    return { n, rps: n / seconds, accepted, rssBeforeMb: base, rssGrowthMb: peak - base, rssAfterMb: rssMb(gw.pid) };
   };
   await run(200);
   const small = await run(1_000);
   const large = await run(10_000);
-  await gw.close();
-  cfg.cleanup();
   return { small, large };
 }
 
-async function benchDrain(redisUrl: string) {
-  // The ingest and batch phases leave records in the inbox for an upstream this phase does not
-  // have; this Redis is the bench's own, so it starts the drain empty.
-  const store = new Redis(redisUrl);
-  await store.flushall();
-  store.disconnect();
-  const upstream = await fastUpstream();
-  const cfg = writeTestConfig({ redisUrl, upstreams: [{ name: 'drain', kind: 'fhir', baseUrl: upstream.url, maxConnections: CONCURRENCY }], delivery: { runWorker: false, concurrency: JOBS } });
-  const config = loadConfig({ GERBANG_CONFIG: cfg.path, REDIS_URL: redisUrl, HOST: '127.0.0.1' });
-  const logger = createLogger('warn');
+async function benchDrain(stores: Stores, upstream: Upstream) {
   console.error('bench: drain');
-
-  // Queue the records with the worker off, keeping the Bundles for the raw baseline.
-  const ingest = await serve(config, logger);
-  const pool = new Pool(new URL(ingest.url ?? '').origin, { connections: 16 });
-  const ids: string[] = [];
-  for (let i = 0; i < DRAIN_RECORDS; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, DRAIN_RECORDS - i) }, async () => {
-        const res = await pool.request({ method: 'POST', path: '/v1/records?source=drain', headers: { 'content-type': 'application/json' }, body: nextBody() });
-        return ((await res.body.json()) as { id: string }).id;
-      }),
-    );
-    ids.push(...batch);
-  }
-  await pool.close();
+  const store = await stores.fresh();
+  const files = await gatewayConfig(store, { upstreams: [{ name: 'drain', kind: 'fhir', baseUrl: upstream.url, maxConnections: CONCURRENCY }], delivery: { runWorker: false, concurrency: JOBS } });
+  // The serving gateway queues the records (no worker) and answers the API the bench watches with.
+  const gw = await startGateway(files);
+  const redisEmpty = await store.redisUsedMemory();
+  const ledgerEmpty = await store.ledgerBytes();
+  const bodies = Array.from({ length: DRAIN_RECORDS }, (_, i) => recordBody('drain', i, 0));
+  const ids = await queue(gw.url, bodies, 'drain');
+  await untilJobs(gw.url, 'drain', ids.length);
+  const redisQueued = await store.redisUsedMemory();
   console.error(`bench: drain: ${ids.length} queued`);
-  await ingest.close();
-  const redis = new Redis(redisUrl);
-  // The JSON text the worker sends: the ledger keeps each Bundle compressed and sealed.
-  const bundles = await storedBundles(redis, config, ids);
 
-  // Baseline: the same Bundles POSTed with undici at the same concurrency.
-  const upstreamOrigin = new URL(upstream.url);
-  const raw = new Pool(upstreamOrigin.origin, { connections: CONCURRENCY });
-  let next = 0;
-  const rawStarted = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < bundles.length) {
-        const body = bundles[next++];
-        const res = await raw.request({ method: 'POST', path: upstreamOrigin.pathname, headers: { 'content-type': 'application/fhir+json' }, body });
-        await res.body.text();
-      }
-    }),
-  );
-  const rawRate = bundles.length / ((performance.now() - rawStarted) / 1000);
+  // Baseline: the Bundles the gateway made of the same records, POSTed by undici from a process of
+  // its own at the same concurrency, after an unmeasured first pass that warms it and the upstream.
+  const facilities = loadConfig({ GERBANG_DATA_DIR: files.dir }).facilities;
+  const bundles = await bundlesFor(bodies, 'drain', facilities);
+  await upstream.reset();
+  const raw = await rawDrain(bundles, upstream.url, CONCURRENCY, Math.min(bundles.length, 1000));
+  const rawStats = await upstream.stats();
   console.error('bench: drain: raw baseline done');
-  await raw.close();
 
-  // The worker drains the queue.
-  const workerStarted = performance.now();
-  const worker = await work(config, logger);
-  for (;;) {
-    const states = await Promise.all(ids.slice(-50).map((id) => redis.hget(keys.record(id), upstreamField('drain'))));
-    const waiting = await redis.zcard(`${keys.queuePrefix}:push-drain:wait`).catch(() => 0);
-    const active = await redis.llen(`${keys.queuePrefix}:push-drain:active`);
-    if (states.every((s) => s && JSON.parse(s).state === 'synced') && waiting === 0 && active === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const drainRate = ids.length / ((performance.now() - workerStarted) / 1000);
-  await worker.close();
-  const synced = (await Promise.all(ids.map((id) => redis.hget(keys.record(id), upstreamField('drain'))))).filter((s) => s && JSON.parse(s).state === 'synced').length;
-  redis.disconnect();
-  await upstream.close();
-  cfg.cleanup();
-  return { rawRate, drainRate, synced };
+  // The worker process(es) drain the queue: from the first push the upstream received to the
+  // summary showing every record settled.
+  await upstream.reset();
+  // BENCH_PROFILE=1: the first worker runs with --cpu-prof, its samples of the drain kept.
+  const workers = Array.from({ length: WORKERS }, (_, i) => startWorker(files, { profile: i === 0 }));
+  const window = { from: monotonicMicros(), to: 0 };
+  let peak = 0;
+  const settled = await untilSettled(gw.url, 'drain', ids.length, {
+    onTick: () => {
+      for (const w of workers) {
+        if (w.child.exitCode !== null) throw new Error(`bench: a worker process exited with ${w.child.exitCode}:\n${w.output()}`);
+        peak = Math.max(peak, peakRssMb(w.pid));
+      }
+    },
+  });
+  window.to = monotonicMicros();
+  const pushed = await upstream.stats();
+  // The worker's start-up is not the drain: its samples count from the first push (the upstream's
+  // wall clock, carried over to the monotonic one).
+  window.from = window.to - (settled.at - pushed.firstAt) * 1000;
+  const drainSeconds = (settled.at - pushed.firstAt) / 1000;
+  const [first, ...others] = workers;
+  for (const w of others) await w.stop();
+  const profile = first ? await stopWithProfile(first, window) : undefined;
+  const checked = await recordStates(gw.url, spread(ids, 2000), 'drain');
+  const counts = await stateCounts(gw.url, 'drain');
+  const ledgerDrained = await store.ledgerBytes();
+  const byTable = await store.ledgerBytesByTable();
+  const redisDrained = await store.redisUsedMemory();
+  await gw.stop();
+  files.cleanup();
+  await store.close();
+  return {
+    records: ids.length,
+    rawRate: raw.sent / raw.seconds,
+    rawNon2xx: raw.non2xx,
+    rawBytesPerBundle: rawStats.bytes / Math.max(1, rawStats.received),
+    drainRate: ids.length / drainSeconds,
+    drainSeconds,
+    workerBytesPerPush: pushed.bytes / Math.max(1, pushed.received),
+    pushes: pushed.received,
+    workerPeakRssMb: peak,
+    profile,
+    synced: counts.synced ?? 0,
+    counts,
+    checked,
+    redisBytesPerQueued: (redisQueued - redisEmpty) / ids.length,
+    redisBytesPerSynced: (redisDrained - redisEmpty) / ids.length,
+    ...(ledgerEmpty !== undefined && ledgerDrained !== undefined ? { postgresBytesPerRecord: (ledgerDrained - ledgerEmpty) / ids.length, postgresBytes: ledgerDrained } : {}),
+    ...(byTable ? { postgresBytesPerRecordByTable: perRecord(byTable, ids.length) } : {}),
+  };
 }
 
 /** The WHO z-scores of one child record: the work the growth indicators add to every ingest. */
@@ -227,28 +229,65 @@ function benchZscores(): number {
   return ((performance.now() - started) * 1000) / n;
 }
 
-const redis = await startRedis({ appendonly: true });
+/** Bytes per record of each table, largest first (a table's fixed first pages included). */
+function perRecord(byTable: Record<string, number>, n: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(byTable).map(([t, b]) => [t, Math.round(b / n)]));
+}
+
+const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
+const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+
+const stores = await openStores(loadConfig).catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(2);
+});
+const upstream = await startFastUpstream();
 try {
-  const upstream = await fastUpstream();
-  console.error('bench: ingest');
-  const ingest = await benchIngest(redis.url, upstream.url);
-  console.error('bench: batch');
-  const batch = await benchBatch(redis.url, upstream.url);
-  await upstream.close();
-  const drain = await benchDrain(redis.url);
-  const ingestRatio = ingest.gateway.rps / ingest.baseline.rps;
-  const drainRatio = drain.drainRate / drain.rawRate;
-  const zscoreMicros = benchZscores();
-  const ingestMicros = 1e6 / ingest.gateway.rps;
-  const lines = [
-    `ingest  bare Fastify ${ingest.baseline.rps.toFixed(0)} req/s | gateway POST /v1/records ${ingest.gateway.rps.toFixed(0)} req/s (non-2xx: ${ingest.gateway.non2xx}) | ratio ${(ingestRatio * 100).toFixed(1)}% (target >= 40%)`,
-    `batch   10,000-record NDJSON $batch ${batch.large.rps.toFixed(0)} records/s (${batch.large.accepted} accepted) | single-record path ${ingest.gateway.rps.toFixed(0)} req/s | ratio ${((batch.large.rps / ingest.gateway.rps) * 100).toFixed(1)}%`,
-    `memory  heap while taking a batch (gateway and client in one process): peak +${batch.small.heapGrowthMb.toFixed(1)} MB for 1,000 records, +${batch.large.heapGrowthMb.toFixed(1)} MB for 10,000; retained after GC ${batch.small.retainedMb.toFixed(1)} MB and ${batch.large.retainedMb.toFixed(1)} MB`,
-    `zscore  ${zscoreMicros.toFixed(1)} µs per record (6 indicators) = ${((zscoreMicros / ingestMicros) * 100).toFixed(1)}% of one ingest request (${ingestMicros.toFixed(0)} µs)`,
-    `drain   raw undici ${drain.rawRate.toFixed(0)} bundles/s | worker ${drain.drainRate.toFixed(0)} records/s (${drain.synced}/${DRAIN_RECORDS} synced) | ratio ${(drainRatio * 100).toFixed(1)}% (target >= 50%)`,
-  ];
+  console.error(`bench: store ${stores.kind} (${stores.why})`);
+  const ingest = parts.has('ingest') ? await benchIngest(stores, upstream) : undefined;
+  const drain = parts.has('drain') ? await benchDrain(stores, upstream) : undefined;
+  const zscoreMicros = parts.has('zscore') ? benchZscores() : undefined;
+  const summary: SummaryFigures | undefined = parts.has('summary') ? await benchSummary(stores, upstream.url) : undefined;
+  const lines: string[] = [`store   ${stores.kind} (${stores.why}) | load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} (2 cores shared: compare ratios within a run)`];
+  if (ingest) {
+    const ratio = ingest.gateway.rps / ingest.baseline.rps;
+    lines.push(`ingest  bare Fastify process ${ingest.baseline.rps.toFixed(0)} req/s | gerbang serve process POST /v1/records ${ingest.gateway.rps.toFixed(0)} req/s (non-2xx: ${ingest.gateway.non2xx}) | ratio ${pct(ratio)} (floor ${pct(INGEST_FLOOR)}: ${ratio >= INGEST_FLOOR ? 'met' : 'not met'})`);
+    const b = ingest.batch;
+    if (b) {
+      lines.push(`batch   10,000-record NDJSON $batch ${b.large.rps.toFixed(0)} records/s (${b.large.accepted} accepted) | single-record path ${ingest.gateway.rps.toFixed(0)} req/s | ratio ${pct(b.large.rps / ingest.gateway.rps)}`);
+      lines.push(`memory  gateway process RSS while taking a batch: peak +${b.small.rssGrowthMb.toFixed(1)} MB for 1,000 records, +${b.large.rssGrowthMb.toFixed(1)} MB for 10,000 (from ${b.small.rssBeforeMb.toFixed(0)} MB; ${b.large.rssAfterMb.toFixed(0)} MB after)`);
+    }
+    if (ingest.profile) {
+      lines.push(`profile gerbang serve during the measured ingest (${ingest.profile.samples} samples, ${ingest.profile.busyPercentOfSamples.toFixed(0)}% busy); top self time of the busy ones:`);
+      for (const f of ingest.profile.functions) lines.push(`          ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}`);
+    }
+  }
+  if (zscoreMicros !== undefined) {
+    const of = ingest ? ` = ${pct(zscoreMicros / (1e6 / ingest.gateway.rps))} of one ingest request (${(1e6 / ingest.gateway.rps).toFixed(0)} µs)` : '';
+    lines.push(`zscore  ${zscoreMicros.toFixed(1)} µs per record (6 indicators)${of}`);
+  }
+  if (drain) {
+    const ratio = drain.drainRate / drain.rawRate;
+    lines.push(
+      `drain   raw undici process ${drain.rawRate.toFixed(0)} bundles/s (${drain.rawBytesPerBundle.toFixed(0)} B each) | ${WORKERS} gerbang worker process(es) ${drain.drainRate.toFixed(0)} records/s (${drain.synced}/${drain.records} synced, ${drain.pushes} pushes of ${drain.workerBytesPerPush.toFixed(0)} B; ${drain.checked.found}/${drain.checked.asked} sampled found, ${drain.checked.synced} synced) | ratio ${pct(ratio)} (floor ${pct(DRAIN_FLOOR)}: ${ratio >= DRAIN_FLOOR ? 'met' : 'not met'}) | worker peak RSS ${drain.workerPeakRssMb.toFixed(0)} MB`,
+    );
+    if (drain.profile) {
+      lines.push(`profile gerbang worker during the drain (${drain.profile.samples} samples, ${drain.profile.busyPercentOfSamples.toFixed(0)}% busy); top self time of the busy ones:`);
+      for (const f of drain.profile.functions) lines.push(`          ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}`);
+    }
+    lines.push(
+      `room    per record after the drain: ${drain.postgresBytesPerRecord !== undefined ? `PostgreSQL ${kib(drain.postgresBytesPerRecord)} (tables, indexes, partitions; ${(drain.postgresBytes! / 1048576).toFixed(1)} MB in all; most in ${Object.entries(drain.postgresBytesPerRecordByTable ?? {}).slice(0, 4).map(([t, b]) => `${t} ${kib(b)}`).join(', ')}) | ` : ''}Redis ${kib(drain.redisBytesPerQueued)} while queued, ${kib(drain.redisBytesPerSynced)} once synced`,
+    );
+  }
+  if (summary) lines.push(summary.line);
   console.log(lines.join('\n'));
-  if (ingest.gateway.non2xx > 0 || drain.synced !== DRAIN_RECORDS || batch.large.accepted !== 10_000) process.exitCode = 1;
+  writeReport('run', { store: stores.kind, ingest, drain, zscoreMicros, summary, retriedPosts: retriedPosts(), loadAverage: loadavg(), settings: { INGEST_SECONDS, CONNECTIONS, DRAIN_RECORDS, CONCURRENCY, JOBS, WORKERS } }, { fresh: true });
+  const lost = drain && (drain.checked.found !== drain.checked.asked || drain.synced !== drain.records);
+  if ((ingest && ingest.gateway.non2xx > 0) || lost || (ingest?.batch && ingest.batch.large.accepted !== 10_000) || (summary && summary.failed)) process.exitCode = 1;
+} catch (err) {
+  console.error(`bench: failed; what the processes still running wrote last:\n${childrenOutput()}`);
+  throw err;
 } finally {
-  await redis.stop();
+  await stopChildren();
+  await stores.stop();
 }
