@@ -21,6 +21,7 @@ COPY profiles ./profiles
 RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 8080
-# Redis comes from REDIS_URL (see compose.yaml); the image does not run its own.
+# Redis comes from REDIS_URL and the ledger's PostgreSQL from DATABASE_URL (see compose.yaml): the
+# image runs neither (no private servers in a container; the schema migrations are in dist/).
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "dist/cli/main.js", "serve"]

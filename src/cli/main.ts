@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { MappingDataError } from '../tables/mapping-data-error.js';
+import { PostgresNotInstalledError } from '../runtime/private-postgres.js';
 import { RedisNotInstalledError } from '../runtime/private-redis.js';
 
 const usage = `gerbang: FHIR gateway from posyandu apps to SATUSEHAT
@@ -23,7 +24,7 @@ Usage:
                     (docs/at-rest.md says how to rotate)
   gerbang help
 
-Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL, GERBANG_DATA_DIR, LOG_LEVEL,
+Environment: GERBANG_CONFIG (configuration file), PORT, REDIS_URL (with redis.cluster: nodes, comma-separated), DATABASE_URL, GERBANG_DATA_DIR, LOG_LEVEL,
              GERBANG_API_KEY (the key gerbang import sends)`;
 
 async function main(): Promise<void> {
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof MappingDataError || err instanceof RedisNotInstalledError) {
+  if (err instanceof ConfigError || err instanceof MappingDataError || err instanceof RedisNotInstalledError || err instanceof PostgresNotInstalledError) {
     console.error(`gerbang: ${err.message}`);
   } else {
     console.error('gerbang: could not start:', err);

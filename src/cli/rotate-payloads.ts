@@ -16,6 +16,8 @@ import { storeKeys } from '../sync/store/keys.js';
  * they stay as they are until the key is added back and the command runs again.
  */
 export async function rotatePayloadsCommand(config: Config): Promise<number> {
+  // The Redis ledger's payloads; the configuration allows a cluster only with the ledger elsewhere.
+  if (config.redis.cluster) throw new Error('gerbang keys rotate-payloads reseals the payloads of the Redis ledger, which does not run on a Redis Cluster');
   privateUmask();
   // The key choice goes to stderr like every other line of this command; stdout stays for the report.
   const payload = storedPayloadFor(config, pino({ base: undefined, timestamp: false }, pino.destination(2)));

@@ -3,8 +3,9 @@ import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { mappingsDir } from './paths.js';
+import { CLUSTER_KEY_PREFIX, CLUSTER_QUEUE_PREFIX, clusterProblems } from './redis-cluster.js';
 import { configSchema, type ConfigFile } from './schema.js';
-import type { CircuitConfig, Config, DeliveryConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
+import type { CircuitConfig, Config, DatabaseConfig, DeliveryConfig, LedgerConfig, RedisConfig, RetentionConfig, Timeouts, UpstreamConfig } from './types.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -119,6 +120,19 @@ const defaultConnectionLimits = {
   maxConnections: 2_000,
 };
 
+// The ledger's store. Redis until the PostgreSQL ledger is complete (issue 15); the integrator
+// flips it.
+const defaultLedger: LedgerConfig = { store: 'redis' };
+
+// The PostgreSQL pool. 20 connections: a request holds one for the few milliseconds of its
+// transaction, the workers (8 by default) one each while they begin or settle a push, and the
+// dispatcher and retention one each; several processes on one server of 100 connections still fit.
+// A call waits 2 s for a connection: PostgreSQL away, ingest answers 503 within the 3 s an app's
+// request allows, as it does when Redis is away. A statement runs at most 15 s, more than any of the
+// ledger's should take (retention works in batches), so a statement stuck behind a lock frees its
+// connection instead of holding it. Idle connections go after 30 s.
+const defaultDatabase: Omit<DatabaseConfig, 'url'> = { maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 };
+
 type Env = Record<string, string | undefined>;
 
 /**
@@ -159,17 +173,48 @@ export function loadConfig(env: Env = process.env): Config {
     retention: { ...defaultRetention, ...(file.retention ?? {}) },
     adapters: { watch: file.adapters?.watch ?? false, ...(file.adapters?.directory ? { directory: resolve(file.adapters.directory) } : {}) },
     store: { maxmemoryMb: defaultMaxmemoryMb(), highWaterPercent: defaultHighWaterPercent, ...(file.store ?? {}) },
-    redis: { keyPrefix: file.redis?.keyPrefix ?? defaultKeyPrefix, queuePrefix: file.redis?.queuePrefix ?? defaultQueuePrefix },
+    redis: redisConfig(file.redis),
+    ledger: { ...defaultLedger, ...(file.ledger ?? {}) },
+    database: { ...defaultDatabase, ...withoutUrl(file.database ?? {}), url: databaseUrl(env, file) },
     security: { ...(file.security ?? {}) },
   };
   checkCrossReferences(config, path ?? 'built-in defaults');
   return deepFreeze(config);
 }
 
+/**
+ * The prefixes earlier versions wrote by default, so an existing store keeps working; on a cluster
+ * (where no such store can be) hash-tagged ones. A prefix the file names is taken as written: one
+ * without a hash tag on a cluster is refused (checkCrossReferences), not rewritten, since the
+ * operator chose where the keys live.
+ */
+function redisConfig(redis: ConfigFile['redis']): RedisConfig {
+  const cluster = redis?.cluster ?? false;
+  return {
+    keyPrefix: redis?.keyPrefix ?? (cluster ? CLUSTER_KEY_PREFIX : defaultKeyPrefix),
+    queuePrefix: redis?.queuePrefix ?? (cluster ? CLUSTER_QUEUE_PREFIX : defaultQueuePrefix),
+    cluster,
+  };
+}
+
 /** The server settings a file gives, but host and port: those also come from the environment. */
 function withoutPlace(server: NonNullable<ConfigFile['server']>): Omit<NonNullable<ConfigFile['server']>, 'host' | 'port'> {
   const { host: _host, port: _port, ...rest } = server;
   return rest;
+}
+
+function withoutUrl(database: NonNullable<ConfigFile['database']>): Omit<NonNullable<ConfigFile['database']>, 'url'> {
+  const { url: _url, ...rest } = database;
+  return rest;
+}
+
+/** DATABASE_URL wins over the file's database.url, as REDIS_URL is the only way to name a Redis. */
+function databaseUrl(env: Env, file: ConfigFile): string | undefined {
+  const fromEnv = env.DATABASE_URL || undefined;
+  if (fromEnv === undefined) return file.database?.url;
+  // the URL holds the password: the message does not repeat it
+  if (!/^postgres(ql)?:\/\//.test(fromEnv)) throw new ConfigError('DATABASE_URL is not a postgres:// or postgresql:// URL');
+  return fromEnv;
 }
 
 function readConfigFile(path: string, env: Env): ConfigFile {
@@ -274,6 +319,12 @@ function checkCrossReferences(config: Config, origin: string): void {
   if (config.retention.unsyncedPayloadDays <= tryingDays) {
     problems.push(`  /retention/unsyncedPayloadDays: must be more than the ${tryingDays} days delivery keeps trying (delivery.maxAgeHours, delivery.identityWait.maxAgeDays)`);
   }
+  // A whole record goes only after its payload could go (a failed record is replayable until
+  // then); a month is at least 28 days.
+  const { recordMonths } = config.retention;
+  if (recordMonths !== undefined && recordMonths * 28 <= config.retention.unsyncedPayloadDays) {
+    problems.push(`  /retention/recordMonths: must be more than unsyncedPayloadDays (${config.retention.unsyncedPayloadDays} days), at 28 days a month`);
+  }
   for (const u of config.upstreams) {
     if (names.has(u.name)) problems.push(`  /upstreams: the name "${u.name}" is used twice`);
     names.add(u.name);
@@ -293,6 +344,11 @@ function checkCrossReferences(config: Config, origin: string): void {
     if (!config.facilities.puskesmas[p.puskesmas]) {
       problems.push(`  /facilities/posyandu/${code}/puskesmas: "${p.puskesmas}" is not in /facilities/puskesmas`);
     }
+  }
+  if (config.redis.cluster) {
+    problems.push(...clusterProblems({ redisUrl: config.redisUrl, keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix, ledgerStore: config.ledger.store }));
+  } else if (config.redisUrl?.includes(',')) {
+    problems.push('  REDIS_URL names several servers: set redis.cluster to true for a Redis Cluster, or name one server');
   }
   const ring = config.security.payloadKeys;
   if (ring && !(ring.current in ring.keys)) problems.push(`  /security/payloadKeys/current: "${ring.current}" is not one of /security/payloadKeys/keys`);

@@ -133,6 +133,7 @@ export const configSchema = {
         payloadDays: { type: 'number', minimum: 0 },
         sweepIntervalMinutes: { type: 'number', exclusiveMinimum: 0 },
         unsyncedPayloadDays: { type: 'number', minimum: 0 },
+        recordMonths: { type: 'integer', minimum: 1, maximum: 1200, description: 'months a whole record is kept in the PostgreSQL ledger (absent: for good)' },
       },
     },
     store: {
@@ -143,6 +144,25 @@ export const configSchema = {
         highWaterPercent: { type: 'number', minimum: 10, maximum: 99 },
       },
     },
+    ledger: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        store: { enum: ['postgres', 'redis'], description: 'where the ledger (every accepted record and its states) is kept' },
+      },
+    },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        // DATABASE_URL in the environment wins; neither: a private PostgreSQL under the data directory
+        url: { type: 'string', pattern: '^postgres(ql)?://' },
+        maxConnections: { type: 'integer', minimum: 2, maximum: 1000 },
+        connectionTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000 },
+        statementTimeoutMs: { type: 'integer', minimum: 100 },
+        idleTimeoutMs: { type: 'integer', minimum: 0 },
+      },
+    },
     redis: {
       type: 'object',
       additionalProperties: false,
@@ -150,6 +170,9 @@ export const configSchema = {
         // Printable ASCII: the Lua scripts build keys from it (src/sync/store/keys.ts).
         keyPrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
         queuePrefix: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' },
+        // REDIS_URL then names one or more of the cluster's nodes; the prefixes need a hash tag
+        // (src/config/redis-cluster.ts).
+        cluster: { type: 'boolean' },
       },
     },
     security: {

@@ -130,7 +130,7 @@ export interface Config {
   /** where the config came from, for the start-up log */
   origin: 'file' | 'defaults';
   server: ServerConfig;
-  /** absent: Gerbang starts a private redis-server under dataDir */
+  /** absent: Gerbang starts a private redis-server under dataDir; with redis.cluster, the cluster's nodes, comma-separated */
   redisUrl: string | undefined;
   dataDir: string;
   logLevel: string;
@@ -142,7 +142,29 @@ export interface Config {
   adapters: AdaptersConfig;
   store: StoreConfig;
   redis: RedisConfig;
+  ledger: LedgerConfig;
+  database: DatabaseConfig;
   security: SecurityConfig;
+}
+
+export type LedgerStoreKind = 'postgres' | 'redis';
+
+export interface LedgerConfig {
+  /** where the ledger is kept: PostgreSQL (`database`), or Redis as in 0.4 and before */
+  store: LedgerStoreKind;
+}
+
+export interface DatabaseConfig {
+  /** DATABASE_URL, else the file's `database.url`; absent: Gerbang starts a private PostgreSQL under dataDir */
+  url: string | undefined;
+  /** connections of this process's pool (requests, workers, dispatcher and retention share it) */
+  maxConnections: number;
+  /** how long a call waits for a connection before it fails (ingest: a 503 the app retries) */
+  connectionTimeoutMs: number;
+  /** the longest one statement may run (PostgreSQL's statement_timeout) */
+  statementTimeoutMs: number;
+  /** an unused connection is closed after this long (0: kept) */
+  idleTimeoutMs: number;
 }
 
 export interface AdaptersConfig {
@@ -157,6 +179,8 @@ export interface RedisConfig {
   keyPrefix: string;
   /** BullMQ's prefix for the delivery and replay queues */
   queuePrefix: string;
+  /** Redis Cluster: REDIS_URL names one or more of its nodes (comma-separated), both prefixes carry a hash tag */
+  cluster: boolean;
 }
 
 export interface StoreConfig {
@@ -206,4 +230,9 @@ export interface RetentionConfig {
   sweepIntervalMinutes: number;
   /** days after which the payload of a record not synced everywhere (failed, waiting) is dropped */
   unsyncedPayloadDays: number;
+  /**
+   * whole records (states, ids, everything but the counts) are kept at least this many months, then
+   * dropped with their month (PostgreSQL ledger); absent: kept for good
+   */
+  recordMonths?: number;
 }

@@ -3,7 +3,7 @@ import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
 import { storeKeys } from '../sync/store/keys.js';
@@ -30,7 +30,7 @@ import type { Services } from './services.js';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The HTTP application, without listening: `gerbang serve` (src/roles/serve.ts) and tests both build it. */
-export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis } = {}): FastifyInstance {
+export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis | Cluster } = {}): FastifyInstance {
   const server = services.config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -104,7 +104,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   return app;
 }
 
-function rateLimitOptions(services: Services, redis: Redis | undefined, nameSpace: string): RateLimitPluginOptions {
+function rateLimitOptions(services: Services, redis: Redis | Cluster | undefined, nameSpace: string): RateLimitPluginOptions {
   return {
     global: true,
     timeWindow: 60_000,

@@ -16,6 +16,8 @@ export interface Services {
   /** the adapters served, reloaded by POST /v1/admin/adapters/$reload; absent: the shipped ones */
   adapters?: AdapterRegistry;
   ledger: Ledger;
+  /** the stores readiness asks, by name (absent: the ledger's, as `redis`) */
+  readiness?: Array<{ name: string; ping(): Promise<void> }>;
   history: SubjectHistoryStore;
   pressure?: StorePressure;
   /** records per key and minute; absent without API keys (local use: nothing to count by) */

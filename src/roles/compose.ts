@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
@@ -8,6 +8,7 @@ import { recordSchemas } from '../records/schemas/index.js';
 import { closeDirectory, privateUmask } from '../runtime/data-dir.js';
 import { storedPayloadFor } from './payload-keys.js';
 import { startPrivateRedis, type PrivateRedis } from '../runtime/private-redis.js';
+import { describeTarget, producerConnection, untilReady, workerConnection, type RedisConnection, type RedisTarget } from '../runtime/redis-connections.js';
 import { BulkReplays } from '../sync/bulk-replay.js';
 import { deliveryGauges } from '../sync/delivery-gauges.js';
 import { Dispatcher } from '../sync/dispatcher.js';
@@ -18,11 +19,12 @@ import type { RecordSearch } from '../sync/record-search.js';
 import { RetentionSweeper } from '../sync/retention.js';
 import { StorePressure } from '../sync/store-pressure.js';
 import { storeKeys, type StoreKeys } from '../sync/store/keys.js';
-import { RedisLedger } from '../sync/store/redis-ledger.js';
 import { DeliveryWorkers } from '../sync/worker.js';
 import { Corrections } from '../upstream/corrections.js';
 import { createUpstream } from '../upstream/create-upstream.js';
 import type { Upstream } from '../upstream/upstream.js';
+import { expiringStores, replayTaskStore, type BesideLedger } from './stores.js';
+import { openLedgerStore, type LedgerStore } from './ledger-store.js';
 import { loadTables, type Tables } from './tables.js';
 
 // What both process roles (serve.ts, work.ts) are made of: the tables, the store, the queues, the
@@ -44,11 +46,16 @@ export interface Parts {
   /** every Redis key the process writes, under the configured prefixes */
   keys: StoreKeys;
   redisUrl: string;
+  /** the server or cluster every connection of the process goes to */
+  redisTarget: RedisTarget;
   privateRedis: PrivateRedis | undefined;
   /** commands of requests: fail fast when Redis is away */
-  producer: Redis;
+  producer: RedisConnection;
   /** the token and identity caches: wait out a Redis restart */
-  upstreamRedis: Redis;
+  upstreamRedis: RedisConnection;
+  /** where the ledger is kept (ledger.store): its pool and private PostgreSQL, if any */
+  store: LedgerStore;
+  /** the ledger of requests (fails fast when its store is away) */
   ledger: Ledger;
   queues: DeliveryQueues;
   dispatcher: Dispatcher;
@@ -57,6 +64,8 @@ export interface Parts {
   pressure: StorePressure;
   search: RecordSearch;
   replays: BulkReplays;
+  /** where the person histories and the replay tasks are kept (roles/stores.ts) */
+  besideLedger: BesideLedger;
 }
 
 /** Redis for this process: the one REDIS_URL names, or a private redis-server under the data dir. */
@@ -70,34 +79,6 @@ async function redisFor(config: Config, logger: Logger): Promise<{ url: string; 
   return { url: privateRedis.url, privateRedis };
 }
 
-// Producers must fail fast when Redis is away (a 503 the app retries), not queue commands in
-// memory and hang; workers block on Redis and must retry forever (BullMQ's production guide).
-// Auto-pipelining sends the commands of concurrent requests in one write: one syscall instead of
-// one per command under load.
-function producerConnection(url: string, logger: Logger): Redis {
-  const r = new Redis(url, { enableAutoPipelining: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000, connectTimeout: 2_000, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  r.on('error', (err) => logger.debug({ err }, 'redis (ingest) connection error'));
-  return r;
-}
-
-/** Waits for the first connection; without it every ingest would answer 503 from the start. */
-async function untilReady(redis: Redis, url: string): Promise<void> {
-  if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis at ${new URL(url).host} did not answer within 15 s`)), 15_000);
-    redis.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-export function workerConnection(url: string, logger: Logger): Redis {
-  const r = new Redis(url, { enableAutoPipelining: true, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  r.on('error', (err) => logger.debug({ err }, 'redis (worker) connection error'));
-  return r;
-}
-
 /** The parts every role needs, started: a broken table or an unreachable Redis stops the process here. */
 export async function compose(config: Config, logger: Logger, role: 'serve' | 'worker'): Promise<Parts> {
   logStartup(config, logger, role);
@@ -106,10 +87,13 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   const payload = storedPayloadFor(config, logger);
   const { url: redisUrl, privateRedis } = await redisFor(config, logger);
   const upstreamNames = config.upstreams.map((u) => u.name);
-  const producer = producerConnection(redisUrl, logger);
-  await untilReady(producer, redisUrl);
+  const redisTarget: RedisTarget = { url: redisUrl, cluster: config.redis.cluster };
+  if (redisTarget.cluster) logger.info({ redis: describeTarget(redisTarget), keyPrefix: config.redis.keyPrefix, queuePrefix: config.redis.queuePrefix }, 'Redis Cluster: every key under the hash-tagged prefixes');
+  const producer = producerConnection(redisTarget, logger);
+  await untilReady(producer, redisTarget);
   const keys = storeKeys(config.redis.keyPrefix, config.redis.queuePrefix);
-  const ledger = new RedisLedger(producer, keys, payload);
+  const store = await openLedgerStore(config, logger, payload, keys);
+  const ledger = store.ledger('requests', producer);
   const queues = new DeliveryQueues(producer, upstreamNames, keys, ledger);
   // Every process runs a dispatcher (only one works at a time), so accepted records become jobs
   // whether or not this process also pushes them.
@@ -118,16 +102,17 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
 
   const metrics = new GatewayMetrics({ kinds: Object.keys(recordSchemas), upstreams: upstreamNames, gauges: deliveryGauges({ redis: producer, keys, ledger, queues }) });
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
-  const upstreamRedis = workerConnection(redisUrl, logger);
+  const upstreamRedis = workerConnection(redisTarget, logger);
   const corrections = new Corrections(tables.withdrawals);
   const upstreams: Upstream[] = config.upstreams.map((u) =>
     createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
-  // The Redis ledger answers the searches too (one owner of the stored records).
+  // The ledger answers the searches too (one owner of the stored records).
   const search: RecordSearch = ledger;
-  const replays = new BulkReplays({ redis: producer, ledger, search, config, logger, keys });
-  return { config, logger, tables, payload, keys, redisUrl, privateRedis, producer, upstreamRedis, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays };
+  const besideLedger: BesideLedger = store.pool ? { kind: 'postgres', pool: store.pool } : { kind: 'redis', redis: producer, keys };
+  const replays = new BulkReplays({ redis: producer, queuePrefix: keys.queuePrefix, tasks: replayTaskStore(besideLedger), ledger, search, config, logger });
+  return { config, logger, tables, payload, keys, redisUrl, redisTarget, privateRedis, producer, upstreamRedis, store, ledger, queues, dispatcher, metrics, upstreams, pressure, search, replays, besideLedger };
 }
 
 export interface Delivery {
@@ -140,11 +125,11 @@ export interface Delivery {
 /** The delivery side: the workers that push, the bulk replays, and the retention sweep. */
 export function startDelivery(parts: Parts): Delivery {
   const { config, logger } = parts;
-  const workerRedis = workerConnection(parts.redisUrl, logger);
+  const workerRedis = workerConnection(parts.redisTarget, logger);
   const workers = new DeliveryWorkers({
     connection: workerRedis,
     keys: parts.keys,
-    ledger: new RedisLedger(workerRedis, parts.keys, parts.payload),
+    ledger: parts.store.ledger('delivery', workerRedis),
     upstreams: parts.upstreams,
     upstreamConfigs: config.upstreams,
     delivery: config.delivery,
@@ -153,7 +138,7 @@ export function startDelivery(parts: Parts): Delivery {
   });
   workers.start();
   parts.replays.startWorker(workerRedis);
-  const retention = new RetentionSweeper({ ledger: new RedisLedger(workerRedis, parts.keys, parts.payload), retention: config.retention, logger, pressure: parts.pressure });
+  const retention = new RetentionSweeper({ ledger: parts.store.ledger('delivery', workerRedis), retention: config.retention, logger, pressure: parts.pressure, expiring: expiringStores(parts.besideLedger) });
   retention.start();
   return {
     async stop() {
@@ -166,10 +151,10 @@ export function startDelivery(parts: Parts): Delivery {
 
 /**
  * Closes the shared parts, after the role has stopped taking records (`before`) and `delivery`
- * has finished its pushes. Only the serving gateway owns a private Redis; `gerbang worker`
- * processes share it.
+ * has finished its pushes. Only the serving gateway owns the private Redis and PostgreSQL;
+ * `gerbang worker` processes share them.
  */
-export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateRedis: boolean }): Promise<void> {
+export async function closeParts(parts: Parts, steps: { before?: () => Promise<void>; delivery?: Delivery; stopPrivateServers: boolean }): Promise<void> {
   await steps.before?.();
   await parts.dispatcher.close(); // the inbox keeps what is not yet a job
   await steps.delivery?.stop();
@@ -179,7 +164,9 @@ export async function closeParts(parts: Parts, steps: { before?: () => Promise<v
   parts.producer.disconnect();
   parts.upstreamRedis.disconnect();
   steps.delivery?.disconnect();
-  if (steps.stopPrivateRedis) await parts.privateRedis?.stop();
+  // after everything that used the pool has stopped: the workers, the dispatcher, the replays
+  await parts.store.close({ stopPrivatePostgres: steps.stopPrivateServers });
+  if (steps.stopPrivateServers) await parts.privateRedis?.stop();
   parts.logger.info('stopped');
 }
 

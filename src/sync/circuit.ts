@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { CircuitConfig } from '../config/types.js';
 import { CIRCUIT_FIELDS, type StoreKeys } from './store/keys.js';
 import { defineScripts, runScript } from './store/scripts.js';
@@ -35,7 +35,7 @@ export class Circuit {
   private oksUntold = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     readonly upstream: string,
     private readonly cfg: CircuitConfig,
     /** how long a probe may take before another worker may probe instead (the job lock's duration) */
@@ -85,7 +85,7 @@ export class Circuit {
 }
 
 /** An upstream's circuit as every process sees it (`key`: StoreKeys.circuit). */
-export async function circuitState(redis: Redis, key: string): Promise<CircuitState> {
+export async function circuitState(redis: Redis | Cluster, key: string): Promise<CircuitState> {
   return ((await redis.hget(key, CIRCUIT_FIELDS.state)) as CircuitState | null) ?? 'closed';
 }
 

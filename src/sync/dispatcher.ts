@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Ledger } from './ledger.js';
 import type { DeliveryJob, DeliveryQueues } from './queues.js';
@@ -24,7 +24,7 @@ export class Dispatcher {
   private readonly token = randomUUID();
 
   /** `redis` and `keys`: the dispatcher's lock */
-  constructor(private readonly deps: { redis: Redis; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
+  constructor(private readonly deps: { redis: Redis | Cluster; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
     defineScripts(deps.redis);
   }
 
@@ -48,7 +48,7 @@ export class Dispatcher {
         this.failing = false;
       } catch (err) {
         // Once per outage, not every half second.
-        if (!this.failing) this.deps.logger.warn({ err }, 'dispatcher: Redis unavailable, accepted records wait in the inbox');
+        if (!this.failing) this.deps.logger.warn({ err }, 'dispatcher: the store is unavailable (Redis, or the ledger\'s PostgreSQL), accepted records wait until it is back');
         this.failing = true;
         await sleep(500);
       }

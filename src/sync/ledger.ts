@@ -12,8 +12,8 @@ import type { Unreadable } from './stored-payload.js';
  * The ledger: every accepted record, its versions, and its state at each upstream. The rest of
  * Gerbang (routes, ingest, dispatcher, worker, replays, status API, retention) talks to it only
  * through this interface; how records are stored is the implementation's (today Redis,
- * store/redis-ledger.ts). It is the contract a PostgreSQL ledger will fulfil (issue 15), as
- * test/integration/ledger-corrections.test.ts checks it:
+ * store/redis-ledger.ts; in PostgreSQL, pg/pg-ledger.ts, issue 15). Both fulfil this contract, as
+ * test/integration/ledger-corrections.test.ts and pg-ledger-differential.test.ts check:
  *
  * - `accept` is one atomic step, durable when it returns: (source, recordId) names a record; the
  *   same content again is a duplicate (nothing changes), changed content the next version (every

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { MAX_PRIORITY } from './retry-policy.js';
 import type { Ledger } from './ledger.js';
 import type { StoreKeys } from './store/keys.js';
@@ -34,7 +34,7 @@ export class DeliveryQueues {
   private readonly queues = new Map<string, Queue<DeliveryJob>>();
 
   constructor(
-    connection: Redis,
+    connection: Redis | Cluster,
     upstreams: string[],
     keys: StoreKeys,
     private readonly ledger: Pick<Ledger, 'queueRanks'>,

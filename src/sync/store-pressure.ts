@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 // How often the store's memory is looked at. INFO is cheap, but not per request: one look a
@@ -19,6 +19,17 @@ export function parseMemoryInfo(info: string): StoreMemory | undefined {
 }
 
 /**
+ * The store's memory: of the server, or on a Redis Cluster of its fullest primary (the queues'
+ * slot lives on one node, and that node filling up stops delivery as a full server would).
+ */
+export async function storeMemory(redis: Redis | Cluster): Promise<StoreMemory | undefined> {
+  if (!(redis instanceof Cluster)) return parseMemoryInfo(await redis.info('memory'));
+  const nodes = (await Promise.all(redis.nodes('master').map(async (n) => parseMemoryInfo(await n.info('memory'))))).filter((m): m is StoreMemory => m !== undefined);
+  const share = (m: StoreMemory) => (m.maxBytes > 0 ? m.usedBytes / m.maxBytes : 0);
+  return nodes.reduce<StoreMemory | undefined>((fullest, m) => (!fullest || share(m) > share(fullest) ? m : fullest), undefined);
+}
+
+/**
  * Back-pressure before the store is full. Above `highWaterPercent` of Redis' maxmemory ingest is
  * refused (503 store.full), so the rest of the memory stays for delivery to drain the backlog
  * with: with noeviction, a store filled to the cap refuses the state writes and job moves the
@@ -31,7 +42,7 @@ export class StorePressure {
   private looking: Promise<void> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly highWaterPercent: number,
     private readonly logger?: Pick<Logger, 'warn' | 'info'>,
     private readonly clock: () => number = Date.now,
@@ -61,7 +72,7 @@ export class StorePressure {
   private async look(): Promise<void> {
     try {
       const was = this.over(this.memory);
-      this.memory = parseMemoryInfo(await this.redis.info('memory')) ?? this.memory;
+      this.memory = (await storeMemory(this.redis)) ?? this.memory;
       const is = this.over(this.memory);
       // One line when the mark is crossed each way, not one per refused record.
       const fields = { usedMb: mb(this.memory?.usedBytes), maxmemoryMb: mb(this.memory?.maxBytes), highWaterPercent: this.highWaterPercent };
@@ -83,7 +94,7 @@ export function isOutOfMemory(err: unknown): boolean {
 }
 
 /** Whether the store takes writes again: below its maxmemory, or without one. */
-export async function storeHasRoom(redis: Redis): Promise<boolean> {
-  const m = parseMemoryInfo(await redis.info('memory').catch(() => ''));
+export async function storeHasRoom(redis: Redis | Cluster): Promise<boolean> {
+  const m = await storeMemory(redis).catch(() => undefined);
   return !!m && (m.maxBytes === 0 || m.usedBytes < m.maxBytes);
 }

@@ -1,10 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
-import type { StoreKeys } from './store/keys.js';
-import { defineScripts, runScript } from './store/scripts.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
@@ -33,52 +30,76 @@ export type Memory =
   | { what: 'weighing'; field: string; entry: WeighingHistory[string] & Placed }
   | { what: 'doses'; field: string; entry: DoseHistory[string] };
 
-type What = Memory['what'];
+export type What = Memory['what'];
 
-export class SubjectHistoryStore {
+/** One entry to write, as history-remember.lua takes it. */
+export interface HistoryWrite {
+  field: string;
+  entry: Memory['entry'];
+  /** seconds since the epoch: the whole history of that kind goes then, unless written again */
+  expiresAt: number;
+  /** the first month kept ('' keeps all); of the months before it only the newest stays */
+  keepFrom: string;
+}
+
+/**
+ * What the ingest and the map route use of a person's history. The store behind it is Redis
+ * (store/redis-subject-history.ts) or PostgreSQL (pg/pg-subject-history.ts); the roles pick one
+ * (src/roles/stores.ts).
+ */
+export interface SubjectHistoryStore {
+  /** A person's key: a keyed hash of the identity, never the NIK itself nor a plain hash of it. */
+  subjectKey(identity: string | undefined): string;
+  /** The key of the person a record is about ('' when the record does not say). */
+  subjectOf(body: unknown): string;
+  /** The history a record of this kind is judged against (none for kinds that need none). */
+  forRecord(body: unknown): Promise<SubjectHistory | undefined>;
+  remember(body: unknown, memory: Memory, now?: number): Promise<void>;
+}
+
+/**
+ * The part both stores share, so they cannot differ in it: the keyed hash, which history a record
+ * needs, and what a memory writes (expiry, the months kept). A store only reads and writes entries,
+ * with the meaning of history-read.lua and history-remember.lua.
+ */
+export abstract class KeyedSubjectHistory implements SubjectHistoryStore {
   /** `secret`: security.historyKey, or the one generated into the data directory. */
   constructor(
-    private readonly redis: Redis,
     private readonly secret: string,
-    private readonly keys: StoreKeys,
     private readonly retention: HistoryRetention,
-  ) {
-    defineScripts(redis);
-  }
+  ) {}
 
-  /** A person's key: a keyed hash of the identity, never the NIK itself nor a plain hash of it. */
   subjectKey(identity: string | undefined): string {
     return identity ? createHmac('sha256', this.secret).update(identity).digest('hex').slice(0, 40) : '';
   }
 
-  /** The key of the person a record is about ('' when the record does not say). */
   subjectOf(body: unknown): string {
     return this.subjectKey(identityOf(body));
   }
 
-  /** The history a record of this kind is judged against (none for kinds that need none). */
   async forRecord(body: unknown): Promise<SubjectHistory | undefined> {
     const need = historyNeeded(body);
     if (!need) return undefined;
-    // A 0.3.x key (plain SHA-256 of the identity) is renamed to its keyed name the first time the
-    // person is seen again, so the history carries on.
-    const keys = [this.keyOf(need.what, need.identity), this.keys.history(need.what, legacySubjectKey(need.identity))];
-    const flat = await runScript<string[]>(this.redis, 'history-read', keys, []);
-    const parsed: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) parsed[flat[i]!] = JSON.parse(flat[i + 1]!) as unknown;
-    return need.what === 'weighing' ? { weighings: parsed as WeighingHistory } : { doses: parsed as DoseHistory };
+    const entries = await this.read(need.what, this.subjectKey(need.identity), legacySubjectKey(need.identity));
+    return need.what === 'weighing' ? { weighings: entries as WeighingHistory } : { doses: entries as DoseHistory };
   }
 
   async remember(body: unknown, memory: Memory, now = Date.now()): Promise<void> {
     const identity = identityOf(body);
     if (!identity) return;
     const keepFrom = memory.what === 'weighing' ? monthsBefore(memory.field, this.retention.weighingMonthsKept) : '';
-    await runScript(this.redis, 'history-remember', [this.keyOf(memory.what, identity)], [memory.field, JSON.stringify(memory.entry), expiryOf(this.retention, memory.what, body, now), keepFrom]);
+    await this.write(memory.what, this.subjectKey(identity), { field: memory.field, entry: memory.entry, expiresAt: expiryOf(this.retention, memory.what, body, now), keepFrom });
   }
 
-  private keyOf(what: What, identity: string): string {
-    return this.keys.history(what, this.subjectKey(identity));
-  }
+  /**
+   * The entries of a person's history of one kind, by field, expired ones left out. A 0.3.x
+   * history (under `legacyKey`, a plain SHA-256 of the identity) becomes the keyed one the first
+   * time the person is seen again, when there is no keyed one, so the history carries on.
+   */
+  protected abstract read(what: What, key: string, legacyKey: string): Promise<Record<string, unknown>>;
+
+  /** Writes one entry, drops the months before `keepFrom` but the newest of them, and sets the expiry of the whole history. */
+  protected abstract write(what: What, key: string, w: HistoryWrite): Promise<void>;
 }
 
 /** Whether a record of this kind, for this identity, is judged against a history at all. */
@@ -86,8 +107,8 @@ export function usesHistory(body: unknown): boolean {
   return historyNeeded(body) !== undefined;
 }
 
-/** The person's key in 0.3.x, to carry a history over (see forRecord). */
-function legacySubjectKey(identity: string): string {
+/** The person's key in 0.3.x, to carry a history over (see read). */
+export function legacySubjectKey(identity: string): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 40);
 }
 

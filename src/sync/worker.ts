@@ -1,5 +1,5 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DeliveryConfig, UpstreamConfig } from '../config/types.js';
 import { httpDeliveryCode, networkDeliveryCode, type DeliveryCodeName } from '../errors/codes.js';
@@ -44,7 +44,7 @@ export class DeliveryWorkers {
 
   constructor(
     private readonly deps: {
-      connection: Redis;
+      connection: Redis | Cluster;
       keys: StoreKeys;
       ledger: Ledger;
       upstreams: Upstream[];

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { UpstreamConfig } from '../config/types.js';
 import type { Corrections } from './corrections.js';
 import { FhirUpstream } from './fhir-upstream.js';
@@ -8,7 +8,7 @@ import type { Upstream } from './upstream.js';
 
 export interface UpstreamDeps {
   /** token and identity caches (SATUSEHAT); a connection that waits for Redis rather than failing fast */
-  redis: Redis;
+  redis: Redis | Cluster;
   /** what a correction withdraws */
   corrections: Corrections;
   onTokenRefresh?: (upstream: string) => void;

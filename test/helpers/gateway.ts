@@ -9,11 +9,22 @@ import type { Config } from '../../src/config/types.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Running } from '../../src/roles/compose.js';
 import { serve } from '../../src/roles/serve.js';
+import type { LedgerStoreKind } from '../../src/config/types.js';
+import { freshLedgerDatabase, testLedgerStore } from './ledger-database.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface GatewayOptions {
   redisUrl: string;
+  /** where the ledger is kept; default: testLedgerStore (GERBANG_TEST_LEDGER), else the configuration's default */
+  ledgerStore?: LedgerStoreKind;
+  /**
+   * the ledger's PostgreSQL (database.url in the file). startGateway with the store `postgres` and
+   * no URL: a fresh database on this test file's server (ledger-database.ts).
+   */
+  databaseUrl?: string;
+  /** further database settings (pool bounds) */
+  database?: Record<string, unknown>;
   /** upstreams as in the configuration file; default: none but an outbox */
   upstreams?: unknown[];
   delivery?: Record<string, unknown>;
@@ -57,10 +68,22 @@ export function writeTestConfig(opts: GatewayOptions): { path: string; dir: stri
     ...(opts.security ? { security: opts.security } : {}),
     ...(opts.adapters ? { adapters: opts.adapters } : {}),
     ...(opts.redis ? { redis: opts.redis } : {}),
+    ...((opts.ledgerStore ?? testLedgerStore) ? { ledger: { store: opts.ledgerStore ?? testLedgerStore } } : {}),
+    ...(opts.databaseUrl || opts.database ? { database: { ...opts.database, ...(opts.databaseUrl ? { url: opts.databaseUrl } : {}) } } : {}),
   };
   const path = join(dir, 'gerbang.json');
   writeFileSync(path, JSON.stringify(file, null, 2));
   return { path, dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The options with a fresh database of this test file's PostgreSQL when the ledger is kept there
+ * and no URL is given: `writeTestConfig(await withLedgerDatabase(opts))` for a spawned gateway
+ * (without it, a spawned gateway on `postgres` starts a private server in its data directory).
+ */
+export async function withLedgerDatabase(opts: GatewayOptions): Promise<GatewayOptions> {
+  const postgres = (opts.ledgerStore ?? testLedgerStore) === 'postgres';
+  return postgres && !opts.databaseUrl ? { ...opts, databaseUrl: await freshLedgerDatabase() } : opts;
 }
 
 export interface InProcessGateway extends Running {
@@ -84,7 +107,7 @@ export function memoryLogger(level: string): { logger: ReturnType<typeof createL
 
 /** The gateway in this process (HTTP + worker), logging into memory so tests can read the lines. */
 export async function startGateway(opts: GatewayOptions): Promise<InProcessGateway> {
-  const cfgFile = writeTestConfig(opts);
+  const cfgFile = writeTestConfig(await withLedgerDatabase(opts));
   const config = loadConfig({ GERBANG_CONFIG: cfgFile.path, REDIS_URL: opts.redisUrl, HOST: '127.0.0.1' });
   const { logger, lines: logs } = memoryLogger('debug');
   const running = await serve(config, logger);

@@ -1,27 +1,53 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
+import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
+import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import type { WrittenResource } from '../../src/upstream/upstream.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
+import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
-// What the ledger keeps for corrections, on a real redis-server: the upstream ids of the last
-// synced version travel with every later version until one of those is synced, an old push that
-// ends late hands over what it wrote, and a correction does not start while an older push may
-// still write. Whatever stores the ledger next (PostgreSQL, issue 15) must pass this too.
+// What the ledger keeps for corrections: the upstream ids of the last synced version travel with
+// every later version until one of those is synced, an old push that ends late hands over what it
+// wrote, and a correction does not start while an older push may still write. The same assertions
+// run on each store: the Redis ledger on a real redis-server, the PostgreSQL ledger (issue 15) on
+// a real PostgreSQL.
 
-const redisServer = await startRedis({ appendonly: false });
-const redis = new Redis(redisServer.url);
-const ledger: Ledger = new RedisLedger(redis, testKeys('ledger-corrections'), testPayload());
-t.teardown(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const stores: Array<{ name: string; open: (t: Test) => Promise<Ledger> }> = [
+  {
+    name: 'redis',
+    open: async (t) => {
+      const redisServer = await startRedis({ appendonly: false });
+      const redis = new Redis(redisServer.url);
+      t.teardown(async () => {
+        redis.disconnect();
+        await redisServer.stop();
+      });
+      return new RedisLedger(redis, testKeys('ledger-corrections'), testPayload());
+    },
+  },
+  {
+    name: 'postgres',
+    open: async (t) => {
+      const pgServer = await startPostgres();
+      const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 4 });
+      t.teardown(async () => {
+        await pool.end();
+        await pgServer.stop();
+      });
+      await migrate(pool);
+      await ensurePartitions(pool, 1, new Date(clock));
+      return new PgLedger(pool, testPayload());
+    },
+  },
+];
 
 const { facilities } = loadConfig({});
 const U = 'satusehat';
@@ -52,55 +78,60 @@ const written = (n: number): WrittenResource[] => [
   { fullUrl: 'urn:uuid:o', resourceType: 'Observation', id: `obs-${n}`, status: '201 Created' },
 ];
 const at = () => new Date(clock).toISOString();
-const state = async (id: string) => (await ledger.stateAt(id, U))!.status;
-async function push(id: string, version: number, end: Partial<UpstreamStatus>): Promise<void> {
-  const begun = await ledger.beginDelivery(id, U, version, clock);
-  if (begun.kind !== 'go') throw new Error(`version ${version} did not start: ${begun.kind}`);
-  await ledger.setState(id, U, { ...begun.status, state: 'sending', attempts: 1, sendingUntil: clock + 30_000, updatedAt: at() });
-  if (end.state) await ledger.setState(id, U, { ...begun.status, attempts: 1, ...end, version, updatedAt: at() } as UpstreamStatus);
+for (const store of stores) {
+  t.test(store.name, async (t) => {
+    const ledger = await store.open(t);
+    const state = async (id: string) => (await ledger.stateAt(id, U))!.status;
+    async function push(id: string, version: number, end: Partial<UpstreamStatus>): Promise<void> {
+      const begun = await ledger.beginDelivery(id, U, version, clock);
+      if (begun.kind !== 'go') throw new Error(`version ${version} did not start: ${begun.kind}`);
+      await ledger.setState(id, U, { ...begun.status, state: 'sending', attempts: 1, sendingUntil: clock + 30_000, updatedAt: at() });
+      if (end.state) await ledger.setState(id, U, { ...begun.status, attempts: 1, ...end, version, updatedAt: at() } as UpstreamStatus);
+    }
+
+    t.test('the ids of the synced version travel with later versions until one of them is synced', async (t) => {
+      const v1 = await ledger.accept(record('A', 9.8));
+      await push(v1.id, 1, { state: 'synced', resources: written(1) });
+      const v2 = await ledger.accept(record('A', 10.2));
+      t.equal(v2.version, 2);
+      t.match(await state(v1.id), { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
+      t.notOk((await state(v1.id)).resources, 'the new version has written nothing yet');
+
+      // Version 2 fails; version 3 still knows what version 1 wrote.
+      await push(v1.id, 2, { state: 'failed' });
+      await ledger.accept(record('A', 10.4));
+      t.match(await state(v1.id), { state: 'queued', version: 3, held: written(1), heldVersion: 1 });
+
+      const begun = await ledger.beginDelivery(v1.id, U, 3, clock);
+      t.match(begun, { kind: 'go', status: { held: written(1) } }, 'the worker is handed the ids');
+    });
+
+    t.test('a correction accepted while the earlier version is being pushed waits for it, and gets what it wrote', async (t) => {
+      const v1 = await ledger.accept(record('B', 9.8));
+      await push(v1.id, 1, {}); // sending, not finished
+      await ledger.accept(record('B', 10.2));
+      t.match(await state(v1.id), { state: 'queued', version: 2, earlierSending: { version: 1 } });
+      t.same(await ledger.beginDelivery(v1.id, U, 2, clock), { kind: 'wait' }, 'version 2 waits while version 1 may still write');
+
+      // Version 1's push ends: its state write is refused (older), but what it wrote is kept.
+      const stale = await ledger.setState(v1.id, U, { state: 'synced', version: 1, attempts: 1, resources: written(1), updatedAt: at() });
+      t.equal(stale, false, 'the older version does not overwrite the newer state');
+      const now = await state(v1.id);
+      t.match(now, { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
+      t.notOk(now.earlierSending, 'nothing to wait for any more');
+      t.equal((await ledger.beginDelivery(v1.id, U, 2, clock)).kind, 'go');
+    });
+
+    t.test('a push that crashed holds a correction back only until its lock would have run out', async (t) => {
+      const v1 = await ledger.accept(record('C', 9.8));
+      await push(v1.id, 1, {}); // its worker dies here
+      await ledger.accept(record('C', 10.2));
+      t.same(await ledger.beginDelivery(v1.id, U, 2, clock + 29_000), { kind: 'wait' });
+      t.equal((await ledger.beginDelivery(v1.id, U, 2, clock + 31_000)).kind, 'go');
+      t.notOk((await state(v1.id)).held, 'nothing was synced, so no ids to update: the correction creates (or finds by identifier)');
+      t.equal(await ledger.latestVersion(v1.id), 2);
+      t.equal(await ledger.latestVersion('no-such-record'), undefined);
+      clock += 60_000;
+    });
+  });
 }
-
-t.test('the ids of the synced version travel with later versions until one of them is synced', async (t) => {
-  const v1 = await ledger.accept(record('A', 9.8));
-  await push(v1.id, 1, { state: 'synced', resources: written(1) });
-  const v2 = await ledger.accept(record('A', 10.2));
-  t.equal(v2.version, 2);
-  t.match(await state(v1.id), { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
-  t.notOk((await state(v1.id)).resources, 'the new version has written nothing yet');
-
-  // Version 2 fails; version 3 still knows what version 1 wrote.
-  await push(v1.id, 2, { state: 'failed' });
-  await ledger.accept(record('A', 10.4));
-  t.match(await state(v1.id), { state: 'queued', version: 3, held: written(1), heldVersion: 1 });
-
-  const begun = await ledger.beginDelivery(v1.id, U, 3, clock);
-  t.match(begun, { kind: 'go', status: { held: written(1) } }, 'the worker is handed the ids');
-});
-
-t.test('a correction accepted while the earlier version is being pushed waits for it, and gets what it wrote', async (t) => {
-  const v1 = await ledger.accept(record('B', 9.8));
-  await push(v1.id, 1, {}); // sending, not finished
-  await ledger.accept(record('B', 10.2));
-  t.match(await state(v1.id), { state: 'queued', version: 2, earlierSending: { version: 1 } });
-  t.same(await ledger.beginDelivery(v1.id, U, 2, clock), { kind: 'wait' }, 'version 2 waits while version 1 may still write');
-
-  // Version 1's push ends: its state write is refused (older), but what it wrote is kept.
-  const stale = await ledger.setState(v1.id, U, { state: 'synced', version: 1, attempts: 1, resources: written(1), updatedAt: at() });
-  t.equal(stale, false, 'the older version does not overwrite the newer state');
-  const now = await state(v1.id);
-  t.match(now, { state: 'queued', version: 2, held: written(1), heldVersion: 1 });
-  t.notOk(now.earlierSending, 'nothing to wait for any more');
-  t.equal((await ledger.beginDelivery(v1.id, U, 2, clock)).kind, 'go');
-});
-
-t.test('a push that crashed holds a correction back only until its lock would have run out', async (t) => {
-  const v1 = await ledger.accept(record('C', 9.8));
-  await push(v1.id, 1, {}); // its worker dies here
-  await ledger.accept(record('C', 10.2));
-  t.same(await ledger.beginDelivery(v1.id, U, 2, clock + 29_000), { kind: 'wait' });
-  t.equal((await ledger.beginDelivery(v1.id, U, 2, clock + 31_000)).kind, 'go');
-  t.notOk((await state(v1.id)).held, 'nothing was synced, so no ids to update: the correction creates (or finds by identifier)');
-  t.equal(await ledger.latestVersion(v1.id), 2);
-  t.equal(await ledger.latestVersion('no-such-record'), undefined);
-  clock += 60_000;
-});

@@ -117,11 +117,28 @@ t.test('the store: maxmemory a quarter of the RAM within 64 MiB..1 GiB, high-wat
 
 t.test('the Redis prefixes: the names earlier versions wrote by default, printable ASCII when set', async (t) => {
   const env = { SS_ID: 'a', SS_SECRET: 'b' };
-  t.same(load({ upstreams: [satusehat], facilities }, env).redis, { keyPrefix: 'g:', queuePrefix: 'gerbang' }, 'an existing store keeps working');
-  t.same(load({ upstreams: [satusehat], facilities, redis: { keyPrefix: '{dinkes-bogor}:' } }, env).redis, { keyPrefix: '{dinkes-bogor}:', queuePrefix: 'gerbang' });
+  t.strictSame(load({ upstreams: [satusehat], facilities }, env).redis, { keyPrefix: 'g:', queuePrefix: 'gerbang', cluster: false }, 'an existing store keeps working');
+  t.strictSame(load({ upstreams: [satusehat], facilities, redis: { keyPrefix: '{dinkes-bogor}:' } }, env).redis, { keyPrefix: '{dinkes-bogor}:', queuePrefix: 'gerbang', cluster: false });
   t.match(problem({ upstreams: [satusehat], facilities, redis: { keyPrefix: 'g :' } }, env), /keyPrefix/, 'no space');
   t.match(problem({ upstreams: [satusehat], facilities, redis: { queuePrefix: '' } }, env), /queuePrefix/, 'not empty');
   t.match(problem({ upstreams: [satusehat], facilities, redis: { prefix: 'x' } }, env), /prefix/, 'no other setting');
+});
+
+t.test('Redis Cluster: hash-tagged prefixes, REDIS_URL naming its nodes, the ledger elsewhere', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b', REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000' };
+  const file = { upstreams: [satusehat], facilities, redis: { cluster: true } };
+  const refusal = problem(file, env);
+  t.match(refusal, /ledger must be in PostgreSQL/, 'the Redis ledger is refused on a cluster');
+  t.notMatch(refusal, /hash tag/, 'the cluster defaults carry hash tags');
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: 'tenant-a:' } }, env), /\/redis\/keyPrefix: "tenant-a:" has no hash tag.*"\{tenant-a\}:"/, 'a prefix without tag is refused, with the tagged form');
+  t.match(problem({ ...file, redis: { cluster: true, queuePrefix: 'bull' } }, env), /\/redis\/queuePrefix: "bull" has no hash tag.*"\{bull\}"/);
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: '{}g:' } }, env), /keyPrefix.*no hash tag/, 'an empty tag is no tag');
+  t.match(problem({ ...file, redis: { cluster: true, keyPrefix: '{g:' } }, env), /keyPrefix.*no hash tag/, 'a tag the key would close is no tag');
+  t.match(problem(file, { SS_ID: 'a', SS_SECRET: 'b' }), /REDIS_URL must name the cluster's nodes/, 'no private cluster');
+  t.match(problem(file, { ...env, REDIS_URL: 'redis://10.0.0.1:7000/2' }), /only database 0/);
+  t.match(problem(file, { ...env, REDIS_URL: 'redis://:pw1@10.0.0.1:7000,redis://:pw2@10.0.0.2:7000' }), /same/, 'one set of credentials');
+  t.notMatch(problem(file, { ...env, REDIS_URL: 'http://:secret@10.0.0.1:7000' }), /secret/, 'a password never appears in the message');
+  t.match(problem({ upstreams: [satusehat], facilities }, env), /REDIS_URL names several servers: set redis.cluster/, 'several nodes without cluster');
 });
 
 t.test('unsynced payloads may go only after delivery has stopped trying', async (t) => {
@@ -129,6 +146,16 @@ t.test('unsynced payloads may go only after delivery has stopped trying', async 
   t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 20 } }, env), /unsyncedPayloadDays: must be more than the 30 days/);
   t.match(problem({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 60 }, delivery: { maxAgeHours: 24 * 100 } }, env), /more than the 100 days/);
   t.equal(load({ upstreams: [satusehat], facilities, retention: { unsyncedPayloadDays: 31 } }, env).retention.unsyncedPayloadDays, 31);
+});
+
+t.test('whole records: kept for good by default, else whole months longer than an unsynced payload', async (t) => {
+  const env = { SS_ID: 'a', SS_SECRET: 'b' };
+  t.equal(load({ upstreams: [satusehat], facilities }, env).retention.recordMonths, undefined, 'absent: kept for good');
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { recordMonths: 24 } }, env).retention.recordMonths, 24);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 3 } }, env), /recordMonths: must be more than unsyncedPayloadDays \(90 days\)/);
+  t.equal(load({ upstreams: [satusehat], facilities, retention: { recordMonths: 4 } }, env).retention.recordMonths, 4, '4 months outlive 90 days');
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 12.5 } }, env), /recordMonths must be integer/);
+  t.match(problem({ upstreams: [satusehat], facilities, retention: { recordMonths: 0 } }, env), /recordMonths/);
 });
 
 t.test('payload keys: ids and 64 hex characters each, from the environment, the current one among them', async (t) => {
@@ -139,4 +166,29 @@ t.test('payload keys: ids and 64 hex characters each, from the environment, the 
   t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a', keys: { a: 'not-hex' } } } }, env), /\/security\/payloadKeys\/keys\/a must match pattern/);
   t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a b', keys: { 'a b': '${PK}' } } } }, env), /payloadKeys/);
   t.match(problem({ upstreams: [satusehat], facilities, security: { payloadKeys: { current: 'a', keys: {} } } }, env), /payloadKeys\/keys/);
+});
+
+t.test('the ledger store and its PostgreSQL: defaults, the file, DATABASE_URL over the file', async (t) => {
+  const outbox = [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'out') }];
+  const plain = load({ upstreams: outbox, facilities });
+  t.equal(plain.ledger.store, 'redis', 'Redis until the PostgreSQL ledger is complete');
+  t.same(plain.database, { url: undefined, maxConnections: 20, connectionTimeoutMs: 2_000, statementTimeoutMs: 15_000, idleTimeoutMs: 30_000 });
+  t.equal(loadConfig({ GERBANG_DATA_DIR: dir }).database.url, undefined, 'without a file: the private server');
+
+  const file = { upstreams: outbox, facilities, ledger: { store: 'postgres' }, database: { url: 'postgres://g:pw@db.example:5432/gerbang', maxConnections: 8 } };
+  const fromFile = load(file);
+  t.equal(fromFile.ledger.store, 'postgres');
+  t.equal(fromFile.database.url, 'postgres://g:pw@db.example:5432/gerbang');
+  t.equal(fromFile.database.maxConnections, 8);
+  t.equal(fromFile.database.connectionTimeoutMs, 2_000, 'the other settings keep their defaults');
+  t.equal(load(file, { DATABASE_URL: 'postgresql://other:5433/x' }).database.url, 'postgresql://other:5433/x', 'the environment wins');
+  t.equal(load(file, { DATABASE_URL: '' }).database.url, 'postgres://g:pw@db.example:5432/gerbang', 'an empty DATABASE_URL is not set');
+
+  t.match(problem({ ...file, ledger: { store: 'mongo' } }), /\/ledger\/store must be equal to one of the allowed values/);
+  t.match(problem({ ...file, database: { url: 'mysql://x' } }), /\/database\/url must match pattern/);
+  t.match(problem({ ...file, database: { maxConnections: 1 } }), /\/database\/maxConnections must be >= 2/);
+  t.match(problem({ ...file, database: { poolSize: 3 } }), /additional properties \(poolSize\)/);
+  const refused = problem(file, { DATABASE_URL: 'redis://:s3cretpw@x:6379' });
+  t.match(refused, /DATABASE_URL is not a postgres:\/\/ or postgresql:\/\/ URL/);
+  t.notMatch(refused, /s3cretpw/, 'the refusal does not repeat the URL and its password');
 });

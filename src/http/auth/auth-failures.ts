@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { StoreKeys } from '../../sync/store/keys.js';
 import { defineScripts, runScript } from '../../sync/store/scripts.js';
 
@@ -9,7 +9,7 @@ const WINDOW_MS = 60_000;
 
 export class AuthFailures {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly perMinute: number,
     private readonly keys: StoreKeys,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { StoreKeys } from '../../sync/store/keys.js';
 import { defineScripts, runScript } from '../../sync/store/scripts.js';
 import { GerbangError } from '../../errors/gerbang-error.js';
@@ -19,7 +19,7 @@ export interface Grant {
 
 export class RecordBudget {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly perMinute: number,
     private readonly keys: Pick<StoreKeys, 'recordBudget'>,
   ) {

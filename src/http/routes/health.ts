@@ -7,14 +7,28 @@ export function healthRoutes(app: FastifyInstance, services: Services): void {
   // just because Redis is away (ingest already answers 503 then).
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // Readiness: Redis answers and the upstreams are known. Public, so it names the upstreams and
-  // their kind, never their URLs or paths.
+  // Readiness: the stores answer (Redis, and PostgreSQL when the ledger is there) and the
+  // upstreams are known. Public, so it names the stores and the upstreams and their kind, never
+  // their URLs or paths. A store that does not answer within the bound is as good as away: the
+  // answer comes fast either way.
+  const stores = services.readiness ?? [{ name: 'redis', ping: () => services.ledger.ping() }];
   app.get('/readyz', async () => {
-    try {
-      await services.ledger.ping();
-    } catch (cause) {
-      throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
-    }
-    return { status: 'ready', redis: 'ok', upstreams: services.upstreams.map((u) => ({ name: u.name, kind: u.describe().kind })) };
+    // asked at once: two stores away answer as fast as one
+    const results = await Promise.allSettled(stores.map((store) => withinMs(store.ping(), READINESS_MS)));
+    const away = results.find((r) => r.status === 'rejected');
+    if (away) throw new GerbangError('store.unavailable', [], { cause: away.reason, retryAfterSeconds: 5 });
+    const answered = Object.fromEntries(stores.map((store) => [store.name, 'ok']));
+    return { status: 'ready', ...answered, upstreams: services.upstreams.map((u) => ({ name: u.name, kind: u.describe().kind })) };
   });
+}
+
+// An orchestrator's probe allows a few seconds; a store slower than this is not ready.
+const READINESS_MS = 2_500;
+
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

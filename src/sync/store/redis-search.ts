@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Place } from '../../config/scope.js';
-import { maskIdentity, peopleOf } from '../../log/identity-mask.js';
-import { matches, reasonOf, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
-import type { UpstreamStatus } from '../states.js';
+import { matches, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
+import { failureItemOf, sentRecordOf } from '../search-items.js';
 import { hashOf, type OpenedRecord, type StoredPayload } from '../stored-payload.js';
 import { RECORD_FIELDS as F, upstreamField, type StoreKeys } from './keys.js';
 
@@ -32,7 +31,7 @@ export class RedisSearch implements RecordSearch {
         const rows = (await pipe.exec()) ?? [];
         for (const [err, value] of rows) {
           if (err || !Array.isArray(value)) continue;
-          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, showIdentity);
+          const item = failureItemOf(this.open(value as Array<Buffer | null>, upstream), upstream, showIdentity);
           if (!item || !covers(item) || !matches(item, filter)) continue;
           if (skipped < filter.offset) {
             skipped += 1;
@@ -51,36 +50,6 @@ export class RedisSearch implements RecordSearch {
     return this.payload.openRecord(hashOf([...FIELDS, upstreamField(upstream)], values));
   }
 
-  private failureItem(opened: OpenedRecord, upstream: string, showIdentity: boolean): FailureItem | undefined {
-    const { [F.id]: id, [F.source]: source, [F.recordId]: recordId, [F.kind]: kind, [F.regency]: regency, [F.puskesmas]: puskesmas, [F.posyandu]: posyandu, [F.receivedAt]: receivedAt } = opened.text;
-    const status = opened.upstreams[upstream];
-    if (!id || !status) return undefined;
-    if (status.state !== 'failed' && status.state !== 'waiting-identity') return undefined;
-    const payload = opened.record as { subject?: { name?: string; nik?: string; birthDate?: string } } | undefined;
-    const subject = payload?.subject;
-    const reason = reasonOf(status);
-    const people = peopleOf(payload);
-    const hide = <T>(x: T): T => (showIdentity ? x : maskIdentity(x, people));
-    return {
-      id,
-      source: source ?? '',
-      recordId: recordId ?? '',
-      kind: kind ?? '',
-      regency: regency ?? '',
-      puskesmas: puskesmas ?? '',
-      posyandu: posyandu ?? '',
-      upstream,
-      state: status.state,
-      receivedAt: receivedAt ?? '',
-      attempts: status.attempts,
-      reason: hide(reason),
-      ...(status.lastError ? { lastError: hide(status.lastError) } : {}),
-      ...(status.outcome !== undefined ? { outcome: hide(status.outcome) } : {}),
-      ...(showIdentity && subject ? { subject: { name: subject.name, nik: subject.nik, birthDate: subject.birthDate } } : {}),
-      ...(opened.unreadable ? { payloadUnreadable: opened.unreadable } : {}),
-    };
-  }
-
   async problemIds(filter: ProblemFilter, covers: (p: Place) => boolean): Promise<Array<{ id: string; upstream: string }>> {
     const out: Array<{ id: string; upstream: string; at: number }> = [];
     for (const upstream of filter.upstreams) {
@@ -92,7 +61,7 @@ export class RedisSearch implements RecordSearch {
         const rows = (await pipe.exec()) ?? [];
         rows.forEach(([err, value], i) => {
           if (err || !Array.isArray(value)) return;
-          const item = this.failureItem(this.open(value as Array<Buffer | null>, upstream), upstream, false);
+          const item = failureItemOf(this.open(value as Array<Buffer | null>, upstream), upstream, false);
           if (!item || !covers(item) || !matches(item, filter) || (filter.state && item.state !== filter.state)) return;
           out.push({ id: item.id, upstream, at: Number(flat[i * 2 + 1]) });
         });
@@ -111,36 +80,18 @@ export class RedisSearch implements RecordSearch {
       for (let i = 0; i < flat.length; i += 2) candidates.push({ id: flat[i]!, at: Number(flat[i + 1]) });
     }
     candidates.sort((a, b) => b.at - a.at);
-    const rows: Array<{ id: string; states: Record<string, UpstreamStatus>; fields: Record<string, string>; record: unknown }> = [];
+    const rows: OpenedRecord[] = [];
     for (let i = 0; i < candidates.length && rows.length < want; i += CHUNK) {
       const pipe = this.redis.pipeline();
       for (const c of candidates.slice(i, i + CHUNK)) pipe.hgetallBuffer(this.keys.record(c.id));
       for (const [err, h] of (await pipe.exec()) ?? []) {
         if (err || !h) continue;
         const opened = this.payload.openRecord(h as Record<string, Buffer>);
-        const states = opened.upstreams;
-        if (q.state && !Object.values(states).some((s) => s.state === q.state)) continue;
-        rows.push({ id: opened.text[F.id] ?? '', states, fields: opened.text, record: opened.record });
+        if (q.state && !Object.values(opened.upstreams).some((s) => s.state === q.state)) continue;
+        rows.push(opened);
       }
     }
-    const page = rows.slice(q.offset, q.offset + q.limit);
-    return {
-      more: rows.length > q.offset + q.limit,
-      items: page.map((r) => {
-        const people = peopleOf(r.record);
-        const words = (e: UpstreamStatus['lastError']) => (q.showIdentity ? e : maskIdentity(e, people));
-        return {
-          id: r.id,
-          source: r.fields[F.source] ?? '',
-          recordId: r.fields[F.recordId] ?? '',
-          kind: r.fields[F.kind] ?? '',
-          posyandu: r.fields[F.posyandu] ?? '',
-          version: Number(r.fields[F.version]),
-          receivedAt: r.fields[F.receivedAt] ?? '',
-          upstreams: Object.fromEntries(Object.entries(r.states).map(([u, s]) => [u, { state: s.state, attempts: s.attempts, ...(s.lastError ? { lastError: words(s.lastError) } : {}) }])),
-        };
-      }),
-    };
+    return { more: rows.length > q.offset + q.limit, items: rows.slice(q.offset, q.offset + q.limit).map((r) => sentRecordOf(r, q.showIdentity)) };
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DAY_TTL_SECONDS, LATENCY_BUCKETS } from '../aggregates.js';
 import { CIRCUIT_FIELDS, KEY_LAYOUTS, PAYLOAD_FIELDS, PLACE_SEPARATOR, RECORD_FIELDS, SEALED_WORDS_PROPERTY, UPSTREAM_FIELD_PREFIX, layoutParts } from './keys.js';
 
@@ -102,7 +102,7 @@ type Scripted = Record<string, ((...args: Arg[]) => Promise<unknown>) | undefine
  * (after a restart). Not later, at the first call: a pipeline ioredis already made for
  * auto-pipelining would not know the command.
  */
-export function defineScripts(redis: Redis): void {
+export function defineScripts(redis: Redis | Cluster): void {
   const r = redis as unknown as Scripted;
   const sources = scriptSources();
   for (const name of SCRIPT_NAMES) {
@@ -112,7 +112,7 @@ export function defineScripts(redis: Redis): void {
 }
 
 /** Runs a script defined on the connection, with the keys it declares (KEYS) and its ARGV. */
-export function runScript<T>(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly Arg[], opts: { buffers?: boolean } = {}): Promise<T> {
+export function runScript<T>(redis: Redis | Cluster, name: ScriptName, keys: readonly string[], args: readonly Arg[], opts: { buffers?: boolean } = {}): Promise<T> {
   const declared = (SCRIPTS[name] as Spec).keys;
   const [least, most] = typeof declared === 'number' ? [declared, declared] : (declared ?? [0, Infinity]);
   if (keys.length < least || keys.length > most) throw new Error(`script ${name} declares ${String(declared)} keys, given ${keys.length}`);

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 
 /** `faskes-resource`: a Location or sub-Organization the puskesmas created once, by type and identifier. */
@@ -15,7 +15,7 @@ export type IdentityKind = 'patient' | 'newborn' | 'practitioner' | 'faskes-reso
  */
 export class IdentityCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly secret: string,
     private readonly namespace: string,
     private readonly ttlSeconds: number,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 
 // After a timeout or a 5xx Gerbang cannot tell whether SATUSEHAT committed the transaction, and
@@ -12,7 +12,7 @@ const TTL_SECONDS = 30 * 24 * 3600;
 
 export class ResendMarker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly keyPrefix = DEFAULT_KEY_PREFIX,
   ) {}
 

@@ -1,5 +1,5 @@
 import type { Bundle, Encounter, EpisodeOfCare, Patient, Practitioner, Resource } from '@medplum/fhirtypes';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { Pool } from 'undici';
 import type { Timeouts } from '../../config/types.js';
 import type { WrittenResource } from '../upstream.js';
@@ -36,7 +36,7 @@ export interface SatusehatUpstreamOptions {
   maxAnswerBytes: number;
   /** caps the token endpoint's Retry-After (delivery.maxRetryAfterSeconds) */
   maxRetryAfterSeconds?: number;
-  redis: Redis;
+  redis: Redis | Cluster;
   /** what a correction withdraws (mappings/entered-in-error.json, loaded by the process role) */
   corrections: Corrections;
   onTokenRefresh?: () => void;

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 import { request, type Dispatcher } from 'undici';
 import { AnswerTooLarge, readText } from '../http-answer.js';
@@ -15,7 +15,7 @@ export interface ClientCredentials {
 }
 
 export interface TokenCacheOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** prefix of the token, lock and penalty keys ('g:' by default, redis.keyPrefix) */
   keyPrefix?: string;
   /** the auth base ({host}/oauth2/v1) or the full accesstoken URL */
@@ -100,7 +100,7 @@ interface Keys {
 
 export class TokenCache {
   readonly #credentials: Record<string, ClientCredentials>;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly keyPrefix: string;
   private readonly tokenUrl: string;
   private readonly dispatcher: Dispatcher | undefined;

@@ -12,7 +12,7 @@
 --     state at each upstream (stateAt, latestVersion)            upstream_states
 --     the upstream ids of what was written (resources, held)     upstream_resources
 --   beginDelivery: is this the person's next record at the upstream, is an earlier push of it in
---     flight?                                     upstream_states (subject, sending_until, earlier_*)
+--     flight?                       upstream_states (subject, person_order, sending_until, earlier_*)
 --   setState / a push's attempts, errors, OperationOutcome       upstream_states + delivery_attempts
 --   requeue / a person's replay (count is part of the job id)    upstream_states.replays + outbox
 --   bulk replay by filter, as a task to watch                    replay_tasks
@@ -32,6 +32,8 @@
 --     fairness by puskesmas (a record's rank among its puskesmas' queued ones)
 --                                                                upstream_states (upstream_states_in_queue)
 --   retention: payloads once synced everywhere + payloadDays     records.settled_at → record_payloads
+--     payloads of records settled (synced or failed) everywhere, by time received
+--                                                                records (records_payload_kept)
 --     whole records after some months                            partition drops (ledger_drop_record_months)
 --
 -- Time partitioning: every table whose rows belong to one record is range-partitioned by month on
@@ -72,7 +74,10 @@ CREATE TABLE records (
   version integer NOT NULL DEFAULT 1,
   content_hash text NOT NULL,
   updated_at timestamptz NOT NULL,
-  -- how many upstreams have not settled the latest version; 0 → settled_at is set
+  -- how many upstreams have not settled the latest version; 0 → settled_at is set. Settled here
+  -- means synced (Redis' unsynced and its purge list): settled_at is when the latest version became
+  -- synced at every upstream, where retention's payloadDays start (a failed record keeps its payload
+  -- for a replay until the unsynced sweep)
   unsettled integer NOT NULL,
   settled_at timestamptz,
   payload_dropped_at timestamptz,
@@ -83,7 +88,14 @@ CREATE TABLE records (
   PRIMARY KEY (id, received_at)
 ) PARTITION BY RANGE (received_at);
 CREATE INDEX records_by_posyandu ON records (posyandu, received_at);
-CREATE INDEX records_to_purge ON records (settled_at) WHERE payload_dropped_at IS NULL AND settled_at IS NOT NULL;
+-- The payload is kept while it was not dropped since the latest version was accepted: a version
+-- accepted after a drop brings a payload again (payload_dropped_at stays, as in Redis), and
+-- retention must find it. Retention walks these two, which hold only records still keeping theirs:
+-- synced everywhere by when (settled_at), and any by when received (a record failed somewhere).
+CREATE INDEX records_to_purge ON records (settled_at)
+  WHERE settled_at IS NOT NULL AND (payload_dropped_at IS NULL OR payload_dropped_at < updated_at);
+CREATE INDEX records_payload_kept ON records (received_at, id)
+  WHERE payload_dropped_at IS NULL OR payload_dropped_at < updated_at;
 
 CREATE TABLE record_versions (
   record_id text NOT NULL,
@@ -143,6 +155,16 @@ CREATE TABLE upstream_states (
   identity_waits integer NOT NULL DEFAULT 0,
   replays integer NOT NULL DEFAULT 0,
   updated_at timestamptz NOT NULL,
+  -- the latest version's acceptance (records.updated_at) as of the last change of state here (null:
+  -- received_at): the time Redis' pending, backlog, problems and in-queue indexes score the record
+  -- with (its acceptedMs, written when the state changes), so the fairness ranks and the backlog's
+  -- age come out the same
+  accepted_at timestamptz,
+  -- the record's place in its person's order at this upstream (from person_order_seq; null: not
+  -- in it). Set when it is accepted or replayed and not already in it, cleared when it settles
+  -- there (or waits for the person's identity), so a correction of a record already settled goes
+  -- after the person's records accepted meanwhile, as in the Redis order list
+  person_order bigint,
   PRIMARY KEY (record_id, received_at, upstream)
 ) PARTITION BY RANGE (received_at);
 CREATE INDEX upstream_states_problems ON upstream_states (upstream, posyandu, received_at)
@@ -154,6 +176,10 @@ CREATE INDEX upstream_states_in_queue ON upstream_states (upstream, puskesmas, r
 -- a person's records not yet settled at an upstream, oldest first: only the first one is pushed
 CREATE INDEX upstream_states_person_order ON upstream_states (upstream, subject, received_at)
   WHERE subject <> '' AND state NOT IN ('synced', 'failed');
+CREATE SEQUENCE person_order_seq;
+-- the head of a person's order at an upstream: only that record is pushed
+CREATE INDEX upstream_states_person_head ON upstream_states (upstream, subject, person_order)
+  WHERE person_order IS NOT NULL;
 
 -- What an upstream holds for a record: the ids of the resources a version wrote there.
 CREATE TABLE upstream_resources (
