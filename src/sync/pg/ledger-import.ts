@@ -5,7 +5,7 @@ import { SEALED_FIELDS, type SealedField, type StoredPayload } from '../stored-p
 import type { UpstreamStatus } from '../states.js';
 import { packJson, unpackJson } from '../stored-bundle.js';
 import { PLACE_SEPARATOR, RECORD_FIELDS as F, upstreamOfField, type StoreKeys } from '../store/keys.js';
-import { stateColumns } from './state-columns.js';
+import { STATE_COLUMNS, stateValues } from './state-row.js';
 
 // `gerbang ledger import`: a Redis ledger (0.3.x to 0.5.x) into the PostgreSQL ledger, without
 // losing a record or sending one twice.
@@ -71,6 +71,7 @@ export async function importRedisLedger(
     }
     opts.onProgress?.(report);
   }
+  await personOrders(deps);
   report.histories = await importHistories(deps);
   report.countsImported = await importCounts(deps);
   await rebuildStateCounts(pool);
@@ -135,17 +136,12 @@ async function importRecord(pool: pg.Pool, payload: StoredPayload, h: Record<str
       ]);
     }
     for (const s of states) {
-      const c = stateColumns(s.status);
+      // accepted_at: the score Redis gave the record in its backlog and queue indexes; the
+      // person's order comes after every record is in (personOrders)
       await client.query(
-        `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, status, state, version, attempts,
-                                      next_attempt_at, last_error_code, held_version, sending_until, earlier_sending_version, earlier_sending_until,
-                                      synced_at, identity_waits, replays, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-        [
-          id, receivedAt, s.upstream, text(F.kind), text(F.regency), text(F.puskesmas), text(F.posyandu), text(F.subject), s.stored, c.state, c.version,
-          c.attempts, c.nextAttemptAt, c.lastErrorCode, c.heldVersion, c.sendingUntil, c.earlierSendingVersion, c.earlierSendingUntil, c.syncedAt,
-          c.identityWaits, c.replays, c.updatedAt,
-        ],
+        `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, accepted_at, ${STATE_COLUMNS.join(', ')})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ${STATE_COLUMNS.map((_, i) => `$${i + 10}`).join(', ')})`,
+        [id, receivedAt, s.upstream, text(F.kind), text(F.regency), text(F.puskesmas), text(F.posyandu), text(F.subject), acceptedAt, ...stateValues(s.stored, s.status)],
       );
     }
     // One row per job the Redis gateway made (its id: record, version and, for a replay, its count).
@@ -194,6 +190,29 @@ async function* scanKeys(redis: Redis, pattern: string, type: string): AsyncGene
   } while (cursor !== '0');
 }
 
+/**
+ * Each person's records not yet settled at an upstream, in the order Redis kept them (its order
+ * lists): only the first of them is pushed, so the order comes over exactly. Records already in an
+ * order (an import run before) keep their place.
+ */
+async function personOrders(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool }): Promise<void> {
+  const start = deps.keys.order('\u0000', '').split('\u0000')[0]!;
+  for await (const key of scanKeys(deps.redis, globLiteral(start) + '*', 'list')) {
+    const tail = key.slice(start.length);
+    const cut = tail.indexOf(':');
+    const subject = tail.slice(0, cut);
+    const upstream = tail.slice(cut + 1);
+    for (const id of await deps.redis.lrange(key, 0, -1)) {
+      await deps.pool.query(
+        `UPDATE upstream_states SET person_order = nextval('person_order_seq')
+         WHERE record_id = $1 AND upstream = $2 AND subject = $3 AND person_order IS NULL AND state NOT IN ('synced', 'failed')
+           AND received_at = (SELECT received_at FROM record_keys WHERE id = $1)`,
+        [id, upstream, subject],
+      );
+    }
+  }
+}
+
 /** The person histories (weighings, doses), keyed as in Redis, with the time they have left. */
 async function importHistories(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool }): Promise<number> {
   let n = 0;
@@ -204,12 +223,13 @@ async function importHistories(deps: { redis: Redis; keys: StoreKeys; pool: pg.P
       const [entries, ttl] = await Promise.all([deps.redis.hgetall(key), deps.redis.pttl(key)]);
       // a key without an expiry (-1) keeps the longest history the store keeps: a year and a half
       const expiresAt = new Date(Date.now() + (ttl > 0 ? ttl : 548 * 86_400_000)).toISOString();
-      for (const [field, entry] of Object.entries(entries)) {
-        const posyandu = (JSON.parse(entry) as { posyandu?: unknown }).posyandu;
+      for (const [field, text] of Object.entries(entries)) {
+        // the place in its column, the rest as the entry (pg-subject-history.ts reads them so)
+        const { posyandu, ...entry } = JSON.parse(text) as { posyandu?: unknown };
         await deps.pool.query(
           `INSERT INTO subject_history (subject_key, what, field, entry, posyandu, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (subject_key, what, field) DO NOTHING`,
-          [subject, what, field, entry, typeof posyandu === 'string' ? posyandu : null, expiresAt],
+          [subject, what, field, JSON.stringify(entry), typeof posyandu === 'string' ? posyandu : null, expiresAt],
         );
       }
       n += 1;
