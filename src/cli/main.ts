@@ -19,6 +19,9 @@ Usage:
   gerbang key create --id ID --role submitter|monitor|admin [--puskesmas P1,P2] [--posyandu ..] [--regency ..]
                     [--source APP] [--rate PER_MINUTE] [--records PER_MINUTE] [--config FILE]
                     make an API key: prints it once, stores only its hash in the configuration file
+  gerbang ledger import [--force]
+                    bring the Redis ledger of a 0.3 to 0.5 gateway (REDIS_URL) into PostgreSQL (DATABASE_URL);
+                    stop every gerbang process first; run it again to resume (docs/postgres-ledger.md)
   gerbang keys rotate-payloads
                     seal every stored payload again with the current key of security.payloadKeys
                     (docs/at-rest.md says how to rotate)
@@ -44,6 +47,7 @@ async function main(): Promise<void> {
       rate: { type: 'string' },
       records: { type: 'string' },
       config: { type: 'string' },
+      force: { type: 'boolean' },
     },
   });
   const command = positionals[0] ?? 'serve';
@@ -103,6 +107,11 @@ async function main(): Promise<void> {
       process.exit(1);
     });
     console.error(`selesai: ${result.accepted} diterima, ${result.duplicate} duplikat, ${result.refused} ditolak${result.refused ? ` (lihat ${file}.refused.ndjson)` : ''}`);
+    return;
+  }
+  if (command === 'ledger' && positionals[1] === 'import') {
+    const { ledgerImportCommand } = await import('./ledger-import.js');
+    process.exitCode = await ledgerImportCommand(loadConfig(), { force: values.force === true });
     return;
   }
   if (command === 'keys' && positionals[1] === 'rotate-payloads') {

@@ -10,6 +10,7 @@ import { storedRecord } from '../store/redis-ledger.js';
 import type { WrittenResource } from '../../upstream/upstream.js';
 import { CountMoves } from './pg-counts.js';
 import { PgReads } from './pg-reads.js';
+import { STATE_COLUMNS, stateValues, type StoredState } from './state-row.js';
 
 // The ledger in PostgreSQL (issue 15; the schema and what each table answers:
 // migrations/0001_ledger.sql). Each method is one transaction doing what the Redis ledger's
@@ -26,7 +27,6 @@ import { PgReads } from './pg-reads.js';
 // retries.
 
 /** A state as stored (sealStatus): the upstream's words sealed under `sealed`. */
-type StoredState = UpstreamStatus & { sealed?: string };
 
 interface RecordKey {
   id: string;
@@ -471,47 +471,6 @@ interface StateRow {
   updated_at: Date;
 }
 
-// The copies of a state's values beside its sealed whole (upstream_states.status), in this order.
-const STATE_COLUMNS = [
-  'status',
-  'state',
-  'version',
-  'attempts',
-  'next_attempt_at',
-  'last_error_code',
-  'last_error',
-  'held_version',
-  'sending_until',
-  'earlier_sending_version',
-  'earlier_sending_until',
-  'synced_at',
-  'identity_waits',
-  'replays',
-  'updated_at',
-] as const;
-
-/** The values of STATE_COLUMNS: the upstream's words stay only in the sealed text. */
-function stateValues(sealedText: string, s: StoredState): unknown[] {
-  const e = s.lastError;
-  return [
-    sealedText,
-    s.state,
-    s.version,
-    s.attempts ?? 0,
-    dateOf(s.nextAttemptAt),
-    e?.code ?? null,
-    e ? JSON.stringify({ code: e.code, ...(e.httpStatus !== undefined ? { httpStatus: e.httpStatus } : {}), at: e.at }) : null,
-    s.heldVersion ?? null,
-    dateOf(s.sendingUntil),
-    s.earlierSending?.version ?? null,
-    dateOf(s.earlierSending?.untilMs),
-    dateOf(s.syncedAt),
-    s.identityWaits ?? 0,
-    s.replays ?? 0,
-    dateOf(s.updatedAt) ?? new Date(),
-  ];
-}
-
 /**
  * Writes a state; `inOrder` true puts the record at the end of its person's order, false takes it
  * out. `acceptedAt` (given on a change of state) is the latest version's acceptance: what Redis
@@ -589,10 +548,4 @@ function nonEmpty<T>(list: T[] | undefined): list is T[] {
 
 function json(value: unknown): string {
   return JSON.stringify(value);
-}
-
-function dateOf(value: string | number | undefined): Date | null {
-  if (value === undefined || value === null) return null;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? null : d;
 }
