@@ -52,11 +52,14 @@ t.test('serve without DATABASE_URL: a private PostgreSQL, migrated at start-up; 
   t.equal(started.dataDir, join(cfg.dir, 'postgres'));
   const password = readFileSync(join(cfg.dir, 'postgres', 'postgres.password'), 'utf8').trim();
   t.notMatch(gw.output(), password, 'the password is not logged');
-  t.match(gw.output(), /"schemaVersion":1,"applied":\[1\],"msg":"ledger schema migrated"/);
+  t.match(gw.output(), /"schemaVersion":2,"applied":\[1,2\],"msg":"ledger schema migrated"/);
 
   const url = `postgres://gerbang:${password}@${started.postgres}/gerbang`;
   const migrations = await rows<{ version: number; name: string }>(url, 'SELECT version, name FROM schema_migrations ORDER BY version');
-  t.same(migrations, [{ version: 1, name: '0001_ledger.sql' }], 'schema 1 applied');
+  t.same(migrations, [
+    { version: 1, name: '0001_ledger.sql' },
+    { version: 2, name: '0002_count_deltas.sql' },
+  ], 'schema 2 applied');
   const now = new Date();
   const months = [0, 3].map((ahead) => {
     const m = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + ahead, 1));
@@ -134,7 +137,7 @@ t.test('ingest on PostgreSQL: 202 while it answers, a fast 503 and nothing accep
   t.equal(res.body.issue[0].details.coding[0].code, 'store.unavailable');
   t.ok(Date.now() - began < 3_000, 'fast');
   await server.restart();
-  const [count] = await rows<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM record_keys WHERE record_id = 'PG-2'");
+  const [count] = await rows<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM record_keys WHERE source_record_id = 'PG-2'");
   t.equal(count?.n, '0', 'nothing of it accepted');
 });
 
@@ -162,7 +165,7 @@ t.test('test helper: gateways on PostgreSQL without a URL get a fresh database e
   const [ua, ub] = [new URL(a.config.database.url!), new URL(b.config.database.url!)];
   t.equal(ua.host, ub.host, 'one server');
   t.not(ua.pathname, ub.pathname, 'two databases');
-  for (const url of [ua, ub]) t.same(await rows(url.href, 'SELECT version FROM schema_migrations'), [{ version: 1 }], `${url.pathname} migrated`);
+  for (const url of [ua, ub]) t.same(await rows(url.href, 'SELECT version FROM schema_migrations ORDER BY version'), [{ version: 1 }, { version: 2 }], `${url.pathname} migrated`);
   t.equal((await getJson(`${b.url}/readyz`)).body.postgres, 'ok');
 
   const spawned = writeTestConfig(await withLedgerDatabase({ redisUrl: redis.url, ledgerStore: 'postgres' }));

@@ -45,24 +45,27 @@ t.test('what was committed survives a crash of the server (SIGKILL), and the sch
   await server.kill();
   await server.restart();
   const after = track(new pg.Pool({ connectionString: url, max: 1 }));
-  t.same(await migrate(after), { applied: [], version: 1 });
+  t.same(await migrate(after), { applied: [], version: 2 });
   t.equal(await count(after, 'SELECT count(*) AS n FROM upstream_states WHERE record_id = $1', [id]), 1);
 });
 
 t.test('migrations apply on an empty database, and a second run is a no-op', async (t) => {
   const pool = await freshPool();
   const first = await migrate(pool);
-  t.same(first, { applied: [1], version: 1 });
+  t.same(first, { applied: [1, 2], version: 2 });
   const tables = await pool.query<{ relname: string }>(
     `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition`,
   );
   for (const name of LEDGER_TABLES) t.ok(tables.rows.some((r) => r.relname === name), `table ${name} exists`);
-  const rows = await pool.query('SELECT version, name, checksum FROM schema_migrations');
-  t.same(rows.rows, [{ version: 1, name: '0001_ledger.sql', checksum: loadMigrations()[0]!.checksum }]);
+  const rows = await pool.query('SELECT version, name, checksum FROM schema_migrations ORDER BY version');
+  t.same(rows.rows, [
+    { version: 1, name: '0001_ledger.sql', checksum: loadMigrations()[0]!.checksum },
+    { version: 2, name: '0002_count_deltas.sql', checksum: loadMigrations()[1]!.checksum },
+  ]);
 
   const second = await migrate(pool);
-  t.same(second, { applied: [], version: 1 });
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM schema_migrations'), 1);
+  t.same(second, { applied: [], version: 2 });
+  t.equal(await count(pool, 'SELECT count(*) AS n FROM schema_migrations'), 2);
 });
 
 t.test('two runners starting at once: one applies, the other finds it done', async (t) => {
@@ -70,9 +73,9 @@ t.test('two runners starting at once: one applies, the other finds it done', asy
   const a = track(new pg.Pool({ connectionString: url, max: 2 }));
   const b = track(new pg.Pool({ connectionString: url, max: 2 }));
   const results = await Promise.all([migrate(a), migrate(b), migrate(a)]);
-  t.same(results.flatMap((r) => r.applied), [1], 'migration 1 applied exactly once');
-  t.ok(results.every((r) => r.version === 1));
-  t.equal(await count(a, 'SELECT count(*) AS n FROM schema_migrations'), 1);
+  t.same(results.flatMap((r) => r.applied), [1, 2], 'each migration applied exactly once');
+  t.ok(results.every((r) => r.version === 2));
+  t.equal(await count(a, 'SELECT count(*) AS n FROM schema_migrations'), 2);
 
   // and both make the months ahead at once: each month once, no "already exists"
   const made = await Promise.all([ensurePartitions(a, 2), ensurePartitions(b, 2), ensurePartitions(b, 2)]);
@@ -82,11 +85,11 @@ t.test('two runners starting at once: one applies, the other finds it done', asy
 t.test('a database with a newer schema is refused, and left untouched', async (t) => {
   const pool = await freshPool();
   await migrate(pool);
-  await pool.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (2, '0002_from_the_future.sql', 'x')`);
+  await pool.query(`INSERT INTO schema_migrations (version, name, checksum) VALUES (3, '0003_from_the_future.sql', 'x')`);
   const err = await migrate(pool).catch((e: unknown) => e);
   t.type(err, SchemaTooNewError);
-  t.match((err as Error).message, /schema version 2, newer than this Gerbang knows \(1\)/);
-  t.equal(await count(pool, 'SELECT count(*) AS n FROM schema_migrations'), 2);
+  t.match((err as Error).message, /schema version 3, newer than this Gerbang knows \(2\)/);
+  t.equal(await count(pool, 'SELECT count(*) AS n FROM schema_migrations'), 3);
 });
 
 t.test('an applied migration whose file changed is refused', async (t) => {
@@ -98,9 +101,9 @@ t.test('an applied migration whose file changed is refused', async (t) => {
 
 t.test('a failing migration leaves nothing of itself behind', async (t) => {
   const pool = await freshPool();
-  const broken = [...loadMigrations(), { version: 2, name: '0002_broken.sql', checksum: 'b', sql: 'CREATE TABLE half_made (x int); SELECT no_such_function();' }];
-  await t.rejects(migrate(pool, broken), /migration 0002_broken\.sql failed, nothing of it was applied/);
-  t.same((await pool.query('SELECT version FROM schema_migrations')).rows, [{ version: 1 }], 'migration 1 stays applied');
+  const broken = [...loadMigrations(), { version: 3, name: '0003_broken.sql', checksum: 'b', sql: 'CREATE TABLE half_made (x int); SELECT no_such_function();' }];
+  await t.rejects(migrate(pool, broken), /migration 0003_broken\.sql failed, nothing of it was applied/);
+  t.same((await pool.query('SELECT version FROM schema_migrations ORDER BY version')).rows, [{ version: 1 }, { version: 2 }], 'migrations 1 and 2 stay applied');
   t.equal(await count(pool, `SELECT count(*) AS n FROM pg_class WHERE relname = 'half_made'`), 0);
 });
 
