@@ -15,7 +15,12 @@ export function oneStatement(statements: readonly Statement[]): Statement | unde
   const parts = statements.map((s) => {
     const offset = params.length;
     params.push(...s.params);
-    return s.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    return renumbered(s.sql, offset);
   });
   return { sql: `WITH ${parts.map((p, i) => `w${i} AS (${p})`).join(', ')} SELECT 1`, params };
+}
+
+/** The statement's parameters $1, $2… as $(1 + offset)… (to put it in a statement with others). */
+export function renumbered(sql: string, offset: number): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
 }

@@ -61,9 +61,10 @@ export class CountMoves {
    * The moves as deltas (migrations/0002_count_deltas.sql), one insert per table: rows appended,
    * none updated, so transactions of one place do not wait on each other's count rows.
    */
-  statements(): Statement[] {
+  statements(onlyIf?: string): Statement[] {
     const out: Statement[] = [];
-    const add = (sql: string, cols: unknown[][]) => out.push({ sql, params: cols });
+    // onlyIf: a condition on the statement they go in (written only when it holds)
+    const add = (sql: string, cols: unknown[][]) => out.push({ sql: onlyIf ? `${sql} WHERE ${onlyIf}` : sql, params: cols });
     const states = sorted(this.states);
     if (states.length > 0) {
       add(

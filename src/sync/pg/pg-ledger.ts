@@ -8,7 +8,7 @@ import type { StoredPayload } from '../stored-payload.js';
 import { RECORD_FIELDS as F, upstreamField } from '../store/keys.js';
 import { storedRecord } from '../store/redis-ledger.js';
 import type { WrittenResource } from '../../upstream/upstream.js';
-import { oneStatement, type Statement } from './one-statement.js';
+import { oneStatement, renumbered, type Statement } from './one-statement.js';
 import { CountMoves, ROLL_UP_MS, rollUpCounts } from './pg-counts.js';
 import { PgReads } from './pg-reads.js';
 
@@ -59,9 +59,15 @@ export class PgLedger implements Ledger {
     const at = { ms: nowMs, day: reportingDay(nowMs), iso: nowIso };
     const sealed = this.payload.seal(r.source, recordId, { record: r.record, bundle: r.bundle, ...(r.provenance ? { provenance: r.provenance } : {}) });
     const place: Place = { regency: r.regency, puskesmas: r.puskesmas, posyandu: r.posyandu };
+    const latest = [r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.contentHash, nowIso, r.upstreams.length, json(r.warnings), json(r.indicators), json(r.historyFrom ?? [])];
+    // A record not seen before, the common case: one statement, its own transaction. A key already
+    // there: that statement wrote nothing, and the transaction below answers.
+    if (await this.acceptNew(r, sealed, latest, at, place)) {
+      this.rollUpNowAndThen();
+      return { id: r.id, outcome: 'created', version: 1 };
+    }
     // the 202 stands on this commit: it waits for the WAL to be on disk whatever the server's default
     return this.tx('BEGIN; SET LOCAL synchronous_commit = on', async (c) => {
-      const latest = [r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.contentHash, nowIso, r.upstreams.length, json(r.warnings), json(r.indicators), json(r.historyFrom ?? [])];
       // A record not seen before (the common case): its key, record, version, payload and delivery
       // due (the outbox) in one statement, each written only when the key was. Two copies posted at
       // once: the second waits on the key for the first to commit, writes nothing, and finds the key.
@@ -167,6 +173,46 @@ export class PgLedger implements Ledger {
       await send(c, [...writes, ...moves.statements()]);
       return { id, outcome, version };
     });
+  }
+
+  /**
+   * A new record in one statement (one round trip, instead of one per write and the BEGIN and
+   * COMMIT): everything written only when its key was, and committed waiting for the WAL on disk
+   * (synchronous_commit on for this transaction, whatever the server's default). The person's
+   * order locks are taken after the key is had (a copy waiting on the key holds none) and before
+   * the order numbers are drawn (the states take them from a row that exists only once the locks
+   * are held); nothing after them waits on another transaction. Whether it created the record.
+   */
+  private async acceptNew(r: NewRecord, sealed: ReturnType<StoredPayload['seal']>, latest: unknown[], at: { ms: number; day: string; iso: string }, place: Place): Promise<boolean> {
+    const params: unknown[] = [r.id, r.receivedAt, r.source, r.record.recordId, ...latest, sealed.record, sealed.bundle, sealed.provenance ?? null];
+    const $ = (value: unknown) => `$${params.push(value)}`;
+    const ctes = [
+      `sc AS (SELECT set_config('synchronous_commit', 'on', true))`,
+      `k AS (INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) SELECT $1, $3, $4, $8, $2 FROM sc
+             ON CONFLICT (source, source_record_id) DO NOTHING RETURNING id)`,
+      `r AS (INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, content_hash, updated_at, unsettled, warnings, indicators, history_from, version)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1 FROM k)`,
+      `v AS (INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) SELECT $1, $2, 1, $2, $10, $13, $14 FROM k)`,
+      `o AS (INSERT INTO outbox (record_id, version) SELECT $1, 1 FROM k)`,
+      `p AS (INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) SELECT $1, $2, 1, $16, $17, $18 FROM k)`,
+      `l AS (SELECT pg_advisory_xact_lock(${PERSON_ORDER_LOCK_CLASS}, hashtext(x)) IS NULL AS held FROM k, unnest(${$(r.subject ? [...r.upstreams].sort().map((u) => `${u}\n${r.subject}`) : [])}::text[]) AS x)`,
+      `locked AS (SELECT count(*) AS n FROM l)`,
+    ];
+    const moves = new CountMoves();
+    r.upstreams.forEach((u, i) => {
+      const st: StoredState = { state: 'queued', version: 1, attempts: 0, updatedAt: at.iso };
+      const values = stateValues(this.payload.sealStatus(r.id, u, st), st).map($);
+      ctes.push(`s${i} AS (INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, accepted_at, person_order, ${STATE_COLUMNS.join(', ')})
+        SELECT $1, $2, ${$(u)}, $5, $6, $7, $8, $9, $2, CASE WHEN $9::text <> '' THEN nextval('person_order_seq') END, ${values.join(', ')} FROM k, locked)`);
+      moves.transition(u, place, undefined, 'queued', at, at.ms);
+      moves.day(u, at.day, place, 'accepted');
+    });
+    moves.statements('EXISTS (SELECT 1 FROM k)').forEach((m, i) => {
+      ctes.push(`c${i} AS (${renumbered(m.sql, params.length)})`);
+      params.push(...m.params);
+    });
+    const res = await this.pool.query<{ n: number }>(`WITH ${ctes.join(',\n')} SELECT count(*)::int AS n FROM k`, params);
+    return res.rows[0]?.n === 1;
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -463,6 +509,10 @@ export class PgLedger implements Ledger {
   private async tx<T>(begin: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // a server gone while the connection is out of the pool: the statement under way fails with it
+    // (the caller's 503); the client's own error event is not to end the process
+    const ignore = () => undefined;
+    c.on('error', ignore);
     try {
       await c.query(begin);
       const out = await work(c);
@@ -475,6 +525,7 @@ export class PgLedger implements Ledger {
       });
       throw err;
     } finally {
+      c.off('error', ignore);
       c.release(broken);
     }
   }
