@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Place } from '../../config/scope.js';
 import { reportingDay } from '../aggregates.js';
 import type { AcceptResult, DeliveryStart, Ledger, NewRecord, PendingDelivery, PlaceChanged, StoredRecord } from '../ledger.js';
@@ -67,7 +67,7 @@ export class PgLedger implements Ledger {
       return { id: r.id, outcome: 'created', version: 1 };
     }
     // the 202 stands on this commit: it waits for the WAL to be on disk whatever the server's default
-    return this.tx('BEGIN; SET LOCAL synchronous_commit = on', async (c) => {
+    return this.tx('BEGIN; SET LOCAL synchronous_commit = on', undefined, async (c) => {
       // A record not seen before (the common case): its key, record, version, payload and delivery
       // due (the outbox) in one statement, each written only when the key was. Two copies posted at
       // once: the second waits on the key for the first to commit, writes nothing, and finds the key.
@@ -268,8 +268,8 @@ export class PgLedger implements Ledger {
   }
 
   async beginDelivery(id: string, upstream: string, version: number, now = Date.now()): Promise<DeliveryStart> {
-    return this.tx('BEGIN', async (c): Promise<DeliveryStart> => {
-      const key = await keyAndOrderLock(c, id, upstream);
+    return this.tx('BEGIN', keyAndOrderLock(id, upstream), async (c, first): Promise<DeliveryStart> => {
+      const key = keyOf(id, first);
       if (!key) return { kind: 'missing' };
       // the person's next record at the upstream read in the same statement: its snapshot is taken
       // after the lock, so every record put in the order before is seen (one waiting for this
@@ -310,16 +310,13 @@ export class PgLedger implements Ledger {
     const atMs = Number.isNaN(now) ? Date.now() : now;
     const at = { ms: atMs, day: reportingDay(atMs), iso: new Date(atMs).toISOString() };
     const sealedText = this.payload.sealStatus(id, upstream, status);
-    return this.tx('BEGIN', async (c) => {
-      // the record's row, then its state's, locked in one statement (in that order: FROM's)
-      const res = await c.query<StateRow & { received_at: Date; accepted_at: Date }>(
-        `SELECT r.received_at, r.updated_at AS accepted_at, s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at
-         FROM records r JOIN upstream_states s ON s.record_id = r.id AND s.received_at = r.received_at AND s.upstream = $2
-         WHERE r.id = $1 AND r.received_at = (SELECT received_at FROM record_keys WHERE id = $1)
-         FOR UPDATE OF r, s`,
-        [id, upstream],
-      );
-      const row = res.rows[0];
+    // the record's row, then its state's, locked in one statement (in that order: FROM's)
+    const lock = `SELECT r.received_at, r.updated_at AS accepted_at, s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at
+       FROM records r JOIN upstream_states s ON s.record_id = r.id AND s.received_at = r.received_at AND s.upstream = ${literal(upstream)}
+       WHERE r.id = ${literal(id)} AND r.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)})
+       FOR UPDATE OF r, s`;
+    return this.tx('BEGIN', lock, async (c, first) => {
+      const row = first?.rows[0] as (StateRow & { received_at: Date; accepted_at: Date }) | undefined;
       if (!row) return false;
       const key: RecordKey = { id, receivedAt: row.received_at };
       // when the latest version was accepted (acceptedMs in Redis)
@@ -373,8 +370,8 @@ export class PgLedger implements Ledger {
 
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const at = { ms: now, day: reportingDay(now), iso: new Date(now).toISOString() };
-    return this.tx('BEGIN', async (c) => {
-      const key = await keyAndOrderLock(c, id, upstream);
+    return this.tx('BEGIN', keyAndOrderLock(id, upstream), async (c, first) => {
+      const key = keyOf(id, first);
       if (!key) return false;
       const res = await c.query<StateRow & { subject: string; accepted_at: Date; person_order: string | null; has_payload: boolean }>(
         `SELECT s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at, r.subject, r.updated_at AS accepted_at, s.person_order,
@@ -505,8 +502,12 @@ export class PgLedger implements Ledger {
       .finally(() => (this.rollingUp = undefined));
   }
 
-  /** One transaction on one connection; a connection that failed mid-way is not handed out again. */
-  private async tx<T>(begin: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * One transaction on one connection; a connection that failed mid-way is not handed out again.
+   * `first`: its first statement (values written in as literals), sent with the BEGIN in one
+   * round trip, its result handed to `work`.
+   */
+  private async tx<T>(begin: string, first: string | undefined, work: (c: pg.PoolClient, first?: pg.QueryResult) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
     // a server gone while the connection is out of the pool: the statement under way fails with it
@@ -514,8 +515,9 @@ export class PgLedger implements Ledger {
     const ignore = () => undefined;
     c.on('error', ignore);
     try {
-      await c.query(begin);
-      const out = await work(c);
+      const began = await c.query(first ? `${begin}; ${first}` : begin);
+      // several statements in one query: one result each
+      const out = await work(c, first ? (began as unknown as pg.QueryResult[]).at(-1) : undefined);
       await c.query('COMMIT');
       this.rollUpNowAndThen();
       return out;
@@ -627,17 +629,22 @@ async function leavePersonOrder(c: pg.ClientBase, key: RecordKey, upstream: stri
 }
 
 /**
- * The record's key, and the lock of its person's order at the upstream (before its state row's),
- * in one statement; the statements after it see what was committed before the lock was had.
+ * The statement taking the record's key, and the lock of its person's order at the upstream
+ * (before its state row's); the statements after it see what was committed before the lock was had.
  */
-async function keyAndOrderLock(c: pg.ClientBase, id: string, upstream: string): Promise<RecordKey | undefined> {
-  const res = await c.query<{ received_at: Date }>(
-    `SELECT r.received_at, CASE WHEN r.subject <> '' THEN pg_advisory_xact_lock($3, hashtext($2 || chr(10) || r.subject)) IS NULL END AS locked
-     FROM records r WHERE r.id = $1 AND r.received_at = (SELECT received_at FROM record_keys WHERE id = $1)`,
-    [id, upstream, PERSON_ORDER_LOCK_CLASS],
-  );
-  const row = res.rows[0];
+function keyAndOrderLock(id: string, upstream: string): string {
+  return `SELECT r.received_at, CASE WHEN r.subject <> '' THEN pg_advisory_xact_lock(${PERSON_ORDER_LOCK_CLASS}, hashtext(${literal(upstream)} || chr(10) || r.subject)) IS NULL END AS locked
+     FROM records r WHERE r.id = ${literal(id)} AND r.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)})`;
+}
+
+function keyOf(id: string, found: pg.QueryResult | undefined): RecordKey | undefined {
+  const row = found?.rows[0] as { received_at: Date } | undefined;
   return row ? { id, receivedAt: row.received_at } : undefined;
+}
+
+/** A text value as an SQL literal (a statement sent with its BEGIN has no parameters). */
+function literal(value: string): string {
+  return pg.escapeLiteral(value);
 }
 
 /** Takes the locks of a person's order at these upstreams, in their order. */
