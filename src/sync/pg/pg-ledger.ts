@@ -15,11 +15,13 @@ import { PgReads } from './pg-reads.js';
 // The ledger in PostgreSQL (issue 15; the schema and what each table answers:
 // migrations/0001_ledger.sql). Each method is one transaction doing what the Redis ledger's
 // script of the same name does in one step (store/scripts/*.lua), with the counts moved in it
-// (pg-counts.ts). Searches, counts and retention are PgReads'.
+// (pg-counts.ts: appended as deltas, rolled up every few seconds). Searches, counts and retention
+// are PgReads'. Each transaction is a few round trips (its writes joined in one statement), held
+// no longer than needed: the time between statements is time its row locks are held.
 //
 // Locks are taken in one order so that no two of these transactions wait on each other in a
 // circle: the record's row, then a person's order at an upstream (an advisory lock), then the
-// record's states; the count rows last (CountMoves). The advisory lock keeps a person's order as
+// record's states; no count row is locked (deltas are inserted). The advisory lock keeps a person's order as
 // Redis' single-threaded scripts do: a push that asks whether it is the person's next record waits
 // until an accept or a replay that is putting one in the order has committed.
 //
