@@ -14,8 +14,8 @@ const DOUBLED = [1, 2, 6]; // sent to both API processes at the same moment, twi
 const startup = Date.now();
 // No process is killed here, so the push lease is production's (BullMQ's 30 s), not the 2 s of the
 // crash tests: a correction waits for the push of the version it corrects only while that lease
-// lasts, and on this busy machine a push of three transactions can outlive 2 s (see the report of
-// issue 15: a push longer than delivery.lockDurationMs can land after its correction's).
+// lasts, and on this busy machine a push of three transactions can outlive 2 s and land after its
+// correction's push (a bug, shown by correction-lease.test.ts).
 const stack = await startProcessStack({ apis: 2, workers: 2, delivery: { lockDurationMs: 30_000 } });
 const startedIn = Date.now() - startup;
 const [a, b] = stack.apis;
