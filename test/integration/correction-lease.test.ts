@@ -5,12 +5,12 @@ import { getJson, postJson, sandboxUpstream, startGateway, waitFor } from '../he
 import { startRedis } from '../helpers/redis-server.js';
 import { withChanges } from '../fixtures/records.js';
 
-// A correction waits for the push of the version it corrects only while that push's lease
-// (sendingUntil = its start + delivery.lockDurationMs) lasts; the lease is not renewed while the
-// push goes on. A push in parts (a server capping transactions) that outlives the lease can then
-// write its last part after the correction's push: the record reads synced at version 2 while the
-// engine holds version 1's value. Found by the fault tests of issue 15 (pg-scale-out, under load);
-// both ledgers share the rule (begin-delivery.lua, PgLedger.beginDelivery).
+// A correction waits for the push of the version it corrects while that push's lease
+// (sendingUntil) lasts. The lease was not renewed while the push went on, so a push in parts (a
+// server capping transactions) that outlived it wrote its last part after the correction's push:
+// the record read synced at version 2 while the engine held version 1's value. Found by the fault
+// tests of issue 15 (pg-scale-out, under load), on both ledgers; the worker now renews the lease
+// as BullMQ renews the job's lock (Ledger.renewSending).
 
 const redis = await startRedis();
 const fhir = await startFhirServer();
@@ -25,8 +25,6 @@ const MUAC = 'http://sys-ids.kemkes.go.id/observation/10000004|lease.LEASE-1.mua
 
 t.test(
   'a correction accepted while a two-part push of its first version outlives the lease: the engine ends with the correction',
-  // LEASE_RENEWED=1 runs it (it fails today: the engine ends with 14.2, the record reads synced at version 2)
-  { todo: process.env.LEASE_RENEWED ? false : "the lease of a push in flight is not renewed (see the top); fix: renew sendingUntil, and the newer version's earlierSending, while the push runs" },
   async (t) => {
     fhir.setDelay(500);
     // the first version's second part (it carries the MUAC) is answered long after the 2 s lease

@@ -12,11 +12,9 @@ const CORRECTED = [0, 3, 7]; // anthropometry and screening: a new weight
 const DOUBLED = [1, 2, 6]; // sent to both API processes at the same moment, twice over
 
 const startup = Date.now();
-// No process is killed here, so the push lease is production's (BullMQ's 30 s), not the 2 s of the
-// crash tests: a correction waits for the push of the version it corrects only while that lease
-// lasts, and on this busy machine a push of three transactions can outlive 2 s and land after its
-// correction's push (a bug, shown by correction-lease.test.ts).
-const stack = await startProcessStack({ apis: 2, workers: 2, delivery: { lockDurationMs: 30_000 } });
+// The crash tests' 2 s push lease, which a push of three transactions outlives on a busy machine:
+// the lease is renewed while the push runs, so a correction still waits for it (correction-lease).
+const stack = await startProcessStack({ apis: 2, workers: 2 });
 const startedIn = Date.now() - startup;
 const [a, b] = stack.apis;
 if (!a || !b) throw new Error('two API processes');

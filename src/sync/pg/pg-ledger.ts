@@ -305,6 +305,26 @@ export class PgLedger implements Ledger {
     });
   }
 
+  async renewSending(id: string, upstream: string, version: number, untilMs: number): Promise<void> {
+    await this.tx('BEGIN', async (c) => {
+      const key = await recordKey(c, id);
+      if (!key) return;
+      const res = await c.query<{ status: string }>('SELECT status FROM upstream_states WHERE record_id = $1 AND received_at = $2 AND upstream = $3 FOR UPDATE', [key.id, key.receivedAt, upstream]);
+      const row = res.rows[0];
+      if (!row) return;
+      // as renew-sending.lua: a lease only grows, a settled state stays
+      const st = JSON.parse(row.status) as StoredState;
+      if (st.version === version && st.state === 'sending') {
+        if (Number(st.sendingUntil ?? 0) >= untilMs) return;
+        st.sendingUntil = untilMs;
+      } else if (st.version > version && st.earlierSending?.version === version) {
+        if (Number(st.earlierSending.untilMs ?? 0) >= untilMs) return;
+        st.earlierSending = { ...st.earlierSending, untilMs };
+      } else return;
+      await updateState(c, key, upstream, JSON.stringify(st), st);
+    });
+  }
+
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const at = { ms: now, day: reportingDay(now), iso: new Date(now).toISOString() };
     return this.tx('BEGIN', async (c) => {
