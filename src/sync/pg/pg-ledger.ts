@@ -370,6 +370,26 @@ export class PgLedger implements Ledger {
     });
   }
 
+  async renewSending(id: string, upstream: string, version: number, untilMs: number): Promise<void> {
+    // the state row locked in the statement sent with BEGIN: no person's order is touched
+    const lockState = `SELECT s.received_at, s.status FROM upstream_states s
+       WHERE s.record_id = ${literal(id)} AND s.upstream = ${literal(upstream)} AND s.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)}) FOR UPDATE`;
+    await this.tx('BEGIN', lockState, async (c, first) => {
+      const row = first?.rows[0] as { received_at: Date; status: string } | undefined;
+      if (!row) return;
+      // as renew-sending.lua: a lease only grows, a settled state stays
+      const st = JSON.parse(row.status) as StoredState;
+      if (st.version === version && st.state === 'sending') {
+        if (Number(st.sendingUntil ?? 0) >= untilMs) return;
+        st.sendingUntil = untilMs;
+      } else if (st.version > version && st.earlierSending?.version === version) {
+        if (Number(st.earlierSending.untilMs ?? 0) >= untilMs) return;
+        st.earlierSending = { ...st.earlierSending, untilMs };
+      } else return;
+      await send(c, [stateWrite({ id, receivedAt: row.received_at }, upstream, JSON.stringify(st), st)]);
+    });
+  }
+
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const at = { ms: now, day: reportingDay(now), iso: new Date(now).toISOString() };
     return this.tx('BEGIN', keyAndOrderLock(id, upstream), async (c, first) => {
