@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 // Gerbang's files hold names and NIKs (Redis' append-only file, the outbox's Bundles): only the
@@ -30,16 +30,21 @@ function closeTree(path: string): void {
 
 /**
  * A secret kept in a file (mode 0600): read when it exists, otherwise generated once (32 random
- * bytes, hex). Two processes starting at once agree: the file is created exclusively, and the one
- * that loses the race reads the winner's.
+ * bytes, hex). Two processes starting at once agree: the secret is written whole to a file of this
+ * process's own, then linked into place, which fails when the file exists; so the one that loses
+ * the race reads the winner's, and never a file still being written.
  */
 export function secretIn(file: string): string {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   if (!existsSync(file)) {
+    const mine = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(mine, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
     try {
-      writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+      linkSync(mine, file);
     } catch (err) {
       if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(mine);
     }
   }
   const secret = readFileSync(file, 'utf8').trim();

@@ -8,9 +8,11 @@ import { validAncVisit, validAnthropometry, withChanges } from '../fixtures/reco
 // When the store refuses writes, the Redis client's error carries the refused command with every
 // argument: the whole record, names and NIKs. No log line may carry them, the client hears a 503
 // (nothing accepted, send again) and not a 500, and an outage writes a bounded number of lines.
+// The gateway keeps its ledger in Redis here, so that the refused write is the accept itself; with
+// the ledger in PostgreSQL a Redis refusing writes holds up the jobs, not the accept.
 
 const redis = await startRedis();
-const gw = await startGateway({ redisUrl: redis.url });
+const gw = await startGateway({ redisUrl: redis.url, ledgerStore: 'redis' });
 const admin = new Redis(redis.url);
 t.teardown(async () => {
   await admin.config('SET', 'min-replicas-to-write', '0').catch(() => undefined);

@@ -92,10 +92,10 @@ t.test('a cluster configuration whose prefix has no hash tag is refused; BullMQ 
   const dir = mkdtempSync(join(tmpdir(), 'gerbang-cluster-config-'));
   const file = join(dir, 'gerbang.json');
   const base = JSON.parse(readFileSync(new URL('../../mappings/demo-facilities.json', import.meta.url), 'utf8')) as { facilities: unknown };
-  const write = (redisPart: object) =>
-    writeFileSync(file, JSON.stringify({ upstreams: [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }], facilities: base.facilities, redis: redisPart }));
-  const refusal = (redisPart: object): string => {
-    write(redisPart);
+  const write = (redisPart: object, ledger?: object) =>
+    writeFileSync(file, JSON.stringify({ upstreams: [{ name: 'outbox', kind: 'outbox', directory: join(dir, 'outbox') }], facilities: base.facilities, redis: redisPart, ...(ledger ? { ledger } : {}) }));
+  const refusal = (redisPart: object, ledger?: object): string => {
+    write(redisPart, ledger);
     try {
       loadConfig({ GERBANG_CONFIG: file, REDIS_URL: cluster.url, HOST: '127.0.0.1' });
     } catch (err) {
@@ -107,8 +107,8 @@ t.test('a cluster configuration whose prefix has no hash tag is refused; BullMQ 
   t.match(refusal({ cluster: true, keyPrefix: 'gw:' }), /\/redis\/keyPrefix: "gw:" has no hash tag/);
   t.match(refusal({ cluster: true, queuePrefix: 'gw-q' }), /\/redis\/queuePrefix: "gw-q" has no hash tag/);
   t.notMatch(refusal({ cluster: true }), /hash tag/, 'the defaults on a cluster are tagged');
-  // Until the PostgreSQL ledger is an option, the Redis ledger is what refuses the cluster.
-  t.match(refusal({ cluster: true }), /ledger must be in PostgreSQL/);
+  t.equal(refusal({ cluster: true }), '', 'with the ledger in PostgreSQL (the default) a cluster is accepted');
+  t.match(refusal({ cluster: true }, { store: 'redis' }), /ledger must be in PostgreSQL/, 'the Redis ledger is refused on a cluster');
 
   // What the refusal saves an operator from: BullMQ's scripts touch several keys of a queue.
   const untagged = new Queue('push-x', { connection: worker(), prefix: 'gw-untagged-q' });

@@ -127,7 +127,8 @@ t.test('the Redis prefixes: the names earlier versions wrote by default, printab
 t.test('Redis Cluster: hash-tagged prefixes, REDIS_URL naming its nodes, the ledger elsewhere', async (t) => {
   const env = { SS_ID: 'a', SS_SECRET: 'b', REDIS_URL: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000' };
   const file = { upstreams: [satusehat], facilities, redis: { cluster: true } };
-  const refusal = problem(file, env);
+  t.equal(load(file, env).redis.keyPrefix, '{gerbang}:', 'with the ledger in PostgreSQL (the default) a cluster is accepted, its prefixes tagged');
+  const refusal = problem({ ...file, ledger: { store: 'redis' } }, env);
   t.match(refusal, /ledger must be in PostgreSQL/, 'the Redis ledger is refused on a cluster');
   t.notMatch(refusal, /hash tag/, 'the cluster defaults carry hash tags');
   t.match(problem({ ...file, redis: { cluster: true, keyPrefix: 'tenant-a:' } }, env), /\/redis\/keyPrefix: "tenant-a:" has no hash tag.*"\{tenant-a\}:"/, 'a prefix without tag is refused, with the tagged form');

@@ -33,3 +33,23 @@ t.test('a secret is generated once, kept 0600, and read back the same', async (t
   writeFileSync(join(root, 'secrets', 'empty.key'), '');
   t.throws(() => secretIn(join(root, 'secrets', 'empty.key')), /no usable secret/);
 });
+
+t.test('processes starting at once agree on one secret, and none reads it half written', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const file = join(root, 'race', 'history.key');
+  const url = new URL('../../src/runtime/data-dir.ts', import.meta.url).href;
+  const one = () =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(url)}).then((m) => process.stdout.write(m.secretIn(${JSON.stringify(file)})))`]);
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
+    });
+  const secrets = await Promise.all(Array.from({ length: 6 }, one));
+  t.equal(new Set(secrets).size, 1, 'six processes, one secret');
+  t.match(secrets[0], /^[0-9a-f]{64}$/);
+  const { readdirSync } = await import('node:fs');
+  t.same(readdirSync(join(root, 'race')), ['history.key'], 'no file of a process left behind');
+});
