@@ -9,6 +9,9 @@ import { defineScripts, runScript } from './store/scripts.js';
 const BATCH = 500;
 const IDLE_POLL_MS = 20;
 const LOCK_MS = 10_000;
+// How often, and after how long unchanged, states not settled are made due again (dueAgain): a
+// Redis that lost its data between two looks delays its records by at most twice this.
+const DUE_AGAIN_EVERY_MS = 15 * 60_000;
 
 /**
  * Turns the deliveries the ledger has due (it adds them in the same step as each accept) into
@@ -22,9 +25,11 @@ export class Dispatcher {
   private failing = false;
   private loop: Promise<void> | undefined;
   private readonly token = randomUUID();
+  /** when this dispatcher last made the states not settled due again (0: not since it took the lock) */
+  private lastDueAgain = 0;
 
   /** `redis` and `keys`: the dispatcher's lock */
-  constructor(private readonly deps: { redis: Redis | Cluster; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
+  constructor(private readonly deps: { redis: Redis | Cluster; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued' | 'dueAgain'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
     defineScripts(deps.redis);
   }
 
@@ -43,7 +48,13 @@ export class Dispatcher {
     while (this.running) {
       let moved = 0;
       try {
-        if (await this.holdLock()) moved = await this.dispatchBatch();
+        const lock = await this.holdLock();
+        // taking the lock anew: at start, after another dispatcher, or after Redis lost it with the rest
+        if (lock !== 'renewed') this.lastDueAgain = 0;
+        if (lock) {
+          await this.dueAgainNow();
+          moved = await this.dispatchBatch();
+        }
         if (this.failing) this.deps.logger.info('dispatcher: Redis is back');
         this.failing = false;
       } catch (err) {
@@ -56,11 +67,27 @@ export class Dispatcher {
     }
   }
 
-  private async holdLock(): Promise<boolean> {
+  private async holdLock(): Promise<'renewed' | 'taken' | false> {
     const lock = this.deps.keys.dispatcherLock;
     // Renewed only while we still hold it: a dispatcher that stalled past the lock's life cannot take it back.
-    if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return true;
-    return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK';
+    if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return 'renewed';
+    return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK' ? 'taken' : false;
+  }
+
+  /**
+   * On taking the lock (a start, or another dispatcher gone) every state not settled is made due
+   * again, then every DUE_AGAIN_EVERY_MS those unchanged that long: their jobs may have gone with a
+   * Redis that lost its data, while the ledger (PostgreSQL) kept the records.
+   */
+  private async dueAgainNow(): Promise<void> {
+    const { ledger, logger } = this.deps;
+    if (!ledger.dueAgain) return;
+    const now = Date.now();
+    if (this.lastDueAgain !== 0 && now - this.lastDueAgain < DUE_AGAIN_EVERY_MS) return;
+    const first = this.lastDueAgain === 0;
+    const due = await ledger.dueAgain(first ? 0 : DUE_AGAIN_EVERY_MS, now);
+    this.lastDueAgain = now;
+    if (due > 0) logger.info({ deliveries: due }, first ? 'dispatcher: every delivery not settled is due again, in case Redis lost its jobs (a job still there is not doubled)' : 'dispatcher: deliveries unchanged for a while are due again, in case Redis lost their jobs');
   }
 
   /** Moves up to BATCH inbox items into jobs; returns how many. */

@@ -50,6 +50,13 @@ export interface Ledger extends RecordSearch, LedgerCounts {
    * due. One dispatcher at a time takes them (its lock), so they are still the first.
    */
   deliveriesQueued(done: readonly PendingDelivery[]): Promise<void>;
+  /**
+   * A ledger kept apart from the queues (PostgreSQL) outlives a Redis that lost its data, and with it
+   * the jobs: every state not settled and unchanged for `quietMs` is made due again, with the job id
+   * it had (a job still queued is not doubled; one already done finds its state settled). How many.
+   * Absent where the ledger and the queues live and die together (Redis).
+   */
+  dueAgain?(quietMs: number, now?: number): Promise<number>;
   /** Each record's place in its puskesmas' queue at the upstream, from 1: its job's priority (fairness). */
   queueRanks(upstream: string, ids: readonly string[]): Promise<number[]>;
 

@@ -9,11 +9,13 @@ import { withChanges } from '../fixtures/records.js';
 
 // What Gerbang remembers of a child is keyed by an HMAC of the identity (a plain SHA-256 of a NIK
 // is reversed by trying every NIK), carries a 0.3.x history over, and does not outlive its use.
+// This file reads the Redis store's keys, so its gateway keeps its ledger (and the history beside
+// it) in Redis; the PostgreSQL history meets the same assertions in pg-subject-history.test.ts.
 
 const historyKey = 'k'.repeat(8) + '0123456789abcdef0123456789abcdef';
 const redis = await startRedis({ appendonly: false });
 const admin = new Redis(redis.url);
-const gw = await startGateway({ redisUrl: redis.url, security: { historyKey } });
+const gw = await startGateway({ redisUrl: redis.url, ledgerStore: 'redis', security: { historyKey } });
 t.teardown(async () => {
   admin.disconnect();
   await gw.close();

@@ -363,6 +363,17 @@ export class PgLedger implements Ledger {
     await this.pool.query('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1)', [done.length]);
   }
 
+  async dueAgain(quietMs: number, now = Date.now()): Promise<number> {
+    // one row per upstream, with the replay count that names the job (0: the version's own job)
+    const res = await this.pool.query(
+      `INSERT INTO outbox (record_id, version, upstream, replay)
+       SELECT record_id, version, upstream, replays FROM upstream_states
+       WHERE state IN ('queued', 'sending', 'retrying', 'waiting-identity') AND updated_at <= $1`,
+      [new Date(now - quietMs)],
+    );
+    return res.rowCount ?? 0;
+  }
+
   async queueRanks(upstream: string, ids: readonly string[]): Promise<number[]> {
     if (ids.length === 0) return [];
     // a record's place in its puskesmas' queue, by acceptance time and then id (as ZRANK orders
