@@ -5,7 +5,7 @@ import type { DeliveryConfig, UpstreamConfig } from '../config/types.js';
 import { httpDeliveryCode, networkDeliveryCode, type DeliveryCodeName } from '../errors/codes.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { logRepeated } from '../log/logger.js';
-import type { PushResult, Upstream } from '../upstream/upstream.js';
+import type { PushContext, PushResult, Upstream } from '../upstream/upstream.js';
 import { Circuit } from './circuit.js';
 import type { Ledger } from './ledger.js';
 import type { PayloadUnreadableError } from './payload-cipher.js';
@@ -205,7 +205,7 @@ export class DeliveryWorkers {
     const superseded = async () => ((await ledger.latestVersion(recordId)) ?? version) > version;
     const result =
       start.kind === 'go'
-        ? await upstream.push(start.bundle, { recordId, version, superseded, ...(held.length > 0 ? { held } : {}) })
+        ? await upstream.push(start.bundle, { recordId, version, superseded, ...previousPushOf(start.status), ...(held.length > 0 ? { held } : {}) })
         : unreadablePayload(start.error, log);
     const outcome = result.outcome;
     const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
@@ -326,4 +326,11 @@ function describe(result: PushResult): string {
     default:
       return o.kind;
   }
+}
+
+/** How the last push of this version ended, for the upstream to judge whether it may have written. */
+function previousPushOf(status: UpstreamStatus): Partial<Pick<PushContext, 'previousPush'>> {
+  if (status.attempts === 0) return {};
+  const e = status.lastError;
+  return { previousPush: { ended: status.state !== 'sending', ...(e ? { code: e.code, ...(e.httpStatus !== undefined ? { httpStatus: e.httpStatus } : {}) } : {}) } };
 }

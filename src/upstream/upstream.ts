@@ -49,6 +49,12 @@ export interface PushContext {
    * the values of the version that corrected it.
    */
   superseded?: () => Promise<boolean>;
+  /**
+   * How the last push of this version ended, as the ledger kept it (absent: none was begun); kept
+   * apart from the upstream's own marks, which live in Redis and may go with it. `ended` false: the
+   * process died while it was sending.
+   */
+  previousPush?: { ended: boolean; code?: string; httpStatus?: number };
 }
 
 /** The target of one job: `fhir` (any FHIR R4 server), `outbox` (files); `satusehat` (the national platform). */

@@ -270,6 +270,33 @@ t.test('a timeout while SATUSEHAT still commits, then a retry: nothing is writte
   t.same(retry.resources?.filter((r) => r.resourceType === 'Observation').map((r) => r.id).sort(), committed, 'every Observation id adopted, none missing');
 });
 
+t.test('the same, with the resend marker gone with a Redis that lost its data: the ledger says the answer was lost, nothing is written twice', async (t) => {
+  const impatient = upstream({ timeouts: { connectMs: 2_000, headersMs: 400, bodyMs: 2_000, totalMs: 20_000 } });
+  const id = 'PB-2025-000501';
+  const bundle = bundleOf(anthropometry(id, { subject: { ...validAnthropometry.subject } }));
+  const sent = transactions();
+  srv.delayNext(1, 1_500);
+  const first = await impatient.push(bundle, ctx(id));
+  t.same(first.outcome, { kind: 'network', code: 'headers-timeout' });
+  t.ok(await encounterOf(id), 'committed, its answer lost');
+  await redis.del(ResendMarker.key(`default.${id}`, 1));
+  // what the worker passes from the ledger's state: one push begun, ended by the lost answer
+  const retry = await up.push(bundle, { ...ctx(id), previousPush: { ended: true, code: 'upstream.headers-timeout' } });
+  t.same(retry.outcome, { kind: 'delivered' });
+  t.equal(transactions(), sent + 1, 'nothing sent again: found by identifier');
+  t.same(await identifierCounts('Encounter', id), [1]);
+  // and a push that died in the middle (its state still "sending") is treated the same
+  const id2 = 'PB-2025-000502';
+  const bundle2 = bundleOf(anthropometry(id2));
+  srv.delayNext(1, 1_500);
+  await impatient.push(bundle2, ctx(id2));
+  await redis.del(ResendMarker.key(`default.${id2}`, 1));
+  const before = transactions();
+  t.same((await up.push(bundle2, { ...ctx(id2), previousPush: { ended: false } })).outcome, { kind: 'delivered' });
+  t.equal(transactions(), before, 'a push that died sending: looked up, not sent again');
+  t.same(await identifierCounts('Encounter', id2), [1]);
+});
+
 t.test('a transaction answered 503 before SATUSEHAT carried it out: the resend makes one look-up, not one per resource', async (t) => {
   const id = 'PB-2025-000510';
   const bundle = bundleOf(anthropometry(id));

@@ -233,7 +233,8 @@ export class SatusehatUpstream implements Upstream {
     const duplicate = (e: PlannedEntry, id: string) => (e.role === 'clinical' ? update(e, id) : adopt(e, id));
 
     const pending = plan.filter((e) => !isOwned(e) && !refs.has(e.fullUrl));
-    const resending = pending.length > 0 && (await this.marker.wasSent(ctx.recordId, ctx.version));
+    // How the ledger says the last push ended stands in for a marker Redis lost with its data.
+    const resending = pending.length > 0 && (mayHaveWrittenBefore(ctx.previousPush) || (await this.marker.wasSent(ctx.recordId, ctx.version)));
     if (resending) {
       // Every transaction of this version carried all of these that were not known to be there.
       const clinical = pending.filter((e) => e.role === 'clinical');
@@ -376,6 +377,16 @@ function lacksPractitioner(bundle: Bundle): boolean {
 /** Whether a transaction answered with this status may have been carried out (408, 5xx: a gateway timeout, say). */
 function mayHaveWritten(status: number): boolean {
   return status === 408 || status >= 500;
+}
+
+// A transaction sent whose answer never came whole: it may have been carried out.
+const ANSWER_LOST = new Set(['upstream.bad-answer', 'upstream.timeout', 'upstream.answer-too-large', 'upstream.headers-timeout', 'upstream.body-timeout', 'upstream.socket', 'upstream.network']);
+
+/** Whether the last push, as the ledger kept it, may have written: it died sending, or its answer was a 408 or 5xx, or was lost. */
+function mayHaveWrittenBefore(p: PushContext['previousPush']): boolean {
+  if (!p) return false;
+  if (!p.ended) return true;
+  return p.httpStatus !== undefined ? mayHaveWritten(p.httpStatus) : p.code !== undefined && ANSWER_LOST.has(p.code);
 }
 
 function isOwned(e: PlannedEntry): boolean {
