@@ -14,7 +14,8 @@
 // 5000), BENCH_CONCURRENCY (connections to the upstream, both sides, 16), BENCH_JOBS (jobs the
 // worker has in flight over those connections, 16), BENCH_WORKERS (worker processes, 1),
 // BENCH_SUMMARY_SMALL / BENCH_SUMMARY_LARGE (10,000 / 1,000,000), BENCH_PARTS (ingest,batch,drain,
-// zscore,summary), BENCH_PROFILE=1 (CPU profile of the ingesting gateway: its top self time).
+// zscore,summary), BENCH_PROFILE=1 (CPU profile of the ingesting gateway: its top self time),
+// BENCH_PG_WAITS=1 (what the PostgreSQL connections wait on during ingest and drain).
 import { readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Readable } from 'node:stream';
@@ -24,6 +25,7 @@ import { childrenOutput, gatewayConfig, peakRssMb, stopChildren, profilesIn, raw
 import { monotonicMicros, topSelfTime } from './lib/cpu-profile.js';
 import { bundlesFor, nextBody, recordBody } from './lib/records.js';
 import { writeReport } from './lib/report.js';
+import { sampleWaits } from './lib/pg-waits.js';
 import { openStores, type Stores } from './lib/store.js';
 import { benchSummary, type SummaryFigures } from './lib/summary-phase.js';
 // The gateway under test is the built one (dist/, as in production); the harness comes from test/.
@@ -100,8 +102,10 @@ async function benchIngest(stores: Stores, upstream: Upstream) {
   const gw = await startGateway(files, { profile: true });
   await load(`${gw.url}/v1/records?source=bench`, 1);
   const window = { from: monotonicMicros(), to: 0 };
+  const waits = process.env.BENCH_PG_WAITS === '1' && store.kind === 'postgres' ? sampleWaits(store.pool()) : undefined;
   const gateway = await load(`${gw.url}/v1/records?source=bench`, INGEST_SECONDS);
   window.to = monotonicMicros();
+  if (waits) console.error(`bench: ingest: PostgreSQL connections: ${await waits.stop()}`);
   const batch = parts.has('batch') ? await benchBatch(gw) : undefined;
   const profile = await stopWithProfile(gw, window);
   files.cleanup();
@@ -172,6 +176,7 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
   // BENCH_PROFILE=1: the first worker runs with --cpu-prof, its samples of the drain kept.
   const workers = Array.from({ length: WORKERS }, (_, i) => startWorker(files, { profile: i === 0 }));
   const window = { from: monotonicMicros(), to: 0 };
+  const waits = process.env.BENCH_PG_WAITS === '1' && store.kind === 'postgres' ? sampleWaits(store.pool()) : undefined;
   let peak = 0;
   const settled = await untilSettled(gw.url, 'drain', ids.length, {
     onTick: () => {
@@ -182,6 +187,7 @@ async function benchDrain(stores: Stores, upstream: Upstream) {
     },
   });
   window.to = monotonicMicros();
+  if (waits) console.error(`bench: drain: PostgreSQL connections: ${await waits.stop()}`);
   const pushed = await upstream.stats();
   // The worker's start-up is not the drain: its samples count from the first push (the upstream's
   // wall clock, carried over to the monotonic one).

@@ -40,6 +40,12 @@ export interface Ledger extends RecordSearch, LedgerCounts {
   beginDelivery(id: string, upstream: string, version: number, now?: number): Promise<DeliveryStart>;
   /** Writes the record's state at the upstream (false: a newer version's state stays); `settleSubject` also lets the person's next record go. */
   setState(id: string, upstream: string, status: UpstreamStatus, now?: number, settleSubject?: string): Promise<boolean>;
+  /**
+   * A push of `version` still running keeps its lease until `untilMs` (its worker renews it as
+   * BullMQ renews the job's lock): the state's sendingUntil while the state is that push's, else
+   * the newer version's earlierSending, so a correction never starts while that push may still write.
+   */
+  renewSending(id: string, upstream: string, version: number, untilMs: number): Promise<void>;
   /** Replays the record at one upstream if it is failed or waiting and still has its payload; false when there was nothing to replay. */
   requeue(id: string, upstream: string, now?: number): Promise<boolean>;
 

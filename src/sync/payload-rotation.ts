@@ -79,7 +79,7 @@ export async function rotatePayloads(redis: Redis, payload: StoredPayload, keys:
 }
 
 /** A state whose upstream words are in clear (written before they were sealed) or sealed with an older key. */
-function statusNeedsRotation(text: string, cipher: PayloadCipher): boolean {
+export function statusNeedsRotation(text: string, cipher: PayloadCipher): boolean {
   const s = JSON.parse(text) as UpstreamStatus & Record<typeof SEALED_WORDS_PROPERTY, unknown>;
   const sealed = s[SEALED_WORDS_PROPERTY];
   if (typeof sealed === 'string') return cipher.needsRotation(Buffer.from(sealed, 'base64'));

@@ -205,7 +205,7 @@ export class DeliveryWorkers {
     const superseded = async () => ((await ledger.latestVersion(recordId)) ?? version) > version;
     const result =
       start.kind === 'go'
-        ? await upstream.push(start.bundle, { recordId, version, superseded, ...previousPushOf(start.status), ...(held.length > 0 ? { held } : {}) })
+        ? await this.leased(recordId, upstream.name, version, log, () => upstream.push(start.bundle, { recordId, version, superseded, ...previousPushOf(start.status), ...(held.length > 0 ? { held } : {}) }))
         : unreadablePayload(start.error, log);
     const outcome = result.outcome;
     const identityWaits = (start.status.identityWaits ?? 0) + (outcome.kind === 'waiting-identity' ? 1 : 0);
@@ -224,6 +224,28 @@ export class DeliveryWorkers {
       return this.later(job, token, now() + decision.delayMs);
     }
     return decision.action;
+  }
+
+  /**
+   * Runs the push with its lease renewed every half lease: a correction waits for this push only
+   * while the lease lasts, and a push in parts can outlive one lease (a slow server), so without
+   * renewing, its last part could be written after the correction's and leave the older value.
+   */
+  private async leased<T>(recordId: string, upstream: string, version: number, log: Logger, push: () => Promise<T>): Promise<T> {
+    const { ledger, delivery } = this.deps;
+    const now = this.deps.now ?? Date.now;
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewing = renewing
+        .then(() => ledger.renewSending(recordId, upstream, version, now() + delivery.lockDurationMs))
+        .catch((err: unknown) => logRepeated(log, 'warn', `lease:${upstream}`, err, { recordId, upstream }, 'could not renew the lease of a push in flight'));
+    }, Math.max(100, Math.floor(delivery.lockDurationMs / 2)));
+    try {
+      return await push();
+    } finally {
+      clearInterval(timer);
+      await renewing; // before the push's end is written, so no renewal lands after it
+    }
   }
 
   /** What the push says about the upstream: its circuit, and a throttle for every worker. */

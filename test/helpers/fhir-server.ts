@@ -63,6 +63,8 @@ export interface FhirServerHandle {
   rejectContaining(marker: string, status: number, body: object): void;
   clearRejections(): void;
   setDelay(ms: number): void;
+  /** delays every request whose body contains `marker` by `ms` more, until cleared */
+  delayContaining(marker: string, ms: number): void;
   setDown(down: boolean): void;
   stop(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
   const faults: Array<{ status: number; retryAfter?: string; body?: object }> = [];
   const rejections = new Map<string, { status: number; retryAfter?: string; body: object }>();
   let delay = 0;
+  const slow = new Map<string, number>();
   let down = false;
   const sockets = new Set<Socket>();
 
@@ -95,7 +98,8 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
     }
     const at = Date.now();
     const body = await readBody(req);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const extra = [...slow.entries()].find(([marker]) => body.includes(marker))?.[1] ?? 0;
+    if (delay + extra > 0) await new Promise((r) => setTimeout(r, delay + extra));
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname.replace(/^\/fhir/, '') || '/';
     const rule = [...rejections.entries()].find(([marker]) => body.includes(marker))?.[1];
@@ -163,6 +167,10 @@ export async function startFhirServer(opts: { port?: number } = {}): Promise<Fhi
     },
     setDelay(ms) {
       delay = ms;
+    },
+    delayContaining(marker, ms) {
+      if (ms > 0) slow.set(marker, ms);
+      else slow.delete(marker);
     },
     setDown(d) {
       down = d;

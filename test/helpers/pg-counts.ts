@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { UpstreamCounts } from '../../src/sync/ledger.js';
+import { rollUpCounts } from '../../src/sync/pg/pg-counts.js';
 
 // The PostgreSQL ledger's count tables read in the shape of LedgerCounts.counts, to compare with
 // the Redis ledger's after the same moves (PgReads has its own reading of them).
 
 /** The count tables at one upstream, for these reporting days. */
 export async function pgCounts(pool: pg.Pool, upstream: string, days: readonly string[]): Promise<UpstreamCounts> {
+  // the totals alone: every delta rolled up first
+  await rollUpCounts(pool, true);
   const place = (r: { regency: string; puskesmas: string; posyandu: string }) => ({ regency: r.regency, puskesmas: r.puskesmas, posyandu: r.posyandu });
   const states = await pool.query('SELECT * FROM status_counts WHERE upstream = $1', [upstream]);
   const last = await pool.query('SELECT * FROM last_synced WHERE upstream = $1', [upstream]);

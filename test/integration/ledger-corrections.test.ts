@@ -133,5 +133,25 @@ for (const store of stores) {
       t.equal(await ledger.latestVersion('no-such-record'), undefined);
       clock += 60_000;
     });
+
+    t.test('a push still running renews its lease: its own state while it is the latest, the wait of the correction after', async (t) => {
+      const v1 = await ledger.accept(record('D', 9.8));
+      await push(v1.id, 1, {}); // sending until clock + 30 s
+      await ledger.renewSending(v1.id, U, 1, clock + 50_000);
+      t.equal((await state(v1.id)).sendingUntil, clock + 50_000, "the push's own lease grows");
+      await ledger.accept(record('D', 10.2));
+      t.match(await state(v1.id), { state: 'queued', version: 2, earlierSending: { version: 1, untilMs: clock + 50_000 } }, 'the correction takes over the renewed lease');
+      await ledger.renewSending(v1.id, U, 1, clock + 70_000);
+      t.same(await ledger.beginDelivery(v1.id, U, 2, clock + 60_000), { kind: 'wait' }, 'and waits while the push of version 1 is renewed');
+      await ledger.renewSending(v1.id, U, 1, clock + 40_000);
+      t.match(await state(v1.id), { earlierSending: { untilMs: clock + 70_000 } }, 'a lease never shrinks');
+      t.equal((await ledger.beginDelivery(v1.id, U, 2, clock + 71_000)).kind, 'go', 'a push no longer renewed holds it back no more');
+      await ledger.setState(v1.id, U, { state: 'synced', version: 2, attempts: 1, resources: written(2), updatedAt: at() });
+      await ledger.renewSending(v1.id, U, 2, clock + 90_000);
+      t.match(await state(v1.id), { state: 'synced', version: 2 }, 'a settled state stays');
+      t.notOk((await state(v1.id)).sendingUntil, 'with no lease');
+      await ledger.renewSending('no-such-record', U, 1, clock + 90_000);
+      clock += 100_000;
+    });
   });
 }

@@ -15,7 +15,8 @@ import { validAncVisit, withChanges } from '../fixtures/records.js';
 // Personal fields of what Gerbang stores are sealed: after records with known NIKs and names
 // were accepted, delivered and refused, no key or value of the store, no line of its append-only
 // file and no file of the gateway's data directory holds one in clear, while an admin still reads
-// them back and the upstream still gets the right Patient.
+// them back and the upstream still gets the right Patient. This file scans the Redis ledger
+// (`ledger.store: "redis"`); pg-ledger.test.ts scans every row of every table of the PostgreSQL one.
 
 const POSYANDU = '3201010001-01';
 const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';
@@ -23,7 +24,7 @@ const root = join(import.meta.dirname, '..', '..');
 
 const redisServer = await startRedis(); // append-only file on, as the private Redis has it
 const fhir = await startFhirServer();
-const gw = await startGateway({ redisUrl: redisServer.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] });
+const gw = await startGateway({ redisUrl: redisServer.url, ledgerStore: 'redis', upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }] });
 const redis = new Redis(redisServer.url);
 t.teardown(async () => {
   redis.disconnect();

@@ -19,7 +19,9 @@ import { withChanges } from '../fixtures/records.js';
 // A gateway that lacks a record's key says so and keeps the record, and the command refuses to call
 // the rotation done while a value is still sealed with a key it does not have. A record stored in
 // clear by 0.4.x is sealed by the same command. The gateways and the command share a key prefix
-// other than the default one: the command finds the records under the configured prefix.
+// other than the default one: the command finds the records under the configured prefix. This file
+// rotates the Redis ledger (its gateways keep `ledger.store: "redis"`); pg-payload-rotation.test.ts
+// the PostgreSQL one.
 
 const root = join(import.meta.dirname, '..', '..');
 const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';
@@ -78,7 +80,7 @@ function appendOnlyFiles(): Buffer {
 const sealedWith = (keyId: string) => Buffer.concat([Buffer.from([0x00, 0xe1, keyId.length]), Buffer.from(keyId)]);
 
 async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security, redis: prefixes });
+  const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security, redis: prefixes, ledgerStore: 'redis' });
   try {
     const env = { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisServer.url, HOST: '127.0.0.1' };
     const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'keys', 'rotate-payloads'], { env, cwd: root });
@@ -92,7 +94,7 @@ async function rotate(security: Record<string, unknown>): Promise<{ code: number
 }
 
 t.test('records are sealed with key A while the upstream is not pushed to', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyA, delivery: { runWorker: false }, redis: prefixes });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyA, delivery: { runWorker: false }, redis: prefixes, ledgerStore: 'redis' });
   for (const [i, p] of people.entries()) {
     const res = await postJson(`${gw.url}/v1/records?source=app`, withChanges({ recordId: `ROT-${i}`, subject: { ...p, sex: 'female', birthDate: '2024-09-22' } }));
     t.equal(res.status, 202);
@@ -104,7 +106,7 @@ t.test('records are sealed with key A while the upstream is not pushed to', asyn
 });
 
 t.test('a gateway without key A keeps the records, says why, and answers without a 5xx', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes, ledgerStore: 'redis' });
   const first = ids[0]!;
   const shown = await waitFor(async () => {
     const r = await getJson(`${gw!.url}/v1/records/${first}`);
@@ -155,7 +157,7 @@ t.test('with A kept and B current, the command seals everything with B (also a r
 });
 
 t.test('with A removed, the records are read and delivered', async (t) => {
-  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes });
+  gw = await startGateway({ redisUrl: redisServer.url, upstreams, security: onlyB, redis: prefixes, ledgerStore: 'redis' });
   for (const [i, id] of ids.entries()) {
     const r = await waitFor(async () => {
       const b = (await getJson(`${gw!.url}/v1/records/${id}`)).body;

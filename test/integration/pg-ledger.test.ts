@@ -6,6 +6,7 @@ import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { reportingDay } from '../../src/sync/aggregates.js';
 import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
 import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
+import { rollUpCounts } from '../../src/sync/pg/pg-counts.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
@@ -170,6 +171,7 @@ t.test('two copies accepted at once on separate connections: one record, one cre
   t.equal(await count(pool, 'SELECT count(*) AS n FROM record_keys'), 2);
   t.equal(await count(pool, 'SELECT count(*) AS n FROM records'), 2);
   t.equal(await count(pool, 'SELECT count(*) AS n FROM outbox'), 7, 'a delivery for each version accepted');
+  await rollUpCounts(pool, true);
   const states = await pool.query<{ state: string; records: string }>(`SELECT state, records FROM status_counts WHERE upstream = $1 AND records <> 0`, [U]);
   t.same(states.rows, [{ state: 'queued', records: '2' }], 'two records queued, counted once each');
 });
@@ -221,6 +223,7 @@ t.test('many transactions at one place at once: none deadlocks, and the counts a
       else await ledger.accept(record({ recordId: `M${i}`, upstreams: [U2, U], weightKg: 12, at: clock + 3000 }));
     }),
   );
+  await rollUpCounts(pool, true);
   const states = await pool.query<{ upstream: string; state: string; n: string }>('SELECT upstream, state, sum(records) AS n FROM status_counts GROUP BY 1, 2 HAVING sum(records) <> 0 ORDER BY 1, 2');
   t.same(states.rows, [
     { upstream: U2, state: 'queued', n: '12' },
@@ -417,6 +420,7 @@ t.test('no name or NIK in clear in any table', async (t) => {
 
 async function tableSizes(pool: pg.Pool): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
+  await rollUpCounts(pool, true);
   for (const table of ['record_keys', 'records', 'record_versions', 'record_payloads', 'upstream_states', 'outbox', 'status_counts', 'daily_counts']) {
     out[table] = await count(pool, `SELECT count(*) AS n FROM ${table}`);
   }

@@ -15,6 +15,7 @@ import type { UpstreamStatus } from '../../src/sync/states.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { SEALED_WORDS_PROPERTY } from '../../src/sync/store/keys.js';
+import { rollUpCounts } from '../../src/sync/pg/pg-counts.js';
 import { insertRecord, type RowRecord } from '../helpers/pg-rows.js';
 import { startPostgres } from '../helpers/postgres-server.js';
 import { startRedis } from '../helpers/redis-server.js';
@@ -283,6 +284,7 @@ t.test('counts, oldestUnsynced and backlog: from the count tables, as Redis keep
 /** Everything the counts tables hold, to see that retention leaves them alone. */
 async function countTables(p: pg.Pool): Promise<unknown[]> {
   const tables = ['status_counts', 'daily_counts', 'last_synced', 'latency_counts'];
+  await rollUpCounts(p, true);
   return Promise.all(tables.map(async (table) => (await p.query(`SELECT * FROM ${table} ORDER BY 1, 2, 3, 4, 5`)).rows));
 }
 

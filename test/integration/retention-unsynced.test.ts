@@ -10,8 +10,11 @@ import { keysOf, payloadOf } from '../helpers/store.js';
 
 // A record that never got through holds names and NIKs as long as a synced one: its payload goes
 // too, retention.unsyncedPayloadDays after it was received, once delivery has stopped trying.
+// This file reads the Redis ledger's hashes, so its gateway keeps `ledger.store: "redis"`; the
+// PostgreSQL ledger's retention gives the same answers in pg-reads.test.ts and
+// pg-ledger-differential.test.ts.
 
-const { redis, fhir, gw } = await startStack(t);
+const { redis, fhir, gw } = await startStack(t, {}, { ledgerStore: 'redis' });
 const peek = new Redis(redis.url);
 const keys = keysOf(gw.config);
 t.teardown(() => peek.disconnect());

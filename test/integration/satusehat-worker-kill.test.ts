@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { spawnGateway, startGateway, waitFor, writeTestConfig, type ChildGateway } from '../helpers/gateway.js';
+import { spawnGateway, startGateway, waitFor, withLedgerDatabase, writeTestConfig, type ChildGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { FHIR_PATH, isTransaction, startSatusehatServer } from '../helpers/satusehat-server.js';
 import { ancRecord, checkServerMatchesAccepted, childRecord, postAll, satusehatFacilities, satusehatUpstream, seedPeople, untilAllSynced } from '../helpers/satusehat-drain.js';
@@ -17,7 +17,8 @@ t.test('worker SIGKILLed mid-push three times: no record lost, no resource twice
   const srv = await startSatusehatServer();
   // Separate processes with their own data directories share the payload key by configuration.
   const security = { payloadKeys: { current: 'test-1', keys: { 'test-1': randomBytes(32).toString('hex') } } };
-  const options = { redisUrl: redis.url, upstreams: [satusehatUpstream(srv)], facilities: satusehatFacilities(), delivery: { runWorker: false }, security };
+  // and one ledger database (on PostgreSQL), which the worker processes must see too
+  const options = await withLedgerDatabase({ redisUrl: redis.url, upstreams: [satusehatUpstream(srv)], facilities: satusehatFacilities(), delivery: { runWorker: false }, security });
   // The HTTP gateway takes records and runs no worker; the worker processes read the same configuration.
   const gw = await startGateway(options);
   const cfg = writeTestConfig(options);

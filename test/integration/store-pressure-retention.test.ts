@@ -7,12 +7,14 @@ import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { withChanges } from '../fixtures/records.js';
 
 // With a retention that lets delivered payloads go at once, a store at its high-water mark does
-// not wait for the hourly sweep: what delivery settled is dropped, and ingest opens again.
+// not wait for the hourly sweep: what delivery settled is dropped, and ingest opens again. Only a
+// ledger kept in Redis frees Redis memory so (`ledger.store: "redis"`); with the ledger in
+// PostgreSQL, Redis holds the jobs alone.
 
 const redis = await startRedis({ appendonly: false });
 const admin = new Redis(redis.url);
 await admin.config('SET', 'maxmemory', String(24 * 1024 * 1024));
-const gw = await startGateway({ redisUrl: redis.url, store: { highWaterPercent: 50 }, retention: { payloadDays: 0, sweepIntervalMinutes: 60 } });
+const gw = await startGateway({ redisUrl: redis.url, ledgerStore: 'redis', store: { highWaterPercent: 50 }, retention: { payloadDays: 0, sweepIntervalMinutes: 60 } });
 t.teardown(async () => {
   admin.disconnect();
   await gw.close();

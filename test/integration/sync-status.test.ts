@@ -1,13 +1,11 @@
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import t from 'tap';
 import { hashApiKey } from '../../src/http/auth/api-keys.js';
 import { validAnthropometry, withChanges } from '../fixtures/records.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
 import { sandboxUpstream, startGateway, waitFor } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { keysOf } from '../helpers/store.js';
-import { RECORD_FIELDS } from '../../src/sync/store/keys.js';
+import { openLedgerOf } from '../helpers/store.js';
 
 // A district's day: records from three posyandu in two puskesmas, some refused by the upstream,
 // then the summary, the failures list, the record list and the metrics compared with what was
@@ -32,9 +30,7 @@ const gw = await startGateway({
   ],
   retention: { payloadDays: 0, sweepIntervalMinutes: 0.01 },
 });
-const peek = new Redis(redis.url);
 t.teardown(async () => {
-  peek.disconnect();
   await gw.close();
   await fhir.stop();
   await redis.stop();
@@ -198,13 +194,17 @@ t.test('metrics count what happened', async (t) => {
 
 t.test('retention drops the payload of records synced everywhere, and only those', async (t) => {
   const st1 = ids.get('ST-1')!;
-  await waitFor(async () => (await peek.hexists(keysOf(gw.config).record(st1), RECORD_FIELDS.record)) === 0, 10_000, 'payload dropped');
-  t.equal(await peek.hexists(keysOf(gw.config).record(st1), RECORD_FIELDS.bundle), 0);
+  const { ledger, close } = await openLedgerOf(gw.config);
+  t.teardown(close);
+  await waitFor(async () => (await ledger.get(st1))?.payloadDroppedAt !== undefined, 10_000, 'payload dropped');
+  t.same((await ledger.get(st1))?.people, { names: [], niks: [] }, 'no name or NIK left in the ledger');
   const rec = await call('GET', `/v1/records/${st1}`, keys.admin);
   t.ok(rec.body.payloadDroppedAt);
   t.equal(rec.body.upstreams.sandbox.state, 'synced', 'states stay');
   t.ok(rec.body.upstreams.sandbox.resources.length > 0, 'and the upstream ids');
-  t.equal(await peek.hexists(keysOf(gw.config).record(ids.get('FAIL-1')!), RECORD_FIELDS.record), 1, 'a failed record keeps its payload');
+  const failed = await ledger.get(ids.get('FAIL-1')!);
+  t.notOk(failed?.payloadDroppedAt, 'a failed record keeps its payload');
+  t.ok((failed?.people.names.length ?? 0) > 0, 'and the names it carries');
   t.equal(sandboxOf(await summary()).totals.counts.synced, 6, 'counts stay');
 });
 

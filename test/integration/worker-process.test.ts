@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
+import { getJson, postJson, sandboxUpstream, spawnGateway, waitFor, withLedgerDatabase, writeTestConfig } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { withChanges } from '../fixtures/records.js';
 
@@ -8,7 +8,8 @@ import { withChanges } from '../fixtures/records.js';
 
 const redis = await startRedis();
 const fhir = await startFhirServer();
-const cfg = writeTestConfig({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }], delivery: { runWorker: false } });
+// one ledger database on the file's PostgreSQL server for both processes (not a private server)
+const cfg = writeTestConfig(await withLedgerDatabase({ redisUrl: redis.url, upstreams: [{ name: 'sandbox', ...sandboxUpstream(fhir.baseUrl) }], delivery: { runWorker: false } }));
 const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1', PORT: '0' };
 t.teardown(async () => {
   await fhir.stop();

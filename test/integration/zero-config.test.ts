@@ -20,15 +20,17 @@ function rawCommand(port: number, command: string): Promise<string> {
   });
 }
 
-// The README's quick start: no Redis running, no configuration.
+// The README's quick start: no Redis or PostgreSQL running, no configuration.
 
-t.test('no configuration: private Redis, outbox upstream, demo registry, loopback only', async (t) => {
+t.test('no configuration: private PostgreSQL and Redis, outbox upstream, demo registry, loopback only', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gerbang-zero-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const g = await spawnGateway({ GERBANG_DATA_DIR: dataDir, PORT: '0' });
   t.match(g.url, /^http:\/\/127\.0\.0\.1:/, 'bound to 127.0.0.1');
   t.match(g.output(), /starting without GERBANG_CONFIG/, 'says what it chose');
   t.match(g.output(), /started a private redis-server/);
+  t.match(g.output(), /DATABASE_URL not set: started a private PostgreSQL/, 'the ledger in a private PostgreSQL under the data dir');
+  t.match(g.output(), /ledger schema migrated/);
 
   const res = await postJson(`${g.url}/v1/records`, validAnthropometry);
   t.equal(res.status, 202);
@@ -42,6 +44,9 @@ t.test('no configuration: private Redis, outbox upstream, demo registry, loopbac
   const bundle = JSON.parse(readFileSync(join(dataDir, 'outbox', files[0]!), 'utf8'));
   t.equal(bundle.resourceType, 'Bundle');
   t.ok(existsSync(join(dataDir, 'redis', 'appendonlydir')), 'Redis keeps an append-only file under the data dir');
+  t.ok(existsSync(join(dataDir, 'postgres')), 'PostgreSQL keeps its cluster under the data dir');
+  const pgPassword = readFileSync(join(dataDir, 'postgres', 'postgres.password'), 'utf8').trim();
+  t.notMatch(g.output(), pgPassword, "PostgreSQL's password is not logged");
 
   // At rest: only the service's user reads the data; the private Redis wants a password.
   const open = (p: string) => statSync(p).mode & 0o077;
@@ -69,6 +74,8 @@ t.test('no configuration: private Redis, outbox upstream, demo registry, loopbac
   probe.on('error', () => {});
   await t.rejects(probe.connect(), 'the private redis-server stopped with the gateway');
   probe.disconnect();
+  const postmaster = readdirSync(join(dataDir, 'postgres'), { recursive: true }).map(String).filter((f) => f.endsWith('postmaster.pid'));
+  t.same(postmaster, [], 'the private PostgreSQL stopped with the gateway');
 });
 
 t.test('a private Redis left running without a password (0.3.x, killed) is taken over and given one', async (t) => {

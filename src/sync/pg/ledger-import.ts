@@ -313,8 +313,11 @@ async function rebuildStateCounts(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    // the gateway's own accepts and settles move these rows too: keep them out while recounting
-    await client.query('LOCK TABLE status_counts IN EXCLUSIVE MODE');
+    // A gateway on this database moves these counts too (as deltas, rolled up into the totals):
+    // keep its moves out while recounting. Deltas already committed are in the states counted
+    // here, so they go; moves not yet committed append theirs after this commit.
+    await client.query('LOCK TABLE status_counts, status_count_deltas IN EXCLUSIVE MODE');
+    await client.query('DELETE FROM status_count_deltas');
     await client.query('DELETE FROM status_counts');
     await client.query(
       `INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records)

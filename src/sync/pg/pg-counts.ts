@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Place } from '../../config/scope.js';
 import { LATENCY_BUCKETS } from '../aggregates.js';
 import type { UpstreamState } from '../states.js';
+import { oneStatement, type Statement } from './one-statement.js';
 
 // The counts of aggregates.ts in PostgreSQL (status_counts, daily_counts, last_synced,
 // latency_counts), moved in the transaction that changes the states, as transition.lua moves the
@@ -9,9 +10,9 @@ import type { UpstreamState } from '../states.js';
 // backlog, problems, in-queue) are not counts here: upstream_states and its partial indexes
 // answer them.
 //
-// A transaction collects its moves and writes them last, in one fixed order: count rows are hot
-// (every record of a posyandu touches the same few), and two transactions taking them in different
-// orders would deadlock.
+// A transaction collects its moves and appends them last as deltas (count rows are hot: every
+// record of a posyandu touches the same few); rollUpCounts moves them into the totals every few
+// seconds, and readers add the deltas not yet moved (countsSql).
 
 type Key = string;
 
@@ -56,41 +57,84 @@ export class CountMoves {
     this.states.set(key, entry);
   }
 
-  /** Writes the moves: one statement per table, its rows in the order of their keys. */
-  async write(client: pg.ClientBase): Promise<void> {
+  /**
+   * The moves as deltas (migrations/0003_count_deltas.sql), one insert per table: rows appended,
+   * none updated, so transactions of one place do not wait on each other's count rows.
+   */
+  statements(onlyIf?: string): Statement[] {
+    const out: Statement[] = [];
+    // onlyIf: a condition on the statement they go in (written only when it holds)
+    const add = (sql: string, cols: unknown[][]) => out.push({ sql: onlyIf ? `${sql} WHERE ${onlyIf}` : sql, params: cols });
     const states = sorted(this.states);
     if (states.length > 0) {
-      await client.query(
-        `INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records)
-         SELECT u, r, k, p, s, n FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::upstream_state[], $6::bigint[]) WITH ORDINALITY AS x(u, r, k, p, s, n, i) ORDER BY i
-         ON CONFLICT (upstream, regency, puskesmas, posyandu, state) DO UPDATE SET records = status_counts.records + excluded.records`,
+      add(
+        `INSERT INTO status_count_deltas (upstream, regency, puskesmas, posyandu, state, records)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::upstream_state[], $6::bigint[])`,
         columns(states, (e) => [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.state, e.n]),
       );
     }
     const days = sorted(this.days);
     if (days.length > 0) {
-      await client.query(
-        `INSERT INTO daily_counts (upstream, day, regency, puskesmas, posyandu, event, records)
-         SELECT u, d, r, k, p, e, n FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY AS x(u, d, r, k, p, e, n, i) ORDER BY i
-         ON CONFLICT (upstream, day, regency, puskesmas, posyandu, event) DO UPDATE SET records = daily_counts.records + excluded.records`,
-        columns(days, (e) => [e.upstream, e.day, e.place.regency, e.place.puskesmas, e.place.posyandu, e.event, e.n]),
+      add(
+        `INSERT INTO daily_count_deltas (upstream, day, regency, puskesmas, posyandu, event, records)
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])`,
+        columns(days, (x) => [x.upstream, x.day, x.place.regency, x.place.puskesmas, x.place.posyandu, x.event, x.n]),
       );
     }
-    for (const e of sorted(this.last)) {
-      // as HSET: the latest write wins, whatever its time
-      await client.query(
-        `INSERT INTO last_synced (upstream, regency, puskesmas, posyandu, at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (upstream, regency, puskesmas, posyandu) DO UPDATE SET at = excluded.at`,
-        [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.at],
+    const latency = sorted(this.latency);
+    if (latency.length > 0) {
+      add(
+        `INSERT INTO latency_count_deltas (upstream, regency, puskesmas, posyandu, bucket, records)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::bigint[])`,
+        columns(latency, (e) => [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.bucket, e.n]),
       );
     }
-    for (const e of sorted(this.latency)) {
-      await client.query(
-        `INSERT INTO latency_counts (upstream, regency, puskesmas, posyandu, bucket, records) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (upstream, regency, puskesmas, posyandu, bucket) DO UPDATE SET records = latency_counts.records + excluded.records`,
-        [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.bucket, e.n],
+    const last = sorted(this.last);
+    if (last.length > 0) {
+      // as HSET: the latest write wins, whatever its time (the sequence orders the writes)
+      add(
+        `INSERT INTO last_synced_deltas (upstream, regency, puskesmas, posyandu, at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])`,
+        columns(last, (e) => [e.upstream, e.place.regency, e.place.puskesmas, e.place.posyandu, e.at]),
       );
     }
+    return out;
+  }
+
+  /** Writes the moves, in one statement. */
+  async write(client: pg.ClientBase): Promise<void> {
+    const one = oneStatement(this.statements());
+    if (one) await client.query(one.sql, one.params);
+  }
+}
+
+/** How often a process rolls the deltas up (at most; after a write of its own). */
+export const ROLL_UP_MS = 2000;
+
+/**
+ * Moves the count deltas into the totals (ledger_roll_up_counts), in a transaction of its own.
+ * `wait` false: returns false at once when another process is at it. Losing this commit in a crash
+ * loses nothing (deltas and totals go back together), so it does not wait for its fsync.
+ */
+export async function rollUpCounts(pool: pg.Pool, wait = false): Promise<boolean> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  // nobody awaits a roll-up begun after a write: a server gone meanwhile is not to end the process
+  const ignore = () => undefined;
+  c.on('error', ignore);
+  try {
+    await c.query('BEGIN; SET LOCAL synchronous_commit = off');
+    const res = await c.query<{ done: boolean }>('SELECT ledger_roll_up_counts($1) AS done', [wait]);
+    await c.query('COMMIT');
+    return res.rows[0]?.done === true;
+  } catch (err) {
+    await c.query('ROLLBACK').catch((e: unknown) => {
+      broken = e instanceof Error ? e : new Error(String(e));
+    });
+    throw err;
+  } finally {
+    c.off('error', ignore);
+    c.release(broken);
   }
 }
 

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Place } from '../../config/scope.js';
 import { reportingDay } from '../aggregates.js';
 import type { AcceptResult, DeliveryStart, Ledger, NewRecord, PendingDelivery, PlaceChanged, StoredRecord } from '../ledger.js';
@@ -8,18 +8,21 @@ import type { StoredPayload } from '../stored-payload.js';
 import { RECORD_FIELDS as F, upstreamField } from '../store/keys.js';
 import { storedRecord } from '../store/redis-ledger.js';
 import type { WrittenResource } from '../../upstream/upstream.js';
-import { CountMoves } from './pg-counts.js';
+import { oneStatement, renumbered, type Statement } from './one-statement.js';
+import { CountMoves, ROLL_UP_MS, rollUpCounts } from './pg-counts.js';
 import { PgReads } from './pg-reads.js';
 import { STATE_COLUMNS, stateValues, type StoredState } from './state-row.js';
 
 // The ledger in PostgreSQL (issue 15; the schema and what each table answers:
 // migrations/0001_ledger.sql). Each method is one transaction doing what the Redis ledger's
 // script of the same name does in one step (store/scripts/*.lua), with the counts moved in it
-// (pg-counts.ts). Searches, counts and retention are PgReads'.
+// (pg-counts.ts: appended as deltas, rolled up every few seconds). Searches, counts and retention
+// are PgReads'. Each transaction is a few round trips (its writes joined in one statement), held
+// no longer than needed: the time between statements is time its row locks are held.
 //
 // Locks are taken in one order so that no two of these transactions wait on each other in a
 // circle: the record's row, then a person's order at an upstream (an advisory lock), then the
-// record's states; the count rows last (CountMoves). The advisory lock keeps a person's order as
+// record's states; no count row is locked (deltas are inserted). The advisory lock keeps a person's order as
 // Redis' single-threaded scripts do: a push that asks whether it is the person's next record waits
 // until an accept or a replay that is putting one in the order has committed.
 //
@@ -40,6 +43,9 @@ export class PgLedger implements Ledger {
   private readonly reads: PgReads;
   /** the outbox row behind each delivery pendingDeliveries handed out */
   private readonly seqOf = new WeakMap<PendingDelivery, string>();
+  /** when this process last began rolling the count deltas up, and that roll-up while under way */
+  private rolledUpAt = 0;
+  private rollingUp: Promise<unknown> | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -55,27 +61,42 @@ export class PgLedger implements Ledger {
     const at = { ms: nowMs, day: reportingDay(nowMs), iso: nowIso };
     const sealed = this.payload.seal(r.source, recordId, { record: r.record, bundle: r.bundle, ...(r.provenance ? { provenance: r.provenance } : {}) });
     const place: Place = { regency: r.regency, puskesmas: r.puskesmas, posyandu: r.posyandu };
+    const latest = [r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.contentHash, nowIso, r.upstreams.length, json(r.warnings), json(r.indicators), json(r.historyFrom ?? [])];
+    // A record not seen before, the common case: one statement, its own transaction. A key already
+    // there: that statement wrote nothing, and the transaction below answers.
+    if (await this.acceptNew(r, sealed, latest, at, place)) {
+      this.rollUpNowAndThen();
+      return { id: r.id, outcome: 'created', version: 1 };
+    }
     // the 202 stands on this commit: it waits for the WAL to be on disk whatever the server's default
-    return this.tx('BEGIN; SET LOCAL synchronous_commit = on', async (c) => {
-      // Two copies posted at once: the second waits here for the first to commit, then finds its key.
-      const inserted = await c.query(
-        `INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (source, source_record_id) DO NOTHING RETURNING id`,
-        [r.id, r.source, recordId, r.posyandu, r.receivedAt],
+    return this.tx('BEGIN; SET LOCAL synchronous_commit = on', undefined, async (c) => {
+      // A record not seen before (the common case): its key, record, version, payload and delivery
+      // due (the outbox) in one statement, each written only when the key was. Two copies posted at
+      // once: the second waits on the key for the first to commit, writes nothing, and finds the key.
+      const made = await c.query<{ n: number }>(
+        `WITH k AS (
+           INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) VALUES ($1, $3, $4, $8, $2)
+           ON CONFLICT (source, source_record_id) DO NOTHING RETURNING id
+         ), r AS (
+           INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, content_hash, updated_at, unsettled, warnings, indicators, history_from, version)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1 FROM k
+         ), v AS (
+           INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) SELECT $1, $2, 1, $2, $10, $13, $14 FROM k
+         ), o AS (
+           INSERT INTO outbox (record_id, version) SELECT $1, 1 FROM k
+         ), p AS (
+           INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) SELECT $1, $2, 1, $16, $17, $18 FROM k
+         )
+         SELECT count(*)::int AS n FROM k`,
+        [r.id, r.receivedAt, r.source, recordId, ...latest, sealed.record, sealed.bundle, sealed.provenance ?? null],
       );
       let key: RecordKey;
       let version: number;
       let outcome: AcceptResult['outcome'];
-      const latest = [r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.contentHash, nowIso, r.upstreams.length, json(r.warnings), json(r.indicators), json(r.historyFrom ?? [])];
-      if (inserted.rowCount === 1) {
+      if (made.rows[0]?.n === 1) {
         key = { id: r.id, receivedAt: r.receivedAt };
         version = 1;
         outcome = 'created';
-        await c.query(
-          `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, content_hash, updated_at, unsettled, warnings, indicators, history_from, version)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1)`,
-          [r.id, r.receivedAt, r.source, recordId, ...latest],
-        );
       } else {
         const found = await c.query<{ id: string; received_at: Date }>('SELECT id, received_at FROM record_keys WHERE source = $1 AND source_record_id = $2', [r.source, recordId]);
         const row = found.rows[0];
@@ -93,26 +114,29 @@ export class PgLedger implements Ledger {
         version = rec.version + 1;
         outcome = 'new-version';
         // received_at stays the record's first (its partition), as receivedAt in Redis; settled_at
-        // goes with the purge entry, and payload_dropped_at stays, as in accept.lua
-        await c.query(
-          `UPDATE records SET kind = $3, regency = $4, puskesmas = $5, posyandu = $6, subject = $7, content_hash = $8, updated_at = $9,
-             unsettled = $10, warnings = $11, indicators = $12, history_from = $13, version = $14, settled_at = NULL
-           WHERE id = $1 AND received_at = $2`,
-          [key.id, key.receivedAt, ...latest, version],
-        );
+        // goes with the purge entry, and payload_dropped_at stays, as in accept.lua. With it the
+        // version, its payload, and its delivery due.
+        const write = oneStatement([
+          {
+            sql: `UPDATE records SET kind = $3, regency = $4, puskesmas = $5, posyandu = $6, subject = $7, content_hash = $8, updated_at = $9,
+                    unsettled = $10, warnings = $11, indicators = $12, history_from = $13, version = $14, settled_at = NULL
+                  WHERE id = $1 AND received_at = $2`,
+            params: [key.id, key.receivedAt, ...latest, version],
+          },
+          {
+            sql: 'INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+            params: [key.id, key.receivedAt, version, r.receivedAt, r.contentHash, json(r.warnings), json(r.indicators)],
+          },
+          { sql: 'INSERT INTO outbox (record_id, version) VALUES ($1, $2)', params: [key.id, version] },
+          {
+            sql: 'INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) VALUES ($1, $2, $3, $4, $5, $6)',
+            params: [key.id, key.receivedAt, version, sealed.record, sealed.bundle, sealed.provenance ?? null],
+          },
+        ]);
+        if (write) await c.query(write.sql, write.params);
       }
       const { id, receivedAt } = key;
-      // the version, its payload, and its delivery due (the outbox), in one statement
-      await c.query(
-        `WITH v AS (
-           INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ), o AS (
-           INSERT INTO outbox (record_id, version) VALUES ($1, $3)
-         )
-         INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) VALUES ($1, $2, $3, $8, $9, $10)`,
-        [id, receivedAt, version, r.receivedAt, r.contentHash, json(r.warnings), json(r.indicators), sealed.record, sealed.bundle, sealed.provenance ?? null],
-      );
-      if (r.subject) for (const u of [...r.upstreams].sort()) await lockPersonOrder(c, u, r.subject);
+      if (r.subject) await lockPersonOrders(c, [...r.upstreams].sort(), r.subject);
       const previous = new Map<string, { status: string; subject: string; person_order: string | null }>();
       if (outcome !== 'created') {
         const res = await c.query<{ upstream: string; status: string; subject: string; person_order: string | null }>(
@@ -122,6 +146,7 @@ export class PgLedger implements Ledger {
         for (const row of res.rows) previous.set(row.upstream, row);
       }
       const moves = new CountMoves();
+      const writes: Statement[] = [];
       for (const u of r.upstreams) {
         const prev = previous.get(u);
         const st: StoredState = { state: 'queued', version, attempts: 0, updatedAt: nowIso };
@@ -133,22 +158,63 @@ export class PgLedger implements Ledger {
         }
         // in the person's order already (not settled since): it keeps its place, as RPUSH only if absent
         const keepOrder = r.subject !== '' && prev?.person_order != null && prev.subject === r.subject;
-        await c.query(
-          `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, accepted_at, person_order, ${STATE_COLUMNS.join(', ')})
+        writes.push({
+          sql: `INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, accepted_at, person_order, ${STATE_COLUMNS.join(', ')})
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $11::bigint WHEN $8 <> '' THEN nextval('person_order_seq') END,
                    ${STATE_COLUMNS.map((_, i) => `$${i + 12}`).join(', ')})
            ON CONFLICT (record_id, received_at, upstream) DO UPDATE SET kind = excluded.kind, regency = excluded.regency, puskesmas = excluded.puskesmas,
              posyandu = excluded.posyandu, subject = excluded.subject, person_order = excluded.person_order,
              accepted_at = CASE WHEN upstream_states.state = 'queued' THEN upstream_states.accepted_at ELSE excluded.accepted_at END,
              outcome = NULL, ${STATE_COLUMNS.map((col) => `${col} = excluded.${col}`).join(', ')}`,
-          [id, receivedAt, u, r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.receivedAt, keepOrder, keepOrder ? prev.person_order : null, ...stateValues(this.payload.sealStatus(id, u, st), st)],
-        );
+          params: [id, receivedAt, u, r.record.kind, r.regency, r.puskesmas, r.posyandu, r.subject, r.receivedAt, keepOrder, keepOrder ? prev.person_order : null, ...stateValues(this.payload.sealStatus(id, u, st), st)],
+        });
         moves.transition(u, place, from, 'queued', at, nowMs);
         moves.day(u, at.day, place, 'accepted');
       }
-      await moves.write(c);
+      // the states and their counts: one statement
+      await send(c, [...writes, ...moves.statements()]);
       return { id, outcome, version };
     });
+  }
+
+  /**
+   * A new record in one statement (one round trip, instead of one per write and the BEGIN and
+   * COMMIT): everything written only when its key was, and committed waiting for the WAL on disk
+   * (synchronous_commit on for this transaction, whatever the server's default). The person's
+   * order locks are taken after the key is had (a copy waiting on the key holds none) and before
+   * the order numbers are drawn (the states take them from a row that exists only once the locks
+   * are held); nothing after them waits on another transaction. Whether it created the record.
+   */
+  private async acceptNew(r: NewRecord, sealed: ReturnType<StoredPayload['seal']>, latest: unknown[], at: { ms: number; day: string; iso: string }, place: Place): Promise<boolean> {
+    const params: unknown[] = [r.id, r.receivedAt, r.source, r.record.recordId, ...latest, sealed.record, sealed.bundle, sealed.provenance ?? null];
+    const $ = (value: unknown) => `$${params.push(value)}`;
+    const ctes = [
+      `sc AS (SELECT set_config('synchronous_commit', 'on', true))`,
+      `k AS (INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) SELECT $1, $3, $4, $8, $2 FROM sc
+             ON CONFLICT (source, source_record_id) DO NOTHING RETURNING id)`,
+      `r AS (INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, content_hash, updated_at, unsettled, warnings, indicators, history_from, version)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 1 FROM k)`,
+      `v AS (INSERT INTO record_versions (record_id, received_at, version, accepted_at, content_hash, warnings, indicators) SELECT $1, $2, 1, $2, $10, $13, $14 FROM k)`,
+      `o AS (INSERT INTO outbox (record_id, version) SELECT $1, 1 FROM k)`,
+      `p AS (INSERT INTO record_payloads (record_id, received_at, version, record, bundle, provenance) SELECT $1, $2, 1, $16, $17, $18 FROM k)`,
+      `l AS (SELECT pg_advisory_xact_lock(${PERSON_ORDER_LOCK_CLASS}, hashtext(x)) IS NULL AS held FROM k, unnest(${$(r.subject ? [...r.upstreams].sort().map((u) => `${u}\n${r.subject}`) : [])}::text[]) AS x)`,
+      `locked AS (SELECT count(*) AS n FROM l)`,
+    ];
+    const moves = new CountMoves();
+    r.upstreams.forEach((u, i) => {
+      const st: StoredState = { state: 'queued', version: 1, attempts: 0, updatedAt: at.iso };
+      const values = stateValues(this.payload.sealStatus(r.id, u, st), st).map($);
+      ctes.push(`s${i} AS (INSERT INTO upstream_states (record_id, received_at, upstream, kind, regency, puskesmas, posyandu, subject, accepted_at, person_order, ${STATE_COLUMNS.join(', ')})
+        SELECT $1, $2, ${$(u)}, $5, $6, $7, $8, $9, $2, CASE WHEN $9::text <> '' THEN nextval('person_order_seq') END, ${values.join(', ')} FROM k, locked)`);
+      moves.transition(u, place, undefined, 'queued', at, at.ms);
+      moves.day(u, at.day, place, 'accepted');
+    });
+    moves.statements('EXISTS (SELECT 1 FROM k)').forEach((m, i) => {
+      ctes.push(`c${i} AS (${renumbered(m.sql, params.length)})`);
+      params.push(...m.params);
+    });
+    const res = await this.pool.query<{ n: number }>(`WITH ${ctes.join(',\n')} SELECT count(*)::int AS n FROM k`, params);
+    return res.rows[0]?.n === 1;
   }
 
   async get(id: string): Promise<StoredRecord | undefined> {
@@ -204,12 +270,17 @@ export class PgLedger implements Ledger {
   }
 
   async beginDelivery(id: string, upstream: string, version: number, now = Date.now()): Promise<DeliveryStart> {
-    return this.tx('BEGIN', async (c): Promise<DeliveryStart> => {
-      const key = await recordKey(c, id);
+    return this.tx('BEGIN', keyAndOrderLock(id, upstream), async (c, first): Promise<DeliveryStart> => {
+      const key = keyOf(id, first);
       if (!key) return { kind: 'missing' };
-      await lockOrderOf(c, key, upstream);
-      const res = await c.query<{ version: number; source: string; source_record_id: string; subject: string; status: string; bundle: Buffer | null }>(
-        `SELECT r.version, r.source, r.source_record_id, r.subject, s.status, p.bundle
+      // the person's next record at the upstream read in the same statement: its snapshot is taken
+      // after the lock, so every record put in the order before is seen (one waiting for this
+      // state row's lock may see the order as it was: at worst a wait, never a push out of turn)
+      const res = await c.query<{ version: number; source: string; source_record_id: string; subject: string; status: string; bundle: Buffer | null; head: string | null }>(
+        `SELECT r.version, r.source, r.source_record_id, r.subject, s.status, p.bundle,
+                CASE WHEN r.subject <> '' THEN (
+                  SELECT h.record_id FROM upstream_states h
+                  WHERE h.upstream = $3 AND h.subject = r.subject AND h.person_order IS NOT NULL ORDER BY h.person_order LIMIT 1) END AS head
          FROM upstream_states s
          JOIN records r ON r.id = s.record_id AND r.received_at = s.received_at
          LEFT JOIN record_payloads p ON p.record_id = r.id AND p.received_at = r.received_at AND p.version = r.version
@@ -225,14 +296,7 @@ export class PgLedger implements Ledger {
         if (row.subject !== '') await leavePersonOrder(c, key, upstream);
         return { kind: 'settled', state: st.state };
       }
-      if (row.subject !== '') {
-        const head = await c.query<{ record_id: string }>(
-          'SELECT record_id FROM upstream_states WHERE upstream = $1 AND subject = $2 AND person_order IS NOT NULL ORDER BY person_order LIMIT 1',
-          [upstream, row.subject],
-        );
-        const first = head.rows[0]?.record_id;
-        if (first !== undefined && first !== id) return { kind: 'wait' };
-      }
+      if (row.head !== null && row.head !== id) return { kind: 'wait' };
       if (st.earlierSending && Number(st.earlierSending.untilMs ?? 0) > now) return { kind: 'wait' };
       const common = { status: this.payload.openStatus(id, upstream, row.status).status, receivedAt: key.receivedAt.toISOString(), subject: row.subject };
       try {
@@ -248,69 +312,89 @@ export class PgLedger implements Ledger {
     const atMs = Number.isNaN(now) ? Date.now() : now;
     const at = { ms: atMs, day: reportingDay(atMs), iso: new Date(atMs).toISOString() };
     const sealedText = this.payload.sealStatus(id, upstream, status);
-    return this.tx('BEGIN', async (c) => {
-      const key = await recordKey(c, id);
-      if (!key) return false;
-      const rec = await c.query<{ updated_at: Date }>('SELECT updated_at FROM records WHERE id = $1 AND received_at = $2 FOR UPDATE', [key.id, key.receivedAt]);
-      // when the latest version was accepted (acceptedMs in Redis)
-      const acceptedAt = rec.rows[0]?.updated_at;
-      if (!acceptedAt) return false;
-      const res = await c.query<StateRow>(
-        'SELECT status, regency, puskesmas, posyandu, updated_at FROM upstream_states WHERE record_id = $1 AND received_at = $2 AND upstream = $3 FOR UPDATE',
-        [key.id, key.receivedAt, upstream],
-      );
-      const row = res.rows[0];
+    // the record's row, then its state's, locked in one statement (in that order: FROM's)
+    const lock = `SELECT r.received_at, r.updated_at AS accepted_at, s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at
+       FROM records r JOIN upstream_states s ON s.record_id = r.id AND s.received_at = r.received_at AND s.upstream = ${literal(upstream)}
+       WHERE r.id = ${literal(id)} AND r.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)})
+       FOR UPDATE OF r, s`;
+    return this.tx('BEGIN', lock, async (c, first) => {
+      const row = first?.rows[0] as (StateRow & { received_at: Date; accepted_at: Date }) | undefined;
       if (!row) return false;
+      const key: RecordKey = { id, receivedAt: row.received_at };
+      // when the latest version was accepted (acceptedMs in Redis)
+      const acceptedAt = row.accepted_at;
       const old = JSON.parse(row.status) as StoredState;
       if (old.version > status.version) {
         // A slow push of an older version: its state is not written, but what it wrote is what the
         // newer version is to update, and its end lets the newer version's push go.
+        const writes: Statement[] = [];
         let changed = false;
         if (old.state !== 'synced' && status.state === 'synced' && nonEmpty(status.resources) && (old.heldVersion ?? 0) < status.version) {
           old.held = status.resources;
           old.heldVersion = status.version;
           changed = true;
-          await writeResources(c, key, upstream, status.version, status.resources);
+          writes.push(resourcesWrite(key, upstream, status.version, status.resources));
         }
         if (old.earlierSending && old.earlierSending.version === status.version && status.state !== 'sending') {
           delete old.earlierSending;
           changed = true;
         }
-        if (changed) await updateState(c, key, upstream, JSON.stringify(old), old);
+        if (changed) writes.push(stateWrite(key, upstream, JSON.stringify(old), old));
+        await send(c, writes);
         return false;
       }
-      await updateState(c, key, upstream, sealedText, status, settleSubject ? false : undefined, old.state !== status.state ? acceptedAt : undefined);
+      const writes: Statement[] = [stateWrite(key, upstream, sealedText, status, settleSubject ? false : undefined, old.state !== status.state ? acceptedAt : undefined)];
       // a push ended: from its start (the sending state's time) to now; a synced one's lastError is an earlier push's
       if (old.state === 'sending' && status.state !== 'sending' && status.state !== 'queued') {
-        await c.query(
-          `INSERT INTO delivery_attempts (record_id, received_at, upstream, version, attempt, started_at, ended_at, result, error_code, http_status)
+        writes.push({
+          sql: `INSERT INTO delivery_attempts (record_id, received_at, upstream, version, attempt, started_at, ended_at, result, error_code, http_status)
            SELECT $1, $2, $3, $4, coalesce(max(attempt), 0) + 1, $5, $6, $7, $8, $9
            FROM delivery_attempts WHERE record_id = $1 AND received_at = $2 AND upstream = $3 AND version = $4`,
-          [key.id, key.receivedAt, upstream, status.version, row.updated_at, new Date(atMs), status.state, ...(status.state === 'synced' ? [null, null] : [status.lastError?.code ?? null, status.lastError?.httpStatus ?? null])],
-        );
+          params: [key.id, key.receivedAt, upstream, status.version, row.updated_at, new Date(atMs), status.state, ...(status.state === 'synced' ? [null, null] : [status.lastError?.code ?? null, status.lastError?.httpStatus ?? null])],
+        });
       }
-      if (status.state === 'synced' && nonEmpty(status.resources)) await writeResources(c, key, upstream, status.version, status.resources);
+      if (status.state === 'synced' && nonEmpty(status.resources)) writes.push(resourcesWrite(key, upstream, status.version, status.resources));
       const moves = new CountMoves();
       const place: Place = { regency: row.regency, puskesmas: row.puskesmas, posyandu: row.posyandu };
       if (moves.transition(upstream, place, old.state, status.state, at, acceptedAt.getTime())) {
         // synced everywhere: when retention's clock for the payload starts (purge in Redis)
-        await c.query(
-          `UPDATE records SET unsettled = unsettled - 1, settled_at = CASE WHEN unsettled - 1 <= 0 THEN $3::timestamptz ELSE settled_at END
+        writes.push({
+          sql: `UPDATE records SET unsettled = unsettled - 1, settled_at = CASE WHEN unsettled - 1 <= 0 THEN $3::timestamptz ELSE settled_at END
            WHERE id = $1 AND received_at = $2`,
-          [key.id, key.receivedAt, new Date(atMs)],
-        );
+          params: [key.id, key.receivedAt, new Date(atMs)],
+        });
       }
-      await moves.write(c);
+      // every write of the change, with its counts: one statement
+      await send(c, [...writes, ...moves.statements()]);
       return true;
+    });
+  }
+
+  async renewSending(id: string, upstream: string, version: number, untilMs: number): Promise<void> {
+    // the state row locked in the statement sent with BEGIN: no person's order is touched
+    const lockState = `SELECT s.received_at, s.status FROM upstream_states s
+       WHERE s.record_id = ${literal(id)} AND s.upstream = ${literal(upstream)} AND s.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)}) FOR UPDATE`;
+    await this.tx('BEGIN', lockState, async (c, first) => {
+      const row = first?.rows[0] as { received_at: Date; status: string } | undefined;
+      if (!row) return;
+      // as renew-sending.lua: a lease only grows, a settled state stays
+      const st = JSON.parse(row.status) as StoredState;
+      if (st.version === version && st.state === 'sending') {
+        if (Number(st.sendingUntil ?? 0) >= untilMs) return;
+        st.sendingUntil = untilMs;
+      } else if (st.version > version && st.earlierSending?.version === version) {
+        if (Number(st.earlierSending.untilMs ?? 0) >= untilMs) return;
+        st.earlierSending = { ...st.earlierSending, untilMs };
+      } else return;
+      await send(c, [stateWrite({ id, receivedAt: row.received_at }, upstream, JSON.stringify(st), st)]);
     });
   }
 
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const at = { ms: now, day: reportingDay(now), iso: new Date(now).toISOString() };
-    return this.tx('BEGIN', async (c) => {
-      const key = await recordKey(c, id);
+    return this.tx('BEGIN', keyAndOrderLock(id, upstream), async (c, first) => {
+      const key = keyOf(id, first);
       if (!key) return false;
-      await lockOrderOf(c, key, upstream);
       const res = await c.query<StateRow & { subject: string; accepted_at: Date; person_order: string | null; has_payload: boolean }>(
         `SELECT s.status, s.regency, s.puskesmas, s.posyandu, s.updated_at, r.subject, r.updated_at AS accepted_at, s.person_order,
                 EXISTS (SELECT 1 FROM record_payloads p WHERE p.record_id = r.id AND p.received_at = r.received_at AND p.version = r.version) AS has_payload
@@ -331,11 +415,13 @@ export class PgLedger implements Ledger {
       st.replays = (st.replays ?? 0) + 1;
       st.updatedAt = at.iso;
       delete st.nextAttemptAt;
-      await updateState(c, key, upstream, JSON.stringify(st), st, row.subject !== '' && row.person_order === null ? true : undefined, row.accepted_at);
       const moves = new CountMoves();
       moves.transition(upstream, { regency: row.regency, puskesmas: row.puskesmas, posyandu: row.posyandu }, from, 'queued', at, row.accepted_at.getTime());
-      await c.query('INSERT INTO outbox (record_id, version, upstream, replay) VALUES ($1, $2, $3, $4)', [key.id, st.version, upstream, st.replays]);
-      await moves.write(c);
+      await send(c, [
+        stateWrite(key, upstream, JSON.stringify(st), st, row.subject !== '' && row.person_order === null ? true : undefined, row.accepted_at),
+        { sql: 'INSERT INTO outbox (record_id, version, upstream, replay) VALUES ($1, $2, $3, $4)', params: [key.id, st.version, upstream, st.replays] },
+        ...moves.statements(),
+      ]);
       return true;
     });
   }
@@ -434,14 +520,39 @@ export class PgLedger implements Ledger {
     await this.pool.query('SELECT 1');
   }
 
-  /** One transaction on one connection; a connection that failed mid-way is not handed out again. */
-  private async tx<T>(begin: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * The count deltas rolled up into the totals (pg-counts.ts) every ROLL_UP_MS by whichever process
+   * is writing: no timer to stop, and none runs where nothing is written (nothing to roll up).
+   * Not awaited, and a failure is left for the next one: readers add the deltas meanwhile, so a
+   * late roll-up changes no answer, only how many rows they add.
+   */
+  private rollUpNowAndThen(): void {
+    const now = Date.now();
+    if (this.rollingUp || now - this.rolledUpAt < ROLL_UP_MS) return;
+    this.rolledUpAt = now;
+    this.rollingUp = rollUpCounts(this.pool)
+      .catch(() => undefined)
+      .finally(() => (this.rollingUp = undefined));
+  }
+
+  /**
+   * One transaction on one connection; a connection that failed mid-way is not handed out again.
+   * `first`: its first statement (values written in as literals), sent with the BEGIN in one
+   * round trip, its result handed to `work`.
+   */
+  private async tx<T>(begin: string, first: string | undefined, work: (c: pg.PoolClient, first?: pg.QueryResult) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // a server gone while the connection is out of the pool: the statement under way fails with it
+    // (the caller's 503); the client's own error event is not to end the process
+    const ignore = () => undefined;
+    c.on('error', ignore);
     try {
-      await c.query(begin);
-      const out = await work(c);
+      const began = await c.query(first ? `${begin}; ${first}` : begin);
+      // several statements in one query: one result each
+      const out = await work(c, first ? (began as unknown as pg.QueryResult[]).at(-1) : undefined);
       await c.query('COMMIT');
+      this.rollUpNowAndThen();
       return out;
     } catch (err) {
       await c.query('ROLLBACK').catch((e: unknown) => {
@@ -449,6 +560,7 @@ export class PgLedger implements Ledger {
       });
       throw err;
     } finally {
+      c.off('error', ignore);
       c.release(broken);
     }
   }
@@ -487,46 +599,58 @@ interface StateRow {
  * out. `acceptedAt` (given on a change of state) is the latest version's acceptance: what Redis
  * scores its pending, backlog, problems and in-queue indexes with when the state changes.
  */
-async function updateState(c: pg.ClientBase, key: RecordKey, upstream: string, sealedText: string, s: StoredState, inOrder?: boolean, acceptedAt?: Date): Promise<void> {
+function stateWrite(key: RecordKey, upstream: string, sealedText: string, s: StoredState, inOrder?: boolean, acceptedAt?: Date): Statement {
   const order = inOrder === undefined ? '' : inOrder ? `, person_order = nextval('person_order_seq')` : ', person_order = NULL';
-  const values = [key.id, key.receivedAt, upstream, ...stateValues(sealedText, s)];
-  const accepted = acceptedAt ? `, accepted_at = $${values.push(acceptedAt)}` : '';
-  await c.query(
-    `UPDATE upstream_states SET ${STATE_COLUMNS.map((col, i) => `${col} = $${i + 4}`).join(', ')}${order}${accepted}
+  const params = [key.id, key.receivedAt, upstream, ...stateValues(sealedText, s)];
+  const accepted = acceptedAt ? `, accepted_at = $${params.push(acceptedAt)}` : '';
+  return {
+    sql: `UPDATE upstream_states SET ${STATE_COLUMNS.map((col, i) => `${col} = $${i + 4}`).join(', ')}${order}${accepted}
      WHERE record_id = $1 AND received_at = $2 AND upstream = $3`,
-    values,
-  );
+    params,
+  };
+}
+
+/** Sends the writes as one statement (one-statement.ts). */
+async function send(c: pg.ClientBase, writes: readonly Statement[]): Promise<void> {
+  const one = oneStatement(writes);
+  if (one) await c.query(one.sql, one.params);
 }
 
 async function leavePersonOrder(c: pg.ClientBase, key: RecordKey, upstream: string): Promise<void> {
   await c.query('UPDATE upstream_states SET person_order = NULL WHERE record_id = $1 AND received_at = $2 AND upstream = $3', [key.id, key.receivedAt, upstream]);
 }
 
-async function recordKey(c: pg.ClientBase, id: string): Promise<RecordKey | undefined> {
-  const res = await c.query<{ received_at: Date }>('SELECT received_at FROM record_keys WHERE id = $1', [id]);
-  const row = res.rows[0];
+/**
+ * The statement taking the record's key, and the lock of its person's order at the upstream
+ * (before its state row's); the statements after it see what was committed before the lock was had.
+ */
+function keyAndOrderLock(id: string, upstream: string): string {
+  return `SELECT r.received_at, CASE WHEN r.subject <> '' THEN pg_advisory_xact_lock(${PERSON_ORDER_LOCK_CLASS}, hashtext(${literal(upstream)} || chr(10) || r.subject)) IS NULL END AS locked
+     FROM records r WHERE r.id = ${literal(id)} AND r.received_at = (SELECT received_at FROM record_keys WHERE id = ${literal(id)})`;
+}
+
+function keyOf(id: string, found: pg.QueryResult | undefined): RecordKey | undefined {
+  const row = found?.rows[0] as { received_at: Date } | undefined;
   return row ? { id, receivedAt: row.received_at } : undefined;
 }
 
-/** Takes the lock of the record's person's order at the upstream (before its state row's); the subject. */
-async function lockOrderOf(c: pg.ClientBase, key: RecordKey, upstream: string): Promise<string> {
-  const res = await c.query<{ subject: string }>('SELECT subject FROM records WHERE id = $1 AND received_at = $2', [key.id, key.receivedAt]);
-  const subject = res.rows[0]?.subject ?? '';
-  if (subject !== '') await lockPersonOrder(c, upstream, subject);
-  return subject;
+/** A text value as an SQL literal (a statement sent with its BEGIN has no parameters). */
+function literal(value: string): string {
+  return pg.escapeLiteral(value);
 }
 
-async function lockPersonOrder(c: pg.ClientBase, upstream: string, subject: string): Promise<void> {
-  await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PERSON_ORDER_LOCK_CLASS, `${upstream}\n${subject}`]);
+/** Takes the locks of a person's order at these upstreams, in their order. */
+async function lockPersonOrders(c: pg.ClientBase, upstreams: readonly string[], subject: string): Promise<void> {
+  await c.query('SELECT pg_advisory_xact_lock($1, hashtext(k)) FROM unnest($2::text[]) AS k', [PERSON_ORDER_LOCK_CLASS, upstreams.map((u) => `${u}\n${subject}`)]);
 }
 
-async function writeResources(c: pg.ClientBase, key: RecordKey, upstream: string, version: number, resources: WrittenResource[]): Promise<void> {
-  await c.query(
-    `INSERT INTO upstream_resources (record_id, received_at, upstream, version, full_url, resource_type, resource_id, status, retracted)
+function resourcesWrite(key: RecordKey, upstream: string, version: number, resources: WrittenResource[]): Statement {
+  return {
+    sql: `INSERT INTO upstream_resources (record_id, received_at, upstream, version, full_url, resource_type, resource_id, status, retracted)
      SELECT $1, $2, $3, $4, x.full_url, x.resource_type, x.resource_id, x.status, x.retracted
      FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::boolean[]) AS x(full_url, resource_type, resource_id, status, retracted)
      ON CONFLICT DO NOTHING`,
-    [
+    params: [
       key.id,
       key.receivedAt,
       upstream,
@@ -537,7 +661,7 @@ async function writeResources(c: pg.ClientBase, key: RecordKey, upstream: string
       resources.map((w) => w.status),
       resources.map((w) => w.retracted === true),
     ],
-  );
+  };
 }
 
 /** What a new version inherits from the state it replaces at an upstream (carry-over.lua). */

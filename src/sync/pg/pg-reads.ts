@@ -206,19 +206,29 @@ export class PgReads implements RecordSearch, LedgerCounts {
     });
     const [states, last, latency, daily] = await Promise.all([
       this.pool.query<PlaceRow & { state: UpstreamState; records: string }>(
-        `SELECT regency, puskesmas, posyandu, state::text AS state, records FROM status_counts WHERE upstream = $1 ${byPlace}, status_counts.state`,
+        `SELECT regency, puskesmas, posyandu, state::text AS state, sum(records) AS records FROM ${withDeltas('status_counts', 'state')}
+         GROUP BY regency, puskesmas, posyandu, x.state ${byPlace}, x.state`,
         [upstream],
       ),
-      this.pool.query<PlaceRow & { at: Date }>(`SELECT regency, puskesmas, posyandu, at FROM last_synced WHERE upstream = $1 ${byPlace}`, [upstream]),
+      // the latest write: a delta not rolled up yet, else the total
+      this.pool.query<PlaceRow & { at: Date }>(
+        `SELECT DISTINCT ON (regency, puskesmas, posyandu) regency, puskesmas, posyandu, at FROM (
+           SELECT regency, puskesmas, posyandu, at, coalesce(seq, 0) AS seq FROM last_synced WHERE upstream = $1
+           UNION ALL SELECT regency, puskesmas, posyandu, at, seq FROM last_synced_deltas WHERE upstream = $1) x
+         ${byPlace}, seq DESC`,
+        [upstream],
+      ),
       this.pool.query<PlaceRow & { bucket: number; records: string }>(
-        `SELECT regency, puskesmas, posyandu, bucket, records FROM latency_counts WHERE upstream = $1 ${byPlace}, bucket`,
+        `SELECT regency, puskesmas, posyandu, bucket, sum(records) AS records FROM ${withDeltas('latency_counts', 'bucket')}
+         GROUP BY regency, puskesmas, posyandu, bucket ${byPlace}, bucket`,
         [upstream],
       ),
       real.length === 0
         ? Promise.resolve({ rows: [] })
         : this.pool.query<PlaceRow & { day: string; event: 'accepted' | 'synced' | 'failed'; records: string }>(
-            `SELECT to_char(day, 'YYYY-MM-DD') AS day, regency, puskesmas, posyandu, event, records FROM daily_counts
-             WHERE upstream = $1 AND day = ANY($2::date[]) ${byPlace}, event`,
+            `SELECT to_char(day, 'YYYY-MM-DD') AS day, regency, puskesmas, posyandu, event, sum(records) AS records
+             FROM ${withDeltas('daily_counts', 'day, event', 'AND day = ANY($2::date[])')}
+             GROUP BY day, regency, puskesmas, posyandu, event ${byPlace}, event`,
             [upstream, real],
           ),
     ]);
@@ -248,7 +258,7 @@ export class PgReads implements RecordSearch, LedgerCounts {
   async backlog(upstream: string): Promise<{ records: number; oldestAcceptedMs?: number }> {
     const [count, oldest] = await Promise.all([
       // the count from status_counts (a few rows per place), the oldest from the backlog's index
-      this.pool.query<{ records: string | null }>(`SELECT sum(records) AS records FROM status_counts WHERE upstream = $1 AND state <> 'synced'`, [upstream]),
+      this.pool.query<{ records: string | null }>(`SELECT sum(records) AS records FROM ${withDeltas('status_counts', 'state', "AND state <> 'synced'")}`, [upstream]),
       this.pool.query<{ oldest: Date | null }>(`SELECT min(${ACCEPTED}) AS oldest FROM upstream_states s WHERE s.upstream = $1 AND s.state <> 'synced'`, [upstream]),
     ]);
     const at = oldest.rows[0]?.oldest;
@@ -340,4 +350,15 @@ export class PgReads implements RecordSearch, LedgerCounts {
     const { rows } = await this.pool.query<{ name: string }>('SELECT ledger_drop_record_months($1::date) AS name', [first]);
     return rows.map((r) => r.name);
   }
+}
+
+/**
+ * A count table's rows at upstream $1 and the deltas not yet rolled up into it
+ * (migrations/0003_count_deltas.sql), as one relation `x` to sum by key: one statement, so a
+ * roll-up is wholly before or wholly after it.
+ */
+function withDeltas(table: 'status_counts' | 'daily_counts' | 'latency_counts', columns: string, where = ''): string {
+  const deltas = table.replace('_counts', '_count_deltas');
+  const cols = `regency, puskesmas, posyandu, ${columns}, records`;
+  return `(SELECT ${cols} FROM ${table} WHERE upstream = $1 ${where} UNION ALL SELECT ${cols} FROM ${deltas} WHERE upstream = $1 ${where}) x`;
 }

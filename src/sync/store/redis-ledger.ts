@@ -106,6 +106,10 @@ export class RedisLedger implements Ledger {
     return (await runScript<number>(this.redis, 'set-state', keys, args)) === 1;
   }
 
+  async renewSending(id: string, upstream: string, version: number, untilMs: number): Promise<void> {
+    await runScript<number>(this.redis, 'renew-sending', [this.keys.record(id)], [upstream, version, untilMs]);
+  }
+
   /** Replays the record at one upstream if it is failed or waiting; false when there was nothing to replay. */
   async requeue(id: string, upstream: string, now = Date.now()): Promise<boolean> {
     const args = [this.keys.prefix, upstream, now, reportingDay(now), new Date(now).toISOString(), ...REPLAYABLE];

@@ -21,6 +21,7 @@ const SCRIPTS = {
   accept: { keys: 5, uses: ['transition', 'carry-over'] },
   'set-state': { keys: [1, 2], uses: ['transition'] },
   'begin-delivery': { keys: 1 },
+  'renew-sending': { keys: 1 },
   requeue: { keys: 2, uses: ['transition'] },
   'drop-payload': { keys: 2, uses: ['drop-words'] },
   'drop-unsynced': { keys: 1, uses: ['drop-words'] },
