@@ -6,6 +6,7 @@ import type { UpstreamStatus } from '../states.js';
 import { packJson, unpackJson } from '../stored-bundle.js';
 import { PLACE_SEPARATOR, RECORD_FIELDS as F, upstreamOfField, type StoreKeys } from '../store/keys.js';
 import { STATE_COLUMNS, stateValues } from './state-row.js';
+import { inTransaction } from './transaction.js';
 
 // `gerbang ledger import`: a Redis ledger (0.3.x to 0.5.x) into the PostgreSQL ledger, without
 // losing a record or sending one twice.
@@ -104,17 +105,13 @@ async function importRecord(pool: pg.Pool, payload: StoredPayload, h: Record<str
   }
   const sealed = resealed(payload, h, source, recordId, report);
   const unsettled = states.filter((s) => s.status.state !== 'synced' && s.status.state !== 'failed').length;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, 'BEGIN', async (client) => {
     const key = await client.query(
       `INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
       [id, source, recordId, text(F.posyandu), receivedAt],
     );
-    if (key.rowCount === 0) {
-      await client.query('ROLLBACK');
-      return false;
-    }
+    // already there: nothing was written, the empty transaction commits
+    if (key.rowCount === 0) return false;
     const json = (f: string, absent: string) => text(f) || absent;
     await client.query(
       `INSERT INTO records (id, received_at, source, source_record_id, kind, regency, puskesmas, posyandu, subject, version, content_hash,
@@ -149,15 +146,9 @@ async function importRecord(pool: pg.Pool, payload: StoredPayload, h: Record<str
     const replays = due.filter((s) => (s.status.replays ?? 0) > 0);
     if (due.length > replays.length) await client.query('INSERT INTO outbox (record_id, version) VALUES ($1, $2)', [id, version]);
     for (const s of replays) await client.query('INSERT INTO outbox (record_id, version, upstream, replay) VALUES ($1, $2, $3, $4)', [id, s.status.version, s.upstream, s.status.replays]);
-    await client.query('COMMIT');
     report.pending += due.length;
     return true;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** The payload sealed again with the current key; what cannot be opened stays as it was. */
@@ -241,14 +232,9 @@ async function importHistories(deps: { redis: Redis; keys: StoreKeys; pool: pg.P
 /** The day counts, last syncs and latencies, once per key prefix (they are not per record). */
 async function importCounts(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool }): Promise<boolean> {
   const { redis, keys, pool } = deps;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, 'BEGIN', async (client) => {
     const first = await client.query(`INSERT INTO ledger_imports (key_prefix, finished_at, records) VALUES ($1, now(), 0) ON CONFLICT DO NOTHING`, [keys.prefix]);
-    if (first.rowCount === 0) {
-      await client.query('ROLLBACK');
-      return false;
-    }
+    if (first.rowCount === 0) return false;
     const place = (field: string) => {
       const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split(PLACE_SEPARATOR);
       return { regency, puskesmas, posyandu, rest: rest.join(PLACE_SEPARATOR) };
@@ -292,14 +278,8 @@ async function importCounts(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool
       }
     }
     await client.query(`UPDATE ledger_imports SET records = (SELECT count(*) FROM record_keys), finished_at = now() WHERE key_prefix = $1`, [keys.prefix]);
-    await client.query('COMMIT');
     return true;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Every upstream the states or the day counts name. */
@@ -310,9 +290,7 @@ async function statesUpstreams(client: pg.PoolClient, fromDays: Set<string>): Pr
 
 /** The records per state now, made again from the states (what the Redis counts said, recomputed). */
 async function rebuildStateCounts(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, 'BEGIN', async (client) => {
     // A gateway on this database moves these counts too (as deltas, rolled up into the totals):
     // keep its moves out while recounting. Deltas already committed are in the states counted
     // here, so they go; moves not yet committed append theirs after this commit.
@@ -323,11 +301,5 @@ async function rebuildStateCounts(pool: pg.Pool): Promise<void> {
       `INSERT INTO status_counts (upstream, regency, puskesmas, posyandu, state, records)
        SELECT upstream, regency, puskesmas, posyandu, state, count(*) FROM upstream_states GROUP BY 1, 2, 3, 4, 5`,
     );
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

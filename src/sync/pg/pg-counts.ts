@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from './transaction.js';
 import type { Place } from '../../config/scope.js';
 import { LATENCY_BUCKETS } from '../aggregates.js';
 import type { UpstreamState } from '../states.js';
@@ -117,25 +118,10 @@ export const ROLL_UP_MS = 2000;
  * loses nothing (deltas and totals go back together), so it does not wait for its fsync.
  */
 export async function rollUpCounts(pool: pg.Pool, wait = false): Promise<boolean> {
-  const c = await pool.connect();
-  let broken: Error | undefined;
-  // nobody awaits a roll-up begun after a write: a server gone meanwhile is not to end the process
-  const ignore = () => undefined;
-  c.on('error', ignore);
-  try {
-    await c.query('BEGIN; SET LOCAL synchronous_commit = off');
+  return inTransaction(pool, 'BEGIN; SET LOCAL synchronous_commit = off', async (c) => {
     const res = await c.query<{ done: boolean }>('SELECT ledger_roll_up_counts($1) AS done', [wait]);
-    await c.query('COMMIT');
     return res.rows[0]?.done === true;
-  } catch (err) {
-    await c.query('ROLLBACK').catch((e: unknown) => {
-      broken = e instanceof Error ? e : new Error(String(e));
-    });
-    throw err;
-  } finally {
-    c.off('error', ignore);
-    c.release(broken);
-  }
+  });
 }
 
 export type DayEvent = 'accepted' | 'synced' | 'failed';

@@ -11,6 +11,7 @@ import type { WrittenResource } from '../../upstream/upstream.js';
 import { oneStatement, renumbered, type Statement } from './one-statement.js';
 import { CountMoves, ROLL_UP_MS, rollUpCounts } from './pg-counts.js';
 import { PgReads } from './pg-reads.js';
+import { inTransaction } from './transaction.js';
 import { STATE_COLUMNS, stateValues, type StoredState } from './state-row.js';
 
 // The ledger in PostgreSQL (issue 15; the schema and what each table answers:
@@ -541,28 +542,9 @@ export class PgLedger implements Ledger {
    * round trip, its result handed to `work`.
    */
   private async tx<T>(begin: string, first: string | undefined, work: (c: pg.PoolClient, first?: pg.QueryResult) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    let broken: Error | undefined;
-    // a server gone while the connection is out of the pool: the statement under way fails with it
-    // (the caller's 503); the client's own error event is not to end the process
-    const ignore = () => undefined;
-    c.on('error', ignore);
-    try {
-      const began = await c.query(first ? `${begin}; ${first}` : begin);
-      // several statements in one query: one result each
-      const out = await work(c, first ? (began as unknown as pg.QueryResult[]).at(-1) : undefined);
-      await c.query('COMMIT');
-      this.rollUpNowAndThen();
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: unknown) => {
-        broken = e instanceof Error ? e : new Error(String(e));
-      });
-      throw err;
-    } finally {
-      c.off('error', ignore);
-      c.release(broken);
-    }
+    const out = await inTransaction(this.pool, first ? `${begin}; ${first}` : begin, (c, began) => work(c, first ? began : undefined));
+    this.rollUpNowAndThen();
+    return out;
   }
 }
 

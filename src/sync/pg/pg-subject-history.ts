@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { KeyedSubjectHistory, type HistoryRetention, type HistoryWrite, type What } from '../subject-history.js';
+import { inTransaction } from './transaction.js';
 
 // A person's history in PostgreSQL (table subject_history, one row per entry), with the meaning of
 // history-read.lua and history-remember.lua: a Redis hash is a person's history of one kind, here
@@ -84,23 +85,18 @@ export class PgSubjectHistory extends KeyedSubjectHistory {
 
   /** The 0.3.x history renamed to its keyed name (RENAME in history-read.lua), and read back. */
   private async carryOver(what: What, key: string, legacyKey: string): Promise<Row[]> {
-    const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
-      // Redis's RENAME replaces an expired keyed hash; here its rows would stand in the way
-      await client.query('DELETE FROM subject_history WHERE subject_key = $1 AND what = $2 AND expires_at <= now()', [key, what]);
-      await client.query('UPDATE subject_history SET subject_key = $1 WHERE subject_key = $2 AND what = $3 AND expires_at > now()', [key, legacyKey, what]);
-      const { rows } = await client.query<Row>(LIVE_ROWS, [what, [key]]);
-      await client.query('COMMIT');
-      return rows;
+      return await inTransaction(this.pool, 'BEGIN', async (client) => {
+        // Redis's RENAME replaces an expired keyed hash; here its rows would stand in the way
+        await client.query('DELETE FROM subject_history WHERE subject_key = $1 AND what = $2 AND expires_at <= now()', [key, what]);
+        await client.query('UPDATE subject_history SET subject_key = $1 WHERE subject_key = $2 AND what = $3 AND expires_at > now()', [key, legacyKey, what]);
+        return (await client.query<Row>(LIVE_ROWS, [what, [key]])).rows;
+      });
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
       // A write for the person came first: the keyed history exists now, and, as in Redis, the
       // 0.3.x one is left to expire.
       if ((err as { code?: string }).code === UNIQUE_VIOLATION) return (await this.pool.query<Row>(LIVE_ROWS, [what, [key]])).rows;
       throw err;
-    } finally {
-      client.release();
     }
   }
 }
