@@ -15,6 +15,12 @@ const LARGE = Number(process.env.BENCH_SUMMARY_LARGE ?? 1_000_000);
 // The backlog stays this size whatever the ledger's: what grows is the synced history.
 const UNSETTLED = Math.min(SMALL, 300);
 const CALLS = 50;
+// Both ledgers over the same days: the summary's cost is the count rows of the places and days it
+// shows (every posyandu on every day it reports), which a district fills at any size; 10,000
+// records spread over 60 days at 400 posyandu would leave most of those rows empty (0.4 records a
+// posyandu-day) and measure a sparser summary, not a smaller ledger. Ten days at 400 posyandu are
+// filled (about 2.5 records each) by the small ledger already.
+const DAYS = 10;
 
 export interface SummaryFigures {
   line: string;
@@ -42,7 +48,7 @@ export async function benchSummary(stores: Stores, upstreamUrl: string): Promise
   const upstream = 'fast';
   // 40 puskesmas of 10 posyandu: a district's registry; the same for both sizes.
   const { facilities, places } = syntheticFacilities(40, 10);
-  await fillLedger(pool, { upstream, places, from: 0, to: SMALL, unsettledBelow: UNSETTLED }, bounds);
+  await fillLedger(pool, { upstream, places, from: 0, to: SMALL, unsettledBelow: UNSETTLED, days: DAYS }, bounds);
   await settle(pool);
   const files = await gatewayConfig(store, { upstreams: [{ name: upstream, kind: 'fhir', baseUrl: upstreamUrl }], facilities, delivery: { runWorker: false } });
   const gw = await startGateway(files);
@@ -52,7 +58,7 @@ export async function benchSummary(stores: Stores, upstreamUrl: string): Promise
     const small = { records: SMALL, ...(await summaryMedianMs(gw.url, CALLS)) };
     console.error(`bench: summary: filling to ${LARGE} synthetic records`);
     const started = performance.now();
-    await fillLedger(pool, { upstream, places, from: SMALL, to: LARGE, unsettledBelow: UNSETTLED }, bounds);
+    await fillLedger(pool, { upstream, places, from: SMALL, to: LARGE, unsettledBelow: UNSETTLED, days: DAYS }, bounds);
     console.error(`bench: summary: filled in ${((performance.now() - started) / 1000).toFixed(0)} s`);
     await settle(pool);
     const largeTotal = await total();
@@ -61,7 +67,7 @@ export async function benchSummary(stores: Stores, upstreamUrl: string): Promise
     const ratio = large.medianMs / small.medianMs;
     const failed = smallTotal !== SMALL || largeTotal !== LARGE;
     const counted = failed ? ` (THE SUMMARY COUNTED ${smallTotal} and ${largeTotal})` : '';
-    const line = `summary GET /v1/sync/summary, median of ${CALLS}: ${small.medianMs.toFixed(1)} ms with ${SMALL.toLocaleString('en')} records, ${large.medianMs.toFixed(1)} ms with ${LARGE.toLocaleString('en')} (${places.length} posyandu, ${UNSETTLED} unsettled in both) | ratio ${ratio.toFixed(2)} (target about 1: must not grow)${counted} | PostgreSQL ${(bytesPerSyntheticRecord / 1024).toFixed(2)} KiB per synthetic record (payload dropped)`;
+    const line = `summary GET /v1/sync/summary, median of ${CALLS}: ${small.medianMs.toFixed(1)} ms with ${SMALL.toLocaleString('en')} records, ${large.medianMs.toFixed(1)} ms with ${LARGE.toLocaleString('en')} (${places.length} posyandu over the same ${DAYS} days, ${UNSETTLED} unsettled in both) | ratio ${ratio.toFixed(2)} (target about 1: must not grow)${counted} | PostgreSQL ${(bytesPerSyntheticRecord / 1024).toFixed(2)} KiB per synthetic record (payload dropped)`;
     return { line, failed, small, large, ratio, bytesPerSyntheticRecord };
   } finally {
     await gw.stop();
