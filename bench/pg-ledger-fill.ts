@@ -25,7 +25,12 @@ export interface FillOptions {
    * synced: a ledger that grows keeps the same backlog, so what is measured is its size.
    */
   unsettledBelow: number;
-  /** accepted times spread over this many days before now */
+  /**
+   * accepted times spread over this many days before now: each run of as many records as there
+   * are places gives every posyandu one record on one day, the next run the day before, so that a
+   * ledger of any size has every posyandu on every day (as a district that reports daily has),
+   * and a bigger one more records on each
+   */
   days?: number;
   /** records per transaction */
   chunk?: number;
@@ -56,7 +61,7 @@ export async function fillLedger(pool: pg.Pool, opts: FillOptions, latencyBounds
                 CASE WHEN i >= $7::bigint THEN 'synced' WHEN i % 3 = 0 THEN 'failed' ELSE 'queued' END::upstream_state AS state,
                 CASE WHEN i >= $7::bigint THEN least(r.received_at + make_interval(secs => (i % 600) + 1), now()) END AS synced_at
            FROM generate_series($1::bigint, $2::bigint - 1) AS g(i),
-                LATERAL (SELECT now() - make_interval(secs => ((i * 7919) % ($8::bigint * 86400))::double precision) AS received_at) r`,
+                LATERAL (SELECT now() - make_interval(secs => ((((i / $6::bigint) % $8::bigint) * 86400) + ((i * 7919) % 86400))::double precision) AS received_at) r`,
         [start, end, regencies, puskesmas, posyandu, opts.places.length, opts.unsettledBelow, days],
       );
       await client.query(`INSERT INTO record_keys (id, source, source_record_id, posyandu, received_at) SELECT id, 'bench-synth', source_record_id, posyandu, received_at FROM synth`);
