@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { PayloadCipher, PayloadUnreadableError } from './payload-cipher.js';
 import { SEALED_FIELDS, type StoredPayload } from './stored-payload.js';
 import type { UpstreamStatus } from './states.js';
-import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, upstreamOfField, type StoreKeys } from './store/keys.js';
+import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, scanPattern, upstreamOfField, type StoreKeys } from './store/keys.js';
 import { defineScripts, runScript } from './store/scripts.js';
 
 // `gerbang keys rotate-payloads`: every stored payload sealed with another key than the current
@@ -23,18 +23,19 @@ export interface RotationReport {
   unreadable: Record<string, { reason: PayloadUnreadableError['reason']; count: number; examples: string[] }>;
 }
 
-/** A SCAN pattern that matches `text` itself (a prefix may hold *, ?, [ or a backslash). */
-const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+
+/** Counts a value that could not be opened under its key id, with a few record ids as examples. */
+export function noteUnreadable(report: RotationReport, id: string, err: PayloadUnreadableError): void {
+  const entry = (report.unreadable[err.keyId] ??= { reason: err.reason, count: 0, examples: [] });
+  entry.count += 1;
+  if (entry.examples.length < 10 && !entry.examples.includes(id)) entry.examples.push(id);
+}
 
 export async function rotatePayloads(redis: Redis, payload: StoredPayload, keys: StoreKeys, opts: { scanCount?: number } = {}): Promise<RotationReport> {
   defineScripts(redis);
-  const pattern = globLiteral(keys.record('')) + '*';
+  const pattern = scanPattern(keys.record(''));
   const report: RotationReport = { records: 0, resealed: 0, changedMeanwhile: 0, unreadable: {} };
-  const unreadable = (id: string, err: PayloadUnreadableError) => {
-    const entry = (report.unreadable[err.keyId] ??= { reason: err.reason, count: 0, examples: [] });
-    entry.count += 1;
-    if (entry.examples.length < 10 && !entry.examples.includes(id)) entry.examples.push(id);
-  };
+  const unreadable = (id: string, err: PayloadUnreadableError) => noteUnreadable(report, id, err);
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', opts.scanCount ?? 500, 'TYPE', 'hash');

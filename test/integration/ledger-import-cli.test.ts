@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Encounter } from '@medplum/fhirtypes';
 import { validAncVisit, validAnthropometry, validImmunization, validScreening, withChanges } from '../fixtures/records.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, startGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
+import { getJson, postJson, runGerbang, sandboxUpstream, startGateway, waitFor, writeTestConfig } from '../helpers/gateway.js';
 import { freshLedgerDatabase } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 
@@ -14,7 +11,6 @@ import { startRedis } from '../helpers/redis-server.js';
 // `gerbang ledger import` brings them into PostgreSQL; the gateway on PostgreSQL then delivers the
 // queued ones and sends none of the synced ones again. Counted at the FHIR engine.
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const redis = await startRedis();
 const fhir = await startFhirServer();
 t.teardown(async () => {
@@ -58,18 +54,7 @@ t.test('a Redis-ledger gateway syncs three records, then accepts three more whil
 t.test('gerbang ledger import brings them into PostgreSQL', async (t) => {
   const cfg = writeTestConfig({ redisUrl: redis.url, ledgerStore: 'postgres', databaseUrl, upstreams, security });
   t.teardown(cfg.cleanup);
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
-        cwd: root,
-        env: { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, DATABASE_URL: databaseUrl },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (args: string[]) => runGerbang(args, { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, DATABASE_URL: databaseUrl });
   const r = await run(['ledger', 'import']);
   t.equal(r.code, 0, r.stderr);
   t.match(JSON.parse(r.stdout), { records: 5, imported: 5, skipped: 0, countsImported: true });

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { gunzipSync } from 'node:zlib';
@@ -10,7 +8,7 @@ import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { StoredPayload } from '../../src/sync/stored-payload.js';
 import { RECORD_FIELDS as F, SEALED_WORDS_PROPERTY, storeKeys, upstreamOfField } from '../../src/sync/store/keys.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
+import { getJson, postJson, runGerbang, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { withChanges } from '../fixtures/records.js';
 
@@ -23,7 +21,6 @@ import { withChanges } from '../fixtures/records.js';
 // rotates the Redis ledger (its gateways keep `ledger.store: "redis"`); pg-payload-rotation.test.ts
 // the PostgreSQL one.
 
-const root = join(import.meta.dirname, '..', '..');
 const NIK_SYSTEM = 'https://fhir.kemkes.go.id/id/nik';
 const KEY_A = randomBytes(32).toString('hex');
 const KEY_B = randomBytes(32).toString('hex');
@@ -82,12 +79,8 @@ const sealedWith = (keyId: string) => Buffer.concat([Buffer.from([0x00, 0xe1, ke
 async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
   const cfg = writeTestConfig({ redisUrl: redisServer.url, upstreams, security, redis: prefixes, ledgerStore: 'redis' });
   try {
-    const env = { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redisServer.url, HOST: '127.0.0.1' };
-    const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'keys', 'rotate-payloads'], { env, cwd: root });
-    return { code: 0, stdout: out.stdout, stderr: out.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redisServer.url, HOST: '127.0.0.1' };
+    return await runGerbang(['keys', 'rotate-payloads'], env);
   } finally {
     cfg.cleanup();
   }

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import pg from 'pg';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
 import { SEALED_WORDS_PROPERTY } from '../../src/sync/store/keys.js';
 import { startFhirServer } from '../helpers/fhir-server.js';
-import { getJson, postJson, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
+import { getJson, postJson, runGerbang, sandboxUpstream, startGateway, waitFor, writeTestConfig, type InProcessGateway } from '../helpers/gateway.js';
 import { freshLedgerDatabase } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { withChanges } from '../fixtures/records.js';
@@ -17,7 +14,6 @@ import { withChanges } from '../fixtures/records.js';
 // `gerbang keys rotate-payloads`, key A removed; the records are still read and delivered. Without
 // key A the command refuses to call the rotation done, and changes nothing.
 
-const root = join(import.meta.dirname, '..', '..');
 const KEY_A = randomBytes(32).toString('hex');
 const KEY_B = randomBytes(32).toString('hex');
 const onlyA = { payloadKeys: { current: 'a', keys: { a: KEY_A } } };
@@ -62,12 +58,8 @@ async function keyIdsInStore(): Promise<Record<string, number>> {
 async function rotate(security: Record<string, unknown>): Promise<{ code: number; stdout: string; stderr: string }> {
   const cfg = writeTestConfig({ redisUrl: redis.url, databaseUrl, upstreams, security });
   try {
-    const env = { PATH: process.env.PATH, GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1' };
-    const out = await promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'keys', 'rotate-payloads'], { env, cwd: root });
-    return { code: 0, stdout: out.stdout, stderr: out.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    const env = { GERBANG_CONFIG: cfg.path, REDIS_URL: redis.url, HOST: '127.0.0.1' };
+    return await runGerbang(['keys', 'rotate-payloads'], env);
   } finally {
     cfg.cleanup();
   }

@@ -4,7 +4,7 @@ import { PayloadUnreadableError } from '../payload-cipher.js';
 import { SEALED_FIELDS, type SealedField, type StoredPayload } from '../stored-payload.js';
 import type { UpstreamStatus } from '../states.js';
 import { packJson, unpackJson } from '../stored-bundle.js';
-import { PLACE_SEPARATOR, RECORD_FIELDS as F, upstreamOfField, type StoreKeys } from '../store/keys.js';
+import { placeOf, RECORD_FIELDS as F, scanPattern, upstreamOfField, type StoreKeys } from '../store/keys.js';
 import { STATE_COLUMNS, stateValues } from './state-row.js';
 import { inTransaction } from './transaction.js';
 
@@ -169,9 +169,6 @@ function resealed(payload: StoredPayload, h: Record<string, Buffer>, source: str
   return out;
 }
 
-/** A SCAN pattern that matches `text` itself (a prefix may hold *, ?, [ or a backslash). */
-const globLiteral = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-
 async function* scanKeys(redis: Redis, pattern: string, type: string): AsyncGenerator<string> {
   let cursor = '0';
   do {
@@ -188,7 +185,7 @@ async function* scanKeys(redis: Redis, pattern: string, type: string): AsyncGene
  */
 async function personOrders(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool }): Promise<void> {
   const start = deps.keys.order('\u0000', '').split('\u0000')[0]!;
-  for await (const key of scanKeys(deps.redis, globLiteral(start) + '*', 'list')) {
+  for await (const key of scanKeys(deps.redis, scanPattern(start), 'list')) {
     const tail = key.slice(start.length);
     const cut = tail.indexOf(':');
     const subject = tail.slice(0, cut);
@@ -209,7 +206,7 @@ async function importHistories(deps: { redis: Redis; keys: StoreKeys; pool: pg.P
   let n = 0;
   for (const what of ['weighing', 'doses'] as const) {
     const start = deps.keys.history(what, '');
-    for await (const key of scanKeys(deps.redis, globLiteral(start) + '*', 'hash')) {
+    for await (const key of scanKeys(deps.redis, scanPattern(start), 'hash')) {
       const subject = key.slice(start.length);
       const [entries, ttl] = await Promise.all([deps.redis.hgetall(key), deps.redis.pttl(key)]);
       // a key without an expiry (-1) keeps the longest history the store keeps: a year and a half
@@ -236,12 +233,12 @@ async function importCounts(deps: { redis: Redis; keys: StoreKeys; pool: pg.Pool
     const first = await client.query(`INSERT INTO ledger_imports (key_prefix, finished_at, records) VALUES ($1, now(), 0) ON CONFLICT DO NOTHING`, [keys.prefix]);
     if (first.rowCount === 0) return false;
     const place = (field: string) => {
-      const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split(PLACE_SEPARATOR);
-      return { regency, puskesmas, posyandu, rest: rest.join(PLACE_SEPARATOR) };
+      const { place: p, rest } = placeOf(field);
+      return { ...p, rest };
     };
     const upstreams = new Set<string>();
     const dayStart = keys.day('\u0000', '').split('\u0000')[0]!;
-    for await (const key of scanKeys(redis, globLiteral(dayStart) + '*', 'hash')) {
+    for await (const key of scanKeys(redis, scanPattern(dayStart), 'hash')) {
       const tail = key.slice(dayStart.length);
       const cut = tail.lastIndexOf(':');
       const upstream = tail.slice(0, cut);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { PayloadUnreadableError } from '../payload-cipher.js';
-import { statusNeedsRotation, type RotationReport } from '../payload-rotation.js';
+import { noteUnreadable, statusNeedsRotation, type RotationReport } from '../payload-rotation.js';
 import { SEALED_FIELDS, type StoredPayload } from '../stored-payload.js';
 
 // `gerbang keys rotate-payloads` on the PostgreSQL ledger: what payload-rotation.ts does for the
@@ -12,11 +12,7 @@ const PAGE = 500;
 
 export async function rotatePgPayloads(pool: pg.Pool, payload: StoredPayload): Promise<RotationReport> {
   const report: RotationReport = { records: 0, resealed: 0, changedMeanwhile: 0, unreadable: {} };
-  const unreadable = (id: string, err: PayloadUnreadableError) => {
-    const entry = (report.unreadable[err.keyId] ??= { reason: err.reason, count: 0, examples: [] });
-    entry.count += 1;
-    if (entry.examples.length < 10 && !entry.examples.includes(id)) entry.examples.push(id);
-  };
+  const unreadable = (id: string, err: PayloadUnreadableError) => noteUnreadable(report, id, err);
   // the payloads, page by page in key order
   let after: [string, Date, number] | undefined;
   for (;;) {

@@ -201,3 +201,14 @@ export function upstreamField(upstream: string): string {
 export function upstreamOfField(field: string): string | undefined {
   return field.startsWith(UPSTREAM_FIELD_PREFIX) ? field.slice(UPSTREAM_FIELD_PREFIX.length) : undefined;
 }
+
+/** A count's field ("<regency>|<puskesmas>|<posyandu>|…"): the place, and what is counted there. */
+export function placeOf(field: string): { place: { regency: string; puskesmas: string; posyandu: string }; rest: string } {
+  const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split(PLACE_SEPARATOR);
+  return { place: { regency, puskesmas, posyandu }, rest: rest.join(PLACE_SEPARATOR) };
+}
+
+/** A SCAN pattern for every key that starts with `start` (a prefix may hold *, ?, [ or a backslash). */
+export function scanPattern(start: string): string {
+  return start.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + '*';
+}

@@ -6,7 +6,7 @@ import type { AcceptResult, DeliveryStart, Ledger, NewRecord, PendingDelivery, P
 import { PayloadUnreadableError } from '../payload-cipher.js';
 import { REPLAYABLE, type UpstreamStatus } from '../states.js';
 import type { OpenedRecord, StoredPayload } from '../stored-payload.js';
-import { PLACE_SEPARATOR, RECORD_FIELDS, upstreamField, type StoreKeys } from './keys.js';
+import { placeOf, RECORD_FIELDS, upstreamField, type StoreKeys } from './keys.js';
 import { RedisSearch } from './redis-search.js';
 import { defineScripts, runScript } from './scripts.js';
 
@@ -224,11 +224,6 @@ export class RedisLedger implements Ledger {
 
 const RETENTION_BATCH = 500;
 
-/** A count's field: the place, and what is counted there. */
-function placeOf(field: string): { place: { regency: string; puskesmas: string; posyandu: string }; rest: string } {
-  const [regency = '', puskesmas = '', posyandu = '', ...rest] = field.split(PLACE_SEPARATOR);
-  return { place: { regency, puskesmas, posyandu }, rest: rest.join(PLACE_SEPARATOR) };
-}
 
 /** A record's hash, opened (its sealed values read), as the API shows it. */
 export function storedRecord(opened: OpenedRecord): StoredRecord {
