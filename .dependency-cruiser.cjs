@@ -5,25 +5,28 @@
 //   composition   src/roles/, src/cli/                 the process roles (serve, work) and the command; may import anything
 //   http          routes, auth, answers                  → ingest, sync, upstream, fhir, records, metrics, runtime, foundation
 //   ingest        prepare (pure) + accept (I/O)          → fhir, records, indicators, sync, metrics, foundation
-//   sync          the store, the queues, the worker      → upstream, records, indicators, metrics, foundation
-//   upstream      pushing one Bundle to one upstream     → foundation
+//   sync          the store, the queues, the worker      → upstream, records, indicators, metrics, locks, foundation
+//   upstream      pushing one Bundle to one upstream     → locks, foundation
 //   fhir          mapping a record to FHIR resources     → records, indicators, foundation
 //   records       the record vocabulary and its checks   → indicators, foundation
 //   indicators    reference calculators (WHO growth,     → foundation
 //                 the schedule, screening risk, history)
 //   metrics       the Prometheus registry                → errors, config
 //   runtime       data directory, private Redis          → config, log, errors
+//   locks         the one Redis lock (dispatcher leader, → nothing of the gateway
+//                 SATUSEHAT token mutex)
 //   foundation    config, errors, log, tables            config, log and tables import nothing above them
 const layers = {
   http: ['ingest', 'sync', 'upstream', 'fhir', 'records', 'metrics', 'runtime', 'config', 'errors', 'log', 'tables'],
   ingest: ['fhir', 'records', 'indicators', 'sync', 'metrics', 'config', 'errors', 'log', 'tables'],
-  sync: ['upstream', 'records', 'indicators', 'metrics', 'config', 'errors', 'log', 'tables'],
-  upstream: ['config', 'errors', 'log', 'tables'],
+  sync: ['upstream', 'records', 'indicators', 'metrics', 'locks', 'config', 'errors', 'log', 'tables'],
+  upstream: ['locks', 'config', 'errors', 'log', 'tables'],
   fhir: ['records', 'indicators', 'config', 'errors', 'tables'],
   records: ['indicators', 'config', 'errors', 'tables'],
   indicators: ['config', 'errors', 'tables'],
   metrics: ['config', 'errors'],
   runtime: ['config', 'errors', 'log'],
+  locks: [],
   errors: ['config', 'tables'],
   tables: ['config'],
   config: [],

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Ledger } from './ledger.js';
 import type { DeliveryJob, DeliveryQueues } from './queues.js';
 import type { StoreKeys } from './store/keys.js';
-import { defineScripts, runScript } from './store/scripts.js';
+import { RedisLock } from '../locks/redis-lock.js';
 
 const BATCH = 500;
 const IDLE_POLL_MS = 20;
@@ -24,13 +23,14 @@ export class Dispatcher {
   private running = false;
   private failing = false;
   private loop: Promise<void> | undefined;
-  private readonly token = randomUUID();
+  /** one dispatcher at a time across processes; renewed only while still ours, so one that stalled past its life cannot take it back */
+  private readonly lock: RedisLock;
   /** when this dispatcher last made the states not settled due again (0: not since it took the lock) */
   private lastDueAgain = 0;
 
   /** `redis` and `keys`: the dispatcher's lock */
   constructor(private readonly deps: { redis: Redis | Cluster; keys: StoreKeys; ledger: Pick<Ledger, 'pendingDeliveries' | 'deliveriesQueued' | 'dueAgain'>; queues: DeliveryQueues; upstreams: string[]; logger: Logger }) {
-    defineScripts(deps.redis);
+    this.lock = new RedisLock(deps.redis, deps.keys.dispatcherLock, LOCK_MS);
   }
 
   start(): void {
@@ -41,14 +41,14 @@ export class Dispatcher {
   async close(): Promise<void> {
     this.running = false;
     await this.loop;
-    await runScript(this.deps.redis, 'lock-release', [this.deps.keys.dispatcherLock], [this.token]).catch(() => {});
+    await this.lock.release().catch(() => {});
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       let moved = 0;
       try {
-        const lock = await this.holdLock();
+        const lock = await this.lock.hold();
         // taking the lock anew: at start, after another dispatcher, or after Redis lost it with the rest
         if (lock !== 'renewed') this.lastDueAgain = 0;
         if (lock) {
@@ -65,13 +65,6 @@ export class Dispatcher {
       }
       if (moved === 0) await sleep(IDLE_POLL_MS);
     }
-  }
-
-  private async holdLock(): Promise<'renewed' | 'taken' | false> {
-    const lock = this.deps.keys.dispatcherLock;
-    // Renewed only while we still hold it: a dispatcher that stalled past the lock's life cannot take it back.
-    if ((await runScript<number>(this.deps.redis, 'lock-renew', [lock], [this.token, LOCK_MS])) === 1) return 'renewed';
-    return (await this.deps.redis.set(lock, this.token, 'PX', LOCK_MS, 'NX')) === 'OK' ? 'taken' : false;
   }
 
   /**

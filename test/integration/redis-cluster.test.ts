@@ -299,9 +299,12 @@ t.test('store pressure reads the fullest primary of the cluster', async (t) => {
 
 t.test('the Lua scripts that stay in Redis name no key beyond the ones they declare', async (t) => {
   // Computed keys (K.<name>(…) of the preamble) are the Redis ledger's; these must not use them.
-  const stay = ['circuit-admit', 'circuit-record', 'budget-take', 'budget-give', 'lock-renew', 'lock-release', 'window-count', 'history-read', 'history-remember'];
+  const stay = [
+    ...['circuit-admit', 'circuit-record', 'budget-take', 'budget-give', 'window-count', 'history-read', 'history-remember'].map((name) => `sync/store/scripts/${name}`),
+    ...['renew-if-held', 'delete-if-held'].map((name) => `locks/scripts/${name}`),
+  ];
   for (const name of stay) {
-    const text = readFileSync(new URL(`../../src/sync/store/scripts/${name}.lua`, import.meta.url), 'utf8');
+    const text = readFileSync(new URL(`../../src/${name}.lua`, import.meta.url), 'utf8');
     const code = text.split('\n').filter((l) => !l.trimStart().startsWith('--')).join('\n');
     t.notMatch(code, /\bK\.\w+\(/, `${name}: no key built at run time`);
     for (const m of code.matchAll(/redis\.call\('(\w+)',\s*([^,)]+)/g)) t.match(m[2]!.trim(), /^(KEYS\[\d\]|key)$/, `${name}: ${m[1]} on a declared key`);

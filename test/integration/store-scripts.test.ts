@@ -241,21 +241,6 @@ t.test("queue-ranks: a record's place in its puskesmas' queue", async (t) => {
   await onlyUnder(t, keys);
 });
 
-t.test('lock-renew and lock-release: only by the holder', async (t) => {
-  const keys = testKeys('lock');
-  const lock = keys.dispatcherLock;
-  t.equal(await runScript(redis, 'lock-renew', [lock], ['me', 10_000]), 0, 'no lock to renew');
-  await redis.set(lock, 'me', 'PX', 1_000);
-  t.equal(await runScript(redis, 'lock-renew', [lock], ['you', 10_000]), 0, 'not renewed by another');
-  t.equal(await runScript(redis, 'lock-renew', [lock], ['me', 10_000]), 1);
-  t.ok((await redis.pttl(lock)) > 1_000, 'renewed');
-  t.equal(await runScript(redis, 'lock-release', [lock], ['you']), 0);
-  t.equal(await redis.get(lock), 'me', 'not released by another');
-  t.equal(await runScript(redis, 'lock-release', [lock], ['me']), 1);
-  t.equal(await redis.exists(lock), 0);
-  await onlyUnder(t, keys);
-});
-
 t.test('history-read and history-remember: carried over, trimmed, expiring', async (t) => {
   const keys = testKeys('history');
   const current = keys.history('weighing', 'keyed');

@@ -29,3 +29,8 @@ t.test('a layer importing from one above it is refused', async (t) => {
 t.test('a downward import passes', async (t) => {
   t.same(await violations('clean'), []);
 });
+
+t.test('the lock imports nothing of the gateway, and the upstream may import it', async (t) => {
+  // Both sync and upstream use the lock, so anything it imported would sit below both of them.
+  t.same(await violations('lock-leaf'), ['layer-locks: src/locks/redis-lock.ts → src/log/logger.ts']);
+});

@@ -28,8 +28,6 @@ const SCRIPTS = {
   'queue-ranks': { keys: undefined },
   'circuit-admit': { keys: 1 },
   'circuit-record': { keys: 1 },
-  'lock-renew': { keys: 1 },
-  'lock-release': { keys: 1 },
   'history-read': { keys: 2 },
   'history-remember': { keys: 1 },
   'window-count': { keys: 1 },

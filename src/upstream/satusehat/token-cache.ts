@@ -1,8 +1,9 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 import { request, type Dispatcher } from 'undici';
 import { AnswerTooLarge, readText } from '../http-answer.js';
+import { defineLockScripts, deleteIfHeld, RedisLock } from '../../locks/redis-lock.js';
 
 // SATUSEHAT access tokens (OAuth2 client credentials, one client per puskesmas), shared through
 // Redis by every worker process. The platform punishes a failed token request with a wait
@@ -60,10 +61,6 @@ export class UnknownOrganizationError extends Error {
     super(`no SATUSEHAT credentials configured for organization ${orgId}`);
   }
 }
-
-// Deletes a key only while it still holds the caller's value: a lock that expired and was taken by
-// someone else is not released, and a token already replaced by a newer one is not dropped.
-const DELETE_IF_EQUAL = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 const MAX_BODY = 64 * 1024;
 
@@ -134,6 +131,7 @@ export class TokenCache {
     this.pollMs = opts.pollMs ?? 50;
     this.now = opts.now ?? Date.now;
     this.onRefresh = opts.onRefresh;
+    defineLockScripts(this.redis);
   }
 
   /** Redis key of a client's cached token: a hash of the client id, never the secret. */
@@ -154,7 +152,7 @@ export class TokenCache {
 
   /** After a 401 with `token`: drops it unless another caller has already replaced it. */
   async invalidate(orgId: string, token: string): Promise<boolean> {
-    return (await this.redis.eval(DELETE_IF_EQUAL, 1, this.keys(orgId).token, token)) === 1;
+    return deleteIfHeld(this.redis, this.keys(orgId).token, token);
   }
 
   private keys(orgId: string): Keys {
@@ -168,8 +166,8 @@ export class TokenCache {
     const deadline = performance.now() + this.lockWaitMs;
     for (;;) {
       await this.refuseDuringPenalty(orgId, keys);
-      const owner = randomUUID();
-      if ((await this.redis.set(keys.lock, owner, 'PX', this.lockTtlMs, 'NX')) === 'OK') {
+      const lock = new RedisLock(this.redis, keys.lock, this.lockTtlMs);
+      if (await lock.take()) {
         try {
           // Another process may have refreshed between our read and our lock.
           const cached = await this.redis.get(keys.token);
@@ -177,7 +175,7 @@ export class TokenCache {
           await this.refuseDuringPenalty(orgId, keys);
           return await this.refresh(orgId, keys);
         } finally {
-          await this.redis.eval(DELETE_IF_EQUAL, 1, keys.lock, owner);
+          await lock.release();
         }
       }
       await new Promise((r) => setTimeout(r, this.pollMs));

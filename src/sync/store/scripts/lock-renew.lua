@@ -1,7 +1,0 @@
--- Renews a lock only while we still hold it, so a holder that stalled past the lock's life cannot
--- take it back from the one that took over.
---
--- KEYS: [1] the lock.
--- ARGV: [1] our token, [2] the lock's life (ms).
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
