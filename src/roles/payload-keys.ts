@@ -31,7 +31,7 @@ export function storedPayloadFor(config: Config, logger: Logger): StoredPayload 
   if (generatedIn) {
     logger.info(
       { payloadKey: ring.current, file: generatedIn },
-      'security.payloadKeys not set: stored payloads are sealed with a key kept in the data directory (every gateway and worker sharing this Redis needs the same key)',
+      'security.payloadKeys not set: stored payloads are sealed with a key kept in the data directory (every gateway and worker sharing this ledger needs the same key)',
     );
   } else {
     logger.info({ payloadKey: ring.current, keys: Object.keys(ring.keys) }, 'stored payloads are sealed with security.payloadKeys');

@@ -104,3 +104,21 @@ export function matches(item: FailureItem, f: Omit<FailureFilter, 'limit' | 'off
   if (f.reason && item.reason.category !== f.reason && item.reason.code !== f.reason) return false;
   return true;
 }
+
+/**
+ * One page of a list walked in order: `offset` matches skipped, then at most `limit` kept, and
+ * whether any is left after them. The walk stops at the first one past the page.
+ */
+export async function pageOf<T>(walk: AsyncIterable<T>, offset: number, limit: number): Promise<{ items: T[]; more: boolean }> {
+  const items: T[] = [];
+  let skipped = 0;
+  for await (const item of walk) {
+    if (skipped < offset) {
+      skipped += 1;
+      continue;
+    }
+    if (items.length === limit) return { items, more: true };
+    items.push(item);
+  }
+  return { items, more: false };
+}

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Place } from '../../config/scope.js';
 import type { LedgerCounts, UpstreamCounts } from '../ledger.js';
-import { matches, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
+import { matches, pageOf, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
 import { failureItemOf, sentRecordOf } from '../search-items.js';
 import { UPSTREAM_STATES, type UpstreamState } from '../states.js';
 import type { OpenedRecord, StoredPayload } from '../stored-payload.js';
@@ -131,23 +131,18 @@ export class PgReads implements RecordSearch, LedgerCounts {
     }
   }
 
-  async failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
-    const items: FailureItem[] = [];
-    let skipped = 0;
-    // upstream by upstream, as the Redis ledger lists them
+  failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
+    return pageOf(this.failureWalk(filter, covers, showIdentity), filter.offset, filter.limit);
+  }
+
+  /** The matching failures, upstream by upstream as the Redis ledger lists them, newest first. */
+  private async *failureWalk(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): AsyncGenerator<FailureItem> {
     for (const upstream of filter.upstreams) {
       for await (const row of this.problems(upstream, filter, 'newest', true)) {
         const item = failureItemOf(this.open(row, [row]), upstream, showIdentity);
-        if (!item || !covers(item) || !matches(item, filter)) continue;
-        if (skipped < filter.offset) {
-          skipped += 1;
-          continue;
-        }
-        if (items.length === filter.limit) return { items, more: true };
-        items.push(item);
+        if (item && covers(item) && matches(item, filter)) yield item;
       }
     }
-    return { items, more: false };
   }
 
   async problemIds(filter: ProblemFilter, covers: (p: Place) => boolean): Promise<Array<{ id: string; upstream: string }>> {

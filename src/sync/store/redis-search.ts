@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Place } from '../../config/scope.js';
-import { matches, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
+import { matches, pageOf, type FailureFilter, type FailureItem, type PosyanduQuery, type ProblemFilter, type RecordSearch, type SentRecord } from '../record-search.js';
 import { failureItemOf, sentRecordOf } from '../search-items.js';
 import { hashOf, type OpenedRecord, type StoredPayload } from '../stored-payload.js';
 import { RECORD_FIELDS as F, upstreamField, type StoreKeys } from './keys.js';
@@ -18,9 +18,12 @@ export class RedisSearch implements RecordSearch {
     private readonly payload: StoredPayload,
   ) {}
 
-  async failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
-    const items: FailureItem[] = [];
-    let skipped = 0;
+  failures(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): Promise<{ items: FailureItem[]; more: boolean }> {
+    return pageOf(this.failureWalk(filter, covers, showIdentity), filter.offset, filter.limit);
+  }
+
+  /** The matching failures, upstream by upstream, newest first, read CHUNK at a time. */
+  private async *failureWalk(filter: FailureFilter, covers: (p: Place) => boolean, showIdentity: boolean): AsyncGenerator<FailureItem> {
     for (const upstream of filter.upstreams) {
       const key = this.keys.problems(upstream);
       for (let start = 0; ; start += CHUNK) {
@@ -32,18 +35,11 @@ export class RedisSearch implements RecordSearch {
         for (const [err, value] of rows) {
           if (err || !Array.isArray(value)) continue;
           const item = failureItemOf(this.open(value as Array<Buffer | null>, upstream), upstream, showIdentity);
-          if (!item || !covers(item) || !matches(item, filter)) continue;
-          if (skipped < filter.offset) {
-            skipped += 1;
-            continue;
-          }
-          if (items.length === filter.limit) return { items, more: true };
-          items.push(item);
+          if (item && covers(item) && matches(item, filter)) yield item;
         }
         if (ids.length < CHUNK) break;
       }
     }
-    return { items, more: false };
   }
 
   private open(values: Array<Buffer | null>, upstream: string): OpenedRecord {
