@@ -18,10 +18,7 @@ type Scripted = Record<string, ((...args: (string | number)[]) => Promise<unknow
 let sources: Readonly<Record<ScriptName, string>> | undefined;
 
 function scriptSources(): Readonly<Record<ScriptName, string>> {
-  sources ??= Object.freeze({
-    'renew-if-held': readFileSync(new URL('./scripts/renew-if-held.lua', import.meta.url), 'utf8'),
-    'delete-if-held': readFileSync(new URL('./scripts/delete-if-held.lua', import.meta.url), 'utf8'),
-  });
+  sources ??= Object.freeze(Object.fromEntries(Object.keys(SCRIPTS).map((name) => [name, readFileSync(new URL(`./scripts/${name}.lua`, import.meta.url), 'utf8')])) as Record<ScriptName, string>);
   return sources;
 }
 
