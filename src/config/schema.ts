@@ -227,7 +227,8 @@ export const configSchema = {
               name: { type: 'string' },
               puskesmas: { type: 'string' },
               village: { type: 'string' },
-              locationId: { type: 'string' },
+              // the posyandu's Location at SATUSEHAT, when its puskesmas registered it there: a FHIR id
+              locationId: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,64}$' },
               supervisorNik: { type: 'string', pattern: '^[0-9]{16}$' },
               timeZone: { enum: ['WIB', 'WITA', 'WIT'] },
             },

@@ -71,6 +71,7 @@ export interface Posyandu {
   name: string;
   puskesmas: string;
   village?: string;
+  /** its Location id at SATUSEHAT, when the puskesmas registered it there itself: referenced, never looked up or created */
   locationId?: string;
   supervisorNik?: string;
   timeZone?: TimeZone;

@@ -104,8 +104,9 @@ export async function compose(config: Config, logger: Logger, role: 'serve' | 'w
   // Token and identity caches wait out a Redis restart like the workers do, instead of failing a push.
   const upstreamRedis = workerConnection(redisTarget, logger);
   const corrections = new Corrections(tables.withdrawals);
+  const posyanduLocations = Object.fromEntries(Object.entries(config.facilities.posyandu).flatMap(([code, p]) => (p.locationId ? [[code, p.locationId]] : [])));
   const upstreams: Upstream[] = config.upstreams.map((u) =>
-    createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
+    createUpstream(u, { redis: upstreamRedis, keyPrefix: config.redis.keyPrefix, corrections, posyanduLocations, maxRetryAfterSeconds: config.delivery.maxRetryAfterSeconds, onTokenRefresh: (upstream) => metrics.tokenRefreshes.inc({ upstream }) }),
   );
   const pressure = new StorePressure(producer, config.store.highWaterPercent, logger);
   // The ledger answers the searches too (one owner of the stored records).

@@ -16,6 +16,8 @@ export interface UpstreamDeps {
   maxRetryAfterSeconds?: number;
   /** redis.keyPrefix: the caches' keys live under it like every key Gerbang writes ('g:' unless configured) */
   keyPrefix?: string;
+  /** posyandu code → its Location id at SATUSEHAT, where the configuration names one (facilities.posyandu.*.locationId) */
+  posyanduLocations?: Readonly<Record<string, string>>;
 }
 
 export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstream {
@@ -37,6 +39,7 @@ export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps): Upstrea
         ...(deps.keyPrefix !== undefined ? { keyPrefix: deps.keyPrefix } : {}),
         corrections: deps.corrections,
         maxConnections: cfg.maxConnections,
+        ...(deps.posyanduLocations ? { posyanduLocations: deps.posyanduLocations } : {}),
         identityCacheTtlSeconds: Math.round(cfg.identityCacheHours * 3600),
         newbornMaxAgeDays: cfg.newbornMaxAgeDays,
         ...(deps.onTokenRefresh ? { onTokenRefresh: () => deps.onTokenRefresh?.(cfg.name) } : {}),

@@ -59,7 +59,7 @@ export interface SatusehatServerOptions {
   newbornMaxAgeDays?: number;
   /** §8: conditional create is undocumented. 'ignore' (default) drops it, 'refuse' answers 400. */
   ifNoneExist?: 'ignore' | 'refuse';
-  /** Patient and Practitioner references in a Bundle must name a stored resource (invalid_reference, §8). Default true. */
+  /** Patient, Practitioner and Location references in a Bundle must name a stored resource (invalid_reference, §8). Default true. */
   checkReferences?: boolean;
   /** a flaky platform: this share of requests fails (see setFlaky); none unless told */
   flaky?: FlakyOptions;
@@ -382,7 +382,7 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
   });
 
   /** Every check an entry must pass; undefined when it may be stored. */
-  const checkResource = async (r: Resource, at: string, earlier: Resource[]): Promise<OperationOutcomeIssue[] | undefined> => {
+  const checkResource = async (r: Resource, at: string, earlier: Resource[], createdHere: ReadonlySet<string> = new Set()): Promise<OperationOutcomeIssue[] | undefined> => {
     const invalid = validationIssues(r);
     if (invalid) return invalid.map((i) => ({ ...i, expression: [at, ...(i.expression ?? [])] }));
     // The platform's own validation rules (kamus validasi), each named by its RuleNumber.
@@ -397,9 +397,11 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
       if (clash || (holder && holder.id !== r.id)) return [duplicateIssue(r, id, `${at}.identifier`)];
     }
     if (opts.checkReferences ?? true) {
+      // A Location too must be on the platform or created by the same transaction: inferred from the
+      // error category invalid_reference (§8); no official answer to a missing Location was found.
       for (const ref of referencesIn(r)) {
-        const m = /^(Patient|Practitioner)\/([^/]+)$/.exec(ref);
-        if (m && !(await exists(m[1]!, m[2]!))) {
+        const m = /^(Patient|Practitioner|Location)\/([^/]+)$/.exec(ref);
+        if (m && !createdHere.has(ref) && !(await exists(m[1]!, m[2]!))) {
           return [{ severity: 'error', code: 'not-found', details: { text: `Invalid reference ${ref}: resource not found (RuleNumber: 20007)` }, expression: [at] }];
         }
       }
@@ -455,9 +457,10 @@ export async function startSatusehatServer(opts: SatusehatServerOptions = {}): P
     const resolved = entries.map((e, i) => (e.resource ? ({ ...rewriteReferences(e.resource, targets), id: ids[i] } as Resource) : undefined));
 
     const accepted: Resource[] = [];
+    const createdHere = new Set(resolved.flatMap((r, i) => (r && !updates.has(i) ? [`${r.resourceType}/${r.id}`] : [])));
     for (const [i, r] of resolved.entries()) {
       if (failed.has(i) || !r) continue;
-      const issues = await checkResource(r, `Bundle.entry[${i}].resource`, accepted);
+      const issues = await checkResource(r, `Bundle.entry[${i}].resource`, accepted, createdHere);
       if (issues) failed.set(i, issues);
       else accepted.push(r);
     }

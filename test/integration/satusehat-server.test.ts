@@ -8,6 +8,8 @@ const ORG = DEFAULT_CLIENT.organizationId;
 let clock = Date.parse('2025-03-01T08:00:00Z');
 const srv = await startSatusehatServer({ now: () => clock });
 t.teardown(() => srv.close());
+// The posyandu's room, as its puskesmas registers it: the visits below take place there.
+const POSYANDU_LOCATION = ((await srv.repo.createResource({ resourceType: 'Location', identifier: [{ system: `http://sys-ids.kemkes.go.id/location/${ORG}`, value: 'posyandu' }], name: 'Ruang Posyandu', status: 'active' } as never)) as { id: string }).id;
 
 async function askToken(s: SatusehatServerHandle, clientId = DEFAULT_CLIENT.clientId, clientSecret = DEFAULT_CLIENT.clientSecret) {
   const res = await fetch(s.tokenUrl, {
@@ -36,7 +38,7 @@ const encounter = (value: string, patient: string, practitioner: string): Encoun
   participant: [{ individual: { reference: `Practitioner/${practitioner}` } }],
   period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T02:00:00+00:00' },
   // Rules 10120 and 10122: a location and the status history (P16__057).
-  location: [{ location: { reference: `Location/posyandu-${ORG}` } }],
+  location: [{ location: { reference: `Location/${POSYANDU_LOCATION}` } }],
   statusHistory: [
     { status: 'arrived', period: { start: '2025-03-01T01:00:00+00:00', end: '2025-03-01T01:10:00+00:00' } },
     { status: 'in-progress', period: { start: '2025-03-01T01:10:00+00:00', end: '2025-03-01T02:00:00+00:00' } },
@@ -183,6 +185,28 @@ t.test('Patient create: wrappers with HTTP 200, duplicate gives the existing id,
   const old = await call(srv, 'POST', '/Patient', { token, body: { ...baby, birthDate: new Date(clock - 61 * 86_400_000).toISOString().slice(0, 10) } });
   t.equal(old.status, 400, 'nik-ibu only for babies at most 60 days old');
   t.equal((await call(srv, 'PUT', `/Patient/${babyId}`, { token, body: { ...baby, id: babyId } })).status, 403, 'a faskes may not edit Patient');
+});
+
+t.test('a Location must be on the platform or created by the same transaction (20007)', async (t) => {
+  // A platform of its own: the counts of the tests below stay theirs.
+  const own = await startSatusehatServer({ now: () => clock });
+  t.teardown(() => own.close());
+  const token = own.issueToken();
+  const patient = await own.addPatient({ nik: '3201010101920014', name: 'Ina', birthDate: '2023-05-01', gender: 'female' });
+  const nakes = await own.addPractitioner({ nik: '3201010101800015', name: 'Bidan Tari' });
+  const nowhere = { ...encounter('E-LOC-1', patient, nakes), location: [{ location: { reference: 'Location/no-such-room' } }] };
+  const refused = await call(own, 'POST', '', { token, body: transaction({ fullUrl: 'urn:uuid:1b2c3d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d', resource: nowhere }) });
+  t.equal(refused.status, 400);
+  t.match((refused.body as OperationOutcome).issue[0]?.details?.text, /Location\/no-such-room.*RuleNumber: 20007/);
+  t.same(await own.countByIdentifier('Encounter'), {}, 'nothing written');
+
+  const roomUrl = 'urn:uuid:2c3d4e5f-6071-4b2c-9d3e-4f5a6b7c8d9e';
+  const room = { resourceType: 'Location', identifier: [{ system: `http://sys-ids.kemkes.go.id/location/${ORG}`, value: 'room-2' }], name: 'Ruang 2', status: 'active' };
+  const withRoom = { resourceType: 'Bundle', type: 'transaction', entry: [
+    { fullUrl: roomUrl, resource: room, request: { method: 'POST', url: 'Location' } },
+    { fullUrl: 'urn:uuid:3d4e5f60-7182-4c3d-8e4f-5a6b7c8d9e0f', resource: { ...encounter('E-LOC-2', patient, nakes), location: [{ location: { reference: roomUrl } }] }, request: { method: 'POST', url: 'Encounter' } },
+  ] };
+  t.equal((await call(own, 'POST', '', { token, body: withRoom })).status, 200, 'one created in the same transaction is found');
 });
 
 t.test('transaction: urn:uuid references, transaction-response with locations; duplicate rule 20002 on resend', async (t) => {

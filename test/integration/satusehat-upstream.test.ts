@@ -34,6 +34,9 @@ const facilities = {
     '3201010001-01': { ...config.facilities.posyandu['3201010001-01']!, supervisorNik: SUPERVISOR_NIK },
     // A posyandu only the Location race below uses, so its Location is not on the server before.
     '3201010001-09': { name: 'Posyandu Anggrek (test)', puskesmas: 'P3201010101', village: '3201010001', supervisorNik: SUPERVISOR_NIK },
+    // Posyandu whose Location the puskesmas registered at SATUSEHAT itself (locationId, below).
+    '3201010001-05': { name: 'Posyandu Mawar (test)', puskesmas: 'P3201010101', village: '3201010001', supervisorNik: SUPERVISOR_NIK },
+    '3201010001-06': { name: 'Posyandu Dahlia (test)', puskesmas: 'P3201010101', village: '3201010001', supervisorNik: SUPERVISOR_NIK },
   },
 };
 let refreshes = 0;
@@ -601,4 +604,43 @@ t.test('a 2xx SATUSEHAT cannot have meant is upstream.bad-answer, never delivere
   srv.failNext(2, 503, { on: 'fhir' });
   t.same((await up.push(bundleOf(anthropometry(third, { subject: { ...validAnthropometry.subject, nik } })), ctx(third))).outcome, { kind: 'delivered' });
   t.ok(srv.requests.slice(before).filter((r) => r.status === 503).length === 2, 'after two 503s on the way');
+});
+
+t.test('a posyandu whose Location the puskesmas registered itself (locationId) is referenced by that id: not looked up, not created again', async (t) => {
+  // Registered with an identifier of the puskesmas' own, which Gerbang's identifier would not find.
+  const registered = (await srv.repo.createResource({
+    resourceType: 'Location',
+    identifier: [{ system: `http://sys-ids.kemkes.go.id/location/${ORG}`, value: 'RUANG-MAWAR' }],
+    name: 'Ruang Posyandu Mawar',
+    status: 'active',
+    managingOrganization: { reference: `Organization/${ORG}` },
+  } as never)) as { id: string };
+  const locations = (await srv.resources('Location')).length;
+  const searches = count('GET', '/Location');
+  const u = upstream({ posyanduLocations: { '3201010001-05': registered.id } });
+  const id = 'PB-2025-000900';
+  const res = await u.push(bundleOf(anthropometry(id, { posyandu: '3201010001-05' })), ctx(id));
+  t.same(res.outcome, { kind: 'delivered' });
+  t.equal((await encounterOf(id))?.location?.[0]?.location?.reference, `Location/${registered.id}`, 'the Encounter is at the registered Location');
+  t.equal(res.resources?.find((r) => r.resourceType === 'Location')?.id, registered.id, 'and the ledger is told its id');
+  t.equal(count('GET', '/Location'), searches, 'no Location search');
+  t.equal((await srv.resources('Location')).length, locations, 'no second Location for the posyandu');
+
+  // Only the posyandu it is configured for: another of the same puskesmas is found or created as before.
+  const other = 'PB-2025-000901';
+  t.same((await u.push(bundleOf(anthropometry(other, { posyandu: '3201010001-06' })), ctx(other))).outcome, { kind: 'delivered' });
+  t.not((await encounterOf(other))?.location?.[0]?.location?.reference, `Location/${registered.id}`);
+  t.equal((await srv.resources('Location')).length, locations + 1, 'its own Location created');
+});
+
+t.test('a locationId SATUSEHAT does not know: the platform refuses the reference, the record fails with its words, nothing is created', async (t) => {
+  const locations = (await srv.resources('Location')).length;
+  const u = upstream({ posyanduLocations: { '3201010001-05': '00000000-0000-4000-8000-000000000000' } });
+  const id = 'PB-2025-000902';
+  const res = await u.push(bundleOf(anthropometry(id, { posyandu: '3201010001-05' })), ctx(id));
+  t.match(outcome(res), { kind: 'http', status: 400 });
+  t.equal(decide(res.outcome, { attempts: 1, ageMs: 0, now: Date.now() }, config.delivery).action, 'fail', 'failed for a person to read, not retried');
+  t.match(JSON.stringify(res.body), /Location\/00000000-0000-4000-8000-000000000000.*RuleNumber: 20007/, "the platform's words name the Location");
+  t.same(await identifierCounts('Encounter', id), [], 'nothing of the record written');
+  t.equal((await srv.resources('Location')).length, locations, 'no Location created in its place');
 });

@@ -79,6 +79,9 @@ t.test('schema problems name the field', async (t) => {
   t.match(problem({ upstreams: [satusehat], facilities }), 'uses ${SS_ID}, which is not set in the environment');
   t.match(problem('{"upstreams": ['), 'not valid JSON');
   t.match(problem({ upstreams: [satusehat], facilities, delivery: { identityWait: { firstMinutes: 0 } } }, { SS_ID: 'a', SS_SECRET: 'b' }), '/delivery/identityWait/firstMinutes');
+  const withLocation = (locationId: string) => ({ ...facilities, posyandu: { '3201010001-01': { ...facilities.posyandu['3201010001-01'], locationId } } });
+  t.match(problem({ upstreams: [satusehat], facilities: withLocation('Location/ab c') }, { SS_ID: 'a', SS_SECRET: 'b' }), '/facilities/posyandu/3201010001-01/locationId', 'a locationId that is no FHIR id');
+  t.equal(load({ upstreams: [satusehat], facilities: withLocation('b017aa54-f1df-4ec2-9d84-8823815d7228') }, { SS_ID: 'a', SS_SECRET: 'b' }).facilities.posyandu['3201010001-01']?.locationId, 'b017aa54-f1df-4ec2-9d84-8823815d7228');
 });
 
 t.test('no API keys: only loopback', async (t) => {

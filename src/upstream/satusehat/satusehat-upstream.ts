@@ -18,7 +18,7 @@ import { resolvePatient } from './patient-resolver.js';
 import { resolvePractitioner } from './practitioner-resolver.js';
 import { DEFAULT_KEY_PREFIX } from './key-prefix.js';
 import { ResendMarker } from './resend-marker.js';
-import { NIK_SYSTEM } from './systems.js';
+import { NIK_SYSTEM, organizationInSysIds } from './systems.js';
 import { TokenCache, TokenUnavailableError, UnknownOrganizationError, type ClientCredentials } from './token-cache.js';
 
 export interface SatusehatUpstreamOptions {
@@ -45,6 +45,11 @@ export interface SatusehatUpstreamOptions {
   /** HMAC key for the identity cache keys; derived from the client secrets when absent */
   identityKeySecret?: string;
   maxConnections?: number;
+  /**
+   * posyandu code → the id of its Location at SATUSEHAT (facilities.posyandu.*.locationId), for a
+   * posyandu the puskesmas registered there itself: referenced as it is, never looked up or created
+   */
+  posyanduLocations?: Readonly<Record<string, string>>;
   /** §2.2 (P07): 60 */
   newbornMaxAgeDays?: number;
   now?: () => number;
@@ -76,10 +81,12 @@ export class SatusehatUpstream implements Upstream {
   private readonly newbornMaxAgeDays: number;
   private readonly limits: AnswerLimits;
   private readonly corrections: Corrections;
+  private readonly posyanduLocations: Readonly<Record<string, string>>;
 
   constructor(opts: SatusehatUpstreamOptions) {
     this.name = opts.name;
     this.corrections = opts.corrections;
+    this.posyanduLocations = opts.posyanduLocations ?? {};
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.credentials = opts.credentials;
     this.now = opts.now ?? Date.now;
@@ -341,6 +348,8 @@ export class SatusehatUpstream implements Upstream {
 
   /** A posyandu Location (or sub-Organization) is created once per puskesmas and then only referenced. */
   private async findFaskesResource(orgId: string, resource: Resource): Promise<string | undefined> {
+    const registered = this.registeredLocation(orgId, resource);
+    if (registered) return registered;
     const parts = faskesKey(resource);
     if (parts) {
       const cached = await this.cache.get('faskes-resource', parts);
@@ -349,6 +358,18 @@ export class SatusehatUpstream implements Upstream {
     const id = await findByIdentifier(this.api, orgId, resource);
     if (id && parts) await this.cache.set('faskes-resource', parts, id);
     return id;
+  }
+
+  /**
+   * The Location the site configured for this posyandu. Gerbang's own identifier would not find one
+   * the puskesmas registered with identifiers of its own, and creating another would leave the
+   * posyandu twice on the platform.
+   */
+  private registeredLocation(orgId: string, resource: Resource): string | undefined {
+    if (resource.resourceType !== 'Location') return undefined;
+    const id = businessIdentifier(resource);
+    if (!id?.value || organizationInSysIds(id.system) !== orgId) return undefined;
+    return Object.hasOwn(this.posyanduLocations, id.value) ? this.posyanduLocations[id.value] : undefined;
   }
 
   private async rememberFaskesResources(sent: PlannedEntry[], written: WrittenResource[]): Promise<void> {
