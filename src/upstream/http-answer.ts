@@ -95,7 +95,8 @@ export function networkCode(err: unknown): string {
   if (err instanceof undiciErrors.BodyTimeoutError) return 'body-timeout';
   if (err instanceof undiciErrors.SocketError) return 'socket';
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code.toLowerCase() : 'network';
+  // EAI_AGAIN → eai-again: a delivery code is lower case with hyphens (errors/codes.ts)
+  return typeof code === 'string' ? code.toLowerCase().replace(/_/g, '-') : 'network';
 }
 
 /** The outcome of a call that threw on its way (network, deadline, size), with words for a person. */
@@ -106,11 +107,15 @@ export function transportOutcome(err: unknown, limits: AnswerLimits): PushOutcom
   return { kind: 'network', code };
 }
 
-/** undici's errors, the socket's system errors, the deadline and the size cap; anything else is a bug and is not hidden as a retry. */
+/**
+ * undici's errors, the socket's system errors (EAI_AGAIN, a name server that did not answer, among
+ * them), the deadline and the size cap. Anything else, Node's own ERR_* included, is a bug and is
+ * not hidden as a retry.
+ */
 export function isTransportError(err: unknown): boolean {
   if (err instanceof AnswerTooLarge || isDeadline(err)) return true;
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('UND_ERR') || /^E[A-Z]+$/.test(code));
+  return typeof code === 'string' && (code.startsWith('UND_ERR') || (/^E[A-Z]+(_[A-Z]+)*$/.test(code) && !code.startsWith('ERR_')));
 }
 
 // AbortSignal.timeout rejects with a TimeoutError; undici reports an abort while the body is read
