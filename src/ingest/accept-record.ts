@@ -37,17 +37,34 @@ export interface Accepted {
 }
 
 /**
- * One prepared record's way in (prepareItem has judged it): the caller's scope, then the ledger,
- * which in the same atomic step puts it in the inbox the dispatcher turns into one job per
- * upstream. A duplicate changes nothing. The upstream push is always asynchronous.
+ * Whether the caller may post what a record says about its place, asked before anything of the
+ * record is read from the store: a record for a posyandu of the registry outside the key's scope is
+ * refused as that (403), whatever else is wrong with it, and is never judged against the person's
+ * history recorded elsewhere. A posyandu the registry does not know is the record's own problem
+ * (422), which prepare names.
+ */
+export function outOfScope(record: unknown, deps: Pick<IngestDeps, 'config' | 'mayWrite'>): GerbangError | undefined {
+  const posyandu = (record as { posyandu?: unknown } | null)?.posyandu;
+  if (!deps.mayWrite || typeof posyandu !== 'string' || !Object.hasOwn(deps.config.facilities.posyandu, posyandu) || deps.mayWrite(posyandu)) return undefined;
+  return new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path: 'posyandu', params: { posyandu } }]);
+}
+
+/** Whether the person's history may be read for this record: only for a place the caller covers. */
+export function mayReadHistory(record: unknown, deps: Pick<IngestDeps, 'mayWrite'>): boolean {
+  const posyandu = (record as { posyandu?: unknown } | null)?.posyandu;
+  return !deps.mayWrite || (typeof posyandu === 'string' && deps.mayWrite(posyandu));
+}
+
+/**
+ * One prepared record's way in (prepareItem has judged it, and outOfScope has let it through): the
+ * ledger, which in the same atomic step puts it in the inbox the dispatcher turns into one job per
+ * upstream, then what its person's history keeps. A duplicate changes nothing. The upstream push
+ * is always asynchronous.
  */
 export async function acceptRecord(body: unknown, prepared: PreparedRecord, source: string, deps: IngestDeps, now = new Date(), adapted?: Adapted): Promise<Accepted> {
   const { config, ledger, history } = deps;
   // Refused before any write: a full store is not made fuller, and the app hears it at once.
   if (await deps.pressure?.full()) throw new GerbangError('store.full', [], { retryAfterSeconds: STORE_FULL_RETRY_SECONDS });
-  if (deps.mayWrite && !deps.mayWrite(prepared.record.posyandu)) {
-    throw new GerbangError('auth.out-of-scope', [{ key: 'auth.out-of-scope', severity: 'error', path: 'posyandu', params: { posyandu: prepared.record.posyandu } }]);
-  }
   const posyandu = config.facilities.posyandu[prepared.record.posyandu];
   const puskesmas = posyandu ? config.facilities.puskesmas[posyandu.puskesmas] : undefined;
   const upstreams = config.upstreams.map((u) => u.name);

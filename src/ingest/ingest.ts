@@ -1,5 +1,5 @@
 import { GerbangError, type Issue } from '../errors/gerbang-error.js';
-import { acceptRecord, storeCall, type Accepted, type IngestDeps } from './accept-record.js';
+import { acceptRecord, mayReadHistory, outOfScope, storeCall, type Accepted, type IngestDeps } from './accept-record.js';
 import { refusalShownTo } from './history-shown.js';
 import { prepareItem } from './prepare-item.js';
 import type { Adapted } from '../records/adapters/adapter.js';
@@ -42,11 +42,18 @@ export async function ingest(body: unknown, source: string, deps: IngestDeps, no
 }
 
 async function ingestParts(body: unknown, source: string, deps: IngestDeps, now: Date, posyandu?: string): Promise<Array<Ingested | RefusedPart>> {
-  const parts = await prepareItem(body, source, { facilities: deps.config.facilities, ...(deps.adapters ? { adapters: deps.adapters } : {}), now, ...(posyandu ? { posyandu } : {}), history: (r) => storeCall(() => deps.history.forRecord(r)) });
+  // The scope first: the history of a person is read only for a place the caller covers.
+  const history = (r: unknown) => (mayReadHistory(r, deps) ? storeCall(() => deps.history.forRecord(r)) : Promise.resolve(undefined));
+  const parts = await prepareItem(body, source, { facilities: deps.config.facilities, ...(deps.adapters ? { adapters: deps.adapters } : {}), now, ...(posyandu ? { posyandu } : {}), history });
   const out: Array<Ingested | RefusedPart> = [];
   for (const part of parts) {
     const provenance = part.adapted ? { provenance: part.adapted.provenance } : {};
     const kind = part.kind === undefined ? {} : { kind: part.kind };
+    const refusal = outOfScope(part.body, deps);
+    if (refusal) {
+      out.push({ result: 'refused', ...kind, ...provenance, error: refusal });
+      continue;
+    }
     if (!part.result.ok) {
       const issues = deps.mayWrite ? refusalShownTo(part.result.issues, part.result.historyFrom, deps.mayWrite, part.body) : part.result.issues;
       out.push({ result: 'refused', ...kind, ...provenance, error: new GerbangError('record.invalid', issues) });

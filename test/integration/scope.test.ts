@@ -246,6 +246,26 @@ t.test('POST answers show history-derived indicators only from history the key\'
   t.ok(issueCodes(own.body.warnings).includes('vaccine.dose-from-history'));
 });
 
+t.test("a record for a posyandu outside the key's scope is refused as that, before anything is read of its person", async (t) => {
+  // A child of puskesmas A with doses recorded there; B's submitter posts for A's posyandu.
+  const child = { nik: '3201011508250061', name: 'Bayi Tamu', sex: 'male', birthDate: '2025-08-15' };
+  const dose = (recordId: string, vaccine: string, changes: Record<string, unknown> = {}) => withChanges({ recordId, posyandu: A1, vaccine, occurredAt: '2025-10-20T09:00:00+07:00', subject: child, ...changes }, validImmunization);
+  t.equal((await call('POST', '/v1/records', keys.submitterA, dose('GUEST-A-1', 'DPT-HB-Hib 1'))).status, 202);
+
+  const valid = await call('POST', '/v1/records', keys.submitterB, dose('GUEST-B-1', 'Pentabio', { occurredAt: '2025-11-20T09:00:00+07:00' }));
+  t.equal(valid.status, 403);
+  t.equal(code(valid.body), 'auth.out-of-scope');
+  // Invalid as well: still the scope it is refused for, and no word of the child's doses at A.
+  const invalid = await call('POST', '/v1/records', keys.submitterB, dose('GUEST-B-2', 'Pentabio', { occurredAt: '2099-01-01T09:00:00+07:00' }));
+  t.equal(invalid.status, 403, 'not a 422 judged against the history A recorded');
+  t.same(invalid.body.issue.map((i: any) => i.details.coding[0].code), ['auth.out-of-scope'], 'one problem: the place');
+  t.notOk(invalid.text.includes('2025-10-20'), "A's dose is nowhere");
+
+  // A posyandu the registry does not know is the record's own problem, for every key.
+  const unknown = await call('POST', '/v1/records', keys.submitterB, dose('GUEST-B-3', 'Pentabio', { posyandu: '9999999999-01' }));
+  t.equal(unknown.status, 422);
+});
+
 t.test('a record belongs to its place: another posyandu cannot take over its (source, recordId)', async (t) => {
   const mine = withChanges({ recordId: 'PLACE-1', posyandu: A1 });
   const first = await call('POST', '/v1/records', keys.submitterA, mine);
