@@ -53,14 +53,15 @@ const defaultDelivery: DeliveryConfig = {
 // delivery retries for a week (maxAgeHours) and an identity is waited for a month; 90 days leaves a
 // person two months more to replay or fix it, after which its payload goes like a synced one's.
 // What 0.3.x and 0.4.x wrote before the prefixes were configuration: existing stores keep working.
-const defaultKeyPrefix = 'g:';
+export const DEFAULT_KEY_PREFIX = 'g:';
+const defaultKeyPrefix = DEFAULT_KEY_PREFIX;
 const defaultQueuePrefix = 'gerbang';
 
 const defaultRetention: RetentionConfig = { payloadDays: 30, sweepIntervalMinutes: 60, unsyncedPayloadDays: 90 };
 
 // The private Redis gets a memory cap, so that a flood fills a bounded store instead of the
-// machine: a quarter of the RAM, at most 1 GiB (at 7.4 KiB a queued record, ~140,000 records, more
-// than a province sends in a week) and at least 64 MiB. Ingest stops at 85% of it, so the other 15%
+// machine: a quarter of the RAM, at most 1 GiB (with the ledger in PostgreSQL, a queued record costs
+// Redis about 1.3 KiB, its job: some 700,000 records) and at least 64 MiB. Ingest stops at 85% of it, so the other 15%
 // stay for what delivery writes (jobs, states) while it drains the backlog.
 export function defaultMaxmemoryMb(totalBytes = totalmem()): number {
   return Math.max(64, Math.min(1024, Math.floor(totalBytes / 4 / 1024 / 1024)));
@@ -92,7 +93,8 @@ const defaultAuthFailuresPerMinute = 20;
 const defaultCircuit: CircuitConfig = { failureThreshold: 5, failureRate: 0.5, windowSize: 20, openSeconds: 30, maxOpenSeconds: 600 };
 
 // SATUSEHAT: an IHS number or a nakes id does not change; a week keeps lookups rare and still
-// notices a merged or deactivated record. §2.2 (P07): nik-ibu registration only for 60 days.
+// notices a merged or deactivated record. The official Postman collection registers a newborn under
+// the mother's NIK (nik-ibu) only in its first 60 days.
 const defaultIdentityCacheHours = 7 * 24;
 const defaultNewbornMaxAgeDays = 60;
 
@@ -120,7 +122,7 @@ const defaultConnectionLimits = {
   maxConnections: 2_000,
 };
 
-// The ledger's store: PostgreSQL (issue 15). 'redis' keeps a 0.4 ledger running until it is
+// The ledger's store: PostgreSQL. 'redis' keeps a 0.4 ledger running until it is
 // imported (gerbang ledger import).
 const defaultLedger: LedgerConfig = { store: 'postgres' };
 
@@ -332,7 +334,7 @@ function checkCrossReferences(config: Config, origin: string): void {
       problems.push(`  /upstreams/${u.name}/circuit/maxOpenSeconds: must be at least openSeconds (${u.circuit.openSeconds})`);
     }
     if (u.kind === 'satusehat') {
-      // A client id is bound to one Organization (§1): a credential for an Organization no
+      // SATUSEHAT binds a client id to one Organization: a credential for an Organization no
       // puskesmas here has is a typo, and would leave that puskesmas' records unsent.
       const orgs = new Set(Object.values(config.facilities.puskesmas).map((p) => p.organizationId));
       for (const org of Object.keys(u.credentials)) {

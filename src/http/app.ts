@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { GerbangError } from '../errors/gerbang-error.js';
-import { storeKeys } from '../sync/store/keys.js';
+import type { StoreKeys } from '../sync/store/keys.js';
 import { AuthFailures } from './auth/auth-failures.js';
 import { installAuthentication } from './auth/authenticate.js';
 import { parseClientJson } from '../ingest/json-text.js';
@@ -30,7 +30,8 @@ import type { Services } from './services.js';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** The HTTP application, without listening: `gerbang serve` (src/roles/serve.ts) and tests both build it. */
-export function buildApp(services: Services, logger: Logger, opts: { rateLimitRedis?: Redis | Cluster } = {}): FastifyInstance {
+/** `counters`: where the per-address and per-key limits count (the process's Redis and its keys, made once by compose). */
+export function buildApp(services: Services, logger: Logger, counters: { redis: Redis | Cluster; keys: StoreKeys }): FastifyInstance {
   const server = services.config.server;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -79,15 +80,13 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   installErrorHandling(app);
   installSecurityHeaders(app);
   installFiniteQuery(app);
-  // Under the configured prefix, like every key Gerbang writes.
-  const keys = storeKeys(services.config.redis.keyPrefix, services.config.redis.queuePrefix);
-  installAuthentication(app, services.config, opts.rateLimitRedis ? new AuthFailures(opts.rateLimitRedis, server.authFailuresPerMinute, keys) : undefined);
+  installAuthentication(app, services.config, new AuthFailures(counters.redis, server.authFailuresPerMinute, counters.keys));
 
   // The OpenAPI document is built from the route schemas, so these two come before the routes.
   void app.register(swagger, openApiOptions());
   void app.register(swaggerUi, { routePrefix: '/docs', transformSpecification: openApiTransform });
   // Limits are per key; without keys (local use) there is nothing to count by.
-  if (services.config.apiKeys.length > 0) void app.register(rateLimit, rateLimitOptions(services, opts.rateLimitRedis, keys.rateLimit));
+  if (services.config.apiKeys.length > 0) void app.register(rateLimit, rateLimitOptions(services, counters.redis, counters.keys.rateLimit));
   void app.register(async (api) => {
     healthRoutes(api, services);
     metricsRoutes(api, services);
@@ -104,7 +103,7 @@ export function buildApp(services: Services, logger: Logger, opts: { rateLimitRe
   return app;
 }
 
-function rateLimitOptions(services: Services, redis: Redis | Cluster | undefined, nameSpace: string): RateLimitPluginOptions {
+function rateLimitOptions(services: Services, redis: Redis | Cluster, nameSpace: string): RateLimitPluginOptions {
   return {
     global: true,
     timeWindow: 60_000,
@@ -114,7 +113,9 @@ function rateLimitOptions(services: Services, redis: Redis | Cluster | undefined
     keyGenerator: (req) => req.caller?.keyId ?? req.ip,
     max: (req) => req.caller?.rateLimitPerMinute ?? services.config.server.rateLimitPerMinute,
     allowList: (req) => (req.routeOptions.config?.access ?? 'public') === 'public',
-    ...(redis ? { redis, nameSpace, skipOnError: true } : {}),
+    redis,
+    nameSpace,
+    skipOnError: true,
     errorResponseBuilder: (_req, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new GerbangError('request.rate-limited', [{ key: 'request.rate-limited', severity: 'error', params: { seconds } }], { retryAfterSeconds: seconds });

@@ -26,7 +26,7 @@ export async function serve(config: Config, logger: Logger): Promise<Running> {
   // Readiness: Redis (through the Redis ledger, or the producer when the ledger is elsewhere) and the ledger's store.
   const readiness = [{ name: 'redis', ping: async () => void (await producer.ping()) }, ...parts.store.readiness];
   const services = { config, adapters, ledger: parts.ledger, readiness, ...budget, history, pressure: parts.pressure, upstreams: parts.upstreams, status: new SyncStatus(parts.ledger, config, tables.syncHealth), search: parts.search, replays: parts.replays, metrics: parts.metrics };
-  const app: FastifyInstance = buildApp(services, logger, { rateLimitRedis: producer });
+  const app: FastifyInstance = buildApp(services, logger, { redis: producer, keys: parts.keys });
   const url = await app.listen({ host: config.server.host, port: config.server.port });
 
   let closing: Promise<void> | undefined;

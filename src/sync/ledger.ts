@@ -11,8 +11,8 @@ import type { Unreadable } from './stored-payload.js';
 /**
  * The ledger: every accepted record, its versions, and its state at each upstream. The rest of
  * Gerbang (routes, ingest, dispatcher, worker, replays, status API, retention) talks to it only
- * through this interface; how records are stored is the implementation's (today Redis,
- * store/redis-ledger.ts; in PostgreSQL, pg/pg-ledger.ts, issue 15). Both fulfil this contract, as
+ * through this interface; how records are stored is the implementation's: PostgreSQL by default
+ * (pg/pg-ledger.ts), Redis for a 0.4 ledger not yet imported (store/redis-ledger.ts). Both fulfil this contract, as
  * test/integration/ledger-corrections.test.ts and pg-ledger-differential.test.ts check:
  *
  * - `accept` is one atomic step, durable when it returns: (source, recordId) names a record; the

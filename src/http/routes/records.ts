@@ -3,6 +3,7 @@ import { mayShowIdentity, outOfScope } from '../auth/authenticate.js';
 import { maskIdentity } from '../../log/identity-mask.js';
 import { pickLanguage } from '../../errors/messages.js';
 import { shownTo } from '../../ingest/history-shown.js';
+import { storeCall } from '../../ingest/accept-record.js';
 import { ingest } from '../../ingest/ingest.js';
 import type { StoredRecord } from '../../sync/ledger.js';
 import { UPSTREAM_STATES, type UpstreamState } from '../../sync/states.js';
@@ -48,7 +49,8 @@ export function recordRoutes(app: FastifyInstance, services: Services): void {
         }
         // history-derived indicators only from history the caller's scope covers (history-shown.ts)
         const { indicators, warnings } = shownTo(accepted, accepted.historyFrom, covers);
-        const stored = accepted.outcome === 'duplicate' ? await services.ledger.get(accepted.id).catch(() => undefined) : undefined;
+        // A duplicate answers where the record stands now; unread, it would be a guess (503 instead).
+        const stored = accepted.outcome === 'duplicate' ? await storeCall(() => services.ledger.get(accepted.id)) : undefined;
         req.log.info({ recordId: accepted.id, version: accepted.version, outcome: accepted.outcome }, 'record accepted');
         results.push({
           id: accepted.id,

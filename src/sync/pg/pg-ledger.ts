@@ -6,7 +6,7 @@ import { PayloadUnreadableError } from '../payload-cipher.js';
 import { REPLAYABLE, type UpstreamState, type UpstreamStatus } from '../states.js';
 import type { StoredPayload } from '../stored-payload.js';
 import { RECORD_FIELDS as F, upstreamField } from '../store/keys.js';
-import { storedRecord } from '../store/redis-ledger.js';
+import { storedRecord } from '../stored-record.js';
 import type { WrittenResource } from '../../upstream/upstream.js';
 import { oneStatement, renumbered, type Statement } from './one-statement.js';
 import { CountMoves, ROLL_UP_MS, rollUpCounts } from './pg-counts.js';
@@ -14,8 +14,8 @@ import { PgReads } from './pg-reads.js';
 import { inTransaction } from './transaction.js';
 import { STATE_COLUMNS, stateValues, type StoredState } from './state-row.js';
 
-// The ledger in PostgreSQL (issue 15; the schema and what each table answers:
-// migrations/0001_ledger.sql). Each method is one transaction doing what the Redis ledger's
+// The ledger in PostgreSQL (the schema and what each table answers: migrations/0001_ledger.sql;
+// docs/postgres-ledger.md). Each method is one transaction doing what the Redis ledger's
 // script of the same name does in one step (store/scripts/*.lua), with the counts moved in it
 // (pg-counts.ts: appended as deltas, rolled up every few seconds). Searches, counts and retention
 // are PgReads'. Each transaction is a few round trips (its writes joined in one statement), held
@@ -29,8 +29,6 @@ import { STATE_COLUMNS, stateValues, type StoredState } from './state-row.js';
 //
 // PostgreSQL unreachable: the error is thrown as it comes (the caller answers 503); nothing here
 // retries.
-
-/** A state as stored (sealStatus): the upstream's words sealed under `sealed`. */
 
 interface RecordKey {
   id: string;

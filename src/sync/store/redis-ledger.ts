@@ -1,11 +1,10 @@
 import type { Redis } from 'ioredis';
-import type { Issue } from '../../errors/gerbang-error.js';
-import { peopleOf } from '../../log/identity-mask.js';
 import { reportingDay } from '../aggregates.js';
 import type { AcceptResult, DeliveryStart, Ledger, NewRecord, PendingDelivery, PlaceChanged, StoredRecord, UpstreamCounts } from '../ledger.js';
 import { PayloadUnreadableError } from '../payload-cipher.js';
 import { REPLAYABLE, type UpstreamStatus } from '../states.js';
-import type { OpenedRecord, StoredPayload } from '../stored-payload.js';
+import type { StoredPayload } from '../stored-payload.js';
+import { storedRecord } from '../stored-record.js';
 import { placeOf, RECORD_FIELDS, upstreamField, type StoreKeys } from './keys.js';
 import { RedisSearch } from './redis-search.js';
 import { defineScripts, runScript } from './scripts.js';
@@ -225,29 +224,3 @@ export class RedisLedger implements Ledger {
 const RETENTION_BATCH = 500;
 
 
-/** A record's hash, opened (its sealed values read), as the API shows it. */
-export function storedRecord(opened: OpenedRecord): StoredRecord {
-  const h = opened.text;
-  const text = (f: string) => h[f] ?? '';
-  const json = <T>(f: string, absent: T): T => (h[f] ? (JSON.parse(h[f]) as T) : absent);
-  return {
-    id: text(F.id),
-    source: text(F.source),
-    recordId: text(F.recordId),
-    kind: text(F.kind),
-    posyandu: text(F.posyandu),
-    puskesmas: text(F.puskesmas),
-    regency: text(F.regency),
-    version: Number(h[F.version]),
-    receivedAt: text(F.receivedAt),
-    updatedAt: text(F.updatedAt),
-    warnings: json<Issue[]>(F.warnings, []),
-    indicators: json<Record<string, unknown>>(F.indicators, {}),
-    historyFrom: json<string[]>(F.historyFrom, []),
-    ...(opened.provenance ? { provenance: opened.provenance } : {}),
-    people: peopleOf(opened.record),
-    ...(h[F.payloadDroppedAt] ? { payloadDroppedAt: h[F.payloadDroppedAt] } : {}),
-    ...(opened.unreadable ? { payloadUnreadable: opened.unreadable } : {}),
-    upstreams: opened.upstreams,
-  };
-}
