@@ -48,7 +48,7 @@ interface AncTable {
   };
 }
 
-export const ancTable = defineMapping<AncTable>('anc.json', (d, fail) => {
+const ancTable = defineMapping<AncTable>('anc.json', (d, fail) => {
   checkCoding(d.episodeOfCare?.type, 'episodeOfCare.type', fail);
   if (typeof d.episodeOfCare?.k1Value !== 'string') fail('episodeOfCare.k1Value', 'must be the K-visit value of a first visit');
   for (const [k, m] of Object.entries(d.measurements ?? {})) {

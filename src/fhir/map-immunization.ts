@@ -20,7 +20,7 @@ interface ImmunizationCodes {
   procedure: { category: Coding };
 }
 
-export const immunizationCodes = defineMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
+const immunizationCodes = defineMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
   for (const k of ['administering', 'ordering', 'entering'] as const) checkCoding(d.performerFunction?.[k], `performerFunction.${k}`, fail);
   checkCoding(d.reportOrigin?.reported, 'reportOrigin.reported', fail);
   checkCoding(d.procedure?.category, 'procedure.category', fail);

@@ -84,7 +84,7 @@ export type VaccineName =
   | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
   | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' };
 
-export function antigenByKey(key: string): Antigen | undefined {
+function antigenByKey(key: string): Antigen | undefined {
   return vaccineTable().antigens.find((a) => a.key === key);
 }
 

@@ -73,7 +73,7 @@ function roleOf(resource: Resource, orgId: string): EntryRole {
   }
 }
 
-export function identifiersOf(resource: Resource | undefined): Identifier[] {
+function identifiersOf(resource: Resource | undefined): Identifier[] {
   const ids = (resource as { identifier?: Identifier | Identifier[] } | undefined)?.identifier;
   const list = Array.isArray(ids) ? ids : ids ? [ids] : [];
   return list.filter((i) => i.system && i.value);

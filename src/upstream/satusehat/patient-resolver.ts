@@ -123,7 +123,7 @@ async function register(deps: PatientResolverDeps, orgId: string, resource: Pati
 }
 
 /** The id in any of the create answers SATUSEHAT's examples show (key spelling varies between samples). */
-export function createdPatientId(body: unknown): string | undefined {
+function createdPatientId(body: unknown): string | undefined {
   if (!body || typeof body !== 'object') return undefined;
   const b = body as Record<string, unknown>;
   if (b.resourceType === 'Patient' && typeof b.id === 'string') return b.id;
