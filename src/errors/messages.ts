@@ -24,7 +24,7 @@ export function hasMessage(key: string): boolean {
 }
 
 /** The label a person reads for a field path such as `subject.nik`; array indexes are ignored. */
-export function fieldLabel(path: string, lang: Language): string {
+function fieldLabel(path: string, lang: Language): string {
   const generic = path.replace(/\[\d+\]/g, '');
   return catalogue().fields[generic]?.[lang] ?? generic;
 }

@@ -53,12 +53,12 @@ export class TransactionBuilder {
   }
 }
 
-export function identifierQuery(identifier: Identifier): string {
+function identifierQuery(identifier: Identifier): string {
   return `identifier=${encodeURIComponent(`${identifier.system ?? ''}|${identifier.value ?? ''}`)}`;
 }
 
 /** A name-based UUID in the version 5 layout (SHA-1 of the name): valid wherever a urn:uuid is required. */
-export function stableUuid(name: string): string {
+function stableUuid(name: string): string {
   const h = hash('sha1', name, 'buffer');
   h[6] = ((h[6] ?? 0) & 0x0f) | 0x50;
   h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;

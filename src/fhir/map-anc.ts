@@ -48,7 +48,7 @@ interface AncTable {
   };
 }
 
-export const ancTable = defineMapping<AncTable>('anc.json', (d, fail) => {
+const ancTable = defineMapping<AncTable>('anc.json', (d, fail) => {
   checkCoding(d.episodeOfCare?.type, 'episodeOfCare.type', fail);
   if (typeof d.episodeOfCare?.k1Value !== 'string') fail('episodeOfCare.k1Value', 'must be the K-visit value of a first visit');
   for (const [k, m] of Object.entries(d.measurements ?? {})) {
@@ -104,7 +104,7 @@ function gestationalAge(r: AncVisitRecord): { weeks: number; derived: boolean } 
   return { weeks: Math.floor(daysBetween(r.pregnancy.lmp, localDate(r.occurredAt)) / 7), derived: true };
 }
 
-/** H06__005 sends K1A for a first visit in trimester 1: every K1 is K1A (anc.json _notes). */
+/** The official ANC Postman collection sends K1A for a first visit in trimester 1: every K1 is K1A (anc.json _notes). */
 function kVisit(r: AncVisitRecord): string | undefined {
   if (!r.visitNumber) return undefined;
   return r.visitNumber === 'K1' ? ancTable().episodeOfCare.k1Value : r.visitNumber;
@@ -117,12 +117,12 @@ function trimester(weeks: number): number {
 
 /**
  * The pregnancy's EpisodeOfCare (created once) and the K-visit identifier of the Encounter. It
- * starts with the visit that opens it (H06__004): it is a conditional create, never overwritten,
+ * starts with the visit that opens it (as in the official ANC Postman collection): it is a conditional create, never overwritten,
  * so the start is the earliest visit of the pregnancy Gerbang delivered.
  */
 export const ancEncounter: EncounterContext = (ctx, refs, b) => {
   const r = ctx.record as AncVisitRecord;
-  // as H06__004/005: the episode starts when the visit that opens it does
+  // as in the ANC collection: the episode starts when the visit that opens it does
   const start = visitPeriod(r, ctx).start;
   const episode: EpisodeOfCare = {
     resourceType: 'EpisodeOfCare',
@@ -147,7 +147,8 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
   const k = kVisit(r);
   const summary: AncSummary = { gestationalAgeWeeks: ga.weeks, gestationalAgeDerived: ga.derived, ...(k ? { visit: k } : {}), findings: [], highRisk: false };
   const riskSources: Array<Reference<Observation>> = [];
-  // Every ANC Observation is coded twice, as H06 does: LOINC/SNOMED/clinical-term and the anc-custom-codes.
+  // Every ANC Observation is coded twice, as the official ANC Postman collection does:
+  // LOINC/SNOMED/clinical-term and the anc-custom-codes.
   const obs = (key: string, category: string, coded: { code: Coding; ancCode?: Coding }, value: Partial<Observation>): Reference<Observation> =>
     b.upsert(key, { ...observationBase(ctx, refs, key, category), code: { coding: [coded.code, ...(coded.ancCode ? [coded.ancCode] : [])] }, ...value });
   const quantity = (field: string, value: number | undefined, interpretation?: { coding: Coding; text: string }) => {
@@ -179,7 +180,7 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
   quantity('gestationalAgeWeeks', ga.weeks);
   obs(t.trimester.key, t.trimester.category, t.trimester, { valueInteger: trimester(ga.weeks) });
 
-  // Measurements. H06 interprets LiLA only; hypertension and short stature are findings of the
+  // Measurements. The ANC collection interprets LiLA only; hypertension and short stature are findings of the
   // risk summary, which is derived from those Observations.
   quantity('weightKg', r.weightKg);
   const height = quantity('heightCm', r.heightCm);
@@ -236,7 +237,7 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
     finding('preeclampsia', 'preeclampsia-suspected', 'Curiga preeklampsia (hipertensi dan protein urin)', 'Suspected pre-eclampsia (hypertension and proteinuria)');
   }
   if (r.urineProtein) {
-    // H06__069 is a quantity in mg/dL; the record has the dipstick grade, kept beside it in words.
+    // The official ANC Postman collection sends a quantity in mg/dL; the record has the dipstick grade, kept beside it in words.
     const u = t.urineProtein;
     const mg = u.mgPerDl[r.urineProtein];
     const ref = obs(u.key, u.category, u, {
@@ -260,9 +261,9 @@ export function mapAncVisit(ctx: RecordContext, refs: EnvelopeRefs, b: Transacti
 }
 
 /**
- * Iron tablets as H06__095: a MedicationDispense of a Medication carrying the KFA product (rule
- * 10138), under the prescription identifiers (10389), counted in TAB (10050). The visit is the
- * prescription; its one item is the tablets.
+ * Iron tablets as the official ANC Postman collection sends them: a MedicationDispense of a
+ * Medication carrying the KFA product (rule 10138), under the prescription identifiers (10389),
+ * counted in TAB (10050). The visit is the prescription; its one item is the tablets.
  */
 function mapIronTablets(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, tablets: number): void {
   const i = ancTable().iron;

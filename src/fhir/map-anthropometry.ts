@@ -10,9 +10,9 @@ import { observationBase } from './observation-base.js';
 import { fhirCommon, identifierSystem } from './terminology.js';
 
 /**
- * One Observation per measurement (height twice: by position and as generic body height, as P14
- * and P15 do), the growth z-scores derived from them, exclusive breastfeeding, and the vitamin A
- * capsule as P14__112-113 give it.
+ * One Observation per measurement (height twice: by position and as generic body height, as the
+ * official Gizi and Tumbuh Kembang Postman collections do), the growth z-scores derived from them,
+ * exclusive breastfeeding, and the vitamin A capsule as the Gizi collection gives it.
  */
 export function mapAnthropometry(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { growth: GrowthSummary } {
   const record = ctx.record as AnthropometryRecord;
@@ -51,7 +51,7 @@ function measurement(ctx: RecordContext, refs: EnvelopeRefs, key: string, measur
   };
 }
 
-/** P14__112: the Procedure; P14__113: how many capsules, where SATUSEHAT has a code for them. */
+/** The Procedure and, as its own Observation, how many capsules, where SATUSEHAT has a code for them. */
 function mapVitaminA(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, colour: 'blue' | 'red'): void {
   const v = anthropometryTable().vitaminA;
   const capsule = v.capsules[colour];

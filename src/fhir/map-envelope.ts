@@ -67,7 +67,7 @@ export function mapEnvelope(ctx: RecordContext, b: TransactionBuilder, encounter
   const extra = encounterContext?.(ctx, { patient, organization }, b) ?? {};
   const practitioner = practitionerOf(ctx);
   // The Encounter names its diagnosis and the Condition its Encounter: both fullUrls are known
-  // before either is written (the official Bundles do the same, H06__104).
+  // before either is written (the official ANC Postman collection's Bundle does the same).
   const encounter = b.referenceTo<Encounter>('encounter');
   const choice = diagnosisOf(ctx.record);
   const diagnosis = { ...b.referenceTo<Condition>('diagnosis'), display: choice.display };
@@ -90,8 +90,9 @@ function organizationResource(ctx: RecordContext): Organization {
 }
 
 /**
- * The posyandu as a room-level Location of its puskesmas, as P13__004 hangs the immunisation post
- * off the puskesmas Organization. P16__001-004 put a sub-Organization (type team) between them;
+ * The posyandu as a room-level Location of its puskesmas, as the official Imunisasi Postman collection
+ * hangs the immunisation post off the puskesmas Organization. The PKPR collection puts a
+ * sub-Organization (type team) between them;
  * Gerbang does not: that Organization would be one more faskes-master entry per posyandu for the
  * puskesmas to own, and no rule or count depends on it: the Encounter needs a Location (rule
  * 10120) and the puskesmas as serviceProvider (10124), both of which it has.
@@ -154,7 +155,7 @@ function encounterResource(
     identifier: [{ system: identifierSystem('encounter', ctx.puskesmas.organizationId), value: ctx.key }],
     status: enc.status,
     // SATUSEHAT requires the history (rule 10122) with real times (10121, 10173); a posyandu
-    // visit is recorded after the fact, as the finished visit of P16__057 is.
+    // visit is recorded after the fact, as the finished visit of the official PKPR Postman collection is.
     statusHistory: [
       { status: 'arrived', period: { start, end: start } },
       { status: 'in-progress', period },
@@ -172,7 +173,7 @@ function encounterResource(
   };
 }
 
-/** The visit's diagnosis (P16__054): what a routine visit of this kind is, by mappings/diagnoses.json. */
+/** The visit's diagnosis: what a routine visit of this kind is, by mappings/diagnoses.json. */
 function diagnosisResource(
   ctx: RecordContext,
   choice: { code: string; display: string },
@@ -223,7 +224,7 @@ function ownNik(record: CanonicalRecord): string | undefined {
 /**
  * Performers of the record's Observations and Procedures: the practitioner who answers for it.
  * SATUSEHAT refuses anything but a Practitioner reference there (rule 10383), so a kader who
- * measured is not listed; the Immunization names kader its own way (P13__017).
+ * measured is not listed; the Immunization names kader its own way.
  */
 function performerOf(practitioner: Reference<Practitioner> | undefined): Reference<Practitioner>[] | undefined {
   return practitioner ? [practitioner] : undefined;
@@ -231,8 +232,8 @@ function performerOf(practitioner: Reference<Practitioner> | undefined): Referen
 
 /**
  * The posyandu's village as an address coded by region (SATUSEHAT's administrativeCode extension): the Location's own
- * (P13__004), and that of a baby registered under the mother's NIK, for whom SATUSEHAT requires
- * one (rule 10333) and a posyandu serving its own village is the best Gerbang knows. The village
+ * (as in the official Imunisasi Postman collection), and that of a baby registered under the
+ * mother's NIK, for whom SATUSEHAT requires one (rule 10333) and a posyandu serving its own village is the best Gerbang knows. The village
  * code holds the others' digits.
  */
 function villageAddress(village: string, use: 'home' | 'work'): Address | undefined {

@@ -36,7 +36,7 @@ const IMPLAUSIBLE_NOTE =
 /**
  * The WHO z-scores as Observations (the 2006 standards under five, IMT/U by the 2007 reference from
  * 60 months): SNOMED z-score code, {Zscore} unit, the Permenkes 2/2020 category as interpretation,
- * derivedFrom the measured Observations (as P16__048).
+ * derivedFrom the measured Observations (as the official PKPR Postman collection's IMT/U).
  */
 export function mapGrowth(
   ctx: RecordContext,
@@ -100,13 +100,16 @@ export function mapGrowth(
   return summary;
 }
 
-/** IMT/U of a child of 60 months or more (P16__048), when weight and height were measured. */
+/** IMT/U of a child of 60 months or more, when weight and height were measured. */
 function schoolAgeBmi(record: AnthropometryRecord, ageDays: number): BmiForAge | string | undefined {
   if (ageDays / DAYS_PER_MONTH < MAX_AGE_MONTHS || record.weightKg === undefined || record.heightCm === undefined) return undefined;
   return bmiForAge5to19(record.subject.sex, ageDays, record.weightKg, record.heightCm, record.oedema === true);
 }
 
-/** N/T as the Kemkes "adequate weight gain" Observation (true for N, false for T), a T also as P14__110. */
+/**
+ * N/T as the Kemkes "adequate weight gain" Observation (true for N, false for T); a T also as its own
+ * status, as the official Gizi Postman collection does.
+ */
 function mapWeightGain(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, summary: GrowthSummary): void {
   const record = ctx.record as AnthropometryRecord;
   const weighings = ctx.history?.weighings;
@@ -118,7 +121,7 @@ function mapWeightGain(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBui
   const gain = weightGainStatus({ date, weightKg: record.weightKg, ageMonths: completedMonths(record.subject.birthDate, date) }, history);
   summary.weightGain = gain;
   if (gain.status !== 'N' && gain.status !== 'T') return;
-  // P14__037 and P15__013 carry no derivedFrom; neither does this
+  // The official Gizi and Tumbuh Kembang Postman collections give it no derivedFrom; neither does this
   const spec = kbmTable().observation;
   b.upsert('weight-gain', {
     ...observationBase(ctx, refs, 'weight-gain', spec.category),

@@ -20,7 +20,7 @@ interface ImmunizationCodes {
   procedure: { category: Coding };
 }
 
-export const immunizationCodes = defineMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
+const immunizationCodes = defineMapping<ImmunizationCodes>('immunization.json', (d, fail) => {
   for (const k of ['administering', 'ordering', 'entering'] as const) checkCoding(d.performerFunction?.[k], `performerFunction.${k}`, fail);
   checkCoding(d.reportOrigin?.reported, 'reportOrigin.reported', fail);
   checkCoding(d.procedure?.category, 'procedure.category', fail);
@@ -45,15 +45,16 @@ export interface ImmunizationSummary {
 }
 
 /**
- * One Immunization per dose, as P13 (playbook v2.6) writes them: vaccineCode with the KFA product
- * (when the name gives the brand), group and CVX codes; the dose number; the programme reason with
- * on-time or catch-up timing (also for a dose not given, P13__012); and by who it was:
- * - given by a health worker: AP and the puskesmas, lot, expiry, route and dose volume (P13__011);
- * - not given: OP and the puskesmas, the reason coded and in words (P13__012);
+ * One Immunization per dose, as the official Imunisasi Postman collection (playbook v2.6) writes
+ * them: vaccineCode with the KFA product (when the name gives the brand), group and CVX codes; the
+ * dose number; the programme reason with on-time or catch-up timing (also for a dose not given);
+ * and by who it was:
+ * - given by a health worker: AP and the puskesmas, lot, expiry, route and dose volume;
+ * - not given: OP and the puskesmas, the reason coded and in words;
  * - reported by a kader (or a health worker without NIK): EP named in words with the puskesmas as
- *   actor, reportOrigin "provider" (P13__017).
- * A dose given also gets the vaccination Procedure of P13__019. Both hang on the visit's Encounter,
- * whose diagnosis Condition (Z27.8, P13__018) the envelope writes.
+ *   actor, reportOrigin "provider".
+ * A dose given also gets the collection's vaccination Procedure. Both hang on the visit's Encounter,
+ * whose diagnosis Condition (Z27.8) the envelope writes.
  */
 export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder): { immunization: ImmunizationSummary } {
   const r = ctx.record as ImmunizationRecord;
@@ -72,7 +73,7 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
 
   const reasonCoding: Coding[] = [];
   if (programme) reasonCoding.push({ system: schedule().reasonSystem, code: programme, display: schedule().reasons[programme] });
-  // The timing codes are for the routine child programme; a WUS dose has none (H06__019).
+  // The timing codes are for the routine child programme; a WUS dose has none (nor has the official ANC Postman collection's Td dose).
   if (timing && programme !== 'IM-WUS') {
     const code = timing === 'on-time' ? 'IM-Ideal' : 'IM-Kejar';
     reasonCoding.push({ system: schedule().timingSystem, code, display: schedule().timings[code] });
@@ -94,7 +95,7 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
     location: refs.location,
     ...(r.lotNumber ? { lotNumber: r.lotNumber } : {}),
     ...(r.expirationDate ? { expirationDate: r.expirationDate } : {}),
-    // What the health worker did with the vial; a kader's report has neither (P13__017).
+    // What the health worker did with the vial; a kader's report has neither.
     ...(byHealthWorker ? { route: { coding: [plainCoding(vaccineTable().routes[antigen.route] as Coding)] } } : {}),
     ...(byHealthWorker && antigen.doseQuantity
       ? { doseQuantity: { value: antigen.doseQuantity.value, unit: antigen.doseQuantity.unit, system: fhirCommon().ucum, code: antigen.doseQuantity.unit } }
@@ -103,7 +104,7 @@ export function mapImmunization(ctx: RecordContext, refs: EnvelopeRefs, b: Trans
       ? [{ function: { coding: [plainCoding(given ? codes.performerFunction.administering : codes.performerFunction.ordering)] }, actor: nakes }, { actor: refs.organization }]
       : [{ function: { coding: [plainCoding(codes.performerFunction.entering)], text: reporterText(r) }, actor: refs.organization }],
     ...(reasonCoding.length > 0 ? { reasonCode: [{ coding: reasonCoding }] } : {}),
-    // Dose 0 (the birth dose) is the first of its series; SATUSEHAT wants a positive number (H08__018 sends 1).
+    // Dose 0 (the birth dose) is the first of its series; SATUSEHAT wants a positive number (its Neonatus Postman collection sends 1).
     protocolApplied: [{ doseNumberPositiveInt: Math.max(1, dose), ...(dose === 0 ? { series: `${antigen.key.toUpperCase()} dosis 0` } : {}) }],
   };
   b.upsert('immunization', resource);
@@ -129,14 +130,14 @@ function healthWorker(r: ImmunizationRecord, refs: EnvelopeRefs): Reference<Prac
   return p && r.performer?.role !== 'kader' && r.performer?.nik !== undefined && p.identifier?.value === r.performer.nik ? p : undefined;
 }
 
-/** Who reported the dose, in the words P13__017 uses ("Kader Sri M"). */
+/** Who reported the dose, in the words the official Imunisasi Postman collection uses ("Kader Sri M"). */
 function reporterText(r: ImmunizationRecord): string {
   const p = r.performer;
   if (!p || p.role === 'kader') return p?.name ? `Kader ${p.name}` : 'Kader';
   return p.name ?? p.role;
 }
 
-/** P13__019: the vaccination as a Procedure of the visit, by the health worker who answers for it. */
+/** The vaccination as a Procedure of the visit, by the health worker who answers for it. */
 function vaccinationProcedure(ctx: RecordContext, refs: EnvelopeRefs, code: Coding): Procedure {
   return {
     resourceType: 'Procedure',

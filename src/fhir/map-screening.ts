@@ -30,7 +30,7 @@ type Unit = { unit: string; code: string };
 type QuantityField = 'systolic' | 'diastolic' | 'weightKg' | 'heightCm' | 'waistCm' | 'cholesterolMgdl' | 'uricAcidMgdl' | 'hemoglobinGdl' | 'hba1cPercent';
 
 /**
- * The Skrining PTM of H19: one Observation per measured value (blood pressure as two plus the
+ * The Skrining PTM of the official Postman collection: one Observation per measured value (blood pressure as two plus the
  * hypertension class with the pair as a ratio), each with its interpretation and reference range;
  * the smoking status with the Q0013 risk-factor questionnaire; and the "Form Skrining PTM"
  * Composition whose sections refer to the results the record has.
@@ -142,7 +142,7 @@ export function mapScreening(ctx: RecordContext, refs: EnvelopeRefs, b: Transact
   return { screening: summary };
 }
 
-/** Q0013 as H19__012 asks it, with the answers the record has; item 1.4 is the status Observation. */
+/** Q0013 as the official Skrining PTM Postman collection asks it, with the answers the record has; item 1.4 is the status Observation. */
 function riskFactors(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, r: ScreeningRecord, status: Reference<Observation>): void {
   const q = screeningTable().riskFactorQuestionnaire;
   const answers: QuestionnaireResponseItem[] = [];
@@ -169,7 +169,7 @@ function riskFactors(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuild
   });
 }
 
-/** The "Form Skrining PTM" (H19__147): a section for each group of results the record has. */
+/** The "Form Skrining PTM" Composition of the official collection: a section for each group of results the record has. */
 function composition(ctx: RecordContext, refs: EnvelopeRefs, b: TransactionBuilder, results: ReadonlyMap<string, Reference<Observation>>): void {
   const c = screeningTable().composition;
   const section: CompositionSection[] = c.sections.flatMap((s) => {

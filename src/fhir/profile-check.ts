@@ -31,7 +31,7 @@ export function checkBundle(bundle: Bundle, using: ReadonlyMap<string, Profile> 
   return out;
 }
 
-export function checkResource(resource: Resource, at: string, targets: Targets = new Map(), using: ReadonlyMap<string, Profile> = profiles()): ProfileViolation[] {
+function checkResource(resource: Resource, at: string, targets: Targets = new Map(), using: ReadonlyMap<string, Profile> = profiles()): ProfileViolation[] {
   const profile = using.get(resource.resourceType);
   if (!profile) return [{ expression: at, profile: resource.resourceType, rule: 'no profile for this resource type' }];
   const out: ProfileViolation[] = [];

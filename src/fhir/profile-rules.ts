@@ -5,7 +5,7 @@ import { MappingDataError } from '../tables/mapping-data-error.js';
 // The rule files under profiles/ (format in profiles/README.md), read and checked once: a rule that
 // cannot be evaluated must stop start-up, not be skipped on every record.
 
-export const VALUE_FORMATS = ['dateTime', 'date', 'time', 'decimal', 'integer', 'positiveInt', 'string'] as const;
+const VALUE_FORMATS = ['dateTime', 'date', 'time', 'decimal', 'integer', 'positiveInt', 'string'] as const;
 export type ValueFormat = (typeof VALUE_FORMATS)[number];
 
 export interface Condition {

@@ -4,7 +4,7 @@ import { pickLanguage } from '../errors/messages.js';
 import { logRepeated } from '../log/logger.js';
 import { toOperationOutcome } from './operation-outcome.js';
 
-export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 // Fastify's own errors for a bad request, translated into ours.
 const fastifyCodes: Record<string, (err: FastifyError, req: FastifyRequest) => GerbangError> = {
@@ -36,7 +36,7 @@ export function malformedRequest(err: FastifyError, req: FastifyRequest, reply: 
   void sendOutcome(reply, req, new GerbangError('request.malformed'));
 }
 
-export function sendOutcome(reply: FastifyReply, req: FastifyRequest, err: GerbangError): FastifyReply {
+function sendOutcome(reply: FastifyReply, req: FastifyRequest, err: GerbangError): FastifyReply {
   if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
   if (err.status === 401) void reply.header('www-authenticate', 'Bearer realm="gerbang"');
   // A body refused before it was read in full is not read on: the connection closes after the

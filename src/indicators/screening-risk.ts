@@ -129,7 +129,7 @@ function classOf(classes: ValueClass[], value: number): Finding {
   return found as ValueClass;
 }
 
-/** Normal, prediabetes or the diabetes range by the test's cut-offs (H19__101–103). */
+/** Normal, prediabetes or the diabetes range by the test's cut-offs, as the official Skrining PTM Postman collection gives them. */
 export function glucoseClass(mgdl: number, test: GlucoseTest): Finding {
   return classOf(screeningTable().glucose.classes[test], mgdl);
 }
@@ -170,7 +170,10 @@ export function hemoglobinFinding(hb: number, sex: Sex, ageMonths: number): Find
   return anaemia(hb, sex, ageMonths) ?? { ...normalFinding(), interpretation: screeningTable().anaemia.normal };
 }
 
-/** The person's anaemia cut-offs as reference ranges, in g/dL to one decimal, as P16__033 lays them out (untyped, as H19__134). */
+/**
+ * The person's anaemia cut-offs as reference ranges, in g/dL to one decimal, as the official PKPR
+ * Postman collection lays them out (untyped, as Skrining PTM's).
+ */
 export function hemoglobinRanges(sex: Sex, ageMonths: number): RangeRow[] | undefined {
   const g = anaemiaGroup(sex, ageMonths, false);
   if (!g) return undefined;

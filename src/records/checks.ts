@@ -233,7 +233,7 @@ function checkImmunization(record: CanonicalRecord, history: SubjectHistory | un
   if (record.expirationDate !== undefined && record.expirationDate <= localDate(record.occurredAt)) {
     issues.push({ key: 'vaccine.expired', severity: 'error', path: 'expirationDate', params: { value: record.expirationDate } });
   }
-  // SATUSEHAT refuses a health worker's dose without lot and expiry (10306, 10307); a kader's report needs neither (P13__017).
+  // SATUSEHAT refuses a health worker's dose without lot and expiry (10306, 10307); a kader's report needs neither.
   if (givenByHealthWorker(record)) {
     for (const field of ['lotNumber', 'expirationDate'] as const) {
       if (record[field] === undefined) issues.push({ key: 'vaccine.lot-missing', severity: 'error', path: field });

@@ -19,7 +19,7 @@ export interface Antigen {
   brands?: Record<string, Coding[]>;
   /** the volume of one dose of the programme's product (none for oral drops) */
   doseQuantity?: { value: number; unit: string };
-  /** the ICD-9-CM code of the vaccination Procedure (P13__019) */
+  /** the ICD-9-CM code of the vaccination Procedure, as the official Imunisasi Postman collection codes it */
   procedure: Coding;
 }
 
@@ -70,7 +70,7 @@ function vaccinePatterns(): NonNullable<typeof patterns> {
   patterns = {
     compiled: table.antigens.map((a) => ({ antigen: a, patterns: a.aliases.map((re) => new RegExp(re)) })),
     notVaccine: table.notVaccines.aliases.map((re) => new RegExp(re)),
-    // "0,5 ml", "0.05 mL", "10 Lf": a number that measures the product is not a dose (issue 13).
+    // "0,5 ml", "0.05 mL", "10 Lf": a number that measures the product is not a dose.
     volume: new RegExp(`\\d+(?:[.,]\\d+)?\\s*(?:${table.volumeUnits.join('|')})(?![a-z])`, 'g'),
   };
   return patterns;
@@ -84,7 +84,7 @@ export type VaccineName =
   | { ok: true; antigen: Antigen; dose: number | null; booster: boolean }
   | { ok: false; reason: 'not-a-vaccine' | 'unknown' | 'several' };
 
-export function antigenByKey(key: string): Antigen | undefined {
+function antigenByKey(key: string): Antigen | undefined {
   return vaccineTable().antigens.find((a) => a.key === key);
 }
 
@@ -152,8 +152,9 @@ function impliedDose(antigen: Antigen, booster: boolean, ageMonths: number | und
 }
 
 /**
- * The codes for vaccineCode in the order P13__011 gives them: the KFA product when the name names a
- * brand, the KFA vaccine groups, then CVX (the brand's own CVX code where it has one).
+ * The codes for vaccineCode in the order the official Imunisasi Postman collection gives them: the
+ * KFA product when the name names a brand, the KFA vaccine groups, then CVX (the brand's own CVX
+ * code where it has one).
  */
 export function vaccineCodings(antigen: Antigen, text: string): Coding[] {
   const lower = text.toLowerCase();

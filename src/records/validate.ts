@@ -114,7 +114,7 @@ function collapseAnyOf(errors: ErrorObject[]): ErrorObject[] {
 }
 
 /** `/subject/nik` → `subject.nik`; `/items/0/x` → `items[0].x` */
-export function pointerToPath(pointer: string): string {
+function pointerToPath(pointer: string): string {
   return pointer
     .split('/')
     .slice(1)

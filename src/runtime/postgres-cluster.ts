@@ -8,7 +8,7 @@ import { serverUser } from './postgres-binaries.js';
 // Gerbang relies on, waited for, stopped. Used by the private server (private-postgres.ts) and by
 // the tests' helper, so that both run PostgreSQL the same way.
 
-export const SUPERUSER = 'gerbang';
+const SUPERUSER = 'gerbang';
 
 /**
  * initdb into `dataDir` (which must not exist yet) with `password` for the superuser `gerbang`;

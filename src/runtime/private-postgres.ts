@@ -8,7 +8,7 @@ import { freePort } from './private-redis.js';
 
 export { PostgresNotInstalledError } from './postgres-binaries.js';
 
-export const DATABASE = 'gerbang';
+const DATABASE = 'gerbang';
 
 export interface PrivatePostgres {
   url: string;

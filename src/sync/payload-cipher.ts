@@ -36,7 +36,7 @@ export class PayloadUnreadableError extends Error {
 }
 
 /** The problems of a key ring, in words for the configuration's error list; [] when it is usable. */
-export function keyRingProblems(ring: PayloadKeyRing): string[] {
+function keyRingProblems(ring: PayloadKeyRing): string[] {
   const problems: string[] = [];
   for (const [id, key] of Object.entries(ring.keys)) {
     if (!KEY_ID.test(id)) problems.push(`/security/payloadKeys/keys/${id}: a key id is 1 to 64 letters, digits, ".", "_" or "-"`);

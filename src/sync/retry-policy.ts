@@ -69,7 +69,7 @@ export function decide(
 }
 
 /** Half to all of a doubling wait from firstMinutes up to maxHours: waits spread, never come early. */
-export function identityDelay(waits: number, wait: RetryConfig['identityWait'], random: () => number): number {
+function identityDelay(waits: number, wait: RetryConfig['identityWait'], random: () => number): number {
   const ceiling = Math.min(wait.maxHours * 3_600_000, wait.firstMinutes * 60_000 * 2 ** Math.max(0, waits - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

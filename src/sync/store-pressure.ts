@@ -12,7 +12,7 @@ export interface StoreMemory {
 }
 
 /** used_memory and maxmemory from the text of `INFO memory`. */
-export function parseMemoryInfo(info: string): StoreMemory | undefined {
+function parseMemoryInfo(info: string): StoreMemory | undefined {
   const used = /^used_memory:(\d+)/m.exec(info)?.[1];
   const max = /^maxmemory:(\d+)/m.exec(info)?.[1];
   return used !== undefined && max !== undefined ? { usedBytes: Number(used), maxBytes: Number(max) } : undefined;

@@ -108,12 +108,12 @@ export function usesHistory(body: unknown): boolean {
 }
 
 /** The person's key in 0.3.x, to carry a history over (see read). */
-export function legacySubjectKey(identity: string): string {
+function legacySubjectKey(identity: string): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 40);
 }
 
 /** "YYYY-MM" `n` months before a "YYYY-MM" field. */
-export function monthsBefore(field: string, n: number): string {
+function monthsBefore(field: string, n: number): string {
   const m = /^(\d{4})-(\d{2})$/.exec(field);
   if (!m) return '';
   const index = Number(m[1]) * 12 + Number(m[2]) - 1 - n;
@@ -121,7 +121,7 @@ export function monthsBefore(field: string, n: number): string {
 }
 
 /** When a history may go (seconds since the epoch): the child past the age it serves, or the fallback. */
-export function expiryOf(retention: HistoryRetention, what: What, body: unknown, now: number): number {
+function expiryOf(retention: HistoryRetention, what: What, body: unknown, now: number): number {
   const birth = (body as { subject?: { birthDate?: unknown } } | null)?.subject?.birthDate;
   const months = what === 'weighing' ? retention.weighingsUntilAgeMonths : retention.dosesUntilAgeMonths;
   const born = typeof birth === 'string' ? /^(\d{4})-(\d{2})-(\d{2})/.exec(birth) : null;

@@ -29,41 +29,41 @@ export function mapRoutes(app: FastifyInstance, services: Services): void {
       },
     },
     async (req) => {
-    const caller = callerOf(req);
-    const source = sourceOf(req, caller);
-    const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
-    const lang = pickLanguage(req.headers['accept-language']);
-    // Only history recorded in the caller's scope (the whole decision is in historyInScope).
-    const notices = new Map<unknown, Issue[]>();
-    const history = async (record: unknown) => {
-      const scoped = await historyInScope(services.history, record, caller.scope);
-      notices.set(record, scoped.notices);
-      return scoped.history;
-    };
-    const { posyandu } = req.query;
-    // ?source=<adapter>: the app's own row, judged as POST /v1/records?source= would judge it
-    const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, ...(services.adapters ? { adapters: services.adapters } : {}), now: new Date(), ...(posyandu ? { posyandu } : {}), history });
-    const answers = [];
-    for (const part of parts) {
-      const read = part.adapted ? { kind: part.kind, record: part.adapted.record, provenance: part.adapted.provenance } : {};
-      const notice = notices.get(part.body) ?? [];
-      if (!part.result.ok) {
-        answers.push({ valid: false, ...read, outcome: toOperationOutcome([...part.result.issues, ...notice], lang) });
-        continue;
+      const caller = callerOf(req);
+      const source = sourceOf(req, caller);
+      const validator = req.query.validate === undefined ? undefined : upstreamValidator(services, req.query.validate);
+      const lang = pickLanguage(req.headers['accept-language']);
+      // Only history recorded in the caller's scope (the whole decision is in historyInScope).
+      const notices = new Map<unknown, Issue[]>();
+      const history = async (record: unknown) => {
+        const scoped = await historyInScope(services.history, record, caller.scope);
+        notices.set(record, scoped.notices);
+        return scoped.history;
+      };
+      const { posyandu } = req.query;
+      // ?source=<adapter>: the app's own row, judged as POST /v1/records?source= would judge it
+      const parts = await prepareItem(req.body, source, { facilities: services.config.facilities, ...(services.adapters ? { adapters: services.adapters } : {}), now: new Date(), ...(posyandu ? { posyandu } : {}), history });
+      const answers = [];
+      for (const part of parts) {
+        const read = part.adapted ? { kind: part.kind, record: part.adapted.record, provenance: part.adapted.provenance } : {};
+        const notice = notices.get(part.body) ?? [];
+        if (!part.result.ok) {
+          answers.push({ valid: false, ...read, outcome: toOperationOutcome([...part.result.issues, ...notice], lang) });
+          continue;
+        }
+        const { bundle, indicators, warnings } = part.result.prepared;
+        answers.push({
+          valid: true,
+          ...read,
+          indicators,
+          bundle,
+          outcome: toOperationOutcome([...warnings, ...notice], lang),
+          ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(bundle)) } } : {}),
+        });
       }
-      const { bundle, indicators, warnings } = part.result.prepared;
-      answers.push({
-        valid: true,
-        ...read,
-        indicators,
-        bundle,
-        outcome: toOperationOutcome([...warnings, ...notice], lang),
-        ...(validator ? { upstreamValidation: { upstream: req.query.validate, ...(await validator(bundle)) } } : {}),
-      });
-    }
-    // One record answers as itself; a native row that holds several lists them all, as /v1/records does.
-    const [only] = answers;
-    return answers.length === 1 && only ? only : { valid: answers.every((a) => a.valid), records: answers };
+      // One record answers as itself; a native row that holds several lists them all, as /v1/records does.
+      const [only] = answers;
+      return answers.length === 1 && only ? only : { valid: answers.every((a) => a.valid), records: answers };
     },
   );
 }

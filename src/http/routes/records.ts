@@ -15,7 +15,7 @@ import type { Services } from '../services.js';
 import { MAX_OFFSET, nextLink, timeRange } from './query.js';
 import { idParams, readInScope } from './scoped-record.js';
 
-export const sourceQuery = {
+const sourceQuery = {
   type: 'object',
   properties: {
     source: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$', description: "the app's adapter (docs/adapters.md); default: the key's app, else canonical records" },
@@ -137,7 +137,7 @@ function present(r: StoredRecord, showIdentity: boolean, covers: (posyandu: stri
 }
 
 /** One word for the whole record: the least advanced state among its upstreams. */
-export function overallState(r: Pick<StoredRecord, 'upstreams'>): UpstreamState {
+function overallState(r: Pick<StoredRecord, 'upstreams'>): UpstreamState {
   const states = Object.values(r.upstreams).map((u) => u.state);
   for (const s of ['failed', 'waiting-identity', 'retrying', 'sending', 'queued'] as const) if (states.includes(s)) return s;
   return 'synced';

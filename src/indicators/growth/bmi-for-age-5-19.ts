@@ -8,7 +8,7 @@ import { readTable, rowAt, type LmsTable, type Sex } from './lms-tables.js';
 
 // BMI-for-age of a child aged 5 to 19 by the WHO Growth Reference 2007, as WHO's anthroplus
 // computes it (mappings/who-growth/README.md, reference-2007.json). The 2006 standards of
-// zscore.ts stop below 60 months; this is where SATUSEHAT's posyandu remaja IMT/U (P16__048)
+// zscore.ts stop below 60 months; this is where SATUSEHAT's posyandu remaja IMT/U (official PKPR Postman collection)
 // comes from. Pure: same input, same result; a string says why there is no z-score.
 
 interface Reference2007 {

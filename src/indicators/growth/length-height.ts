@@ -7,9 +7,9 @@ import { DAYS_PER_MONTH } from './age.js';
 
 /** From this age (days) the standard is standing height; below it, recumbent length. */
 export const HEIGHT_FROM_DAYS = 731;
-export const LYING_STANDING_CM = 0.7;
+const LYING_STANDING_CM = 0.7;
 /** Below 9 months a child cannot stand to be measured: anthro drops such a position. */
-export const STANDING_FROM_MONTHS = 9;
+const STANDING_FROM_MONTHS = 9;
 
 export type Position = 'lying' | 'standing';
 

@@ -32,7 +32,7 @@ interface BandSet {
   verified: boolean;
   /** false: codes kept ready, but no category is given until the cut-offs are confirmed */
   use: boolean;
-  /** the Observation lists the bands as referenceRange (P16__048 does) */
+  /** the Observation lists the bands as referenceRange (the official PKPR Postman collection's IMT/U does) */
   referenceRange?: boolean;
   bands: BandSpec[];
 }
@@ -123,7 +123,7 @@ export function classify(indicator: GrowthIndicator, z: number): NutritionCatego
   };
 }
 
-/** One band as Observation.referenceRange gives it on 2-decimal z-scores (P16__048). */
+/** One band as Observation.referenceRange gives it on 2-decimal z-scores, as the official PKPR Postman collection's IMT/U does. */
 export interface ZRange {
   low?: number;
   high?: number;

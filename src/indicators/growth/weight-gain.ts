@@ -42,7 +42,7 @@ export interface WeightGain {
 interface KbmTable {
   kbm: Array<{ fromMonth: number; toMonth: number; grams: number; verified: boolean; source: string }>;
   observation: { code: Coding; category: string };
-  /** P14__110: the T status as its own coded Observation */
+  /** the T status as its own coded Observation, as the official Gizi Postman collection sends it */
   statusT: { key: string; code: Coding; value: Coding; category: string };
 }
 

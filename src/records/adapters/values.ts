@@ -55,7 +55,7 @@ function isoDate(y: number, m: number, d: number): string | undefined {
 }
 
 /** UTC offsets in minutes of the zones an app's server or a posyandu may keep its clock in. */
-export const zoneOffsetMinutes = { WIB: 420, WITA: 480, WIT: 540, UTC: 0 } as const;
+const zoneOffsetMinutes = { WIB: 420, WITA: 480, WIT: 540, UTC: 0 } as const;
 export type Zone = keyof typeof zoneOffsetMinutes;
 
 /**

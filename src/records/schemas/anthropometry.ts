@@ -18,7 +18,7 @@ export const anthropometrySchema = {
     oedema: { type: 'boolean' },
     vitaminA: { type: 'string', enum: ['blue', 'red'] },
     exclusiveBreastfeeding: { type: 'boolean' },
-    // Optional (added for SATUSEHAT P14__046-047, H08__012-013): the child's measurements at
+    // Optional (SATUSEHAT's official Gizi and Neonatus Postman collections send them): the child's measurements at
     // birth as the KIA book or the birth record has them, sent as their own Observations.
     birthWeightG: { type: 'number', exclusiveMinimum: 0, description: 'birth weight in grams (berat badan lahir)' },
     birthLengthCm: { type: 'number', exclusiveMinimum: 0, description: 'length at birth in centimetres (panjang badan lahir)' },

@@ -1,7 +1,7 @@
 // Parts every record kind shares (the envelope around each kind's own fields). Written as `const` objects so that
 // json-schema-to-ts derives the TypeScript types from the very schema ajv checks and /v1/schemas serves.
 
-export const nikSchema = {
+const nikSchema = {
   type: 'string',
   pattern: '^[0-9]{16}$',
   description: 'Nomor Induk Kependudukan: 16 digits (region, birth date DDMMYY with +40 for women, serial).',
@@ -9,7 +9,7 @@ export const nikSchema = {
 
 export const dateSchema = { type: 'string', format: 'date', description: 'YYYY-MM-DD' } as const;
 
-export const subjectSchema = {
+const subjectSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'sex', 'birthDate'],
@@ -30,7 +30,7 @@ export const subjectSchema = {
   },
 } as const;
 
-export const performerSchema = {
+const performerSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['role'],

@@ -127,7 +127,7 @@ export async function rollUpCounts(pool: pg.Pool, wait = false): Promise<boolean
 export type DayEvent = 'accepted' | 'synced' | 'failed';
 
 /** The place in LATENCY_BUCKETS of a latency (the last one: longer than every finite bound). */
-export function latencyBucket(seconds: number): number {
+function latencyBucket(seconds: number): number {
   const i = LATENCY_BUCKETS.findIndex((bound) => seconds <= bound);
   return i === -1 ? LATENCY_BUCKETS.length - 1 : i;
 }

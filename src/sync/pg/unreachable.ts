@@ -36,7 +36,7 @@ export function isPostgresUnreachable(err: unknown, depth = 0): boolean {
 }
 
 /** The error a request answers with when the ledger's server is away: a 503 the app retries. */
-export function asStoreUnavailable(err: unknown): unknown {
+function asStoreUnavailable(err: unknown): unknown {
   return isPostgresUnreachable(err) ? new GerbangError('store.unavailable', [], { cause: err, retryAfterSeconds: 5 }) : err;
 }
 

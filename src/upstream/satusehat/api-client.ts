@@ -90,7 +90,7 @@ export class SatusehatApi {
     return r;
   }
 
-  /** `PUT {Type}/{id}`: the platform's update (P13__020, P16__056). Any answer but a 2xx stops the push with it. */
+  /** `PUT {Type}/{id}`: the platform's update, as its official Postman collections use it. Any answer but a 2xx stops the push with it. */
   async replace(orgId: string, resource: Resource & { id: string }): Promise<void> {
     const reply = await this.call(orgId, 'PUT', `${resource.resourceType}/${encodeURIComponent(resource.id)}`, resource);
     if (reply.status < 200 || reply.status >= 300) throw new PushStopped(httpOutcome(reply.status, reply.headers), reply.body);
@@ -103,7 +103,7 @@ export class SatusehatApi {
       headers: {
         authorization: `Bearer ${token}`,
         accept: 'application/json',
-        // §1: SATUSEHAT documents application/json, not application/fhir+json.
+        // SATUSEHAT documents application/json, not application/fhir+json.
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

@@ -3,14 +3,14 @@ import { NIK_SYSTEM, SYS_IDS_PREFIX, organizationInSysIds, organizationOfSystem 
 
 // Gerbang's Bundle is written for any FHIR server: master data as conditional creates, clinical
 // data as conditional PUTs by business identifier, everything linked by urn:uuid. SATUSEHAT differs
-// (reference §8): Patient, Practitioner and the puskesmas Organization are referenced by their
+// (as its official Postman collections show): Patient, Practitioner and the puskesmas Organization are referenced by their
 // platform ids and are not entries, and there is no conditional create, only plain POSTs.
 
 /**
  * What SATUSEHAT makes of an entry:
  * - puskesmas, patient, practitioner: the platform owns them; the entry is dropped for a reference;
  * - faskes-master (Location, sub-Organization): the faskes creates them once; found by identifier;
- * - episode: one active EpisodeOfCare per patient and type platform-wide (§5); adopted when there;
+ * - episode: one active EpisodeOfCare per patient and type platform-wide; adopted when there;
  * - clinical: posted with the record.
  */
 export type EntryRole = 'puskesmas' | 'patient' | 'practitioner' | 'faskes-master' | 'episode' | 'clinical';
@@ -24,7 +24,7 @@ export interface PlannedEntry {
 /**
  * The puskesmas the Bundle is for: its Organization entry names itself with identifier
  * `…/organization/{orgId}` and value `{orgId}` (a sub-organization would carry a local value).
- * Preferred is the one the Encounter names as serviceProvider (§2.4).
+ * Preferred is the one the Encounter names as serviceProvider.
  */
 export function puskesmasOf(bundle: Bundle): string | undefined {
   const entries = bundle.entry ?? [];
@@ -73,7 +73,7 @@ function roleOf(resource: Resource, orgId: string): EntryRole {
   }
 }
 
-export function identifiersOf(resource: Resource | undefined): Identifier[] {
+function identifiersOf(resource: Resource | undefined): Identifier[] {
   const ids = (resource as { identifier?: Identifier | Identifier[] } | undefined)?.identifier;
   const list = Array.isArray(ids) ? ids : ids ? [ids] : [];
   return list.filter((i) => i.system && i.value);
@@ -81,7 +81,7 @@ export function identifiersOf(resource: Resource | undefined): Identifier[] {
 
 /**
  * The identifier that names this resource and nothing else: the faskes' sys-ids one. An ANC
- * Encounter also carries its K-visit number (§5), which thousands of Encounters share.
+ * Encounter also carries its K-visit number, which thousands of Encounters share.
  */
 export function businessIdentifier(resource: Resource): Identifier | undefined {
   const ids = identifiersOf(resource);
@@ -128,7 +128,7 @@ export function rewriteReferences<T>(value: T, refs: ReadonlyMap<string, string>
   return out as T;
 }
 
-/** §8: `{fullUrl: urn:uuid, resource, request: {method: POST, url: Type}}`, nothing conditional. */
+/** As SATUSEHAT takes an entry: `{fullUrl: urn:uuid, resource, request: {method: POST, url: Type}}`, nothing conditional. */
 export function transactionOf(entries: ReadonlyArray<{ fullUrl: string; resource: Resource }>): Bundle {
   return {
     resourceType: 'Bundle',

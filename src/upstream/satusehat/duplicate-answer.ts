@@ -1,4 +1,4 @@
-// Rule 20002 "Found duplicate resource" (reference §8) arrives as an OperationOutcome issue with code
+// SATUSEHAT's rule 20002 "Found duplicate resource" arrives as an OperationOutcome issue with code
 // `duplicate`, or in some deployments as a non-FHIR list `[{ruleNumber: "20002", message}]`. The
 // HTTP status is not documented, so the body decides.
 

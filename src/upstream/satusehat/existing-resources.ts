@@ -2,7 +2,7 @@ import type { EpisodeOfCare, Resource } from '@medplum/fhirtypes';
 import type { SatusehatApi } from './api-client.js';
 import { businessIdentifier } from './bundle-rewrite.js';
 
-// SATUSEHAT has no conditional create (reference §8): sending a resource whose identifier it already
+// SATUSEHAT has no conditional create: sending a resource whose identifier it already
 // holds is refused as a duplicate (rule 20002), and sending it under a new identifier would make a
 // second copy. So whenever a resource may already be there, Gerbang asks first and adopts its id.
 
@@ -35,9 +35,9 @@ export async function findAllByIdentifier(api: SatusehatApi, orgId: string, reso
 
 /**
  * findAllByIdentifier for resources that only ever went out together, in the same transactions. A
- * transaction is carried out whole or not at all (§8), so either every one of them is there or
+ * transaction is carried out whole or not at all, so either every one of them is there or
  * none is: one search tells which, and only when it is there are the others looked up for their
- * ids. The one searched is the Encounter, the search §8 names before a resend (a record has one,
+ * ids. The one searched is the Encounter (a record has one,
  * and there are fewer Encounters than Observations to search through). A resend after a 503 that
  * wrote nothing then costs one look-up rather than one per resource.
  */
@@ -60,7 +60,7 @@ function probeIndex(resources: Resource[]): number {
 }
 
 /**
- * §5: one active EpisodeOfCare per patient and type, platform-wide, possibly opened by another
+ * One active EpisodeOfCare per patient and type, platform-wide, possibly opened by another
  * faskes; every visit of the pregnancy joins it. `patient` is the IHS reference (Patient/{ihs}).
  */
 export async function findActiveEpisode(api: SatusehatApi, orgId: string, episode: EpisodeOfCare, patient: string): Promise<string | undefined> {

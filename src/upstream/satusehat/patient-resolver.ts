@@ -12,7 +12,7 @@ export interface PatientResolverDeps {
   api: SatusehatApi;
   cache: IdentityCache;
   now: () => number;
-  /** §2.2 (P07): a nik-ibu registration is only accepted for a birthDate in the last 60 days */
+  /** a nik-ibu registration is only accepted for a birthDate in the last 60 days (official INC Postman collection) */
   newbornMaxAgeDays: number;
 }
 
@@ -42,8 +42,9 @@ async function byNik(deps: PatientResolverDeps, orgId: string, nik: string): Pro
 }
 
 /**
- * §2.2 (W pasien-bayi): search the babies registered under the mother, match birthDate and birth
- * order, and register the baby only when none matches and it is young enough for the nik-ibu route.
+ * As SATUSEHAT's "Pasien Bayi" documentation page has it: search the babies registered under the
+ * mother, match birthDate and birth order, and register the baby only when none matches and it is
+ * young enough for the nik-ibu route.
  */
 async function newborn(deps: PatientResolverDeps, orgId: string, patient: Patient, motherNik: string): Promise<ResolvedPatient> {
   const birthDate = patient.birthDate?.slice(0, 10);
@@ -75,7 +76,7 @@ async function newborn(deps: PatientResolverDeps, orgId: string, patient: Patien
 }
 
 /**
- * Gerbang counts birth order from 1 ("1 for a single birth"); SATUSEHAT's examples (P07, W) write 0
+ * Gerbang counts birth order from 1 ("1 for a single birth"); SATUSEHAT's newborn example and its "Pasien Bayi" page write 0
  * for a single birth. A first-born therefore matches 0 or 1; twins keep their numbers.
  */
 function sameBirthOrder(p: Patient, order: number): boolean {
@@ -103,7 +104,7 @@ function newbornResource(patient: Patient, motherNik: string, birthDate: string,
 }
 
 /**
- * §2.2: Patient create answers HTTP 200 with a non-FHIR wrapper, also for a duplicate, whose
+ * Patient create answers HTTP 200 with a non-FHIR wrapper, also for a duplicate, whose
  * `data.resourceID` is the baby already registered (so a second create is harmless).
  */
 async function register(deps: PatientResolverDeps, orgId: string, resource: Patient): Promise<string> {
@@ -121,8 +122,8 @@ async function register(deps: PatientResolverDeps, orgId: string, resource: Pati
   );
 }
 
-/** The id in any of the create answers the reference quotes (key spelling varies between samples). */
-export function createdPatientId(body: unknown): string | undefined {
+/** The id in any of the create answers SATUSEHAT's examples show (key spelling varies between samples). */
+function createdPatientId(body: unknown): string | undefined {
   if (!body || typeof body !== 'object') return undefined;
   const b = body as Record<string, unknown>;
   if (b.resourceType === 'Patient' && typeof b.id === 'string') return b.id;

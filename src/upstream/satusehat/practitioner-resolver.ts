@@ -5,7 +5,7 @@ import { waitingIdentity } from './outcomes.js';
 import { NIK_SYSTEM } from './systems.js';
 
 // Health workers (bidan, perawat, dokter, gizi) are read-only master data in SATUSEHAT (Master
-// Nakes Index, reference §2.3): found by NIK, never created. A kader is not one of them (§2.3, §6.3)
+// Nakes Index): found by NIK, never created. A kader is not one of them
 // and stays text in the Bundle, so only a NIK-bearing performer ever comes here.
 
 export async function resolvePractitioner(deps: { api: SatusehatApi; cache: IdentityCache }, orgId: string, nik: string): Promise<string> {

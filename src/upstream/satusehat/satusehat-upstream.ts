@@ -29,7 +29,7 @@ export interface SatusehatUpstreamOptions {
   authUrl: string;
   /** {host}/fhir-r4/v1 */
   baseUrl: string;
-  /** per puskesmas Organization id (Master Sarana Index): one client is bound to one Organization (§1) */
+  /** per puskesmas Organization id (Master Sarana Index): one client is bound to one Organization */
   credentials: Record<string, ClientCredentials>;
   timeouts: Timeouts;
   /** an answer longer than this fails the call (upstream.answer-too-large) */
@@ -50,7 +50,7 @@ export interface SatusehatUpstreamOptions {
    * posyandu the puskesmas registered there itself: referenced as it is, never looked up or created
    */
   posyanduLocations?: Readonly<Record<string, string>>;
-  /** §2.2 (P07): 60 */
+  /** 60: SATUSEHAT registers a newborn under the mother's NIK only in its first 60 days (official INC Postman collection) */
   newbornMaxAgeDays?: number;
   now?: () => number;
 }
@@ -101,7 +101,7 @@ export class SatusehatUpstream implements Upstream {
     };
     const fhirOrigin = new URL(this.baseUrl).origin;
     this.pool = new Pool(fhirOrigin, poolOptions);
-    // Token calls go to the same host in every documented environment (§1); a separate host gets
+    // Token calls go to the same host in every documented environment; a separate host gets
     // its own pool, since a pool serves one origin.
     const authOrigin = new URL(opts.authUrl).origin;
     this.authPool = authOrigin === fhirOrigin ? undefined : new Pool(authOrigin, { ...poolOptions, connections: 2 });
@@ -190,7 +190,7 @@ export class SatusehatUpstream implements Upstream {
       refs.set(e.fullUrl, `${e.resource.resourceType}/${id}`);
       settled.push({ fullUrl: e.fullUrl, resourceType: e.resource.resourceType, id, status });
     };
-    // Held by SATUSEHAT and to be replaced with this version's values: a correction (§13).
+    // Held by SATUSEHAT and to be replaced with this version's values: a correction (docs/satusehat-conformance.md).
     const updates = new Map<string, string>();
     const update = (e: PlannedEntry, id: string) => {
       refs.set(e.fullUrl, `${e.resource.resourceType}/${id}`);
@@ -273,7 +273,7 @@ export class SatusehatUpstream implements Upstream {
     return settled;
   }
 
-  /** The entries SATUSEHAT does not hold yet, in plain POST transactions (§8); what a duplicate answer shows is there is taken up. */
+  /** The entries SATUSEHAT does not hold yet, in plain POST transactions; what a duplicate answer shows is there is taken up. */
   private async create(
     orgId: string,
     ctx: PushContext,
@@ -300,7 +300,7 @@ export class SatusehatUpstream implements Upstream {
         return;
       }
       if (round < DUPLICATE_ROUNDS && isDuplicateAnswer(reply.body)) {
-        // Take up whatever is already there (never resend under a new identifier, §8), then send the rest.
+        // Take up whatever is already there (never resend under a new identifier), then send the rest.
         if (await this.takeUpExisting(orgId, remaining, refs, on)) continue;
       }
       // A transaction is all or nothing, and an answer other than 408 or 5xx (a 429 above all)
@@ -381,7 +381,7 @@ export class SatusehatUpstream implements Upstream {
     }
   }
 
-  /** §5: the patient's active episode of this type, else the one this pregnancy's identifier names (closed or not). */
+  /** The patient's active episode of this type (one platform-wide), else the one this pregnancy's identifier names (closed or not). */
   private async findEpisode(orgId: string, episode: EpisodeOfCare, refs: ReadonlyMap<string, string>): Promise<string | undefined> {
     const patient = episode.patient?.reference;
     const ihs = patient ? (refs.get(patient) ?? patient) : undefined;

@@ -7,8 +7,8 @@ import { defineLockScripts, deleteIfHeld, RedisLock } from '../../locks/redis-lo
 
 // SATUSEHAT access tokens (OAuth2 client credentials, one client per puskesmas), shared through
 // Redis by every worker process. The platform punishes a failed token request with a wait
-// (the official Postman collection P01 shows it), so at most one caller
-// asks for a token at a time and nobody asks again while that wait lasts.
+// (the official SATUSEHAT Postman collection "Pelayanan - Rawat Jalan" says so), so at most one
+// caller asks for a token at a time and nobody asks again while that wait lasts.
 
 export interface ClientCredentials {
   clientId: string;
@@ -27,7 +27,7 @@ export interface TokenCacheOptions {
   dispatcher?: Dispatcher;
   /** a token is dropped this long before the platform says it expires */
   refreshMarginSeconds?: number;
-  /** §1 of the SATUSEHAT reference (P01): "each failed token request costs a 1-minute penalty" */
+  /** a failed token request costs a one-minute penalty (official SATUSEHAT Postman collection) */
   penaltySeconds?: number;
   /** bound on the whole token call: headers, body and in total */
   timeoutMs?: number;
@@ -118,7 +118,7 @@ export class TokenCache {
     this.redis = opts.redis;
     this.keyPrefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     const base = opts.authUrl.replace(/\/+$/, '');
-    // §1: grant_type goes in the query string, the credentials in the form body.
+    // grant_type goes in the query string, the credentials in the form body.
     this.tokenUrl = /\/accesstoken(\?|$)/.test(base) ? base : `${base}/accesstoken?grant_type=client_credentials`;
     this.dispatcher = opts.dispatcher;
     this.marginMs = (opts.refreshMarginSeconds ?? 60) * 1000;
@@ -256,7 +256,7 @@ export class TokenCache {
   }
 }
 
-/** §1: expires_in arrives as a string of seconds ("3599"); a number is accepted too. */
+/** expires_in arrives as a string of seconds ("3599"); a number is accepted too. */
 function parseToken(text: string): { token: string; expiresInSeconds: number } | undefined {
   let body: unknown;
   try {
