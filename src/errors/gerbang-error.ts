@@ -30,3 +30,11 @@ export class GerbangError extends Error {
     this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }
+
+/** How soon an app may send again after the store did not answer: a restart or a failover takes seconds. */
+const STORE_UNAVAILABLE_RETRY_SECONDS = 5;
+
+/** The store (Redis, or the ledger's PostgreSQL) did not answer: nothing was done, send again shortly. */
+export function storeUnavailable(cause: unknown): GerbangError {
+  return new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: STORE_UNAVAILABLE_RETRY_SECONDS });
+}

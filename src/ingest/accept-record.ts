@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
-import { GerbangError, type Issue } from '../errors/gerbang-error.js';
+import { GerbangError, type Issue, storeUnavailable } from '../errors/gerbang-error.js';
 import type { Ledger } from '../sync/ledger.js';
 import type { StorePressure } from '../sync/store-pressure.js';
 import type { Memory, SubjectHistoryStore } from '../sync/subject-history.js';
@@ -131,6 +131,6 @@ export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw new GerbangError('store.unavailable', [], { cause: err, retryAfterSeconds: 5 });
+    throw storeUnavailable(err);
   }
 }

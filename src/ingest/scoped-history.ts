@@ -1,6 +1,7 @@
 import type { ScopeCheck } from '../config/scope.js';
 import type { Issue } from '../errors/gerbang-error.js';
-import { usesHistory, type SubjectHistoryStore } from '../sync/subject-history.js';
+import { usesHistory } from '../records/subject-identity.js';
+import type { SubjectHistoryStore } from '../sync/subject-history.js';
 import { historyWithin, type SubjectHistory } from '../indicators/subject-history.js';
 
 /**

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { readMapping } from '../tables/read-table.js';
 import type { WeighingHistory } from '../indicators/growth/weight-gain.js';
 import type { DoseHistory, Placed, SubjectHistory } from '../indicators/subject-history.js';
+import { historyNeeded, identityOf } from '../records/subject-identity.js';
 
 // What Gerbang remembers of each child, to judge a new record against the earlier ones: weighings by
 // month (N/T) and immunisation doses received (status, IDL). Keyed by a keyed hash (HMAC-SHA256) of
@@ -102,11 +103,6 @@ export abstract class KeyedSubjectHistory implements SubjectHistoryStore {
   protected abstract write(what: What, key: string, w: HistoryWrite): Promise<void>;
 }
 
-/** Whether a record of this kind, for this identity, is judged against a history at all. */
-export function usesHistory(body: unknown): boolean {
-  return historyNeeded(body) !== undefined;
-}
-
 /** The person's key in 0.3.x, to carry a history over (see read). */
 function legacySubjectKey(identity: string): string {
   return createHash('sha256').update(identity).digest('hex').slice(0, 40);
@@ -131,19 +127,4 @@ function expiryOf(retention: HistoryRetention, what: What, body: unknown, now: n
   return Math.floor(Math.max(until, now + 86_400_000) / 1000);
 }
 
-function historyNeeded(body: unknown): { what: What; identity: string } | undefined {
-  const kind = (body as { kind?: unknown } | null)?.kind;
-  const what = kind === 'anthropometry' ? 'weighing' : kind === 'immunization' ? 'doses' : undefined;
-  const identity = identityOf(body);
-  return what && identity ? { what, identity } : undefined;
-}
 
-/** The identity a record belongs to, read defensively from a body not yet validated. */
-export function identityOf(body: unknown): string | undefined {
-  const s = (body as { subject?: { nik?: unknown; birthDate?: unknown; birthOrder?: unknown; mother?: { nik?: unknown } } } | null)?.subject;
-  if (typeof s?.nik === 'string') return `nik:${s.nik}`;
-  if (typeof s?.mother?.nik === 'string' && typeof s.birthDate === 'string') {
-    return `newborn:${s.mother.nik}.${s.birthDate}.${typeof s.birthOrder === 'number' ? s.birthOrder : 1}`;
-  }
-  return undefined;
-}

@@ -332,7 +332,8 @@ function errorOf(result: PushResult, at: string): UpstreamError {
     case 'not-sent':
       return { code: o.code, message: o.message, at };
     case 'delivered':
-      return { code: 'upstream.ok', message: 'delivered', at };
+      // decide() makes every delivered push synced, which has no error
+      throw new Error('a delivered push has no error to keep');
   }
 }
 

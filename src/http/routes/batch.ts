@@ -6,7 +6,7 @@ import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type 
 import { shownTo } from '../../ingest/history-shown.js';
 import { ingest } from '../../ingest/ingest.js';
 import { logRepeated } from '../../log/logger.js';
-import { identityOf } from '../../sync/subject-history.js';
+import { identityOf } from '../../records/subject-identity.js';
 import { callerOf } from '../auth/authenticate.js';
 import { BudgetDraw, overBudget } from '../auth/record-budget.js';
 import { sourceOf } from '../auth/source.js';

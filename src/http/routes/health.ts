@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { GerbangError } from '../../errors/gerbang-error.js';
+import { storeUnavailable } from '../../errors/gerbang-error.js';
 import type { Services } from '../services.js';
 
 export function healthRoutes(app: FastifyInstance, services: Services): void {
@@ -16,7 +16,7 @@ export function healthRoutes(app: FastifyInstance, services: Services): void {
     // asked at once: two stores away answer as fast as one
     const results = await Promise.allSettled(stores.map((store) => withinMs(store.ping(), READINESS_MS)));
     const away = results.find((r) => r.status === 'rejected');
-    if (away) throw new GerbangError('store.unavailable', [], { cause: away.reason, retryAfterSeconds: 5 });
+    if (away) throw storeUnavailable(away.reason);
     const answered = Object.fromEntries(stores.map((store) => [store.name, 'ok']));
     return { status: 'ready', ...answered, upstreams: services.upstreams.map((u) => ({ name: u.name, kind: u.describe().kind })) };
   });

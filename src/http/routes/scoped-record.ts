@@ -1,4 +1,4 @@
-import { GerbangError } from '../../errors/gerbang-error.js';
+import { GerbangError, storeUnavailable } from '../../errors/gerbang-error.js';
 import type { StoredRecord } from '../../sync/ledger.js';
 import { outOfScope, type Caller } from '../auth/authenticate.js';
 import type { Services } from '../services.js';
@@ -8,7 +8,7 @@ export const idParams = { type: 'object', properties: { id: { type: 'string', ma
 /** A record the caller may see; 404 when there is none, 403 when it belongs to another place. */
 export async function readInScope(services: Services, caller: Caller, id: string): Promise<StoredRecord> {
   const stored = await services.ledger.get(id).catch((cause: unknown) => {
-    throw new GerbangError('store.unavailable', [], { cause, retryAfterSeconds: 5 });
+    throw storeUnavailable(cause);
   });
   if (!stored) throw new GerbangError('record.not-found', [{ key: 'record.not-found', severity: 'error', params: { id } }]);
   if (!caller.scope.covers(stored)) throw outOfScope(stored.posyandu);

@@ -1,4 +1,4 @@
-import { GerbangError } from '../../errors/gerbang-error.js';
+import { storeUnavailable } from '../../errors/gerbang-error.js';
 
 // Which errors of the PostgreSQL client mean "the ledger's server is not there right now" (a 503
 // store.unavailable the app retries, as when Redis is away), as opposed to a bug or a refused
@@ -37,7 +37,7 @@ export function isPostgresUnreachable(err: unknown, depth = 0): boolean {
 
 /** The error a request answers with when the ledger's server is away: a 503 the app retries. */
 function asStoreUnavailable(err: unknown): unknown {
-  return isPostgresUnreachable(err) ? new GerbangError('store.unavailable', [], { cause: err, retryAfterSeconds: 5 }) : err;
+  return isPostgresUnreachable(err) ? storeUnavailable(err) : err;
 }
 
 /**
