@@ -1,8 +1,8 @@
-import { errorCodes, type ErrorCode } from './codes.js';
+import { errorCodes, type ErrorCode, type IssueCode } from './codes.js';
 
 /** One problem in a request, placed at a field. `key` names a text in mappings/messages.json. */
 export interface Issue {
-  key: string;
+  key: ErrorCode | IssueCode;
   severity: 'error' | 'warning';
   /** dotted path in the inbound record, e.g. `subject.nik` (becomes FHIRPath and JSON pointer) */
   path?: string;

@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import { issueCodes, type IssueCode } from '../errors/codes.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { checkAnthropometry } from './check-anthropometry.js';
 import { nikDisagreements, parseNik } from './nik.js';
@@ -24,7 +25,8 @@ interface Plausibility {
   measurements: Record<string, string[]>;
   bands: Band[];
   units: Record<string, string>;
-  unitSlips: Record<string, { factor?: number; message?: string; lowFactor?: number; lowMessage?: string }>;
+  /** `message`, `lowMessage`: issues of the error table, checked when the table is read */
+  unitSlips: Record<string, { factor?: number; message?: IssueCode; lowFactor?: number; lowMessage?: IssueCode }>;
 }
 
 const plausibility = defineMapping<Plausibility>('plausibility.json', (d, fail) => {
@@ -44,6 +46,10 @@ const plausibility = defineMapping<Plausibility>('plausibility.json', (d, fail) 
   for (const [field, slip] of Object.entries(d.unitSlips ?? {})) {
     if (slip.factor !== undefined && (typeof slip.message !== 'string' || !(slip.factor > 1))) fail(`unitSlips.${field}`, 'a factor above 1 needs its message');
     if (slip.lowFactor !== undefined && (typeof slip.lowMessage !== 'string' || !(slip.lowFactor > 1))) fail(`unitSlips.${field}`, 'a lowFactor above 1 needs its lowMessage');
+    for (const k of ['message', 'lowMessage'] as const) {
+      const key = slip[k];
+      if (key !== undefined && !Object.hasOwn(issueCodes, key)) fail(`unitSlips.${field}.${k}`, `"${String(key)}" is not an issue of src/errors/codes.ts`);
+    }
   }
 });
 
@@ -179,7 +185,7 @@ function checkMeasurements(record: CanonicalRecord): Issue[] {
 }
 
 /** The unit slip that explains a value out of range, if one does (grams for kg, mmol/L for mg/dL…). */
-function unitSlip(field: string, value: number, min: number, max: number): { message: string; suggested: number } | undefined {
+function unitSlip(field: string, value: number, min: number, max: number): { message: IssueCode; suggested: number } | undefined {
   const slip = plausibility().unitSlips[field];
   if (!slip) return undefined;
   const within = (v: number) => v >= min && v <= max;

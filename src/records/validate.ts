@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import type { IssueCode } from '../errors/codes.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { isRecordKind, recordSchemas, type CanonicalRecord, type RecordKind } from './schemas/index.js';
 import { isCalendarDateTime } from './time.js';
@@ -21,6 +22,8 @@ ajv.addFormat('gerbang-instant', {
 });
 
 // Written the right way but not on the calendar (2026-11-31, 25:00): said as such, not as a format slip.
+/** The issue of each format the schemas use; a format without one of its own gets the general one. */
+const FORMAT_KEYS: Record<string, IssueCode> = { date: 'field.format.date', 'gerbang-datetime': 'field.format.gerbang-datetime', 'gerbang-instant': 'field.format.gerbang-instant' };
 const writtenLike: Record<string, RegExp> = { date: /^\d{4}-\d{2}-\d{2}$/, 'gerbang-datetime': dateTimeWithOffset, 'gerbang-instant': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/ };
 
 const validators = Object.fromEntries(
@@ -87,7 +90,7 @@ function toIssue(e: ErrorObject, body: unknown): Issue {
     case 'format': {
       const value = valueAt(body, e.instancePath);
       if (typeof value === 'string' && writtenLike[String(p.format)]?.test(value)) return { key: 'field.impossible-date', severity: 'error', path: at, params: { value: value.slice(0, 40) } };
-      return { key: `field.format.${String(p.format)}`, severity: 'error', path: at };
+      return { key: FORMAT_KEYS[String(p.format)] ?? 'field.format', severity: 'error', path: at };
     }
     case 'pattern':
       return { key: /(^|\.)nik$/.test(at) ? 'nik.not-16-digits' : 'field.pattern', severity: 'error', path: at };

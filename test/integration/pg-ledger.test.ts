@@ -79,7 +79,7 @@ function record(f: Fixture): NewRecord {
     contentHash: `hash-${weightKg}`,
     bundle: r.prepared.bundle,
     indicators: { weightForAge: { z: -1.2 } },
-    warnings: [{ key: 'record.weight-jump', severity: 'warning', path: 'weightKg' }],
+    warnings: [{ key: 'growth.no-reference', severity: 'warning', path: 'weightKg' }],
     subject: f.subject ?? `subject-${f.recordId}`,
     posyandu: f.posyandu ?? '3201010001-01',
     puskesmas: f.puskesmas ?? 'P3201010101',
@@ -119,7 +119,7 @@ t.test('accept: created, duplicate, new version, place changed; and what get() s
     receivedAt: iso(clock),
     updatedAt: iso(clock),
     indicators: { weightForAge: { z: -1.2 } },
-    warnings: [{ key: 'record.weight-jump' }],
+    warnings: [{ key: 'growth.no-reference' }],
     people: { names: [NAME], niks: [NIK] },
     upstreams: { [U]: { state: 'queued', version: 1, attempts: 0, updatedAt: iso(clock) } },
   });

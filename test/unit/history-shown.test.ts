@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Issue } from '../../src/errors/gerbang-error.js';
 import { historyPlaces, shownTo, WITHHELD } from '../../src/ingest/history-shown.js';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
 import { validAnthropometry, validImmunization } from '../fixtures/records.js';
@@ -19,14 +20,14 @@ t.test('a weighing reads last month when there is one, else every earlier month'
 t.test('shown whole to a scope that covers every place, withheld otherwise', async (t) => {
   const answer = {
     indicators: { growth: { zScores: [1], weightGain: { status: 'N', gainGrams: 500 } } },
-    warnings: [{ key: 'nik.disagrees-sex', severity: 'warning' as const }],
+    warnings: [{ key: 'nik.disagrees-sex', severity: 'warning' }] satisfies Issue[],
   };
   t.equal(shownTo(answer, ['A'], (p) => p === 'A'), answer);
   t.equal(shownTo(answer, [''], () => true), answer, 'an unlimited scope covers an entry without a place');
   const other = shownTo(answer, ['A', 'B'], (p) => p === 'A');
   t.same(other.indicators, { growth: { zScores: [1], weightGain: WITHHELD } });
   t.same(other.warnings.map((i) => i.key), ['nik.disagrees-sex', 'record.history-outside-scope']);
-  const immunization = { indicators: { immunization: { antigen: 'dpt-hb-hib', dose: 2, doseFrom: 'history', timing: 'on-time', given: true, status: { complete: false } } }, warnings: [{ key: 'vaccine.dose-from-history', severity: 'warning' as const }] };
+  const immunization = { indicators: { immunization: { antigen: 'dpt-hb-hib', dose: 2, doseFrom: 'history', timing: 'on-time', given: true, status: { complete: false } } }, warnings: [{ key: 'vaccine.dose-from-history', severity: 'warning' }] satisfies Issue[] };
   const seen = shownTo(immunization, ['B'], (p) => p === 'A');
   t.same(seen.indicators.immunization, { antigen: 'dpt-hb-hib', dose: WITHHELD, doseFrom: 'history', timing: WITHHELD, given: true, status: WITHHELD });
   t.same(seen.warnings.map((i) => i.key), ['record.history-outside-scope'], 'the warning that quotes the dose is left out');

@@ -90,6 +90,16 @@ t.test('a broken table is refused at load with its file and place', async (t) =>
   t.throws(() => readDefinedTables(dirs), { name: 'MappingDataError', message: new RegExp(`^${anc}: cannot be read as JSON`) }, 'not JSON: the file');
   writeFileSync(anc, good);
 
+  // An issue a table names must be one of the error table's, or the app would hear a bare key.
+  const plausibility = join(dirs.mappings, 'plausibility.json');
+  const limits = readFileSync(plausibility, 'utf8');
+  const slips = JSON.parse(limits) as { unitSlips: Record<string, { message?: string }> };
+  const [field] = Object.keys(slips.unitSlips).filter((f) => slips.unitSlips[f]?.message);
+  slips.unitSlips[field!]!.message = 'value.no-such-issue';
+  writeFileSync(plausibility, JSON.stringify(slips));
+  t.throws(() => readDefinedTables(dirs), new MappingDataError(`${plausibility}: unitSlips.${field}.message: "value.no-such-issue" is not an issue of src/errors/codes.ts`), 'an unknown issue: the file and the field');
+  writeFileSync(plausibility, limits);
+
   const profile = join(dirs.profiles, 'Encounter.json');
   writeFileSync(profile, JSON.stringify({ resourceType: 'Encounter', rules: [{ path: 'status', in: 'finished', why: 'test' }] }));
   t.throws(() => readDefinedTables(dirs), { name: 'MappingDataError', message: `${profile}: rules[0].in: must be a non-empty list of strings` }, 'a profile rule: the file and the rule');

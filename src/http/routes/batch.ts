@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GerbangError } from '../../errors/gerbang-error.js';
+import { GerbangError, type Issue } from '../../errors/gerbang-error.js';
 import { message, pickLanguage, type Language } from '../../errors/messages.js';
 import { BatchShapeError, BatchTooLargeError, jsonArrayItems, ndjsonItems, type BatchItem } from '../../ingest/batch-stream.js';
 import { shownTo } from '../../ingest/history-shown.js';
@@ -144,7 +144,7 @@ async function handleBatch(req: FastifyRequest<{ Querystring: BatchQuery }>, rep
 
   /** Said in the summary as well, where an app that resends looks first; a truncation's outcome, if any, stays. */
   function overBudgetSummary(d: BudgetDraw) {
-    const issue = { key: 'batch.over-record-budget', severity: 'error' as const, params: { limit: d.limit, refused: d.refused, seconds: d.retryAfterSeconds } };
+    const issue: Issue = { key: 'batch.over-record-budget', severity: 'error', params: { limit: d.limit, refused: d.refused, seconds: d.retryAfterSeconds } };
     return { overBudget: d.refused, retryAfterSeconds: d.retryAfterSeconds, budgetOutcome: toOperationOutcome([issue], lang) };
   }
 

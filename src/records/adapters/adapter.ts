@@ -134,7 +134,7 @@ interface Instance {
 function instancesOf(spec: RecordSpec, native: unknown, relations: Relations): Instance[] {
   const as = spec.each?.as;
   const aboutElement = (p: string) => as !== undefined && (p === as || p.startsWith(`${as}.`) || p.startsWith(`${as}[`));
-  const refused = (row: unknown, key: string, u: Unreadable, unread: string, rel = relations): Instance => ({
+  const refused = (row: unknown, key: Issue['key'], u: Unreadable, unread: string, rel = relations): Instance => ({
     relations: rel, row, unreadable: { key, severity: 'error', source: u.place, params: { value: u.value } }, unread: [unread],
   });
   const rowPaths = (spec.jsonText ?? []).filter((p) => !aboutElement(p));

@@ -3,7 +3,10 @@
 // timestamps without an offset, "120/80" blood pressure, NIKs that lost digits as JSON numbers.
 // Each reader says which rules it applied, so a person can see what happened to a value.
 
-export type Read<T> = { ok: true; value: T; rules: string[] } | { ok: false; problem: string };
+/** Why a value could not be read: each is the issue `adapter.<problem>` of the error table. */
+export type ReadProblem = 'date-needs-time-zone' | 'nik-lost-digits' | 'not-a-date' | 'not-a-month' | 'not-a-nik' | 'not-a-number' | 'not-a-whole-number' | 'not-blood-pressure' | 'not-yes-or-no';
+
+export type Read<T> = { ok: true; value: T; rules: string[] } | { ok: false; problem: ReadProblem };
 
 /** What every app means by "nothing here": absent, null, an empty cell, a dash. */
 export function isBlank(v: unknown): boolean {
@@ -11,7 +14,7 @@ export function isBlank(v: unknown): boolean {
 }
 
 const ok = <T>(value: T, ...rules: string[]): Read<T> => ({ ok: true, value, rules: rules.filter(Boolean) });
-const fail = <T>(problem: string): Read<T> => ({ ok: false, problem });
+const fail = <T>(problem: ReadProblem): Read<T> => ({ ok: false, problem });
 
 export function readNumber(v: unknown): Read<number> {
   if (typeof v === 'number') return Number.isFinite(v) ? ok(v) : fail('not-a-number');
