@@ -130,6 +130,23 @@ t.test('a refused token request starts a penalty: no request until it ends, shar
   t.equal(srv.tokenRequests(client(org).clientId), 2);
 });
 
+t.test('a token endpoint nobody answers at: a short pause every caller shares, told as unreachable, not as a penalty', async (t) => {
+  const org = '100099'; // its own client: no token of it is cached yet
+  // A port nothing listens on: the connection is refused, the platform never saw a request.
+  const closed = await startSatusehatServer({ clients: [client(org)] });
+  const authBase = closed.authBase;
+  await closed.close();
+  const first = cache({ ...srv, authBase } as SatusehatServerHandle, [org]);
+  const err = (await first.get(org).catch((e: unknown) => e)) as TokenUnavailableError;
+  t.equal(err.reason, 'unreachable');
+  t.ok(err.retryAfterSeconds <= 5, `a pause of ${err.retryAfterSeconds} s, not the platform's minute`);
+  // Another process during that pause: it waits too, and hears the same reason.
+  const other = cache({ ...srv, authBase } as SatusehatServerHandle, [org], { redis: connect() });
+  const during = (await other.get(org).catch((e: unknown) => e)) as TokenUnavailableError;
+  t.equal(during.reason, 'unreachable', 'the pause is not called a penalty');
+  t.ok(during.retryAfterSeconds >= 1 && during.retryAfterSeconds <= 5);
+});
+
 t.test('a slow token endpoint is cut off by the timeout and counts as a failure', async (t) => {
   const slow = await startSatusehatServer({ clients: [client('100007')] });
   t.teardown(() => slow.close());

@@ -74,6 +74,8 @@ const UNAVAILABLE_BACKOFF_MS = 200;
 // How long every caller waits after the token endpoint could not even be connected to (refused,
 // no route, name not found, connect timeout): the platform never saw the request.
 const UNREACHABLE_PAUSE_MS = 5_000;
+// Written before the pause's end in the penalty key when it is that pause, not a penalty.
+const UNREACHABLE_MARK = 'unreachable:';
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function neverSent(err: unknown): boolean {
@@ -186,17 +188,20 @@ export class TokenCache {
   }
 
   private async refuseDuringPenalty(orgId: string, keys: Keys): Promise<void> {
-    const left = await this.redis.pttl(keys.penalty);
-    if (left > 0) throw new TokenUnavailableError(orgId, 'penalty', Math.ceil(left / 1000));
+    const [left, value] = await Promise.all([this.redis.pttl(keys.penalty), this.redis.get(keys.penalty)]);
+    // The pause after an endpoint that could not be reached is no penalty of the platform's: a
+    // person reading why the record waits should read that SATUSEHAT could not be reached.
+    if (left > 0) throw new TokenUnavailableError(orgId, value?.startsWith(UNREACHABLE_MARK) ? 'unreachable' : 'penalty', Math.ceil(left / 1000));
   }
 
   // Any failure starts a penalty, not only a refusal: after a timeout or a garbled answer we cannot
   // tell whether the platform counted the attempt as failed, and asking again at once would restart
   // its wait.
-  private async fail(orgId: string, keys: Keys, reason: TokenFailure, o: { status?: number; retryAfterSeconds?: number; penaltyMs?: number } = {}): Promise<never> {
+  private async fail(orgId: string, keys: Keys, reason: TokenFailure, o: { status?: number; retryAfterSeconds?: number; penaltyMs?: number; unreached?: boolean } = {}): Promise<never> {
     const { status, retryAfterSeconds = 0, penaltyMs = this.penaltyMs } = o;
     const ms = Math.max(penaltyMs, Math.min(retryAfterSeconds, this.maxRetryAfterSeconds) * 1000);
-    await this.redis.set(keys.penalty, String(this.now() + ms), 'PX', ms);
+    const until = String(this.now() + ms);
+    await this.redis.set(keys.penalty, o.unreached ? `${UNREACHABLE_MARK}${until}` : until, 'PX', ms);
     throw new TokenUnavailableError(orgId, reason, Math.ceil(ms / 1000), status);
   }
 
@@ -235,7 +240,7 @@ export class TokenCache {
       // The undici error is not kept: it can quote the request it failed on. A connection that was
       // never made cannot have been counted by the platform as a failed request: no penalty then,
       // only a short pause shared by every caller, so an outage is not met by a crowd of attempts.
-      return this.fail(orgId, keys, 'unreachable', neverSent(err) ? { penaltyMs: UNREACHABLE_PAUSE_MS } : {});
+      return this.fail(orgId, keys, 'unreachable', neverSent(err) ? { penaltyMs: UNREACHABLE_PAUSE_MS, unreached: true } : {});
     }
     return { started, status, text, retryAfter };
   }
