@@ -2,7 +2,6 @@ import type { Config } from '../config/types.js';
 import type { Issue } from '../errors/gerbang-error.js';
 import { runAdapter, type Adapted } from '../records/adapters/adapter.js';
 import { shippedAdapters, type AdapterRegistry } from '../records/adapters/registry.js';
-import { prepareRecord } from './prepare-record.js';
 
 export function isAdapter(source: string, adapters: AdapterRegistry = shippedAdapters()): boolean {
   return adapters.has(source);
@@ -17,30 +16,27 @@ export interface AdaptedPart {
 }
 
 /**
- * An app's native row through its adapter, to canonical records, each judged on its own so that
- * a bad record does not hold back the good ones of the same row. When some values of a record
- * cannot be read, the rest of it is still checked, so the app hears of every problem at once; each
- * problem names the canonical field and the app's own column.
+ * An app's native row through its adapter, to canonical records, each with the problems the
+ * adapter alone found (a value it could not read names the canonical field and the app's column).
+ * Judging the records is prepareItem's.
  */
-export function adaptParts(body: unknown, adapterName: string, facilities: Config['facilities'], now: Date, posyandu?: string, adapters: AdapterRegistry = shippedAdapters()): AdaptedPart[] {
+export function adaptParts(body: unknown, adapterName: string, facilities: Config['facilities'], posyandu?: string, adapters: AdapterRegistry = shippedAdapters()): AdaptedPart[] {
   const adapter = adapters.get(adapterName);
   if (!adapter) throw new Error(`no adapter ${adapterName}`);
   const result = runAdapter(adapter, body, { facilities, ...(posyandu ? { posyandu } : {}) });
   if (result.records.length === 0) return [{ issues: result.issues }];
-  return result.records.map(({ issues, ...adapted }) => {
-    const kind = adapted.record.kind as string;
-    if (issues.length === 0) return { adapted, kind, issues };
-    // Nothing of the record could be read (its list is unreadable): the canonical check would only
-    // list every field as missing.
-    if (adapted.provenance.length === 0) return { adapted, kind, issues };
-    const flagged = issues.map((i) => i.path ?? '');
-    // A field the adapter could not read is missing from the record: the canonical check would only
-    // say so again, for it or for the object that holds it.
-    const already = (path = '') => flagged.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
-    const p = prepareRecord(adapted.record, adapterName, facilities, now);
-    const more = p.ok ? [] : withSources(p.issues.filter((i) => i.severity === 'error' && !already(i.path)), adapted);
-    return { adapted, kind, issues: [...issues, ...more] };
-  });
+  return result.records.map(({ issues, ...adapted }) => ({ adapted, kind: adapted.record.kind as string, issues }));
+}
+
+/**
+ * The canonical check's errors of a record some of whose values the adapter could not read,
+ * beyond those: the app hears of every problem at once, but not of a field again that is missing
+ * only because it could not be read (nor of the object holding it).
+ */
+export function besidesUnread(unread: Issue[], judged: Issue[], adapted: Adapted): Issue[] {
+  const flagged = unread.map((i) => i.path ?? '');
+  const already = (path = '') => flagged.some((f) => f === path || f.startsWith(`${path}.`) || path.startsWith(`${f}.`));
+  return withSources(judged.filter((i) => i.severity === 'error' && !already(i.path)), adapted);
 }
 
 /** Names the app's column next to each canonical field an issue is about. */

@@ -273,7 +273,7 @@ t.test('the app\'s own values: numeric zero as not measured, status words, words
 t.test('a lone number in a "120/80" column: the diastolic is missing, not "150/150 swapped?"', async (t) => {
   const visit = { id: 66, tanggal: '2025-08-09', berat_badan: '62.00', lansia: { nama: 'Bambang', nik: '3201010106510001', tanggal_lahir: '1951-06-01', jenis_kelamin: 'L' } };
   const errors = (row: Record<string, unknown>) =>
-    adaptParts({ ...visit, ...row }, 'simpel-posyandu-feri', facilities, new Date('2025-11-06T00:00:00Z'), '3201010001-01')
+    adaptParts({ ...visit, ...row }, 'simpel-posyandu-feri', facilities, '3201010001-01')
       .flatMap((p) => p.issues)
       .filter((i) => i.severity === 'error')
       .map((i) => `${i.key}@${i.path}<${i.source}`);

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { loadConfig } from '../../src/config/load.js';
 import { GerbangError } from '../../src/errors/gerbang-error.js';
-import { adaptParts, withSources } from '../../src/ingest/adapt-record.js';
-import type { Issue } from '../../src/errors/gerbang-error.js';
+import { adaptParts } from '../../src/ingest/adapt-record.js';
+import { prepareItem } from '../../src/ingest/prepare-item.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import { shippedAdapters } from '../../src/records/adapters/registry.js';
 
@@ -15,24 +15,17 @@ const now = new Date('2025-11-06T00:00:00Z');
 const sample = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/samples/${name}.json`, import.meta.url), 'utf8')) as unknown;
 // The whole row, refused when any of its records has a problem: what these tests read of a sample.
 function adapt(name: string) {
-  const parts = adaptParts(sample(name), name.split('__')[0] ?? '', facilities, now, '3201010001-01');
+  const parts = adaptParts(sample(name), name.split('__')[0] ?? '', facilities, '3201010001-01');
   const issues = parts.flatMap((p) => p.issues);
   if (issues.length > 0) throw new GerbangError('record.invalid', issues);
   return parts.flatMap((p) => (p.adapted ? [p.adapted] : []));
 }
-/** Every error the app hears of for a sample: from its adapter, or from the canonical checks. */
-const refusal = (name: string) => {
-  const show = (issues: Issue[]) => issues.filter((i) => i.severity === 'error').map((i) => `${i.key}@${i.path ?? ''}${i.source ? `<${i.source}` : ''}`);
-  try {
-    const out = adapt(name).flatMap((a) => {
-      const p = prepareRecord(a.record, 'x', facilities, now);
-      return p.ok ? [] : withSources(p.issues, a);
-    });
-    if (out.length > 0) return show(out);
-  } catch (err) {
-    if (err instanceof GerbangError) return show(err.issues);
-  }
-  throw new Error(`${name} was not refused`);
+/** Every error the app hears of for a sample, as the gateway judges it (prepareItem): from its adapter, or from the canonical checks. */
+const refusal = async (name: string) => {
+  const parts = await prepareItem(sample(name), name.split('__')[0] ?? '', { facilities, now, posyandu: '3201010001-01' });
+  const errors = parts.flatMap((p) => (p.result.ok ? [] : p.result.issues)).filter((i) => i.severity === 'error');
+  if (errors.length === 0) throw new Error(`${name} was not refused`);
+  return errors.map((i) => `${i.key}@${i.path ?? ''}${i.source ? `<${i.source}` : ''}`);
 };
 
 t.test('at least six adapters, loaded from mappings/adapters, every shipped file without a problem', async (t) => {
@@ -56,7 +49,7 @@ t.test('sim-posyandu: balita, ibu hamil and imunisasi rows', async (t) => {
   const [imm] = adapt('sim-posyandu__imunisasi__01');
   t.match(imm?.record, { kind: 'immunization', vaccine: 'DPT-HB-Hib 2', lotNumber: '3012425', expirationDate: '2026-10-31', subject: { mother: { nik: '3578174411980006' } } });
   for (const a of [balita, anc, imm]) t.ok(prepareRecord(a?.record, 'sim-posyandu', facilities, now).ok, `${a?.record.kind} is a valid canonical record`);
-  t.same(refusal('sim-posyandu__imunisasi__INVALID_04'), [
+  t.same(await refusal('sim-posyandu__imunisasi__INVALID_04'), [
     'nik.same-as-mother@subject.nik<kunjungan.pasien.nik', 'date.before-birth@occurredAt<tanggal_imunisasi', 'vaccine.unknown@vaccine<jenis_imunisasi + dosis', 'vaccine.expired@expirationDate<expiry_date',
   ]);
 });
@@ -76,8 +69,8 @@ t.test('e-kohort: ANC visit, growth record, immunisation action', async (t) => {
   t.match(imm?.record, { kind: 'immunization', vaccine: 'BCG', occurredAt: '2025-08-04T08:35:00+08:00', lotNumber: '0551224' });
   const immCheck = prepareRecord(imm?.record, 'e-kohort', facilities, now);
   t.same(immCheck.ok ? [] : immCheck.issues.filter((i) => i.severity === 'error').map((i) => i.key), ['subject.needs-identity', 'vaccine.lot-missing'], 'the app has no NIK for the baby nor its mother, and no expiry date for a bidan\'s dose (SATUSEHAT 10307): it cannot go to SATUSEHAT yet');
-  t.same(refusal('e-kohort__pregnancy__01'), ['adapter.no-record@'], 'a pregnancy header without a visit is not a record');
-  const invalid = refusal('e-kohort__anc_visit__INVALID_05');
+  t.same(await refusal('e-kohort__pregnancy__01'), ['adapter.no-record@'], 'a pregnancy header without a visit is not a record');
+  const invalid = await refusal('e-kohort__anc_visit__INVALID_05');
   for (const expected of [
     'adapter.unknown-value@visitNumber<visit_code', 'field.range@gestationalAgeWeeks<gestational_age', 'field.range@ironTablets<fe_tablets',
     'value.bp-swapped@systolic<systolic',
@@ -89,7 +82,7 @@ t.test('eposyandu-mhd: lansia visit; a NIK sent as a number that lost its digits
   t.match(lansia?.record, { kind: 'screening', subject: { nik: '1371040803590004', sex: 'male' }, systolic: 140, diastolic: 90, glucoseMgdl: 180, glucoseTest: 'random', cholesterolMgdl: 220, uricAcidMgdl: 7.2, waistCm: 97 });
   t.same(lansia?.provenance.find((p) => p.field === 'subject.nik')?.rules, ['nik-from-number']);
   t.ok(prepareRecord(lansia?.record, 'eposyandu-mhd', facilities, now).ok);
-  const invalid = refusal('eposyandu-mhd__balita__INVALID_06');
+  const invalid = await refusal('eposyandu-mhd__balita__INVALID_06');
   t.ok(invalid.includes('adapter.nik-lost-digits@subject.nik<nik_balita'), invalid.join(', '));
   t.ok(invalid.includes('value.grams-as-kg@weightKg<berat_badan_awal_balita'), 'and the birth weight in grams');
 });
@@ -114,17 +107,17 @@ t.test('oskhar-pdm: a weighing known by month; the invalid one names every probl
   const [w] = adapt('oskhar-pdm__penimbangan__01');
   t.match(w?.record, { kind: 'anthropometry', occurredAt: '2025-08-15', weightKg: 9.4, position: 'lying', muacCm: 14.3, subject: { name: 'Nayla Zahra Aulia', birthOrder: 1 } });
   t.same(w?.provenance.find((p) => p.field === 'occurredAt')?.rules, ['month-only-date-15th']);
-  t.same(refusal('oskhar-pdm__penimbangan__INVALID_03'), [
+  t.same(await refusal('oskhar-pdm__penimbangan__INVALID_03'), [
     'adapter.not-a-month@occurredAt<tahun_penimbangan | bulan_penimbangan', 'field.required@subject.name<bayi.nama', 'field.required@subject.sex<bayi.jenis_kelamin',
     'field.required@subject.birthDate<bayi.tanggal_lahir', 'adapter.unknown-value@position<cara_ukur',
   ]);
-  t.same(refusal('oskhar-pdm__bayi_register__01'), ['adapter.no-record@'], 'an immunisation history without dates is not a record');
+  t.same(await refusal('oskhar-pdm__bayi_register__01'), ['adapter.no-record@'], 'an immunisation history without dates is not a record');
 });
 
 t.test('simpel-posyandu-feri: a dose given; an elderly visit full of slips', async (t) => {
   const [dose] = adapt('simpel-posyandu-feri__imunisasi_balita__01');
   t.match(dose?.record, { kind: 'immunization', vaccine: 'DPT-HB-Hib 3', occurredAt: '2025-08-13', subject: { name: 'Fathan Alvaro Ramadhan', sex: 'male', birthOrder: 2 } });
-  const invalid = refusal('simpel-posyandu-feri__pemeriksaan_lansia__INVALID_07');
+  const invalid = await refusal('simpel-posyandu-feri__pemeriksaan_lansia__INVALID_07');
   for (const expected of [
     'adapter.not-blood-pressure@systolic<tekanan_darah', 'value.mmol-as-mg@glucoseMgdl<gula_darah', 'value.m-as-cm@heightCm<tinggi_badan',
     'value.implausible@uricAcidMgdl<asam_urat', 'subject.needs-identity@subject.mother.nik',

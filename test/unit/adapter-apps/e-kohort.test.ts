@@ -38,7 +38,7 @@ const child = (over: Record<string, unknown> = {}) => ({
 });
 
 t.test('an ANC visit: the patient\'s own birth date and sex, the pregnancy\'s G/P/A, decimals as strings', TZ, async (t) => {
-  const j = judgeOne('e-kohort', ancVisit(), { posyandu: WITA });
+  const j = await judgeOne('e-kohort', ancVisit(), { posyandu: WITA });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anc-visit', recordId: 'anc-visit-402', occurredAt: '2025-08-18',
@@ -51,14 +51,14 @@ t.test('an ANC visit: the patient\'s own birth date and sex, the pregnancy\'s G/
 });
 
 t.test('a NIK that disagrees with the patient\'s date of birth is a warning, the row\'s date kept', TZ, async (t) => {
-  const j = judgeOne('e-kohort', ancVisit({ pregnancy: { ...ancVisit().pregnancy, patient: patient({ dob: '1996-09-16T16:00:00.000000Z' }) } }), { posyandu: WITA });
+  const j = await judgeOne('e-kohort', ancVisit({ pregnancy: { ...ancVisit().pregnancy, patient: patient({ dob: '1996-09-16T16:00:00.000000Z' }) } }), { posyandu: WITA });
   t.same(j.errors, []);
   t.match(j.record, { subject: { birthDate: '1996-09-17' } });
   t.ok(j.warnings.some((w) => w.startsWith('nik.disagrees-')), j.warnings.join(', '));
 });
 
 t.test('a growth record with its child; the mother (the child\'s patient) identifies a baby without NIK', TZ, async (t) => {
-  const j = judgeOne('e-kohort', {
+  const j = await judgeOne('e-kohort', {
     id: 51, child_id: 77, record_date: '2025-10-05T16:00:00.000000Z', age_in_months: 3, weight: 6.1, height: 60.5, head_circumference: 40.2,
     measurement_method: 'Terlentang', zscore_bb_u: 0.1, status_bb_u: 'Baik', zscore_tb_u: -0.2, status_tb_u: 'Normal', zscore_bb_tb: 0.3, status_bb_tb: 'Baik',
     vitamin_a: 'Tidak', deworming_medicine: false, pmt_given: false, notes: null, midwife_name: 'Bd. Sari', created_at: '2025-10-06T01:00:00.000000Z', child: child(),
@@ -76,7 +76,7 @@ t.test('an immunisation action with its visit and child (child_visit.child), a s
     id: 88, child_visit_id: 301, vaccine_type: code, batch_number: '0551224', body_part: 'Paha Kiri', provider_name: 'Bd. Sari', created_at: '2025-08-04T00:40:00.000000Z',
     child_visit: { id: 301, child_id: 77, visit_date: '2025-08-04T00:35:00.000000Z', age_month: 1, weight: 4.2, height: 53, temperature: 36.7, child: child(over) },
   });
-  const j = judgeOne('e-kohort', row('POLIO_1'), { posyandu: WITA });
+  const j = await judgeOne('e-kohort', row('POLIO_1'), { posyandu: WITA });
   t.match(j.record, { kind: 'immunization', recordId: 'immunization-88', occurredAt: '2025-08-04T08:35:00+08:00', vaccine: 'POLIO_1', lotNumber: '0551224', subject: { name: 'Bayi Ny. Ayu', mother: { nik: '5271015708960003' } } });
   t.notOk(j.errors.some((e) => e.startsWith('field.required@subject') || e.startsWith('subject.needs-identity')), `the child is found one level down (${j.errors.join(', ')})`);
   t.notOk(j.errors.some((e) => e.startsWith('vaccine.unknown')), 'the seeder code is a known vaccine');
@@ -87,7 +87,7 @@ t.test('an immunisation action with its visit and child (child_visit.child), a s
 });
 
 t.test('a child visit (sick or immunisation visit) with its weighing is an anthropometry record', async (t) => {
-  const j = judgeOne('e-kohort', {
+  const j = await judgeOne('e-kohort', {
     id: 301, child_id: 77, visit_date: '2025-09-04T01:35:00.000000Z', age_month: 2, complaint: 'Imunisasi', weight: 5.3, height: 57.5, temperature: 36.6, heart_rate: 120,
     respiratory_rate: 36, head_circumference: 38.9, development_notes: null, icd_code: 'Z23', diagnosis_name: 'Imunisasi', informed_consent: true, service_fee: '0.00', child: child(),
   }, { posyandu: WITA });
@@ -96,7 +96,7 @@ t.test('a child visit (sick or immunisation visit) with its weighing is an anthr
 });
 
 t.test('a general (clinic) visit of an adult is a screening', async (t) => {
-  const j = judgeOne('e-kohort', {
+  const j = await judgeOne('e-kohort', {
     id: 12, patient_id: 300, child_id: null, visit_date: '2025-09-01T01:15:00.000000Z', complaint: 'Pusing', allergies: null, medical_history: 'Hipertensi',
     lifestyle_smoking: 'Jarang', lifestyle_alcohol: false, lifestyle_activity: 'Kurang Olahraga', systolic: 152, diastolic: 96, temperature: '36.5', respiratory_rate: 18, heart_rate: 84,
     weight: '71.50', height: '165.00', waist_circumference: '94.00', bmi: '26.26', physical_exam: null, diagnosis: 'Hipertensi esensial', icd10_code: 'I10', therapy: 'Amlodipin',
@@ -106,12 +106,12 @@ t.test('a general (clinic) visit of an adult is a screening', async (t) => {
 });
 
 t.test('refused or warned, naming the field', async (t) => {
-  const k7 = judgeOne('e-kohort', ancVisit({ visit_code: 'K7' }), { posyandu: WITA });
+  const k7 = await judgeOne('e-kohort', ancVisit({ visit_code: 'K7' }), { posyandu: WITA });
   t.ok(k7.errors.includes('adapter.unknown-value@visitNumber<visit_code'), `K7 has no canonical visit number (${k7.errors.join(', ')})`);
   t.test('a mother without NIK', TZ, async (t) => {
-    const noNik = judgeOne('e-kohort', ancVisit({ pregnancy: { ...ancVisit().pregnancy, patient: patient({ nik: null }) } }), { posyandu: WITA });
+    const noNik = await judgeOne('e-kohort', ancVisit({ pregnancy: { ...ancVisit().pregnancy, patient: patient({ nik: null }) } }), { posyandu: WITA });
     t.same(noNik.errors, ['subject.needs-identity@subject.mother.nik']);
   });
-  const [header] = judge('e-kohort', ancVisit().pregnancy, { posyandu: WITA });
+  const [header] = await judge('e-kohort', ancVisit().pregnancy, { posyandu: WITA });
   t.ok(header?.errors.length, 'a pregnancy header alone is not a record');
 });

@@ -25,7 +25,7 @@ const measurement = (over: Record<string, unknown> = {}, c = child()) => ({
 const now = new Date('2025-11-06T00:00:00Z');
 
 t.test('a measurement with its child: the temporary NIK is not sent, the parent\'s NIK is', async (t) => {
-  const j = judgeOne('e-posyandu-new', measurement(), { now });
+  const j = await judgeOne('e-posyandu-new', measurement(), { now });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anthropometry', recordId: 'measurement-m4TzQ81hKc0VwR2pLx7n', occurredAt: '2025-08-12', subject: { name: 'Alya Putri', sex: 'female', birthDate: '2024-09-14', birthOrder: 2, mother: { nik: '3509046203960003' } },
@@ -33,15 +33,15 @@ t.test('a measurement with its child: the temporary NIK is not sent, the parent\
   });
   t.notOk((j.record.subject as Record<string, unknown>).nik, 'hasNIK false: a made-up number');
   t.notOk('vitaminA' in j.record || 'exclusiveBreastfeeding' in j.record, '"Tidak" is the default, not an answer');
-  const own = judgeOne('e-posyandu-new', measurement({}, child({ hasNIK: true, nik: '3509045409240003' })), { now });
+  const own = await judgeOne('e-posyandu-new', measurement({}, child({ hasNIK: true, nik: '3509045409240003' })), { now });
   t.match(own.record, { subject: { nik: '3509045409240003' } });
 });
 
 t.test('refused, naming the field: the raw date text the app kept, grams typed as kilograms', async (t) => {
-  const raw = judgeOne('e-posyandu-new', measurement({ tglUkur: '12/13/2025' }), { now });
+  const raw = await judgeOne('e-posyandu-new', measurement({ tglUkur: '12/13/2025' }), { now });
   t.ok(raw.errors.includes('adapter.not-a-date@occurredAt<data.tglUkur'), raw.errors.join(', '));
-  const grams = judgeOne('e-posyandu-new', measurement({ bb: 9100 }), { now });
+  const grams = await judgeOne('e-posyandu-new', measurement({ bb: 9100 }), { now });
   t.ok(grams.errors.includes('value.grams-as-kg@weightKg<data.bb'), grams.errors.join(', '));
-  const oedema = judgeOne('e-posyandu-new', measurement({ edema: 'Ada (Derajat +2)' }), { now });
+  const oedema = await judgeOne('e-posyandu-new', measurement({ edema: 'Ada (Derajat +2)' }), { now });
   t.match(oedema.record, { oedema: true });
 });

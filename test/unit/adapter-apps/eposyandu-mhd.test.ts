@@ -23,7 +23,7 @@ const perkembangan = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2024-12-01T00:00:00Z');
 
 t.test('the monthly development visit is a weighing and the dose given that day', async (t) => {
-  const [weighing, dose, ...rest] = judge('eposyandu-mhd', perkembangan(), { now });
+  const [weighing, dose, ...rest] = await judge('eposyandu-mhd', perkembangan(), { now });
   t.equal(rest.length, 0);
   t.same(weighing?.errors, []);
   t.match(weighing?.record, {
@@ -34,23 +34,23 @@ t.test('the monthly development visit is a weighing and the dose given that day'
   t.match(dose?.record, { kind: 'immunization', recordId: 'perkembangan-balita-230-imunisasi', occurredAt: '2024-09-10', vaccine: 'Campak' });
   t.same(dose?.errors, [], 'the app\'s only measles option, given at 5 months here');
   t.same(dose?.warnings, ['vaccine.dose-from-age@vaccine<tipe_imunisasi'], 'no dose number: too young for a second dose, so MR 1, with a warning');
-  const older = judge('eposyandu-mhd', perkembangan({ tanggal_kunjungan: '2025-11-20' }), { now: new Date('2025-12-01T00:00:00Z') })[1];
+  const older = (await judge('eposyandu-mhd', perkembangan({ tanggal_kunjungan: '2025-11-20' }), { now: new Date('2025-12-01T00:00:00Z') }))[1];
   t.same(older?.errors, ['vaccine.dose-missing@vaccine<tipe_imunisasi'], 'at 20 months "Campak" may be either dose: the app has to say');
 });
 
 t.test('BCGE, the app\'s stored spelling of BCG', async (t) => {
-  const [, dose] = judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: 'BCGE', tanggal_kunjungan: '2024-04-02', berat_badan: 4.1, tinggi_badan: 53, lingkar_kepala: 36 }), { now });
+  const [, dose] = await judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: 'BCGE', tanggal_kunjungan: '2024-04-02', berat_badan: 4.1, tinggi_badan: 53, lingkar_kepala: 36 }), { now });
   t.same(dose?.errors, []);
   t.match(dose?.record, { vaccine: 'BCGE' });
 });
 
 t.test('a visit without a dose (the form\'s empty option) yields the weighing alone', async (t) => {
-  const out = judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: '' }), { now });
+  const out = await judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: '' }), { now });
   t.same(out.map((j) => j.kind), ['anthropometry']);
 });
 
 t.test('an elderly visit: strings for lab values, integer centimetres, NIK as a number', async (t) => {
-  const j = judgeOne('eposyandu-mhd', {
+  const j = await judgeOne('eposyandu-mhd', {
     id: 88, lansia: 17, tanggal_kunjungan: '2024-10-05', berat_badan: 63.5, tinggi_badan: 160, lingkar_perut: 92, tekanan_darah: '150/90', gula_darah: '182', kolestrol: '231',
     asam_urat: '7.1', kesehatan_mata: '8/10', keterangan: '', riwayat_obat: '', riwayat_penyakit: 'Hipertensi', kader: 5, dokter: 2, posyandu: 3,
     createdAt: '2024-10-05T02:00:00.000Z', updatedAt: '2024-10-05T02:00:00.000Z',
@@ -62,10 +62,10 @@ t.test('an elderly visit: strings for lab values, integer centimetres, NIK as a 
 });
 
 t.test('refused: a Papua NIK that lost its digits as a JSON number; a vaccine word the app does not offer', async (t) => {
-  const [weighing] = judge('eposyandu-mhd', perkembangan({ balitaDetail: balitaDetail({ nik_balita: 9471014503240000 }) }), { now });
+  const [weighing] = await judge('eposyandu-mhd', perkembangan({ balitaDetail: balitaDetail({ nik_balita: 9471014503240000 }) }), { now });
   t.ok(weighing?.errors.includes('adapter.nik-lost-digits@subject.nik<balitaDetail.nik_balita'), String(weighing?.errors));
-  const [, dose] = judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: 'Vitamin A' }), { now });
+  const [, dose] = await judge('eposyandu-mhd', perkembangan({ tipe_imunisasi: 'Vitamin A' }), { now });
   t.ok(dose?.errors.some((e) => e.startsWith('vaccine.')), `a vitamin in the immunisation column is not a vaccine (${String(dose?.errors)})`);
-  const heavy = judge('eposyandu-mhd', perkembangan({ berat_badan: 7900 }), { now })[0];
+  const heavy = (await judge('eposyandu-mhd', perkembangan({ berat_badan: 7900 }), { now }))[0];
   t.ok(heavy?.errors.includes('value.grams-as-kg@weightKg<berat_badan'), String(heavy?.errors));
 });

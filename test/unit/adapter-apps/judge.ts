@@ -1,7 +1,6 @@
 import { loadConfig } from '../../../src/config/load.js';
 import type { Issue } from '../../../src/errors/gerbang-error.js';
-import { adaptParts, withSources } from '../../../src/ingest/adapt-record.js';
-import { prepareRecord } from '../../../src/ingest/prepare-record.js';
+import { prepareItem } from '../../../src/ingest/prepare-item.js';
 import type { Provenance } from '../../../src/records/adapters/adapter.js';
 
 // What an app hears for one of its rows, record by record, as the gateway judges it: the adapter's
@@ -25,24 +24,19 @@ export interface Judged {
 const show = (issues: Issue[], severity: Issue['severity']) =>
   issues.filter((i) => i.severity === severity).map((i) => `${i.key}@${i.path ?? ''}${i.source ? `<${i.source}` : ''}`);
 
-export function judge(app: string, row: unknown, opts: { posyandu?: string; now?: Date } = {}): Judged[] {
+export async function judge(app: string, row: unknown, opts: { posyandu?: string; now?: Date } = {}): Promise<Judged[]> {
   const now = opts.now ?? new Date('2025-11-06T00:00:00Z');
-  const parts = adaptParts(row, app, facilities, now, opts.posyandu ?? WIB);
+  // The gateway's own way in (prepareItem), as POST /v1/records?source= judges a row, without history.
+  const parts = await prepareItem(row, app, { facilities, now, posyandu: opts.posyandu ?? WIB });
   return parts.map((p) => {
-    const record = p.adapted?.record ?? {};
-    const provenance = p.adapted?.provenance ?? [];
-    if (p.issues.length > 0 || !p.adapted) {
-      return { kind: p.kind, record, provenance, errors: show(p.issues, 'error'), warnings: show(p.issues, 'warning') };
-    }
-    const prepared = prepareRecord(record, app, facilities, now);
-    const issues = withSources(prepared.ok ? prepared.prepared.warnings : prepared.issues, p.adapted);
-    return { kind: p.kind, record, provenance, errors: show(issues, 'error'), warnings: show(issues, 'warning') };
+    const issues = p.result.ok ? p.result.prepared.warnings : p.result.issues;
+    return { kind: p.kind, record: p.adapted?.record ?? {}, provenance: p.adapted?.provenance ?? [], errors: show(issues, 'error'), warnings: show(issues, 'warning') };
   });
 }
 
 /** The one record of a row that yields one. */
-export function judgeOne(app: string, row: unknown, opts: { posyandu?: string; now?: Date } = {}): Judged {
-  const out = judge(app, row, opts);
+export async function judgeOne(app: string, row: unknown, opts: { posyandu?: string; now?: Date } = {}): Promise<Judged> {
+  const out = await judge(app, row, opts);
   if (out.length !== 1) throw new Error(`${app}: expected one record, got ${out.length}`);
   return out[0] as Judged;
 }

@@ -24,7 +24,7 @@ const penimbangan = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2025-01-10T00:00:00Z');
 
 t.test('a monthly weighing: the 15th of its month, LiLA 0 as not measured, the mother\'s NIK for a baby without one', async (t) => {
-  const j = judgeOne('oskhar-pdm', penimbangan(), { now });
+  const j = await judgeOne('oskhar-pdm', penimbangan(), { now });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anthropometry', recordId: 'penimbangan-501', occurredAt: '2024-12-15',
@@ -37,19 +37,19 @@ t.test('a monthly weighing: the 15th of its month, LiLA 0 as not measured, the m
 
 t.test('the API\'s birth date with an Indonesian month name; parents beside the baby', async (t) => {
   const { orang_tua: parents, ...baby } = bayi({ tanggal_lahir: '03 Mei 2024' });
-  const j = judgeOne('oskhar-pdm', { ...penimbangan({ bayi: baby }), orang_tua: parents }, { now });
+  const j = await judgeOne('oskhar-pdm', { ...penimbangan({ bayi: baby }), orang_tua: parents }, { now });
   t.same(j.errors, []);
   t.match(j.record, { subject: { birthDate: '2024-05-03', mother: { nik: '3275014403960002' } } });
   t.same(rulesOf(j, 'subject.birthDate'), ['month-name']);
 });
 
 t.test('refused, naming the field and the column', async (t) => {
-  const standing = judgeOne('oskhar-pdm', penimbangan({ cara_ukur: 'Tidur' }), { now });
+  const standing = await judgeOne('oskhar-pdm', penimbangan({ cara_ukur: 'Tidur' }), { now });
   t.ok(standing.errors.includes('adapter.unknown-value@position<cara_ukur'), standing.errors.join(', '));
-  const month = judgeOne('oskhar-pdm', penimbangan({ bulan_penimbangan: 13 }), { now });
+  const month = await judgeOne('oskhar-pdm', penimbangan({ bulan_penimbangan: 13 }), { now });
   t.ok(month.errors.includes('adapter.not-a-month@occurredAt<tahun_penimbangan | bulan_penimbangan'), month.errors.join(', '));
-  const orphan = judgeOne('oskhar-pdm', penimbangan({ bayi: bayi({ orang_tua: { ...bayi().orang_tua, nik_ibu: null } }) }), { now });
+  const orphan = await judgeOne('oskhar-pdm', penimbangan({ bayi: bayi({ orang_tua: { ...bayi().orang_tua, nik_ibu: null } }) }), { now });
   t.same(orphan.errors, ['subject.needs-identity@subject.mother.nik'], 'no NIK for the baby nor its mother');
-  const none = judgeOne('oskhar-pdm', penimbangan({ berat_badan: 0, tinggi_badan: 0, lingkar_kepala: 0, asi_eksklusif: 'Alpa', ntob: 'Kosong' }), { now });
+  const none = await judgeOne('oskhar-pdm', penimbangan({ berat_badan: 0, tinggi_badan: 0, lingkar_kepala: 0, asi_eksklusif: 'Alpa', ntob: 'Kosong' }), { now });
   t.ok(none.errors.some((e) => e.startsWith('measurement.none')), `an absent child's month has no measurement (${none.errors.join(', ')})`);
 });

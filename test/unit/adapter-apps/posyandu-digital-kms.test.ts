@@ -22,7 +22,7 @@ const row = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2025-11-06T00:00:00Z');
 
 t.test('a KMS weighing: weight only, the mother\'s NIK from her profile', async (t) => {
-  const j = judgeOne('posyandu-digital-kms', row(), { now });
+  const j = await judgeOne('posyandu-digital-kms', row(), { now });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anthropometry', recordId: 'pencatatan-kms-301', occurredAt: '2025-08-20', weightKg: 7.4, exclusiveBreastfeeding: true,
@@ -32,8 +32,8 @@ t.test('a KMS weighing: weight only, the mother\'s NIK from her profile', async 
 });
 
 t.test('refused, naming the field', async (t) => {
-  const orphan = judgeOne('posyandu-digital-kms', row({ Anak: anak({ Users: [] }) }), { now });
+  const orphan = await judgeOne('posyandu-digital-kms', row({ Anak: anak({ Users: [] }) }), { now });
   t.same(orphan.errors, ['subject.needs-identity@subject.mother.nik'], 'no NIK for the child nor a parent profile');
-  const grams = judgeOne('posyandu-digital-kms', row({ berat_badan: 7400 }), { now });
+  const grams = await judgeOne('posyandu-digital-kms', row({ berat_badan: 7400 }), { now });
   t.ok(grams.errors.includes('value.grams-as-kg@weightKg<berat_badan'), grams.errors.join(', '));
 });

@@ -24,7 +24,7 @@ const record = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2025-11-06T00:00:00Z');
 
 t.test('a balita row: the weighing with the capsule colour, dates in the app\'s zone', async (t) => {
-  const [w, ...rest] = judge('posyandu-kenangaa', record(), { now });
+  const [w, ...rest] = await judge('posyandu-kenangaa', record(), { now });
   t.equal(rest.length, 0, 'no vaccine that day');
   t.same(w?.errors, []);
   t.match(w?.record, {
@@ -34,22 +34,22 @@ t.test('a balita row: the weighing with the capsule colour, dates in the app\'s 
 });
 
 t.test('a vaccine given that day is its own record; a list of vaccines is refused, not half read', async (t) => {
-  const [, dose] = judge('posyandu-kenangaa', record({ vaccine_name: 'DPT-HB-Hib', vaccine_dose: 1, patient: patient({ birth_date: '2025-05-31T17:00:00.000000Z' }) }), { now });
+  const [, dose] = await judge('posyandu-kenangaa', record({ vaccine_name: 'DPT-HB-Hib', vaccine_dose: 1, patient: patient({ birth_date: '2025-05-31T17:00:00.000000Z' }) }), { now });
   t.same(dose?.errors, []);
   t.match(dose?.record, { kind: 'immunization', recordId: 'medical-record-902-imunisasi', vaccine: 'DPT-HB-Hib 1' });
-  const [, list] = judge('posyandu-kenangaa', record({ vaccine_name: 'BCG, Polio 1', patient: patient({ birth_date: '2025-07-01T17:00:00.000000Z' }) }), { now });
+  const [, list] = await judge('posyandu-kenangaa', record({ vaccine_name: 'BCG, Polio 1', patient: patient({ birth_date: '2025-07-01T17:00:00.000000Z' }) }), { now });
   t.same(list?.errors, ['vaccine.several@vaccine<vaccine_name + vaccine_dose'], 'one record is one dose');
 });
 
 t.test('an ibu hamil row is an ANC visit; a lansia row a screening', async (t) => {
-  const [anc] = judge('posyandu-kenangaa', record({
+  const [anc] = await judge('posyandu-kenangaa', record({
     weight: '58.00', height: '152.00', measurement_method: 'standing', head_circumference: null, upper_arm_circumference: '23.10', vitamin_a: false, vitamin_a_color: 'none',
     systolic_bp: 118, diastolic_bp: 76, hemoglobin: '10.80', pregnancy_number: 2, gestational_age: '20 minggu',
     patient: patient({ category: 'ibu_hamil', full_name: 'Yuliani', id_number: '3404014512940003', birth_date: '1994-12-04T17:00:00.000000Z', hpht: '2025-03-21T17:00:00.000000Z', mother_nik: null }),
   }), { now });
   t.same(anc?.errors, []);
   t.match(anc?.record, { kind: 'anc-visit', pregnancy: { lmp: '2025-03-22', gravida: 2 }, weightKg: 58, heightCm: 152, muacCm: 23.1, systolic: 118, diastolic: 76, hemoglobinGdl: 10.8, subject: { birthDate: '1994-12-05' } });
-  const [lansia] = judge('posyandu-kenangaa', record({
+  const [lansia] = await judge('posyandu-kenangaa', record({
     weight: '63.00', height: '160.00', measurement_method: 'standing', head_circumference: null, upper_arm_circumference: null, waist_circumference: '93.00', vitamin_a_color: 'none',
     systolic_bp: 152, diastolic_bp: 94, blood_sugar: 190, cholesterol: 240, uric_acid: '7.80',
     patient: patient({ category: 'lansia', full_name: 'Amri', id_number: '3404011704550002', birth_date: '1955-04-16T17:00:00.000000Z', gender: 'L', mother_nik: null }),
@@ -59,6 +59,6 @@ t.test('an ibu hamil row is an ANC visit; a lansia row a screening', async (t) =
 });
 
 t.test('refused, naming the field: the app\'s made-up NIK', async (t) => {
-  const [w] = judge('posyandu-kenangaa', record({ patient: patient({ id_number: '9999000112345678', mother_nik: null }) }), { now });
+  const [w] = await judge('posyandu-kenangaa', record({ patient: patient({ id_number: '9999000112345678', mother_nik: null }) }), { now });
   t.ok(w?.errors.some((e) => e.startsWith('nik.') && e.includes('@subject.nik<patient.id_number')), String(w?.errors));
 });

@@ -25,7 +25,7 @@ const skrining = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2026-03-10T00:00:00Z');
 
 t.test('the main screening: measurements, glucose, cholesterol and smoking with the PUMA answers', async (t) => {
-  const [main, ...rest] = judge('posyandu-lansia-ald', skrining(), { now });
+  const [main, ...rest] = await judge('posyandu-lansia-ald', skrining(), { now });
   t.equal(rest.length, 0, 'no follow-up measurements: one record');
   t.same(main?.errors, []);
   t.match(main?.record, {
@@ -35,22 +35,22 @@ t.test('the main screening: measurements, glucose, cholesterol and smoking with 
 });
 
 t.test('follow-up measurements are a second screening of the same day', async (t) => {
-  const out = judge('posyandu-lansia-ald', skrining({ kunjungan: { id_skrining_kunjungan: 4, id_skrining: 48213, berat_badan: '68.0', tinggi_badan: null, lingkar_perut: '91.5', td_sistolik: 140, td_diastolik: 88 } }), { now });
+  const out = await judge('posyandu-lansia-ald', skrining({ kunjungan: { id_skrining_kunjungan: 4, id_skrining: 48213, berat_badan: '68.0', tinggi_badan: null, lingkar_perut: '91.5', td_sistolik: 140, td_diastolik: 88 } }), { now });
   t.same(out.map((j) => j.record.recordId), ['skrining-48213', 'skrining-48213-kunjungan']);
   t.match(out[1]?.record, { weightKg: 68, waistCm: 91.5, systolic: 140, diastolic: 88 });
   t.same(out[1]?.errors, []);
 });
 
 t.test('a birth date the app did not keep is read from the NIK, and said so', async (t) => {
-  const [noBirth] = judge('posyandu-lansia-ald', skrining({ lansia: { ...skrining().lansia, tanggal_lahir: null } }), { now });
+  const [noBirth] = await judge('posyandu-lansia-ald', skrining({ lansia: { ...skrining().lansia, tanggal_lahir: null } }), { now });
   t.same(noBirth?.errors, []);
   t.match(noBirth?.record, { subject: { birthDate: '1956-09-27' } });
   t.same(noBirth?.provenance.find((p) => p.field === 'subject.birthDate')?.rules, ['birth-date-from-nik']);
 });
 
 t.test('refused, naming the field and the column', async (t) => {
-  const [nothing] = judge('posyandu-lansia-ald', skrining({ lansia: { ...skrining().lansia, tanggal_lahir: null, nik: '3173062709' } }), { now });
+  const [nothing] = await judge('posyandu-lansia-ald', skrining({ lansia: { ...skrining().lansia, tanggal_lahir: null, nik: '3173062709' } }), { now });
   t.ok(nothing?.errors.some((e) => e.startsWith('field.required@subject.birthDate') || e.startsWith('nik.')), String(nothing?.errors));
-  const [swapped] = judge('posyandu-lansia-ald', skrining({ utama: { ...skrining().utama, td_sistolik: 80, td_diastolik: 120 } }), { now });
+  const [swapped] = await judge('posyandu-lansia-ald', skrining({ utama: { ...skrining().utama, td_sistolik: 80, td_diastolik: 120 } }), { now });
   t.ok(swapped?.errors.includes('value.bp-swapped@systolic<utama.td_sistolik'), String(swapped?.errors));
 });

@@ -29,7 +29,7 @@ const row = (over: Record<string, unknown> = {}, child: Record<string, unknown> 
 const now = new Date('2023-06-01T00:00:00Z');
 
 t.test('a child check-up: the person from detail_keluarga, the mother from the family\'s "Ibu"', async (t) => {
-  const j = judgeOne('sidumita', row(), { now });
+  const j = await judgeOne('sidumita', row(), { now });
   t.same(j.errors, []);
   t.match(j.record, {
     kind: 'anthropometry', recordId: 'pemeriksaan-balita-310', occurredAt: '2023-05-10', subject: { name: 'Putu Ayu Lestari', sex: 'female', birthDate: '2022-06-02', mother: { nik: '5103015503950002', name: 'Ni Kadek Sri' } },
@@ -42,7 +42,7 @@ t.test('the vaccines of a check-up: one immunisation each', async (t) => {
     { id: 3, nama_vaksin: 'Campak', dosis: '0,5 ml subkutan', catatan: '-', status: 'aktif', pivot: { pemeriksaan_balita_id: 310, vaksin_id: 3 } },
     { id: 5, nama_vaksin: 'Polio 4', dosis: '2 tetes', catatan: '-', status: 'aktif', pivot: { pemeriksaan_balita_id: 310, vaksin_id: 5 } },
   ];
-  const [weighing, measles, polio, ...rest] = judge('sidumita', row({ vaksin }), { now });
+  const [weighing, measles, polio, ...rest] = await judge('sidumita', row({ vaksin }), { now });
   t.equal(rest.length, 0);
   t.equal(weighing?.kind, 'anthropometry');
   t.match(measles?.record, { kind: 'immunization', recordId: 'pemeriksaan-balita-310-vaksin-3', vaccine: 'Campak', subject: { mother: { nik: '5103015503950002' } } });
@@ -52,8 +52,8 @@ t.test('the vaccines of a check-up: one immunisation each', async (t) => {
 });
 
 t.test('refused, naming the field', async (t) => {
-  const [noPerson] = judge('sidumita', row({ balita: { id: 12, detail_keluarga_id: 33 } }), { now });
+  const [noPerson] = await judge('sidumita', row({ balita: { id: 12, detail_keluarga_id: 33 } }), { now });
   t.ok(noPerson?.errors.includes('field.required@subject.name<balita.detail_keluarga.nama_lengkap'), String(noPerson?.errors));
-  const fatherOnly = judgeOne('sidumita', row({}, { keluarga: { id: 7, detail_keluargas: [member({ id: 31 })] } }), { now });
+  const fatherOnly = await judgeOne('sidumita', row({}, { keluarga: { id: 7, detail_keluargas: [member({ id: 31 })] } }), { now });
   t.same(fatherOnly.errors, ['subject.needs-identity@subject.mother.nik'], 'the father is not the mother');
 });

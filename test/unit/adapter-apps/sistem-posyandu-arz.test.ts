@@ -22,7 +22,7 @@ const imunisasi = (over: Record<string, unknown> = {}) => ({
 const now = new Date('2025-11-06T00:00:00Z');
 
 t.test('a child\'s immunisation row: the dose and the weighing taken with it; the mother by the parent row', async (t) => {
-  const [dose, weighing, ...rest] = judge('sistem-posyandu-arz', imunisasi(), { now });
+  const [dose, weighing, ...rest] = await judge('sistem-posyandu-arz', imunisasi(), { now });
   t.equal(rest.length, 0);
   t.same(dose?.errors, []);
   t.match(dose?.record, { kind: 'immunization', recordId: 'imunisasi-77', occurredAt: '2025-04-14', vaccine: 'Polio Tetes 2 (OPV 2)', subject: { name: 'Bima Satria', sex: 'male', birthDate: '2025-02-11', mother: { nik: '3374014207920003', name: 'Lestari Wulandari' } } });
@@ -31,7 +31,7 @@ t.test('a child\'s immunisation row: the dose and the weighing taken with it; th
 });
 
 t.test('an adult\'s row: the vitals taken at the visit are a screening', async (t) => {
-  const out = judge('sistem-posyandu-arz', imunisasi({
+  const out = await judge('sistem-posyandu-arz', imunisasi({
     id_imunisasi: 78, kategori_sasaran: 'lansia', jenis_imunisasi: 'Booster COVID', tinggi_badan: null, berat_badan: '61.00', tekanan_darah: '150/90 mmHg', gula_darah: '188.00',
     sasaran: { id_sasaran_lansia: 5, nama_sasaran: 'Suparmi', nik_sasaran: '3374015108560002', tanggal_lahir: '1956-08-11', jenis_kelamin: 'Perempuan', orangtua: null },
   }), { now });
@@ -42,10 +42,10 @@ t.test('an adult\'s row: the vitals taken at the visit are a screening', async (
 });
 
 t.test('refused or warned, naming the field', async (t) => {
-  const [father] = judge('sistem-posyandu-arz', imunisasi({ sasaran: bayi({ orangtua: orangtua({ kelamin: 'Laki-laki', nik: 3374010303900001 }) }) }), { now });
+  const [father] = await judge('sistem-posyandu-arz', imunisasi({ sasaran: bayi({ orangtua: orangtua({ kelamin: 'Laki-laki', nik: 3374010303900001 }) }) }), { now });
   t.same(father?.errors, ['subject.needs-identity@subject.mother.nik'], 'a father\'s NIK is not the mother\'s');
-  const [papua] = judge('sistem-posyandu-arz', imunisasi({ sasaran: bayi({ orangtua: orangtua({ nik: 9471014207920000 }) }) }), { now });
+  const [papua] = await judge('sistem-posyandu-arz', imunisasi({ sasaran: bayi({ orangtua: orangtua({ nik: 9471014207920000 }) }) }), { now });
   t.ok(papua?.errors.some((e) => e.startsWith('adapter.nik-lost-digits@subject.mother.nik')), String(papua?.errors));
-  const [legacy] = judge('sistem-posyandu-arz', imunisasi({ jenis_imunisasi: 'Polio' }), { now });
+  const [legacy] = await judge('sistem-posyandu-arz', imunisasi({ jenis_imunisasi: 'Polio' }), { now });
   t.ok(legacy?.errors.some((e) => e.startsWith('vaccine.dose-missing')), `a name without its dose (${String(legacy?.errors)})`);
 });

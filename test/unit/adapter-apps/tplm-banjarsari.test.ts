@@ -17,7 +17,7 @@ const children = {
 const now = new Date('2025-11-06T00:00:00Z');
 
 t.test('a nutrition record: decimals as strings, a date column as midnight UTC', async (t) => {
-  const j = judgeOne('tplm-banjarsari', {
+  const j = await judgeOne('tplm-banjarsari', {
     id: 'b7e1', children_id: children.id, measurement_date: '2025-08-14T00:00:00.000Z', weight_kg: '10.85', height_cm: '81.20', head_circumference_cm: '46.50', age_months: 25,
     nutrition_status: 'normal', cadre_id: 'c-1', midwife_id: null, notes: null, created_at: '2025-08-14T03:00:00.000Z', updated_at: '2025-08-14T03:00:00.000Z', children,
     parents: [
@@ -40,22 +40,22 @@ t.test('a completed immunisation: the vaccine\'s name and the dose number', asyn
     batch_number: 'PB2301', status, kipi_status: false, schedule_compliance: 'on_time', status_dofu: false, sync_status: 'pending', external_ref_id: null, location_type: 'posyandu', notes: null,
     children, vaccine: { id: 'v-3', code: 'PENTA', name: 'DPT-HB-Hib', description: null, target_age_months: 4, max_doses: 4, min_interval_days: 28, route: 'intramuscular' }, ...over,
   });
-  const j = judgeOne('tplm-banjarsari', row('completed'), { now });
+  const j = await judgeOne('tplm-banjarsari', row('completed'), { now });
   t.same(j.errors, []);
   t.match(j.record, { kind: 'immunization', recordId: 'immunization-i-9', occurredAt: '2023-11-20', vaccine: 'DPT-HB-Hib 3', lotNumber: 'PB2301' });
   for (const status of ['scheduled', 'not_yet', 'missed']) {
-    const [none] = judge('tplm-banjarsari', row(status, { date_given: null }), { now });
+    const [none] = await judge('tplm-banjarsari', row(status, { date_given: null }), { now });
     t.notOk(none?.kind, `a ${status} dose is no event`);
   }
-  const bcg = judgeOne('tplm-banjarsari', row('completed', { dose_number: 1, vaccine: { id: 'v-1', code: 'BCG', name: 'BCG (Bacillus Calmette-Guérin)' }, date_given: '2023-07-20T00:00:00.000Z' }), { now });
+  const bcg = await judgeOne('tplm-banjarsari', row('completed', { dose_number: 1, vaccine: { id: 'v-1', code: 'BCG', name: 'BCG (Bacillus Calmette-Guérin)' }, date_given: '2023-07-20T00:00:00.000Z' }), { now });
   t.same(bcg.errors, []);
 });
 
 t.test('refused, naming the field', async (t) => {
-  const noDate = judgeOne('tplm-banjarsari', {
+  const noDate = await judgeOne('tplm-banjarsari', {
     id: 'i-10', children_id: children.id, vaccine_id: 'v-3', dose_number: 2, date_given: null, status: 'completed', children, vaccine: { name: 'DPT-HB-Hib' },
   }, { now });
   t.ok(noDate.errors.includes('field.required@occurredAt<date_given'), noDate.errors.join(', '));
-  const badNik = judgeOne('tplm-banjarsari', { id: 'b8', measurement_date: '2025-08-14T00:00:00.000Z', weight_kg: '10.85', children: { ...children, identity_number: '0000000000000000' } }, { now });
+  const badNik = await judgeOne('tplm-banjarsari', { id: 'b8', measurement_date: '2025-08-14T00:00:00.000Z', weight_kg: '10.85', children: { ...children, identity_number: '0000000000000000' } }, { now });
   t.ok(badNik.errors.some((e) => e.startsWith('nik.') && e.endsWith('@subject.nik<children.identity_number')), `a NIK typed to satisfy NOT NULL (${badNik.errors.join(', ')})`);
 });
