@@ -1,5 +1,7 @@
+import pg from 'pg';
 import t from 'tap';
 import type { LedgerStoreKind } from '../../src/config/types.js';
+import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { startPostgres, type PostgresHandle } from './postgres-server.js';
 
 // The ledger's PostgreSQL for the gateways of one test file: one server per file, started when
@@ -28,6 +30,21 @@ export function ledgerServer(): Promise<PostgresHandle> {
 /** A fresh database on this test file's server: the DATABASE_URL of one gateway. */
 export async function freshLedgerDatabase(): Promise<string> {
   return (await ledgerServer()).createDatabase();
+}
+
+/**
+ * A pool on a fresh database of this test file's server (or on `url`), migrated as the gateway
+ * migrates at start-up, with `months` monthly partitions from `partitionsFrom` when given. It is
+ * ended when the file ends, before the server stops.
+ */
+export async function migratedPool(opts: { max?: number; url?: string; partitionsFrom?: Date; months?: number } = {}): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: opts.url ?? (await freshLedgerDatabase()), max: opts.max ?? 4 });
+  // a test that kills the server leaves idle connections to fail; the pool must not throw for them
+  pool.on('error', () => {});
+  t.teardown(() => pool.end());
+  await migrate(pool);
+  if (opts.partitionsFrom) await ensurePartitions(pool, opts.months ?? 1, opts.partitionsFrom);
+  return pool;
 }
 
 function parseStore(value: string | undefined): LedgerStoreKind | undefined {

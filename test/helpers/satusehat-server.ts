@@ -7,6 +7,7 @@ import type { Bundle, BundleEntry, Identifier, OperationOutcome, OperationOutcom
 import { loadDefinitions, readBody, toFhirRequest } from './fhir-server.js';
 import { freePort } from './redis-server.js';
 import { ruleIssues } from './satusehat-rules.js';
+import { seeded } from './seeded.js';
 
 // A test upstream that behaves like SATUSEHAT where the reference (docs shared/reference/satusehat.md,
 // "§n" below) states how it behaves, on top of Medplum's real FHIR engine. Where the reference is
@@ -800,13 +801,3 @@ function rewriteReferences<T>(value: T, targets: Map<string, { reference: string
   return value;
 }
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,22 +1,14 @@
 import t from 'tap';
-import pg from 'pg';
 import { fillLedger, syntheticFacilities } from '../../bench/pg-ledger-fill.js';
 import { schemaBytes } from '../../bench/lib/store.js';
 import { LATENCY_BUCKETS, reportingDay } from '../../src/sync/aggregates.js';
-import { migrate } from '../../src/sync/pg/migrate.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 
 // The bench's synthetic PostgreSQL ledger (bench/pg-ledger-fill.ts) must be one the status summary
 // can read as a real one: every count agrees with the rows it counts, and growing the ledger keeps
 // the backlog the same.
 
-const server = await startPostgres();
-const pool = new pg.Pool({ connectionString: await server.createDatabase(), max: 2 });
-t.teardown(async () => {
-  await pool.end();
-  await server.stop();
-});
-await migrate(pool);
+const pool = await migratedPool({ max: 2 });
 const bounds = LATENCY_BUCKETS.filter((b) => Number.isFinite(b));
 const { places } = syntheticFacilities(3, 4);
 const num = async (sql: string, params: unknown[] = []) => Number((await pool.query<{ n: string }>(sql, params)).rows[0]?.n ?? NaN);

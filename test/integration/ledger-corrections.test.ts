@@ -1,16 +1,14 @@
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
-import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import type { WrittenResource } from '../../src/upstream/upstream.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
@@ -35,17 +33,7 @@ const stores: Array<{ name: string; open: (t: Test) => Promise<Ledger> }> = [
   },
   {
     name: 'postgres',
-    open: async (t) => {
-      const pgServer = await startPostgres();
-      const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 4 });
-      t.teardown(async () => {
-        await pool.end();
-        await pgServer.stop();
-      });
-      await migrate(pool);
-      await ensurePartitions(pool, 1, new Date(clock));
-      return new PgLedger(pool, testPayload());
-    },
+    open: async () => new PgLedger(await migratedPool({ partitionsFrom: new Date(clock) }), testPayload()),
   },
 ];
 

@@ -1,17 +1,15 @@
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import type { NewRecord } from '../../src/sync/ledger.js';
 import { importRedisLedger } from '../../src/sync/pg/ledger-import.js';
-import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RECORD_FIELDS as F, upstreamField } from '../../src/sync/store/keys.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
@@ -21,7 +19,6 @@ import { testKeys, testPayload } from '../helpers/store.js';
 // the person histories; a second run changes nothing.
 
 const redisServer = await startRedis({ appendonly: false });
-const pgServer = await startPostgres();
 const redis = new Redis(redisServer.url);
 const keys = testKeys('ledger-import');
 const payload = testPayload();
@@ -29,7 +26,6 @@ const ledger = new RedisLedger(redis, keys, payload);
 t.teardown(async () => {
   redis.disconnect();
   await redisServer.stop();
-  await pgServer.stop();
 });
 
 const { facilities } = loadConfig({});
@@ -88,9 +84,7 @@ await settle('id-4', 'satusehat', 'synced', T0 + 64_000);
 await redis.hset(keys.history('weighing', 'kid-a'), '2025-08', JSON.stringify({ weightKg: 9.1, posyandu: '3201010001-01' }), '2025-09', JSON.stringify({ weightKg: 9.4 }));
 await redis.expire(keys.history('weighing', 'kid-a'), 3600);
 
-const pool = new pg.Pool({ connectionString: await pgServer.createDatabase() });
-t.teardown(() => pool.end());
-await migrate(pool);
+const pool = await migratedPool({ max: 10 });
 
 const one = async <T>(sql: string, args: unknown[] = []) => (await pool.query(sql, args)).rows[0] as T;
 

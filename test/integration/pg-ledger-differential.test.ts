@@ -1,34 +1,29 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareRecord } from '../../src/ingest/prepare-record.js';
 import type { Ledger, NewRecord } from '../../src/sync/ledger.js';
-import { ensurePartitions, migrate } from '../../src/sync/pg/migrate.js';
 import { PgLedger } from '../../src/sync/pg/pg-ledger.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { reportingDay } from '../../src/sync/aggregates.js';
 import type { UpstreamState, UpstreamStatus } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { pgCounts, sortCounts } from '../helpers/pg-counts.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
+import { seeded } from '../helpers/seeded.js';
 
 // The PostgreSQL ledger against the Redis ledger, move for move: seeded runs of accepts (copies,
 // corrections, another posyandu's copy), pushes that start, end in every state (some of an older
 // version, some after a newer one was accepted), replays, fairness ranks and outbox takes, each
 // answered the same by both, and at the end every record, its states and the counts the same.
 
-const pgServer = await startPostgres();
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const pools: pg.Pool[] = [];
 t.teardown(async () => {
-  await Promise.all(pools.map((p) => p.end()));
   redis.disconnect();
   await redisServer.stop();
-  await pgServer.stop();
 });
 
 const { facilities } = loadConfig({});
@@ -40,16 +35,6 @@ const MOVES = 100;
 const seen = new Map<string, number>();
 const tally = (what: string) => seen.set(what, (seen.get(what) ?? 0) + 1);
 
-/** mulberry32: the same moves for the same seed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function record(recordId: string, weightKg: number, posyandu: string, subject: string, at: number): NewRecord {
   const r = prepareRecord(withChanges({ recordId, weightKg }, validAnthropometry as unknown as RecordLike), 'app', facilities, new Date(at), undefined);
@@ -73,13 +58,10 @@ function record(recordId: string, weightKg: number, posyandu: string, subject: s
 
 for (let run = 1; run <= RUNS; run++) {
   t.test(`run ${run}: ${MOVES} moves answered the same by both ledgers`, async (t) => {
-    const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 2 });
-    pools.push(pool);
-    await migrate(pool);
-    await ensurePartitions(pool, 1, new Date(START));
+    const pool = await migratedPool({ max: 2, partitionsFrom: new Date(START) });
     const redisLedger: Ledger = new RedisLedger(redis, testKeys(`differential-${run}`), testPayload());
     const pgLedger: Ledger = new PgLedger(pool, testPayload());
-    const rand = prng(run * 7919);
+    const rand = seeded(run * 7919);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     let clock = START;
     const recordIds = ['R1', 'R2', 'R3', 'R4', 'R5'];

@@ -14,7 +14,7 @@ import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import type { UpstreamStatus } from '../../src/sync/states.js';
 import { validAnthropometry, withChanges, type RecordLike } from '../fixtures/records.js';
 import { pgCounts, sortCounts } from '../helpers/pg-counts.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { ledgerServer, migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
@@ -23,7 +23,7 @@ import { testKeys, testPayload } from '../helpers/store.js';
 // as the Redis ledger's for the same moves), a committed accept through a SIGKILL of the server,
 // and no name or NIK in clear in any table.
 
-const pgServer = await startPostgres();
+const pgServer = await ledgerServer();
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
 const pools: pg.Pool[] = [];
@@ -31,7 +31,6 @@ t.teardown(async () => {
   await Promise.all(pools.map((p) => p.end()));
   redis.disconnect();
   await redisServer.stop();
-  await pgServer.stop();
 });
 
 const { facilities } = loadConfig({});
@@ -41,18 +40,8 @@ const clock = Date.parse('2025-11-06T02:00:00Z');
 const NIK = '3201015503230004';
 const NAME = 'Siti Aminah';
 
-async function freshPool(max = 8): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max });
-  // the crash test cuts the connections open then
-  pool.on('error', () => {});
-  pools.push(pool);
-  await migrate(pool);
-  await ensurePartitions(pool, 1, new Date(clock));
-  return pool;
-}
-
 async function freshLedger(max = 8): Promise<{ pool: pg.Pool; ledger: PgLedger }> {
-  const pool = await freshPool(max);
+  const pool = await migratedPool({ max, partitionsFrom: new Date(clock) });
   return { pool, ledger: new PgLedger(pool, testPayload()) };
 }
 

@@ -7,7 +7,6 @@ import type { CanonicalRecord } from '../../src/records/schemas/index.js';
 import { reportingDay } from '../../src/sync/aggregates.js';
 import type { UpstreamCounts } from '../../src/sync/ledger.js';
 import { PayloadCipher } from '../../src/sync/payload-cipher.js';
-import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgReads } from '../../src/sync/pg/pg-reads.js';
 import { firstMonthKept, RetentionSweeper } from '../../src/sync/retention.js';
 import type { FailureFilter, PosyanduQuery, ProblemFilter } from '../../src/sync/record-search.js';
@@ -17,7 +16,7 @@ import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { SEALED_WORDS_PROPERTY } from '../../src/sync/store/keys.js';
 import { rollUpCounts } from '../../src/sync/pg/pg-counts.js';
 import { insertRecord, type RowRecord } from '../helpers/pg-rows.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { ledgerServer, migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
@@ -25,25 +24,24 @@ import { testKeys, testPayload } from '../helpers/store.js';
 // retention over rows written as the ledger writes them (helpers/pg-rows.ts). Where it is cheap,
 // the same records go into a Redis ledger too, and both must answer the same.
 
-const pgServer = await startPostgres();
+const pgServer = await ledgerServer();
 const redisServer = await startRedis({ appendonly: false });
 const redis = new Redis(redisServer.url);
-const pools: pg.Pool[] = [];
 t.teardown(async () => {
   redis.disconnect();
-  await Promise.all(pools.map((p) => p.end()));
-  await Promise.all([pgServer.stop(), redisServer.stop()]);
+  await redisServer.stop();
 });
 
 const payload = testPayload();
 /** a key this process does not have: what it sealed is unreadable here */
 const otherPayload = new StoredPayload(new PayloadCipher({ current: 'gone', keys: { gone: 'cd'.repeat(32) } }));
 
+let icuDatabases = 0;
 async function freshPool(collation?: 'icu'): Promise<pg.Pool> {
-  let url: string;
+  let url: string | undefined;
   if (collation) {
     // a database whose text sorts by a language's rules, as a server made without --no-locale does
-    const name = `icu_${pools.length}`;
+    const name = `icu_${++icuDatabases}`;
     const admin = new pg.Client({ connectionString: pgServer.url });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
@@ -51,15 +49,9 @@ async function freshPool(collation?: 'icu'): Promise<pg.Pool> {
     const u = new URL(pgServer.url);
     u.pathname = `/${name}`;
     url = u.toString();
-  } else {
-    url = await pgServer.createDatabase();
   }
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  pools.push(pool);
-  await migrate(pool);
   // the months of these tests (records of January to March 2026), whatever today is
-  await pool.query(`SELECT ledger_ensure_partitions('2026-01-01', 3)`);
-  return pool;
+  return migratedPool({ ...(url ? { url } : {}), partitionsFrom: new Date('2026-01-01T00:00:00Z'), months: 3 });
 }
 
 const U = 'up';

@@ -1,19 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import pino from 'pino';
 import t from 'tap';
 import type { Config } from '../../src/config/types.js';
 import type { CanonicalRecord } from '../../src/records/schemas/index.js';
 import { expiringStores } from '../../src/roles/stores.js';
 import { BulkReplays } from '../../src/sync/bulk-replay.js';
-import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgReplayTasks } from '../../src/sync/pg/pg-replay-tasks.js';
 import type { ReplayTask, ReplayTaskStore } from '../../src/sync/replay-tasks.js';
 import { RedisLedger } from '../../src/sync/store/redis-ledger.js';
 import { RetentionSweeper } from '../../src/sync/retention.js';
 import { RedisReplayTasks } from '../../src/sync/store/redis-replay-tasks.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys, testPayload } from '../helpers/store.js';
 
@@ -23,14 +21,11 @@ import { testKeys, testPayload } from '../helpers/store.js';
 
 const DAY = 86_400_000;
 const redisServer = await startRedis({ appendonly: false });
-const pgServer = await startPostgres();
 const redis = new Redis(redisServer.url);
-const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 4 });
-await migrate(pool);
+const pool = await migratedPool();
 t.teardown(async () => {
   redis.disconnect();
-  await pool.end();
-  await Promise.all([redisServer.stop(), pgServer.stop()]);
+  await redisServer.stop();
 });
 
 const redisKeys = testKeys('replays');

@@ -1,12 +1,10 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import t from 'tap';
-import { migrate } from '../../src/sync/pg/migrate.js';
 import { PgSubjectHistory } from '../../src/sync/pg/pg-subject-history.js';
 import { RedisSubjectHistory } from '../../src/sync/store/redis-subject-history.js';
 import type { HistoryRetention, Memory, SubjectHistoryStore } from '../../src/sync/subject-history.js';
-import { startPostgres } from '../helpers/postgres-server.js';
+import { migratedPool } from '../helpers/ledger-database.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { testKeys } from '../helpers/store.js';
 
@@ -21,14 +19,11 @@ const sha = (identity: string) => createHash('sha256').update(identity).digest('
 const DAY = 86_400_000;
 
 const redisServer = await startRedis({ appendonly: false });
-const pgServer = await startPostgres();
 const redis = new Redis(redisServer.url);
-const pool = new pg.Pool({ connectionString: await pgServer.createDatabase(), max: 6 });
-await migrate(pool);
+const pool = await migratedPool({ max: 6 });
 t.teardown(async () => {
   redis.disconnect();
-  await pool.end();
-  await Promise.all([redisServer.stop(), pgServer.stop()]);
+  await redisServer.stop();
 });
 
 type What = Memory['what'];
