@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 
 // Compares a resource Gerbang produced with one of SATUSEHAT's official worked examples (the DTO
@@ -8,15 +9,34 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 // categories, interpretations, identifier systems, what each reference points at, performer
 // functions and the form of every date-time. Free text, displays and ids are not compared.
 
-/** The official examples: ../shared/reference beside the checkout (found by walking up). */
+/**
+ * The official examples: GERBANG_SATUSEHAT_EXAMPLES, else shared/reference/satusehat-examples found
+ * by walking up from this checkout, else from the checkout it was cloned from (a fresh clone in a
+ * temporary directory has no shared/ beside it). Not found: the conformance tests fail, loudly.
+ */
 export const examplesDir = findExamples(dirname(new URL(import.meta.url).pathname));
 
 function findExamples(from: string): string {
-  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'shared', 'reference', 'satusehat-examples');
-    if (existsSync(candidate)) return candidate;
+  const named = process.env.GERBANG_SATUSEHAT_EXAMPLES;
+  if (named) {
+    if (existsSync(named)) return named;
+    throw new Error(`GERBANG_SATUSEHAT_EXAMPLES=${named}: no such folder`);
   }
-  throw new Error(`shared/reference/satusehat-examples not found above ${from}: the conformance tests need it beside the checkout`);
+  const origin = clonedFrom(from);
+  for (const start of [from, ...(origin ? [origin] : [])]) {
+    for (let dir = start; dir !== dirname(dir); dir = dirname(dir)) {
+      const candidate = join(dir, 'shared', 'reference', 'satusehat-examples');
+      if (existsSync(candidate)) return candidate;
+    }
+  }
+  throw new Error(`shared/reference/satusehat-examples not found above ${from}${origin ? ` nor above ${origin}` : ''}: the conformance tests need it beside the checkout (or GERBANG_SATUSEHAT_EXAMPLES)`);
+}
+
+/** The folder this checkout was cloned from, when its origin is a path on this machine. */
+function clonedFrom(dir: string): string | undefined {
+  const run = spawnSync('git', ['-C', dir, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8' });
+  const url = run.status === 0 ? run.stdout.trim().replace(/^file:\/\//, '') : '';
+  return isAbsolute(url) && existsSync(url) ? url : undefined;
 }
 
 /** The example with this tag (`P14__045`), with Postman variables kept as strings. */

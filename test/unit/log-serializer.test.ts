@@ -1,3 +1,4 @@
+import pg from 'pg';
 import t from 'tap';
 import { RateLimitedLog, maskDigits, serializeError, serializeRequest } from '../../src/log/logger.js';
 
@@ -15,6 +16,21 @@ t.test('an error is written through an allow-list', async (t) => {
   t.match(out.cause?.message ?? '', /^OOM refused/, 'the words of the message are kept');
   t.ok((out.stack ?? '').split('\n').length <= 8, 'a short stack');
   t.equal(serializeError('a thrown string 3201015503230004').message, 'a thrown string ****************');
+});
+
+t.test("a PostgreSQL error: its code, never the row it quotes (detail, where, the statement's parameters)", async (t) => {
+  // As pg raises it for a write the server refused: the values are in detail, not in the message.
+  const err = Object.assign(new pg.DatabaseError('duplicate key value violates unique constraint "record_keys_pkey"', 0, 'error'), {
+    code: '23505',
+    detail: 'Key (subject)=(3201015503230004 Siti Aminah) already exists.',
+    where: 'SQL statement "INSERT INTO records VALUES (\'Siti Aminah\')"',
+    table: 'record_keys',
+    parameters: ['Siti Aminah', '3201015503230004'],
+  });
+  const text = JSON.stringify(serializeError(new Error('accept failed', { cause: err })));
+  t.notMatch(text, /Siti|3201015503230004|detail|where|parameters|record_keys"/, text);
+  t.match(text, /"type":"DatabaseError"/);
+  t.match(text, /"code":"23505"/, 'the SQLSTATE is kept');
 });
 
 t.test('NIKs written in groups are masked too', async (t) => {
